@@ -1,0 +1,7 @@
+export * from './http';
+export * from './openapi';
+export * from './services';
+export * from './messaging';
+export * from './payment/api';
+export * from './user/api';
+export * from './brain/api';

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+/**
+ * Raised when the environment does not satisfy a service's configuration schema.
+ * Its message is one line naming the variable and what is wrong with it, so a
+ * process can print it and exit before it opens a port.
+ */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Parses the environment against a zod schema whose keys are the variable names.
+ * Empty strings count as unset, so `FOO= npm start` falls back to the default.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.env): z.infer<S> {
+  const input: Env = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    input[key] = value === undefined || value.trim() === '' ? undefined : value;
+  }
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const variable = issue?.path.map(String).join('.') || '(environment)';
+  const given = input[variable];
+  const shown = given === undefined ? 'is missing' : `is ${describeValue(variable, given)}`;
+  throw new ConfigError(variable, `${shown}: ${issue?.message ?? 'invalid'}`);
+}
+
+function describeValue(variable: string, value: string): string {
+  return /SECRET|KEY|PASSWORD|TOKEN/i.test(variable) ? '(hidden)' : JSON.stringify(value);
+}
+
+/** Reusable field parsers for configuration schemas. */
+export const env = {
+  port: (fallback: number) =>
+    z.coerce
+      .number({ message: 'expected a port number' })
+      .int('expected a whole port number')
+      .min(0, 'expected a port between 0 and 65535')
+      .max(65535, 'expected a port between 0 and 65535')
+      .default(fallback),
+  url: (fallback?: string) =>
+    fallback === undefined
+      ? z.url({ message: 'expected a URL' })
+      : z.url({ message: 'expected a URL' }).default(fallback),
+  optionalUrl: () => z.url({ message: 'expected a URL' }).optional(),
+  int: (fallback: number, min = 0) =>
+    z.coerce
+      .number({ message: 'expected a number' })
+      .int('expected a whole number')
+      .min(min, `expected at least ${min}`)
+      .default(fallback),
+  number: (fallback: number) => z.coerce.number({ message: 'expected a number' }).default(fallback),
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+      .transform((v) => v === 'true' || v === '1' || v === 'yes')
+      .default(fallback),
+  string: (fallback?: string) =>
+    fallback === undefined ? z.string() : z.string().default(fallback),
+  logLevel: () =>
+    z.enum(['error', 'warn', 'info', 'http', 'debug', 'silent'], {
+      message: 'expected one of error, warn, info, http, debug, silent',
+    }),
+  logFormat: () => z.enum(['json', 'pretty'], { message: 'expected json or pretty' }),
+};
+
+/** The settings every service shares; a service extends this with its own. */
+export const baseServiceConfig = {
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().default('127.0.0.1'),
+  LOG_LEVEL: env.logLevel().default('info'),
+  LOG_FORMAT: env.logFormat().optional(),
+  RABBITMQ_URL: env.url('amqp://guest:guest@127.0.0.1:5672'),
+  EVENTSTORE_URL: z
+    .string()
+    .regex(
+      /^(esdb|esdb\+discover|postgres|postgresql):\/\//,
+      'expected an esdb:// or postgres:// URL',
+    )
+    .optional(),
+  SHUTDOWN_TIMEOUT_MS: env.int(10_000, 0),
+  READ_YOUR_WRITES_TIMEOUT_MS: env.int(2_000, 0),
+};

@@ -1,0 +1,65 @@
+import { type RequestHandler } from 'express';
+import { type Logger } from '../logging/logger';
+
+export interface ReadinessResult {
+  ok: boolean;
+  error?: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * One dependency /readyz looks at. `check` throws (or returns ok: false) when it is not usable;
+ * each check is bounded by `timeoutMs` so a hung dependency reads as down, not as a hung probe.
+ */
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<void | ReadinessResult>;
+  timeoutMs?: number;
+}
+
+export async function runReadiness(checks: ReadinessCheck[]) {
+  const entries = await Promise.all(
+    checks.map(async ({ name, check, timeoutMs = 2_000 }): Promise<[string, ReadinessResult]> => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const result = await Promise.race([
+          check(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`no answer within ${timeoutMs} ms`)),
+              timeoutMs,
+            );
+          }),
+        ]);
+        return [name, result ?? { ok: true }];
+      } catch (error) {
+        return [name, { ok: false, error: error instanceof Error ? error.message : String(error) }];
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  const checksOut = Object.fromEntries(entries);
+  const failing = entries.find(([, r]) => !r.ok);
+  return {
+    ready: !failing,
+    body: {
+      status: failing ? ('unavailable' as const) : ('ready' as const),
+      ...(failing ? { reason: `${failing[0]}: ${failing[1].error ?? 'not ready'}` } : {}),
+      checks: checksOut,
+    },
+  };
+}
+
+export function readinessHandler(checks: ReadinessCheck[], logger: Logger): RequestHandler {
+  let lastReady = true;
+  return async (_req, res) => {
+    const { ready, body } = await runReadiness(checks);
+    if (ready !== lastReady) {
+      lastReady = ready;
+      if (ready) logger.info('ready again');
+      else logger.warn('not ready', { reason: body.reason });
+    }
+    res.status(ready ? 200 : 503).json(body);
+  };
+}

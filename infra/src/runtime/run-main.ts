@@ -1,0 +1,74 @@
+/* eslint-disable no-console -- the process boundary: config errors are printed before any logger exists */
+import { ConfigError } from '../config/load-config';
+import { type Logger } from '../logging/logger';
+
+export interface RunningService {
+  url: string;
+  port: number;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/**
+ * The process-level shell around a service's `start()`: a configuration error prints one line
+ * and exits 1 before any port opens; SIGTERM/SIGINT stop gracefully; an uncaught exception or
+ * unhandled rejection is logged and stops the process (its state can no longer be trusted).
+ */
+export function runMain(name: string, start: () => Promise<RunningService>): void {
+  let service: RunningService | undefined;
+  let stopping = false;
+
+  const stop = async (reason: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    service?.logger.info('stopping', { reason });
+    const watchdog = setTimeout(() => {
+      console.error(`${name}: graceful stop took too long, exiting`);
+      process.exit(code || 1);
+    }, 15_000);
+    watchdog.unref();
+    try {
+      await service?.stop();
+    } catch (error) {
+      console.error(`${name}: error while stopping: ${(error as Error).message}`);
+      code ||= 1;
+    }
+    process.exit(code);
+  };
+
+  process.on('SIGTERM', () => void stop('SIGTERM', 0));
+  process.on('SIGINT', () => void stop('SIGINT', 0));
+  process.on('uncaughtException', (error) => {
+    (service?.logger ?? console).error('uncaught exception', {
+      error: error.message,
+      stack: error.stack,
+    });
+    void stop('uncaughtException', 1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    const error = reason instanceof Error ? reason : new Error(String(reason));
+    (service?.logger ?? console).error('unhandled rejection', {
+      error: error.message,
+      stack: error.stack,
+    });
+    void stop('unhandledRejection', 1);
+  });
+
+  start().then(
+    (running) => {
+      service = running;
+      running.logger.info(`${name} listening`, { url: running.url });
+      process.send?.({ type: 'ready', service: name, url: running.url });
+    },
+    (error: unknown) => {
+      if (error instanceof ConfigError) {
+        console.error(`${name}: ${error.message}`);
+      } else {
+        console.error(
+          `${name}: failed to start: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+      process.exit(1);
+    },
+  );
+}

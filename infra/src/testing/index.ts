@@ -1,0 +1,3 @@
+export * from './resources';
+export * from './tcp-proxy';
+export * from './capture-logger';

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { ConfigError, baseServiceConfig, env, loadConfig } from '@meetmatt/infra';
+
+const schema = z.object({
+  ...baseServiceConfig,
+  PORT: env.port(3001),
+  DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/x'),
+  FEATURE: env.bool(false),
+  NOWPAYMENTS_API_KEY: z.string().min(10).optional(),
+});
+
+describe('loadConfig', () => {
+  test('when nothing is set, then every default applies', () => {
+    const config = loadConfig(schema, {});
+    expect(config.PORT).toBe(3001);
+    expect(config.FEATURE).toBe(false);
+    expect(config.RABBITMQ_URL).toBe('amqp://guest:guest@127.0.0.1:5672');
+  });
+
+  test('when a variable is set, then it overrides the default, parsed to its type', () => {
+    expect(loadConfig(schema, { PORT: '0', FEATURE: 'true' })).toMatchObject({
+      PORT: 0,
+      FEATURE: true,
+    });
+  });
+
+  test('when PORT is malformed, then one ConfigError line names PORT and the value', () => {
+    expect(() => loadConfig(schema, { PORT: 'abc' })).toThrow(ConfigError);
+    try {
+      loadConfig(schema, { PORT: 'abc' });
+    } catch (error) {
+      expect((error as Error).message).toBe(
+        'Invalid configuration: PORT is "abc": expected a port number',
+      );
+      expect((error as Error).message).not.toContain('\n');
+    }
+  });
+
+  test('when a secret is malformed, then its value is not printed', () => {
+    expect(() => loadConfig(schema, { NOWPAYMENTS_API_KEY: 'short' })).toThrow(
+      'Invalid configuration: NOWPAYMENTS_API_KEY is (hidden)',
+    );
+  });
+
+  test('when a URL is malformed, then the variable is named', () => {
+    expect(() => loadConfig(schema, { DATABASE_URL: 'not a url' })).toThrow(
+      /DATABASE_URL is "not a url": expected a URL/,
+    );
+  });
+
+  test('when a variable is set to an empty string, then the default applies', () => {
+    expect(loadConfig(schema, { PORT: '  ' }).PORT).toBe(3001);
+  });
+});

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { GATEWAY_PORT, type ServiceKey, services } from '@meetmatt/contracts';
+import { env, loadConfig, withDatabase } from '@meetmatt/infra';
+import { loadPaymentConfig } from '@meetmatt/payment-service/config';
+import { loadUserConfig } from '@meetmatt/user-service/config';
+import { loadBrainConfig } from '@meetmatt/brain-service/config';
+
+/** The settings of the whole local system (`npm start`, `npm test`); each service adds its own. */
+export const systemConfigSchema = z.object({
+  PORT: env.port(GATEWAY_PORT),
+  PAYMENT_SERVICE_PORT: env.port(services.payment.port),
+  USER_SERVICE_PORT: env.port(services.user.port),
+  BRAIN_SERVICE_PORT: env.port(services.brain.port),
+  POSTGRES_URL: env.url('postgres://postgres@127.0.0.1:5432/postgres'),
+  RABBITMQ_URL: env.url('amqp://guest:guest@127.0.0.1:5672'),
+  PAYMENT_DATABASE_URL: env.optionalUrl(),
+  USER_DATABASE_URL: env.optionalUrl(),
+  BRAIN_DATABASE_URL: env.optionalUrl(),
+});
+
+export type SystemConfig = z.infer<typeof systemConfigSchema>;
+
+export const serviceKeys: ServiceKey[] = ['user', 'payment', 'brain'];
+
+const portVariable = {
+  payment: 'PAYMENT_SERVICE_PORT',
+  user: 'USER_SERVICE_PORT',
+  brain: 'BRAIN_SERVICE_PORT',
+} as const;
+
+const databaseVariable = {
+  payment: 'PAYMENT_DATABASE_URL',
+  user: 'USER_DATABASE_URL',
+  brain: 'BRAIN_DATABASE_URL',
+} as const;
+
+export function loadSystemConfig(
+  source: Record<string, string | undefined> = process.env,
+): SystemConfig {
+  return loadConfig(systemConfigSchema, source);
+}
+
+export function serviceDatabaseUrl(system: SystemConfig, key: ServiceKey): string {
+  return system[databaseVariable[key]] ?? withDatabase(system.POSTGRES_URL, `meetmatt_${key}`);
+}
+
+export function servicePort(system: SystemConfig, key: ServiceKey): number {
+  return system[portVariable[key]];
+}
+
+/** The environment a service process runs with: everything set, plus its own port and database. */
+export function serviceEnv(
+  system: SystemConfig,
+  key: ServiceKey,
+  source = process.env,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(source)) if (value !== undefined) out[name] = value;
+  out.PORT = String(servicePort(system, key));
+  out.DATABASE_URL = serviceDatabaseUrl(system, key);
+  out.RABBITMQ_URL = system.RABBITMQ_URL;
+  return out;
+}
+
+const loaders = {
+  payment: loadPaymentConfig,
+  user: loadUserConfig,
+  brain: loadBrainConfig,
+} as const;
+
+/** Validates every service's configuration up front, so a bad variable fails before anything starts. */
+export function validateServiceConfigs(system: SystemConfig, source = process.env): void {
+  for (const key of serviceKeys) loaders[key](serviceEnv(system, key, source));
+}

@@ -1,0 +1,60 @@
+/**
+ * `npm test`: prepares like `npm start` (servers answering), then runs every workspace's tests
+ * against the real PostgreSQL and RabbitMQ in two phases: everything that can share the servers
+ * in parallel, then the tests that disturb them (`*.serial.test.ts`: broker restarts, killed
+ * processes) one at a time. Extra arguments go to jest, e.g. `npm test -- payment-service`.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { ConfigError } from '@meetmatt/infra';
+import { prepareSystem } from './lib/prepare';
+import { repoRoot } from './lib/processes';
+import { loadSystemConfig } from './lib/system-config';
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function jest(args: string[]): number {
+  const bin = path.join(repoRoot, 'node_modules', 'jest', 'bin', 'jest.js');
+  const result = spawnSync(
+    process.execPath,
+    [bin, '--config', path.join(repoRoot, 'jest.config.js'), ...args],
+    {
+      cwd: repoRoot,
+      stdio: 'inherit',
+      env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : '1' },
+    },
+  );
+  return result.status ?? 1;
+}
+
+async function main(): Promise<void> {
+  const system = loadSystemConfig();
+  await prepareSystem(system, log);
+  const extra = process.argv.slice(2);
+  const workers = process.env.TEST_WORKERS ?? '3';
+
+  log('== phase 1: tests that share the servers (parallel)');
+  const parallel = jest([
+    `--maxWorkers=${workers}`,
+    '--testPathIgnorePatterns',
+    '/node_modules/',
+    '\\.serial\\.test\\.ts$',
+    '--passWithNoTests',
+    ...extra,
+  ]);
+  log('== phase 2: tests that disturb the servers (one at a time)');
+  const serial = jest([
+    '--runInBand',
+    '--testMatch',
+    '**/*.serial.test.ts',
+    '--passWithNoTests',
+    ...extra,
+  ]);
+  process.exit(parallel || serial);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) log(error.message);
+  else log(`npm test failed: ${(error as Error).message}`);
+  process.exit(1);
+});
