@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', 'scripts/bootstrap.js'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', '.run/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

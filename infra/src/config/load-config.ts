@@ -84,10 +84,7 @@ export const baseServiceConfig = {
   RABBITMQ_URL: env.url('amqp://guest:guest@127.0.0.1:5672'),
   EVENTSTORE_URL: z
     .string()
-    .regex(
-      /^(esdb|esdb\+discover|postgres|postgresql):\/\//,
-      'expected an esdb:// or postgres:// URL',
-    )
+    .regex(/^esdb(\+discover)?:\/\//, 'expected an esdb:// URL (unset means the service database)')
     .optional(),
   SHUTDOWN_TIMEOUT_MS: env.int(10_000, 0),
   READ_YOUR_WRITES_TIMEOUT_MS: env.int(2_000, 0),

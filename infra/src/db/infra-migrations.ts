@@ -1,7 +1,13 @@
+import { checkpointsMigration } from '../coordination/checkpoint-store';
+import { eventStoreMigration } from '../event-store/postgres/schema';
 import { type Migrations } from './migrations';
 
 /**
  * The tables infra owns in every service's database (event store, checkpoints, inbox). Each
  * mechanism contributes its migrations here, named `<yyyymmdd>-<nn>-<what>` so they sort in order.
+ * The event store's tables exist even when EventStoreDB holds the events: they cost nothing empty.
  */
-export const infraMigrations: Migrations = {};
+export const infraMigrations: Migrations = {
+  '20261127-01-event-store': eventStoreMigration,
+  '20261127-02-checkpoints': checkpointsMigration,
+};

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { type Logger } from '../logging/logger';
+import { sleep } from '../runtime/backoff';
+
+export interface LeaderLockOptions {
+  /** The database whose advisory locks coordinate the instances of one service. */
+  connectionString: string;
+  /** What is being led, e.g. `projection:payments` or `relay`. */
+  key: string;
+  logger?: Logger;
+  /** How often a follower tries to take over. */
+  retryMs?: number;
+}
+
+/** Two 32-bit halves of a SHA-256 of the key: advisory locks take a pair of ints. */
+export function advisoryKey(key: string): [number, number] {
+  const digest = createHash('sha256').update(key).digest();
+  return [digest.readInt32BE(0), digest.readInt32BE(4)];
+}
+
+/**
+ * One leader among the instances of a service, through a PostgreSQL session advisory lock held
+ * on a connection of its own. The server releases the lock when that connection dies, so a
+ * crashed leader is replaced within `retryMs`; the work is told to stop (its signal aborts) as
+ * soon as this instance notices the connection is gone.
+ *
+ * The lock makes double work rare, not impossible (a leader that lost its connection may still
+ * be finishing a batch), so the work itself stays safe under overlap: projections check their
+ * checkpoint inside each transaction, consumers deduplicate.
+ */
+export class LeaderLock {
+  private stopped = false;
+  private client: pg.Client | undefined;
+  private wake: (() => void) | undefined;
+  private leading = false;
+
+  constructor(private readonly options: LeaderLockOptions) {}
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Runs `work` whenever this instance leads, until `stop()`. `work` must return soon after its
+   * signal aborts. Resolves when stopped.
+   */
+  async run(work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const { logger, key } = this.options;
+    while (!this.stopped) {
+      const client = await this.tryAcquire();
+      if (!client) {
+        await sleep(this.options.retryMs ?? 2_000, (wake) => (this.wake = wake));
+        continue;
+      }
+      const controller = new AbortController();
+      const onLost = (error?: Error) => {
+        if (!controller.signal.aborted) {
+          logger?.warn('leadership lost', { key, error: error?.message });
+          controller.abort(error ?? new Error('leader connection closed'));
+        }
+      };
+      client.on('error', onLost);
+      client.on('end', () => onLost());
+      this.leading = true;
+      logger?.info('leading', { key });
+      try {
+        await work(controller.signal);
+      } catch (error) {
+        if (!controller.signal.aborted)
+          logger?.error('leader work failed', { key, error: (error as Error).message });
+      } finally {
+        this.leading = false;
+        controller.abort();
+        await this.release(client);
+      }
+      if (!this.stopped) await sleep(200, (wake) => (this.wake = wake));
+    }
+  }
+
+  /** Ends leadership; `run`'s work sees its signal abort through the closed connection. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    const client = this.client;
+    if (client) await client.end().catch(() => undefined);
+  }
+
+  private async tryAcquire(): Promise<pg.Client | undefined> {
+    const client = new pg.Client({
+      connectionString: this.options.connectionString,
+      keepAlive: true,
+      application_name: `leader:${this.options.key}`.slice(0, 63),
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const [a, b] = advisoryKey(this.options.key);
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock($1, $2) AS locked',
+        [a, b],
+      );
+      if (rows[0]?.locked && !this.stopped) {
+        this.client = client;
+        return client;
+      }
+    } catch (error) {
+      this.options.logger?.debug('leader lock not reachable', {
+        key: this.options.key,
+        error: (error as Error).message,
+      });
+    }
+    await client.end().catch(() => undefined);
+    return undefined;
+  }
+
+  private async release(client: pg.Client): Promise<void> {
+    this.client = undefined;
+    // Closing the session releases the lock.
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,78 @@
+import { type CausalMetadata, type DomainEvent, type EventCatalog } from './event-catalog';
+import { type Decider, type DomainError, isDomainError } from './decider';
+import { WrongExpectedRevisionError } from './errors';
+import { type EventStore, type ExpectedRevision, type Position } from './types';
+
+export type CommandResult<Event, State> =
+  | {
+      ok: true;
+      /** The events this command appended (none when the command changed nothing). */
+      events: Event[];
+      state: State;
+      /** Revision of the stream's last event; -1 when the stream does not exist. */
+      revision: number;
+      /** Where the last appended event sits in `$all` (for read-your-writes); absent when nothing was appended. */
+      position?: Position;
+    }
+  | { ok: false; error: DomainError; state: State; revision: number };
+
+export interface HandleCommandOptions<Command, Event extends DomainEvent, State> {
+  store: EventStore;
+  catalog: EventCatalog<Event>;
+  decider: Decider<Command, Event, State>;
+  streamId: string;
+  command: Command;
+  metadata: CausalMetadata;
+  /** Attempts in all when another writer got there first (default 5). */
+  maxAttempts?: number;
+}
+
+/**
+ * Load, fold, decide, append with the revision that was read. A conflict means the stream moved
+ * while we decided: reload and decide again on the new state, a bounded number of times.
+ */
+export async function handleCommand<Command, Event extends DomainEvent, State>(
+  options: HandleCommandOptions<Command, Event, State>,
+): Promise<CommandResult<Event, State>> {
+  const { store, catalog, decider, streamId, command, metadata } = options;
+  const maxAttempts = options.maxAttempts ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    const { state, revision } = await loadState(store, catalog, decider, streamId);
+    const decided = decider.decide(command, state);
+    if (isDomainError(decided)) return { ok: false, error: decided, state, revision };
+    if (decided.length === 0) return { ok: true, events: [], state, revision };
+    const expected: ExpectedRevision = revision < 0 ? 'no_stream' : revision;
+    try {
+      const appended = await store.appendToStream(
+        streamId,
+        decided.map((event) => catalog.toNew(event, metadata)),
+        { expectedRevision: expected },
+      );
+      return {
+        ok: true,
+        events: decided,
+        state: decided.reduce(decider.evolve, state),
+        revision: appended.nextExpectedRevision,
+        position: appended.position,
+      };
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevisionError) || attempt >= maxAttempts) throw error;
+    }
+  }
+}
+
+/** A stream folded into its decider's state, with the revision it was read at (-1: no stream). */
+export async function loadState<Event extends DomainEvent, State>(
+  store: EventStore,
+  catalog: EventCatalog<Event>,
+  decider: Pick<Decider<unknown, Event, State>, 'initialState' | 'evolve'>,
+  streamId: string,
+): Promise<{ state: State; revision: number; events: Event[] }> {
+  const recorded = await store.readStream(streamId);
+  const events = recorded.map((r) => catalog.toDomain(r));
+  return {
+    state: events.reduce(decider.evolve, decider.initialState()),
+    revision: recorded.length ? recorded[recorded.length - 1]!.revision : -1,
+    events,
+  };
+}

@@ -1,0 +1,154 @@
+import { type Logger } from '../../logging/logger';
+import { backoffDelay, sleep } from '../../runtime/backoff';
+import {
+  type Position,
+  START,
+  type SubscribeToAllOptions,
+  type Subscription,
+  type SubscriptionLag,
+  comparePositions,
+} from '../types';
+import { type PostgresEventStore } from './postgres-event-store';
+
+/** A handler failure, kept apart from store failures (which are retried). */
+class HandlerError extends Error {
+  constructor(readonly original: unknown) {
+    super(original instanceof Error ? original.message : String(original));
+  }
+}
+
+/**
+ * A catch-up subscription over `PostgresEventStore.readVisible`: reads batches until it has
+ * caught up, then sleeps until a notification or the polling fallback wakes it. While events are
+ * held back by an open older transaction it polls quickly, since that transaction's end
+ * (commit or rollback) is what releases them, and a rollback sends no notification.
+ */
+export class PostgresSubscription implements Subscription {
+  readonly done: Promise<void>;
+  private positionValue: Position | undefined;
+  private caughtUpValue = false;
+  private stopped = false;
+  private wakeSleep: (() => void) | undefined;
+
+  constructor(
+    private readonly store: PostgresEventStore,
+    private readonly options: SubscribeToAllOptions,
+    private readonly logger: Logger | undefined,
+    private readonly pollIntervalMs: number,
+  ) {
+    this.positionValue = options.from === 'end' ? undefined : options.from;
+    this.done = this.run();
+    // Callers that only ever call stop() must not see an unhandled rejection.
+    this.done.catch(() => undefined);
+  }
+
+  get caughtUp(): boolean {
+    return this.caughtUpValue;
+  }
+
+  get position(): Position | undefined {
+    return this.positionValue;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeSleep?.();
+    this.store.notifier.wakeLocal();
+    await this.done.catch(() => undefined);
+  }
+
+  async lag(): Promise<SubscriptionLag> {
+    const [head, oldest] = await Promise.all([
+      this.store.headPosition(),
+      this.store.oldestOpenTransactionMs(),
+    ]);
+    const position = this.positionValue;
+    const behind = await this.store.countAfter(position ?? START);
+    return {
+      position,
+      head,
+      behind,
+      oldestOpenTransactionMs: oldest,
+      caughtUp: this.caughtUpValue,
+    };
+  }
+
+  private async run(): Promise<void> {
+    const batchSize = this.options.batchSize ?? 500;
+    let attempt = 0;
+    let fastPollMs = 10;
+    if (this.options.from === 'end') this.positionValue = await this.startAtEnd();
+    while (!this.stopped) {
+      try {
+        const read = await this.store.readVisible(
+          this.positionValue ?? START,
+          batchSize,
+          this.options.filter,
+        );
+        attempt = 0;
+        if (this.stopped) break;
+        if (read.events.length > 0) {
+          const last = read.events[read.events.length - 1]!;
+          await this.deliver(read.events);
+          this.positionValue = last.position;
+          if (read.events.length === batchSize) continue;
+        }
+        if (!this.caughtUpValue) {
+          this.caughtUpValue = true;
+          await this.callback(() => this.options.onCaughtUp?.(this.positionValue));
+        }
+        const head = read.visibleHead;
+        if (head && (!this.positionValue || comparePositions(head, this.positionValue) > 0)) {
+          // Everything up to the head was examined; a filtered reader skips what it did not want.
+          this.positionValue = head;
+          await this.callback(() => this.options.onCheckpoint?.(head));
+        }
+        if (read.heldBack) {
+          await this.pause(fastPollMs);
+          fastPollMs = Math.min(fastPollMs * 2, 250);
+        } else {
+          fastPollMs = 10;
+          await this.store.notifier.wait(this.pollIntervalMs);
+        }
+      } catch (error) {
+        if (error instanceof HandlerError) throw error.original;
+        if (this.stopped) break;
+        attempt += 1;
+        this.logger?.warn('event subscription dropped, resubscribing', {
+          error: (error as Error).message,
+          attempt,
+        });
+        this.options.onDropped?.(error as Error, attempt);
+        await this.pause(backoffDelay(attempt, 100, 5_000));
+      }
+    }
+  }
+
+  private async startAtEnd(): Promise<Position | undefined> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.store.headPosition();
+      } catch (error) {
+        if (this.stopped) return undefined;
+        this.options.onDropped?.(error as Error, attempt);
+        await this.pause(backoffDelay(attempt, 100, 5_000));
+      }
+    }
+  }
+
+  private async deliver(events: Parameters<SubscribeToAllOptions['onEvents']>[0]): Promise<void> {
+    await this.callback(() => this.options.onEvents(events, { caughtUp: this.caughtUpValue }));
+  }
+
+  private async callback(fn: () => unknown): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      throw new HandlerError(error);
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return sleep(ms, (wake) => (this.wakeSleep = wake));
+  }
+}

@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { type EventUnion, defineEvent } from '@meetmatt/contracts';
+import {
+  type Database,
+  type Decider,
+  EventCatalog,
+  EventValidationError,
+  PostgresEventStore,
+  createDatabase,
+  domainError,
+  handleCommand,
+  loadState,
+  migrateAll,
+} from '@meetmatt/infra';
+import { type TestDatabase, createTestDatabase, deciderSpec } from '@meetmatt/infra/testing';
+
+// A small counter aggregate to exercise the helpers, written the way services write theirs.
+const counterEvents = {
+  opened: defineEvent('counter.opened', z.object({ name: z.string() }), { description: 'opened' }),
+  // v2 added `by`; v1 events (always +1) are upcast on read.
+  incremented: defineEvent('counter.incremented', z.object({ by: z.number().int().positive() }), {
+    description: 'incremented',
+    version: 2,
+    upcasters: { 1: () => ({ by: 1 }) },
+  }),
+};
+type CounterEvent = EventUnion<typeof counterEvents>;
+type CounterCommand =
+  | { type: 'Open'; data: { name: string } }
+  | { type: 'Increment'; data: { by: number; max: number } };
+interface CounterState {
+  name?: string;
+  value: number;
+}
+
+const counter: Decider<CounterCommand, CounterEvent, CounterState> = {
+  initialState: () => ({ value: 0 }),
+  evolve: (state, event) => {
+    switch (event.type) {
+      case 'counter.opened':
+        return { ...state, name: event.data.name };
+      case 'counter.incremented':
+        return { ...state, value: state.value + event.data.by };
+    }
+  },
+  decide: (command, state) => {
+    switch (command.type) {
+      case 'Open':
+        return state.name ? [] : [{ type: 'counter.opened', data: { name: command.data.name } }];
+      case 'Increment':
+        if (!state.name) return domainError('counter-not-found', 'open it first');
+        if (state.value + command.data.by > command.data.max)
+          return domainError('counter-full', 'over max');
+        return [{ type: 'counter.incremented', data: { by: command.data.by } }];
+    }
+  },
+};
+
+const catalog = new EventCatalog<CounterEvent>(Object.values(counterEvents));
+const metadata = { correlationId: 'c', causationId: 'c' };
+
+describe('decider spec (given / when / then)', () => {
+  const spec = deciderSpec(counter);
+  const opened: CounterEvent = { type: 'counter.opened', data: { name: 'n' } };
+
+  test('when a command is valid, then its events are decided', () => {
+    spec
+      .given([opened])
+      .when({ type: 'Increment', data: { by: 2, max: 10 } })
+      .then([{ type: 'counter.incremented', data: { by: 2 } }]);
+  });
+
+  test('when a rule is broken, then the domain error names it', () => {
+    spec
+      .given([])
+      .when({ type: 'Increment', data: { by: 1, max: 10 } })
+      .thenFails('counter-not-found');
+    spec
+      .given([opened, { type: 'counter.incremented', data: { by: 9 } }])
+      .when({ type: 'Increment', data: { by: 2, max: 10 } })
+      .thenFails('counter-full');
+  });
+
+  test('when a command is repeated, then nothing happens', () => {
+    spec
+      .given([opened])
+      .when({ type: 'Open', data: { name: 'n' } })
+      .thenNothingHappens();
+  });
+
+  test('when the expectation is wrong, then the spec fails', () => {
+    expect(() =>
+      spec
+        .given([])
+        .when({ type: 'Increment', data: { by: 1, max: 10 } })
+        .then([]),
+    ).toThrow(/command failed: counter-not-found/);
+  });
+});
+
+describe('event catalog', () => {
+  test('when data breaks its schema, then it is refused before it is stored', () => {
+    expect(() =>
+      catalog.toNew({ type: 'counter.incremented', data: { by: -1 } }, metadata),
+    ).toThrow(EventValidationError);
+  });
+
+  test('when an old version is read, then it is upcast to the current shape', () => {
+    const upcast = catalog.upcast({
+      type: 'counter.incremented',
+      data: {},
+      metadata: { ...metadata, schemaVersion: 1 },
+    });
+    expect(upcast).toEqual({ by: 1 });
+  });
+
+  test('when appending, then the definition version is stamped on the metadata', () => {
+    const event = catalog.toNew(
+      { type: 'counter.incremented', data: { by: 3 } },
+      { ...metadata, userId: undefined },
+    );
+    expect(event.metadata).toEqual({ correlationId: 'c', causationId: 'c', schemaVersion: 2 });
+  });
+});
+
+describe('command handler against PostgreSQL', () => {
+  let testDb: TestDatabase;
+  let database: Database;
+  let store: PostgresEventStore;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('cmd');
+    database = createDatabase({ url: testDb.url, max: 12 });
+    await migrateAll(database.db, {});
+    store = new PostgresEventStore({ pool: database.pool, connectionString: testDb.url });
+  });
+  afterAll(async () => {
+    await store.close();
+    await database.close();
+    await testDb.drop();
+  });
+
+  const run = (streamId: string, command: CounterCommand) =>
+    handleCommand({ store, catalog, decider: counter, streamId, command, metadata });
+
+  test('when a command succeeds, then its events are appended with the revision that was read', async () => {
+    const stream = `counter-${randomUUID()}`;
+    const opened = await run(stream, { type: 'Open', data: { name: 'a' } });
+    expect(opened).toMatchObject({ ok: true, revision: 0, state: { name: 'a', value: 0 } });
+    const again = await run(stream, { type: 'Open', data: { name: 'a' } });
+    expect(again).toMatchObject({ ok: true, events: [], revision: 0 });
+    const refused = await run(`counter-${randomUUID()}`, {
+      type: 'Increment',
+      data: { by: 1, max: 5 },
+    });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'counter-not-found' } });
+  });
+
+  test('when twenty commands race on one stream, then each is decided on the latest state and none is lost', async () => {
+    const stream = `counter-${randomUUID()}`;
+    await run(stream, { type: 'Open', data: { name: 'race' } });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        handleCommand({
+          store,
+          catalog,
+          decider: counter,
+          streamId: stream,
+          command: { type: 'Increment', data: { by: 1, max: 15 } },
+          metadata,
+          maxAttempts: 30,
+        }),
+      ),
+    );
+    // the max is enforced against the real state, not a stale one
+    expect(results.filter((r) => r.ok)).toHaveLength(15);
+    expect(results.filter((r) => !r.ok).map((r) => !r.ok && r.error.code)).toEqual(
+      Array(5).fill('counter-full'),
+    );
+    const { state, revision } = await loadState(store, catalog, counter, stream);
+    expect(state.value).toBe(15);
+    expect(revision).toBe(15);
+  });
+
+  test('when a v1 event is stored, then loading upcasts it', async () => {
+    const stream = `counter-${randomUUID()}`;
+    await store.appendToStream(
+      stream,
+      [
+        {
+          type: 'counter.opened',
+          data: { name: 'old' },
+          metadata: { ...metadata, schemaVersion: 1 },
+        },
+        { type: 'counter.incremented', data: {}, metadata: { ...metadata, schemaVersion: 1 } },
+      ],
+      { expectedRevision: 'no_stream' },
+    );
+    const { state } = await loadState(store, catalog, counter, stream);
+    expect(state).toEqual({ name: 'old', value: 1 });
+  });
+});
