@@ -8,12 +8,15 @@ import { Metrics } from '../metrics/metrics';
 import { type ReadinessCheck } from '../http/readiness';
 import { type RunningServer, startHttpServer } from '../http/server';
 import { type RequestListener } from 'node:http';
+import { createEventStore } from '../event-store/create-event-store';
+import { type EventStore } from '../event-store/types';
 
 export interface ServiceHostConfig {
   PORT: number;
   HOST: string;
   DATABASE_URL: string;
   RABBITMQ_URL: string;
+  EVENTSTORE_URL?: string | undefined;
   LOG_LEVEL: string;
   LOG_FORMAT?: 'json' | 'pretty' | undefined;
   SHUTDOWN_TIMEOUT_MS: number;
@@ -46,6 +49,7 @@ export class ServiceHost<DB = unknown> {
     readonly metrics: Metrics,
     readonly database: Database<DB>,
     readonly broker: BrokerConnection,
+    readonly eventStore: EventStore,
   ) {}
 
   static async create<DB>(options: ServiceHostOptions): Promise<ServiceHost<DB>> {
@@ -71,10 +75,18 @@ export class ServiceHost<DB = unknown> {
       throw new Error(`database ${redactUrl(config.DATABASE_URL)}: ${(error as Error).message}`);
     }
     const broker = new BrokerConnection({ url: config.RABBITMQ_URL, logger, name });
-    const host = new ServiceHost<DB>(name, config, logger, metrics, database, broker);
+    const eventStore = createEventStore({
+      eventStoreUrl: config.EVENTSTORE_URL,
+      pool: database.pool,
+      databaseUrl: config.DATABASE_URL,
+      logger,
+    });
+    const host = new ServiceHost<DB>(name, config, logger, metrics, database, broker, eventStore);
     host.onStop(() => database.close());
     host.onStop(() => broker.close());
+    host.onStop(() => eventStore.close());
     host.addReadiness({ name: 'database', check: () => database.ping() });
+    if (eventStore.kind !== 'postgres') host.addReadiness({ name: 'eventstore', check: () => eventStore.ping() });
     host.addReadiness({
       name: 'broker',
       check: async () => {
