@@ -105,6 +105,7 @@ const problem = (description: string): ResponseDef => ({
 export const problems = {
   400: problem('The request is malformed; `errors` names each invalid field'),
   401: problem('Missing or invalid credentials'),
+  402: problem('The payment this needs is not confirmed'),
   403: problem('Authenticated but not allowed'),
   404: problem('No such resource, or not yours'),
   409: problem('Conflicts with the current state'),

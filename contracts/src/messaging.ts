@@ -28,15 +28,37 @@ export const queueSuffix = {
   dlq: '.dlq',
 } as const;
 
+/** The queue a failed message waits in for `delayMs` before it returns to `queue`. */
+export function retryQueueName(queue: string, delayMs: number): string {
+  return `${queue}${queueSuffix.retry(delayMs)}`;
+}
+
+/** The parking queue of `queue`: messages that will not be retried wait there for an operator. */
+export function parkingQueueName(queue: string): string {
+  return `${queue}${queueSuffix.dlq}`;
+}
+
 /** Headers the bus writes on messages it retries or parks. */
 export const busHeaders = {
+  /** How many times the handler has failed on this message. */
   attempts: 'x-mm-attempts',
+  /** The last handler error, or what was wrong with a malformed message. */
   error: 'x-mm-error',
+  /** One of `parkedReasons`. */
   parkedReason: 'x-mm-parked-reason',
   originalRoutingKey: 'x-mm-original-routing-key',
   originalExchange: 'x-mm-original-exchange',
   parkedAt: 'x-mm-parked-at',
+  /** The consumer queue the message was parked from. */
+  parkedFrom: 'x-mm-parked-from',
 } as const;
+
+/**
+ * Why a message sits in a parking queue: it failed its schema (`malformed`), its handler said it
+ * can never succeed (`rejected`), or every retry failed (`exhausted`).
+ */
+export const parkedReasons = ['malformed', 'rejected', 'exhausted'] as const;
+export type ParkedReason = (typeof parkedReasons)[number];
 
 /** The CloudEvents 1.0 envelope (structured JSON mode) every message on the bus uses. */
 export const CloudEventSchema = z

@@ -25,3 +25,4 @@ export * from './event-store/create-event-store';
 export * from './event-store/esdb/esdb-event-store';
 export * from './coordination/leader-lock';
 export * from './coordination/checkpoint-store';
+export * from './auth/token-verifier';

@@ -1,8 +1,440 @@
-import { type EndpointDef } from '../http';
+import { z } from 'zod';
+import { FiatCurrencySchema, IdSchema, RoleSchema, TimestampSchema } from '../common';
+import { type EndpointDef, defineEndpoint, problems } from '../http';
 import { buildOpenApiDocument } from '../openapi';
+import { PreferencesSchema } from './events';
 
-/** The user service's HTTP endpoints. */
-export const userEndpoints = {} satisfies Record<string, EndpointDef>;
+const email = z
+  .email({ message: 'expected an email address' })
+  .max(254)
+  .describe('Email address (unique, case-insensitive)');
+const password = z
+  .string()
+  .min(12, 'must be at least 12 characters')
+  .max(256, 'must be at most 256 characters')
+  .describe('At least 12 characters');
+const displayName = z.string().trim().min(1).max(80).describe('Name shown in the app');
+
+export const UserSchema = z
+  .object({
+    id: IdSchema,
+    email: z.string(),
+    displayName: z.string(),
+    role: RoleSchema,
+    createdAt: TimestampSchema,
+  })
+  .meta({ id: 'User' });
+
+export const TokensSchema = z.object({
+  accessToken: z.string().describe('JWT (EdDSA), 15 minutes; send as Authorization: Bearer'),
+  refreshToken: z.string().describe('Opaque; single use: POST /auth/refresh returns a new one'),
+  expiresIn: z.number().int().describe('Seconds until the access token expires'),
+});
+
+export const RegisterRequestSchema = z
+  .object({ email, password, displayName: displayName.optional() })
+  .meta({ id: 'RegisterRequest' });
+export const LoginRequestSchema = z
+  .object({ email, password: z.string().min(1).max(256).describe('The password') })
+  .meta({ id: 'LoginRequest' });
+export const AuthResponseSchema = TokensSchema.extend({ user: UserSchema }).meta({
+  id: 'AuthResponse',
+});
+export const RefreshRequestSchema = z
+  .object({ refreshToken: z.string().min(1).max(512).describe('The refresh token last received') })
+  .meta({ id: 'RefreshRequest' });
+export const LogoutRequestSchema = z
+  .object({
+    all: z.boolean().default(false).describe('End every session of the user, not only this one'),
+  })
+  .meta({ id: 'LogoutRequest' });
+
+export const SessionSchema = z
+  .object({
+    id: IdSchema,
+    createdAt: TimestampSchema,
+    lastUsedAt: TimestampSchema,
+    userAgent: z.string().nullable(),
+    ip: z.string().nullable(),
+    current: z.boolean().describe('The session of the token making this request'),
+  })
+  .meta({ id: 'Session' });
+
+export const UserParamsSchema = z.object({ id: IdSchema.describe('User id') });
+
+export const UpdateUserRequestSchema = z
+  .object({ displayName: displayName.optional(), email: email.optional() })
+  .refine((v) => v.displayName !== undefined || v.email !== undefined, {
+    message: 'give displayName or email',
+  })
+  .meta({ id: 'UpdateUserRequest' });
+
+export const ApiKeySchema = z
+  .object({
+    id: IdSchema,
+    name: z.string(),
+    prefix: z.string().describe('Identifies the key; the secret is never shown again'),
+    createdAt: TimestampSchema,
+    lastUsedAt: TimestampSchema.nullable(),
+    expiresAt: TimestampSchema.nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+export const CreateApiKeyRequestSchema = z
+  .object({
+    name: z.string().trim().min(1).max(80).describe('What the key is for'),
+    expiresAt: z.iso
+      .datetime({ offset: true, message: 'expected an ISO 8601 date-time' })
+      .optional()
+      .describe('When it stops working; never when absent'),
+  })
+  .meta({ id: 'CreateApiKeyRequest' });
+export const CreatedApiKeySchema = ApiKeySchema.extend({
+  key: z.string().describe('mm_<prefix>_<secret>: shown this once, store it now'),
+}).meta({ id: 'CreatedApiKey' });
+
+export const UsageQuerySchema = z.object({
+  from: z.iso
+    .date({ message: 'expected a date (YYYY-MM-DD)' })
+    .optional()
+    .describe('First day (UTC), default 30 days ago'),
+  to: z.iso
+    .date({ message: 'expected a date (YYYY-MM-DD)' })
+    .optional()
+    .describe('Last day (UTC), default today'),
+});
+export const UsageSchema = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    apiRequests: z.object({
+      total: z.number().int(),
+      byDay: z.array(z.object({ day: z.string(), count: z.number().int() })),
+    }),
+    payments: z.object({
+      count: z.number().int().describe('Payments opened'),
+      confirmed: z.number().int(),
+      amountByCurrency: z
+        .array(z.object({ currency: FiatCurrencySchema, amount: z.number() }))
+        .describe('Confirmed amounts'),
+    }),
+    agents: z.object({
+      deployed: z.number().int(),
+      failed: z.number().int(),
+      rebuilds: z.number().int(),
+    }),
+  })
+  .meta({ id: 'Usage' });
+
+export const NotificationSchema = z
+  .object({
+    id: IdSchema,
+    kind: z.enum([
+      'payment.confirmed',
+      'payment.failed',
+      'payment.expired',
+      'payment.partially-paid',
+      'agent.deployed',
+      'agent.deploy-failed',
+    ]),
+    title: z.string(),
+    body: z.string(),
+    link: z.string().nullable().describe('Where in the app to look'),
+    correlationId: z.string().nullable().describe('The journey it belongs to'),
+    read: z.boolean(),
+    createdAt: TimestampSchema,
+  })
+  .meta({ id: 'Notification' });
+export const NotificationsQuerySchema = z.object({
+  unread: z.enum(['true', 'false']).optional().describe('true: only unread ones'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(50)
+    .describe('At most this many, newest first'),
+});
+
+export const VerifyHeaders = {
+  'X-User-Id': 'The caller',
+  'X-User-Role': 'user or admin',
+  'X-Access-Token': 'For an API key: a short-lived JWT the gateway forwards instead',
+};
+
+const auth = ['auth'];
+const users = ['users'];
+const userParams = UserParamsSchema;
+
+export const userEndpoints = {
+  register: defineEndpoint({
+    operationId: 'register',
+    method: 'post',
+    path: '/auth/register',
+    summary: 'Sign up',
+    tags: auth,
+    auth: 'none',
+    body: RegisterRequestSchema,
+    responses: {
+      201: { description: 'Registered and signed in', schema: AuthResponseSchema },
+      400: problems[400],
+      409: problems[409],
+      429: problems[429],
+    },
+  }),
+  login: defineEndpoint({
+    operationId: 'login',
+    method: 'post',
+    path: '/auth/login',
+    summary: 'Sign in',
+    tags: auth,
+    auth: 'none',
+    body: LoginRequestSchema,
+    responses: {
+      200: { description: 'Signed in', schema: AuthResponseSchema },
+      400: problems[400],
+      401: problems[401],
+      429: problems[429],
+    },
+  }),
+  refresh: defineEndpoint({
+    operationId: 'refresh',
+    method: 'post',
+    path: '/auth/refresh',
+    summary: 'Trade a refresh token for new tokens (a used one revokes the session)',
+    tags: auth,
+    auth: 'none',
+    body: RefreshRequestSchema,
+    responses: {
+      200: { description: 'New tokens', schema: AuthResponseSchema },
+      400: problems[400],
+      401: problems[401],
+    },
+  }),
+  logout: defineEndpoint({
+    operationId: 'logout',
+    method: 'post',
+    path: '/auth/logout',
+    summary: 'End this session, or every session with {all: true}',
+    tags: auth,
+    auth: 'user',
+    body: LogoutRequestSchema,
+    responses: { 204: { description: 'Signed out' }, 401: problems[401] },
+  }),
+  listSessions: defineEndpoint({
+    operationId: 'listSessions',
+    method: 'get',
+    path: '/auth/sessions',
+    summary: 'Your live sessions',
+    tags: auth,
+    auth: 'user',
+    responses: {
+      200: {
+        description: 'Sessions',
+        schema: z.object({ sessions: z.array(SessionSchema) }).meta({ id: 'SessionList' }),
+      },
+    },
+  }),
+  revokeSession: defineEndpoint({
+    operationId: 'revokeSession',
+    method: 'delete',
+    path: '/auth/sessions/:id',
+    summary: 'End one of your sessions',
+    tags: auth,
+    auth: 'user',
+    params: z.object({ id: IdSchema.describe('Session id') }),
+    responses: { 204: { description: 'Revoked' }, 404: problems[404] },
+  }),
+  verify: defineEndpoint({
+    operationId: 'verify',
+    method: 'get',
+    path: '/auth/verify',
+    summary: 'For the gateway (auth_request): who is calling, from a JWT or an API key',
+    tags: auth,
+    auth: 'none',
+    headers: { Authorization: 'Bearer <jwt> or Bearer mm_…', 'X-Api-Key': 'mm_… (alternative)' },
+    responses: {
+      200: { description: 'Valid; identity in the headers', headers: VerifyHeaders },
+      401: problems[401],
+    },
+  }),
+  jwks: defineEndpoint({
+    operationId: 'jwks',
+    method: 'get',
+    path: '/.well-known/jwks.json',
+    summary: 'Public keys that sign access tokens',
+    tags: auth,
+    auth: 'none',
+    responses: {
+      200: {
+        description: 'JSON Web Key Set',
+        schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).meta({ id: 'Jwks' }),
+      },
+    },
+  }),
+  getUser: defineEndpoint({
+    operationId: 'getUser',
+    method: 'get',
+    path: '/users/:id',
+    summary: 'A profile (your own; operators any); ETag carries the revision',
+    tags: users,
+    auth: 'user',
+    params: userParams,
+    responses: {
+      200: {
+        description: 'Profile',
+        schema: UserSchema,
+        headers: { ETag: 'The profile revision, for If-Match' },
+      },
+      404: problems[404],
+    },
+  }),
+  updateUser: defineEndpoint({
+    operationId: 'updateUser',
+    method: 'put',
+    path: '/users/:id',
+    summary: 'Change your display name or email; If-Match with the ETag of the GET',
+    tags: users,
+    auth: 'user',
+    params: userParams,
+    headers: { 'If-Match': 'The ETag from GET /users/:id; 412 when stale' },
+    body: UpdateUserRequestSchema,
+    responses: {
+      200: { description: 'Updated', schema: UserSchema },
+      400: problems[400],
+      404: problems[404],
+      409: problems[409],
+      412: problems[412],
+    },
+  }),
+  getUsage: defineEndpoint({
+    operationId: 'getUsage',
+    method: 'get',
+    path: '/users/:id/usage',
+    summary: 'API requests per day, payments and agents',
+    tags: users,
+    auth: 'user',
+    params: userParams,
+    query: UsageQuerySchema,
+    responses: { 200: { description: 'Usage', schema: UsageSchema }, 404: problems[404] },
+  }),
+  getPreferences: defineEndpoint({
+    operationId: 'getPreferences',
+    method: 'get',
+    path: '/users/:id/preferences',
+    summary: 'Your preferences',
+    tags: users,
+    auth: 'user',
+    params: userParams,
+    responses: {
+      200: { description: 'Preferences', schema: PreferencesSchema },
+      404: problems[404],
+    },
+  }),
+  updatePreferences: defineEndpoint({
+    operationId: 'updatePreferences',
+    method: 'put',
+    path: '/users/:id/preferences',
+    summary: 'Replace your preferences',
+    tags: users,
+    auth: 'user',
+    params: userParams,
+    body: PreferencesSchema,
+    responses: {
+      200: { description: 'Preferences', schema: PreferencesSchema },
+      400: problems[400],
+      404: problems[404],
+    },
+  }),
+  listApiKeys: defineEndpoint({
+    operationId: 'listApiKeys',
+    method: 'get',
+    path: '/users/:id/api-keys',
+    summary: 'Your API keys (never their secrets)',
+    tags: users,
+    auth: 'user',
+    params: userParams,
+    responses: {
+      200: {
+        description: 'Keys',
+        schema: z.object({ keys: z.array(ApiKeySchema) }).meta({ id: 'ApiKeyList' }),
+      },
+      404: problems[404],
+    },
+  }),
+  createApiKey: defineEndpoint({
+    operationId: 'createApiKey',
+    method: 'post',
+    path: '/users/:id/api-keys',
+    summary: 'Issue an API key; the secret is in this answer only',
+    tags: users,
+    auth: 'user',
+    params: userParams,
+    body: CreateApiKeyRequestSchema,
+    responses: {
+      201: { description: 'Created', schema: CreatedApiKeySchema },
+      400: problems[400],
+      404: problems[404],
+    },
+  }),
+  revokeApiKey: defineEndpoint({
+    operationId: 'revokeApiKey',
+    method: 'delete',
+    path: '/users/:id/api-keys/:keyId',
+    summary: 'Revoke an API key at once',
+    tags: users,
+    auth: 'user',
+    params: z.object({ id: IdSchema.describe('User id'), keyId: IdSchema.describe('Key id') }),
+    responses: { 204: { description: 'Revoked' }, 404: problems[404] },
+  }),
+  listNotifications: defineEndpoint({
+    operationId: 'listNotifications',
+    method: 'get',
+    path: '/users/:id/notifications',
+    summary: 'Your notifications, newest first',
+    tags: users,
+    auth: 'user',
+    params: userParams,
+    query: NotificationsQuerySchema,
+    responses: {
+      200: {
+        description: 'Notifications',
+        schema: z
+          .object({ notifications: z.array(NotificationSchema), unread: z.number().int() })
+          .meta({ id: 'NotificationList' }),
+      },
+      404: problems[404],
+    },
+  }),
+  notificationStream: defineEndpoint({
+    operationId: 'notificationStream',
+    method: 'get',
+    path: '/users/:id/notifications/stream',
+    summary: 'Server-Sent Events: each new notification as it arrives',
+    tags: users,
+    auth: 'user',
+    params: userParams,
+    responses: {
+      200: {
+        description: 'text/event-stream; event "notification", data a Notification',
+        contentType: 'text/event-stream',
+      },
+      404: problems[404],
+    },
+  }),
+  markNotificationRead: defineEndpoint({
+    operationId: 'markNotificationRead',
+    method: 'post',
+    path: '/users/:id/notifications/:nid/read',
+    summary: 'Mark one notification read',
+    tags: users,
+    auth: 'user',
+    params: z.object({
+      id: IdSchema.describe('User id'),
+      nid: IdSchema.describe('Notification id'),
+    }),
+    responses: { 204: { description: 'Marked read' }, 404: problems[404] },
+  }),
+} satisfies Record<string, EndpointDef>;
 
 export function userOpenApi(serverUrl?: string): Record<string, unknown> {
   return buildOpenApiDocument(

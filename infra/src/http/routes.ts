@@ -29,6 +29,14 @@ export interface Reply {
 
 export type Handler<E extends EndpointDef> = (ctx: HandlerContext<E>) => Promise<Reply | undefined>;
 
+export interface RouteOptions {
+  /**
+   * Runs after the body is read and before anything is validated: a webhook proves its
+   * signature here, so an unsigned request gets 401 whatever its body.
+   */
+  verify?: (req: Request) => Promise<void> | void;
+}
+
 /** Mounts endpoints described in contracts/, so validation and documentation share one source. */
 export class Routes {
   private readonly jsonParsers = new Map<string, RequestHandler>();

@@ -1,0 +1,203 @@
+import { z } from 'zod';
+import { CryptoCurrencySchema, FiatCurrencySchema, IdSchema, TimestampSchema } from '../common';
+import { type EventUnion, defineEvent } from '../events';
+
+/** Payment statuses, ours and NOWPayments' alike (we keep theirs verbatim). */
+export const PaymentStatusSchema = z
+  .enum([
+    'waiting',
+    'confirming',
+    'confirmed',
+    'sending',
+    'partially_paid',
+    'finished',
+    'failed',
+    'refunded',
+    'expired',
+    'cancelled',
+  ])
+  .describe(
+    'waiting → confirming → confirmed → sending → finished; final: finished, partially_paid, failed, refunded, expired, cancelled',
+  );
+export type PaymentStatus = z.infer<typeof PaymentStatusSchema>;
+
+/** What the customer buys: the agent Devin will build on confirmation. */
+export const AgentSpecSchema = z
+  .object({
+    name: z.string().trim().min(1).max(80).describe('The agent name'),
+    instructions: z
+      .string()
+      .trim()
+      .min(1)
+      .max(20_000)
+      .describe('What the agent should do; goes into the Devin prompt'),
+    repository: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/name')
+      .optional()
+      .describe('GitHub repository owner/name to build in; named from the agent when absent'),
+  })
+  .meta({ id: 'AgentSpec' });
+export type AgentSpec = z.infer<typeof AgentSpecSchema>;
+
+const paymentId = IdSchema.describe('Our payment id (also NOWPayments order_id)');
+const userId = IdSchema.describe('The paying user');
+
+export const paymentEvents = {
+  created: defineEvent(
+    'payment.created',
+    z.object({
+      paymentId,
+      userId,
+      plan: z.string().describe('Plan id'),
+      priceAmount: z.number().describe('Price in fiat'),
+      priceCurrency: FiatCurrencySchema,
+      payCurrency: CryptoCurrencySchema,
+      payAmount: z.number().describe('Amount of crypto to send'),
+      payAddress: z.string().describe('Deposit address'),
+      payinExtraId: z
+        .string()
+        .nullable()
+        .describe('Memo / destination tag for coins that need one'),
+      providerPaymentId: z.string().describe('NOWPayments payment_id, as a string'),
+      expiresAt: TimestampSchema.nullable().describe(
+        'When NOWPayments stops waiting for the deposit',
+      ),
+      agent: AgentSpecSchema,
+      autoDeploy: z.boolean().describe('Deploy as soon as the payment is confirmed'),
+      createdAt: TimestampSchema,
+    }),
+    { description: 'A payment was opened with NOWPayments and awaits the deposit' },
+  ),
+  ipnReceived: defineEvent(
+    'payment.ipn-received',
+    z.object({
+      paymentId,
+      providerPaymentId: z.string().describe('NOWPayments payment_id'),
+      providerStatus: z
+        .string()
+        .describe('payment_status as NOWPayments sent it (unknown values kept)'),
+      actuallyPaid: z.number().nullable().describe('Crypto received so far'),
+      outcomeAmount: z.number().nullable().describe('What NOWPayments settles to us'),
+      source: z
+        .enum(['webhook', 'reconciler'])
+        .describe('A signed IPN, or our own poll of GET /v1/payment'),
+      fingerprint: z
+        .string()
+        .describe('Hash of the payload: the same IPN twice has the same fingerprint'),
+      receivedAt: TimestampSchema,
+    }),
+    {
+      description:
+        'Evidence: NOWPayments told us the payment status (verified IPN or reconciliation poll)',
+    },
+  ),
+  statusChanged: defineEvent(
+    'payment.status-changed',
+    z.object({
+      paymentId,
+      userId,
+      from: PaymentStatusSchema,
+      to: PaymentStatusSchema,
+      changedAt: TimestampSchema,
+    }),
+    { description: 'The payment moved forward; it never moves backwards' },
+  ),
+  confirmed: defineEvent(
+    'payment.confirmed',
+    z.object({
+      paymentId,
+      userId,
+      plan: z.string().describe('Plan id'),
+      priceAmount: z.number(),
+      priceCurrency: FiatCurrencySchema,
+      payCurrency: CryptoCurrencySchema,
+      actuallyPaid: z.number().nullable().describe('Crypto received'),
+      agent: AgentSpecSchema,
+      autoDeploy: z.boolean().describe('false: the user deploys with POST /agents/deploy'),
+      confirmedAt: TimestampSchema,
+    }),
+    { description: 'Paid in full (NOWPayments finished): everything the brain needs to deploy' },
+  ),
+  partiallyPaid: defineEvent(
+    'payment.partially-paid',
+    z.object({
+      paymentId,
+      userId,
+      actuallyPaid: z.number().nullable(),
+      payAmount: z.number(),
+      payCurrency: CryptoCurrencySchema,
+      at: TimestampSchema,
+    }),
+    {
+      description:
+        'Less than the amount arrived; final for this payment (NOWPayments keeps the funds)',
+    },
+  ),
+  failed: defineEvent(
+    'payment.failed',
+    z.object({ paymentId, userId, reason: z.string(), at: TimestampSchema }),
+    { description: 'NOWPayments reported the payment failed' },
+  ),
+  expired: defineEvent('payment.expired', z.object({ paymentId, userId, at: TimestampSchema }), {
+    description: 'No deposit arrived in time',
+  }),
+  refunded: defineEvent('payment.refunded', z.object({ paymentId, userId, at: TimestampSchema }), {
+    description: 'NOWPayments reported the payment refunded',
+  }),
+  invoiceIssued: defineEvent(
+    'payment.invoice-issued',
+    z.object({
+      paymentId,
+      userId,
+      invoiceNumber: z
+        .string()
+        .regex(/^MM-\d{4}-\d{6}$/)
+        .describe('Gapless per year: MM-2026-000042'),
+      amount: z.number(),
+      currency: FiatCurrencySchema,
+      plan: z.string(),
+      issuedAt: TimestampSchema,
+    }),
+    { description: 'An invoice was issued for a confirmed payment' },
+  ),
+  invoiceNumberAllocated: defineEvent(
+    'payment.invoice-number-allocated',
+    z.object({
+      year: z.number().int(),
+      sequence: z.number().int().positive().describe('Consecutive within the year, from 1'),
+      paymentId,
+    }),
+    { description: 'A number taken from the per-year counter stream (invoice-counter-<year>)' },
+  ),
+  refundRequested: defineEvent(
+    'payment.refund-requested',
+    z.object({
+      paymentId,
+      userId,
+      reason: z.string(),
+      requestedBy: z
+        .enum(['operator', 'system'])
+        .describe('An admin, or the brain failing to deploy'),
+      operatorId: IdSchema.nullable().describe('The admin who asked, when one did'),
+      requestedAt: TimestampSchema,
+    }),
+    { description: 'A refund was asked for; an operator completes it outside NOWPayments' },
+  ),
+  refundCompleted: defineEvent(
+    'payment.refund-completed',
+    z.object({
+      paymentId,
+      userId,
+      reference: z.string().describe('The operator’s reference of the payout or support case'),
+      operatorId: IdSchema,
+      completedAt: TimestampSchema,
+    }),
+    { description: 'An operator refunded the customer' },
+  ),
+};
+
+export type PaymentEvent = EventUnion<typeof paymentEvents>;
+export const paymentEventTypes = Object.fromEntries(
+  Object.entries(paymentEvents).map(([k, v]) => [k, v.type]),
+) as { [K in keyof typeof paymentEvents]: (typeof paymentEvents)[K]['type'] };

@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { IdSchema, RoleSchema, TimestampSchema } from '../common';
+import { type EventUnion, defineEvent } from '../events';
+
+/** Notification channels a user can turn on or off. */
+export const NotificationChannelSchema = z
+  .enum(['in_app', 'email'])
+  .describe('Where notifications go');
+
+export const PreferencesSchema = z
+  .object({
+    notificationChannels: z
+      .array(NotificationChannelSchema)
+      .max(2)
+      .describe('Channels notifications are delivered to; in_app is what GET /notifications shows'),
+    notifyOn: z
+      .object({
+        paymentConfirmed: z.boolean(),
+        paymentFailed: z.boolean().describe('Also covers expired and partially paid'),
+        agentDeployed: z.boolean(),
+        agentFailed: z.boolean(),
+      })
+      .describe('Which kinds of notification the user wants'),
+    defaultPayCurrency: z
+      .string()
+      .regex(/^[a-z0-9]{2,20}$/, 'expected a lower-case crypto ticker')
+      .nullable()
+      .describe('Pre-selected crypto at checkout'),
+    timeZone: z.string().min(1).max(64).describe('IANA time zone, e.g. Europe/Paris'),
+    locale: z
+      .string()
+      .regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'expected a locale such as en or en-GB')
+      .describe('Locale'),
+  })
+  .meta({ id: 'Preferences' });
+export type Preferences = z.infer<typeof PreferencesSchema>;
+
+export const defaultPreferences: Preferences = {
+  notificationChannels: ['in_app'],
+  notifyOn: { paymentConfirmed: true, paymentFailed: true, agentDeployed: true, agentFailed: true },
+  defaultPayCurrency: null,
+  timeZone: 'UTC',
+  locale: 'en',
+};
+
+const userId = IdSchema.describe('The user');
+
+/**
+ * The user service's events. None carries a password, a hash or a token: those live in tables
+ * of their own (credentials, refresh tokens, API-key hashes), never in the immutable log.
+ */
+export const userEvents = {
+  emailReserved: defineEvent(
+    'user.email-reserved',
+    z.object({
+      email: z.string().describe('Normalised (trimmed, lower case)'),
+      userId,
+      reservedAt: TimestampSchema,
+    }),
+    {
+      description:
+        'An email was claimed, in its own stream appended with no_stream: unique by construction',
+    },
+  ),
+  emailReleased: defineEvent(
+    'user.email-released',
+    z.object({ email: z.string(), userId, releasedAt: TimestampSchema }),
+    { description: 'A user moved to another email; this one is free again' },
+  ),
+  registered: defineEvent(
+    'user.registered',
+    z.object({
+      userId,
+      email: z.string(),
+      displayName: z.string(),
+      role: RoleSchema,
+      registeredAt: TimestampSchema,
+    }),
+    { description: 'A user signed up' },
+  ),
+  profileUpdated: defineEvent(
+    'user.profile-updated',
+    z.object({
+      userId,
+      displayName: z.string().optional(),
+      email: z.string().optional(),
+      updatedAt: TimestampSchema,
+    }),
+    { description: 'Display name and/or email changed' },
+  ),
+  preferencesUpdated: defineEvent(
+    'user.preferences-updated',
+    z.object({ userId, preferences: PreferencesSchema, updatedAt: TimestampSchema }),
+    { description: 'Notification channels, default pay currency, time zone or locale changed' },
+  ),
+  sessionStarted: defineEvent(
+    'user.session-started',
+    z.object({
+      userId,
+      sessionId: IdSchema,
+      userAgent: z.string().nullable(),
+      ip: z.string().nullable(),
+      startedAt: TimestampSchema,
+    }),
+    { description: 'A login or registration opened a session' },
+  ),
+  sessionRevoked: defineEvent(
+    'user.session-revoked',
+    z.object({
+      userId,
+      sessionId: IdSchema,
+      reason: z.enum(['logout', 'revoked', 'refresh-token-reuse', 'logout-all']),
+      revokedAt: TimestampSchema,
+    }),
+    { description: 'A session ended; its access tokens are refused from now on' },
+  ),
+  apiKeyCreated: defineEvent(
+    'user.api-key-created',
+    z.object({
+      userId,
+      keyId: IdSchema,
+      name: z.string(),
+      prefix: z.string().describe('The public part of the key, shown in lists'),
+      expiresAt: TimestampSchema.nullable(),
+      createdAt: TimestampSchema,
+    }),
+    { description: 'An API key was issued (its secret is shown once and stored only as a hash)' },
+  ),
+  apiKeyRevoked: defineEvent(
+    'user.api-key-revoked',
+    z.object({ userId, keyId: IdSchema, revokedAt: TimestampSchema }),
+    { description: 'An API key stops working at once' },
+  ),
+};
+
+export type UserEvent = EventUnion<typeof userEvents>;
