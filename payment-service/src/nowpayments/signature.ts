@@ -1,0 +1,62 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * The NOWPayments IPN signature (EXTERNAL-APIS.md): lowercase hex HMAC-SHA512, keyed with the
+ * trimmed IPN secret, over `JSON.stringify` of the parsed body with object keys sorted at every
+ * depth. It is not computed over the bytes received, so a receiver must parse first, and a sort
+ * of the top level alone breaks on the nested `fee` object of current bodies.
+ */
+
+const SIGNATURE_HEX = /^[0-9a-f]{128}$/i;
+
+/** A copy of a parsed JSON value with every object's keys in sorted order; arrays keep theirs. */
+export function sortKeysDeep(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeysDeep);
+  if (!isPlainObject(value)) return value;
+  // fromEntries defines own properties, so a key named "__proto__" stays an ordinary key.
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortKeysDeep(value[key])]),
+  );
+}
+
+/** The exact text NOWPayments signs: compact JSON of the recursively key-sorted body. */
+export function canonicalIpnJson(body: unknown): string {
+  const text = JSON.stringify(sortKeysDeep(body)) as string | undefined;
+  if (text === undefined) throw new TypeError('an IPN body must be a JSON value');
+  return text;
+}
+
+/** Signs an IPN body the way NOWPayments does (the sandbox uses it; so can tests). */
+export function signIpn(body: unknown, secret: string): string {
+  const key = secret.trim();
+  if (key === '') throw new TypeError('the IPN secret is empty');
+  return createHmac('sha512', key).update(canonicalIpnJson(body), 'utf8').digest('hex');
+}
+
+/**
+ * True only when `signatureHeader` is the signature of `body` under `secret`. Anything else
+ * (no header, several headers, wrong length, not hex, an empty secret) is simply false, and the
+ * comparison of the digests takes the same time wherever they differ.
+ */
+export function verifyIpnSignature(
+  body: unknown,
+  signatureHeader: unknown,
+  secret: string,
+): boolean {
+  if (typeof signatureHeader !== 'string' || !SIGNATURE_HEX.test(signatureHeader)) return false;
+  let expected: string;
+  try {
+    expected = signIpn(body, secret);
+  } catch {
+    return false;
+  }
+  return timingSafeEqual(Buffer.from(expected, 'hex'), Buffer.from(signatureHeader, 'hex'));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
