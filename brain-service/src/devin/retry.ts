@@ -24,7 +24,8 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
   if (header === null || header.trim() === '') return null;
   const value = header.trim();
   if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
+  // An HTTP date has a weekday and a month name; Date.parse alone would read "1.5" as a date.
+  const date = /[a-z]/i.test(value) ? Date.parse(value) : NaN;
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 

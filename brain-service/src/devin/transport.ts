@@ -221,7 +221,13 @@ function errorCode(error: unknown): string | undefined {
 }
 
 function networkDetail(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const cause = (error as { cause?: unknown } | undefined)?.cause;
-  return cause instanceof Error ? `${message}: ${cause.message}` : message;
+  // Duck-typed: undici's errors may come from another realm (jest), where instanceof fails.
+  const message = messageOf(error) ?? String(error);
+  const cause = messageOf((error as { cause?: unknown } | undefined)?.cause);
+  return cause ? `${message}: ${cause}` : message;
+}
+
+function messageOf(value: unknown): string | undefined {
+  const message = (value as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' ? message : undefined;
 }
