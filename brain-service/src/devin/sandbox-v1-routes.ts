@@ -23,17 +23,18 @@ const ListQuerySchema = z.object({
     .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])),
 });
 
-/** Devin API v1 as `shared/EXTERNAL-APIS.md` describes it: auth first, then faults, then work. */
+/** Devin API v1 as `shared/EXTERNAL-APIS.md` describes it: auth, then planned faults, then work. */
 export function devinV1Router(deps: V1Deps): Router {
   const { sessions, faults } = deps;
   const router = express.Router();
   router.use(bearerAuth(deps.apiKey));
+  // Parsed before a planned fault answers, so the call log shows what each failed call carried.
+  router.use(express.json({ limit: '1mb' }));
   router.use((_req, _res, next) => {
     const fault = faults.take();
     if (fault) throw SandboxHttpError.fromFault(fault);
     next();
   });
-  router.use(express.json({ limit: '1mb' }));
 
   router.post('/sessions', (req, res) => {
     const input = parseOr422(CreateSessionRequestSchema, req.body, 'body');

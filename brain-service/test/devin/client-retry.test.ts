@@ -124,6 +124,10 @@ describe('DevinClient retries and failures', () => {
 
     expect(created.is_new_session).toBe(true);
     expect(harness.sandbox.sessions().filter((s) => s.title === request.title)).toHaveLength(1);
+    const attempts = harness.sandbox
+      .calls()
+      .filter((c) => (c.body as { title?: string } | undefined)?.title === request.title);
+    expect(attempts.map((c) => c.status)).toEqual([500, 500, 200]);
   });
 
   it('when Retry-After asks for longer than the client waits, then it fails at once carrying the wait', async () => {

@@ -150,6 +150,17 @@ describe('DevinClient against the sandbox', () => {
     });
   });
 
+  it('when the list query is invalid, then the raw API answers a FastAPI-style 422', async () => {
+    const res = await fetch(`${harness.sandbox.url}/v1/sessions?limit=0`, {
+      headers: { Authorization: `Bearer ${harness.apiKey}` },
+    });
+
+    expect(res.status).toBe(422);
+    expect(await res.json()).toEqual({
+      detail: [expect.objectContaining({ type: 'value_error', loc: ['query', 'limit'] })],
+    });
+  });
+
   describe('sendMessage', () => {
     it('when a message is sent to a running session, then it is delivered and shows as a user_message', async () => {
       const client = harness.client();
