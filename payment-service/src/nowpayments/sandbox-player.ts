@@ -29,9 +29,7 @@ export class ScenarioPlayer {
   override(payment: SandboxPayment, status: PaymentStatus, actuallyPaid?: number): void {
     this.clock.cancel(this.nextStep.get(payment.id));
     this.nextStep.delete(payment.id);
-    const paid =
-      actuallyPaid ?? (status === 'waiting' || status === 'expired' ? 0 : payment.payAmount);
-    this.change(payment, status, paid);
+    this.change(payment, status, actuallyPaid ?? payment.payAmount * defaultPaidShare(status));
   }
 
   private schedule(payment: SandboxPayment, steps: readonly ScenarioStep[], index: number): void {
@@ -79,4 +77,10 @@ export class ScenarioPlayer {
     this.held.delete(paymentId);
     for (const delivery of list.reverse()) this.ipns.send(delivery);
   }
+}
+
+/** What a status implies was deposited, when the control call does not say. */
+function defaultPaidShare(status: PaymentStatus): number {
+  if (status === 'waiting' || status === 'expired' || status === 'cancelled') return 0;
+  return status === 'partially_paid' ? 0.5 : 1;
 }

@@ -60,6 +60,13 @@ export function createNowPaymentsSandbox(options: NowPaymentsSandboxOptions): No
   const player = new ScenarioPlayer(clock, ipns);
   const app = express();
   app.disable('x-powered-by');
+  app.disable('etag');
+  // What `npm start` waits on for every process it runs, the sandboxes included.
+  const ok: express.RequestHandler = (_req, res) => {
+    res.json({ status: 'ok' });
+  };
+  app.get('/healthz', ok);
+  app.get('/readyz', ok);
   app.use(
     '/v1',
     sandboxApi({ apiKey: options.apiKey, state, clock, player, logger: options.logger }),
