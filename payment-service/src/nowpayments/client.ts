@@ -198,7 +198,8 @@ export class NowPaymentsClient {
   }
 
   private async send(spec: CallSpec): Promise<{ status: number; body: string }> {
-    const url = new URL(spec.path, `${this.baseUrl}/`);
+    // Appended, not resolved: a base URL with a path prefix (a proxy) keeps its prefix.
+    const url = new URL(`${this.baseUrl}${spec.path}`);
     for (const [key, value] of Object.entries(spec.query ?? {})) url.searchParams.set(key, value);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (spec.authenticated) headers['x-api-key'] = this.apiKey;
