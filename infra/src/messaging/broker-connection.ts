@@ -132,6 +132,8 @@ export class BrokerConnection extends EventEmitter {
         logger.warn('broker connection lost', { error: this.lastErrorValue });
         this.emit('disconnected', error);
       } catch (error) {
+        // close() while connecting: the failed attempt must not overwrite the closed state.
+        if ((this.stateValue as BrokerState) === 'closed') return;
         this.stateValue = 'disconnected';
         this.lastErrorValue = (error as Error).message;
         if (this.attempt === 0)
