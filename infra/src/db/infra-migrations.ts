@@ -1,5 +1,6 @@
 import { checkpointsMigration } from '../coordination/checkpoint-store';
 import { eventStoreMigration } from '../event-store/postgres/schema';
+import { projectionsMigration } from '../projections/schema';
 import { inboxMigration } from '../messaging/inbox';
 import { type Migrations } from './migrations';
 
@@ -11,5 +12,6 @@ import { type Migrations } from './migrations';
 export const infraMigrations: Migrations = {
   '20261127-01-event-store': eventStoreMigration,
   '20261127-02-checkpoints': checkpointsMigration,
+  '20261128-01-projections': projectionsMigration,
   '20261128-02-inbox': inboxMigration,
 };

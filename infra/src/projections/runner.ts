@@ -1,0 +1,324 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { LeaderLock } from '../coordination/leader-lock';
+import { type Position, comparePositions } from '../event-store/types';
+import { backoffDelay, sleep } from '../runtime/backoff';
+import { type ApplyTarget } from './apply-batch';
+import { Changes } from './changes';
+import { type ProjectionContext, type ResolvedContext, resolveContext } from './context';
+import { ProjectionStateError, errorMessage } from './errors';
+import { type RebuildProgress } from './progress';
+import { type Projection } from './projection';
+import { rebuildProjection } from './rebuild';
+import { RunnerSession, type SessionEnd } from './runner-session';
+import {
+  type StatusRow,
+  clearLeader,
+  liveGuard,
+  loadStatusRow,
+  markCaughtUp,
+  markLeading,
+  registerProjection,
+  storedPosition,
+} from './status-rows';
+
+export interface ProjectionRunnerOptions<DB = unknown> extends ProjectionContext<DB> {
+  projection: Projection;
+  /** Overrides the projection's batch size. */
+  batchSize?: number;
+  /** How soon a follower takes over from a leader that died (default 2,000 ms). */
+  leaderRetryMs?: number;
+  /** How often the leader looks for operator actions taken by other processes (default 1,000 ms). */
+  controlPollMs?: number;
+  /** How often a checkpoint that only skipped unwanted events is stored (default 1,000 ms). */
+  checkpointIntervalMs?: number;
+  /** When another instance leads, how often a read-your-writes wait looks at the status table. */
+  remotePollMs?: number;
+  /** Rebuild when the code's version is newer than the live tables' (default true). */
+  rebuildOnVersionChange?: boolean;
+  onRebuildProgress?: (progress: RebuildProgress) => void;
+  /** Called after each committed batch (metrics). */
+  onApplied?: (count: number) => void;
+  /** Names this instance in the status table (default host:pid:random). */
+  instanceId?: string;
+}
+
+/** Why a leading runner does not apply: read-your-writes waits stop waiting at once. */
+export type BlockedReason = 'failed' | 'stopped' | 'rebuilding' | 'newer-version';
+
+export type PassOutcome = 'passed' | 'timeout' | BlockedReason;
+
+/**
+ * Runs one projection: one leader across the service's instances (LeaderLock
+ * `projection:<name>`) applies batches from the stored checkpoint; the others stand by. See
+ * RunnerSession for a batch's transaction, and `passed` for read-your-writes.
+ */
+export class ProjectionRunner<DB = unknown> {
+  readonly projection: Projection;
+  private readonly context: ResolvedContext;
+  private readonly changes = new Changes();
+  private readonly instanceId: string;
+  private lock: LeaderLock | undefined;
+  private leading: Promise<void> | undefined;
+  private autoRebuild: Promise<void> | undefined;
+  private stopController = new AbortController();
+  private active = false;
+  private blocked: BlockedReason | undefined;
+  private examined: Position | undefined;
+  private session: RunnerSession | undefined;
+  private announcements: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: ProjectionRunnerOptions<DB>) {
+    this.projection = options.projection;
+    this.context = resolveContext(options);
+    this.instanceId =
+      options.instanceId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const catalog = options.catalog;
+    for (const type of this.projection.eventTypes) {
+      if (catalog && !catalog.has(type))
+        throw new Error(`projection ${this.projection.name}: unknown event type ${type}`);
+    }
+  }
+
+  get name(): string {
+    return this.projection.name;
+  }
+
+  /** This instance leads and applies events now. */
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  get isLeader(): boolean {
+    return this.lock?.isLeader ?? false;
+  }
+
+  /** Everything up to here has been applied or examined by this instance (while active). */
+  get position(): Position | undefined {
+    return this.examined;
+  }
+
+  /** Registers the projection (creating its live tables the first time), then leads when it can. */
+  async start(): Promise<void> {
+    if (this.lock) return;
+    const row = await registerProjection(this.context.db, this.projection, this.context.schema);
+    this.stopController = new AbortController();
+    this.lock = new LeaderLock({
+      connectionString: this.context.connectionString,
+      key: `projection:${this.name}`,
+      retryMs: this.options.leaderRetryMs ?? 2_000,
+      ...(this.context.logger ? { logger: this.context.logger } : {}),
+    });
+    this.leading = this.lock.run((signal) => this.lead(signal));
+    if (this.options.rebuildOnVersionChange !== false && row.version < this.projection.version)
+      this.autoRebuild = this.rebuildToCodeVersion(this.stopController.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    await this.lock?.stop();
+    await Promise.all([this.leading, this.autoRebuild]);
+    this.lock = undefined;
+    this.changes.notify();
+  }
+
+  /** Wakes an idle leader to look at its status now (after an operator action in this process). */
+  kick(): void {
+    this.session?.checkNow();
+    this.changes.notify();
+  }
+
+  /**
+   * Resolves once this projection has applied or examined everything up to `position`, or says
+   * why it will not soon. Leading here, it waits for its own progress without touching the
+   * database; otherwise it polls the status table the leader writes.
+   */
+  async passed(position: Position, deadline: number): Promise<PassOutcome> {
+    for (;;) {
+      const wait = deadline - Date.now();
+      if (this.isLeader) {
+        if (this.active && this.examined && comparePositions(this.examined, position) >= 0)
+          return 'passed';
+        if (this.blocked) return this.blocked;
+        if (wait <= 0) return 'timeout';
+        await this.changes.next(wait);
+      } else {
+        const outcome = await this.remotePassed(position);
+        if (outcome) return outcome;
+        if (wait <= 0) return 'timeout';
+        await this.changes.next(Math.min(wait, this.options.remotePollMs ?? 20));
+      }
+    }
+  }
+
+  private async remotePassed(position: Position): Promise<PassOutcome | undefined> {
+    const row = await loadStatusRow(this.context.db, this.name);
+    if (!row) return undefined;
+    const blocked = blockedBy(row, this.projection);
+    if (blocked) return blocked;
+    const checkpoint = storedPosition(row.position);
+    if (comparePositions(checkpoint, position) >= 0) return 'passed';
+    // The leader stores checkpoints that only skipped unwanted events lazily: what matters is
+    // whether any event it wants lies between its checkpoint and `position`.
+    const head = await this.context.store.headPosition();
+    if (!head || comparePositions(head, position) < 0) return undefined;
+    const [next] = await this.context.store.readAll({
+      after: checkpoint,
+      filter: { eventTypes: [...this.projection.eventTypes] },
+      maxCount: 1,
+    });
+    return !next || comparePositions(next.position, position) > 0 ? 'passed' : undefined;
+  }
+
+  private async lead(signal: AbortSignal): Promise<void> {
+    const { logger, db } = this.context;
+    let failures = 0;
+    let announced = false;
+    try {
+      while (!signal.aborted) {
+        try {
+          if (!announced) this.announce(() => markLeading(db, this.name, this.instanceId));
+          announced = true;
+          const end = await this.leadOnce(signal);
+          failures = end?.kind === 'error' ? failures + 1 : 0;
+          if (end?.kind === 'error') throw end.error;
+        } catch (error) {
+          if (signal.aborted) break;
+          failures = Math.max(failures, 1);
+          logger?.warn('projection runner failed, resubscribing', {
+            projection: this.name,
+            error: errorMessage(error),
+            attempt: failures,
+          });
+          await this.changes.next(backoffDelay(failures, 100, 5_000), signal);
+        }
+      }
+    } finally {
+      this.session = undefined;
+      this.active = false;
+      this.setBlocked(undefined);
+      await this.announcements;
+      await clearLeader(db, this.name, this.instanceId).catch(() => undefined);
+    }
+  }
+
+  /** Idles while blocked, or runs one session; returns how the session ended. */
+  private async leadOnce(signal: AbortSignal): Promise<SessionEnd | undefined> {
+    const { db, schema, logger } = this.context;
+    const row =
+      (await loadStatusRow(db, this.name)) ??
+      (await registerProjection(db, this.projection, schema));
+    this.setBlocked(blockedBy(row, this.projection));
+    if (this.blocked) {
+      await this.changes.next(this.options.controlPollMs ?? 1_000, signal);
+      return undefined;
+    }
+    const end = await this.runSession(row, signal);
+    if (end.kind === 'poisoned')
+      logger?.error('projection stopped on an event it cannot apply', {
+        projection: this.name,
+        eventId: end.error.eventId,
+        error: end.error.reason,
+      });
+    if (end.kind === 'restart')
+      logger?.info('projection restarts from its stored checkpoint', {
+        projection: this.name,
+        reason: end.reason,
+      });
+    return end;
+  }
+
+  private async runSession(row: StatusRow, signal: AbortSignal): Promise<SessionEnd> {
+    const target: ApplyTarget = {
+      db: this.context.db,
+      projection: this.projection,
+      schema: this.context.schema,
+      guard: liveGuard(this.projection),
+      catalog: this.context.catalog,
+      rebuilding: false,
+    };
+    this.session = new RunnerSession(
+      {
+        target,
+        store: this.context.store,
+        batchSize: this.options.batchSize ?? this.projection.batchSize ?? 500,
+        controlPollMs: this.options.controlPollMs ?? 1_000,
+        checkpointIntervalMs: this.options.checkpointIntervalMs ?? 1_000,
+        logger: this.context.logger,
+        readStatus: () => loadStatusRow(this.context.db, this.name),
+        onPosition: (position) => {
+          this.examined = position;
+          this.changes.notify();
+        },
+        onApplied: (count) => this.options.onApplied?.(count),
+        onCaughtUp: async () => this.announce(() => markCaughtUp(this.context.db, this.name)),
+      },
+      storedPosition(row.position),
+    );
+    this.active = true;
+    try {
+      return await this.session.run(signal);
+    } finally {
+      this.session = undefined;
+      this.active = false;
+      this.changes.notify();
+    }
+  }
+
+  /**
+   * Who leads and whether it caught up are for operators only: written in order, but never
+   * awaited, since they queue on the status row behind any batch that holds it (a previous
+   * leader's, say) and must not hold this runner back.
+   */
+  private announce(write: () => Promise<void>): void {
+    this.announcements = this.announcements.then(write).catch((error: unknown) => {
+      this.context.logger?.debug('projection status not updated', {
+        projection: this.name,
+        error: errorMessage(error),
+      });
+    });
+  }
+
+  private setBlocked(reason: BlockedReason | undefined): void {
+    if (this.blocked === reason) return;
+    this.blocked = reason;
+    this.changes.notify();
+  }
+
+  /**
+   * The live tables are an older version than this code: build the new version beside them.
+   * Whichever instance gets the rebuild lock does it, leader or not, so during a rolling deploy
+   * an old instance can keep the live tables current until the swap.
+   */
+  private async rebuildToCodeVersion(signal: AbortSignal): Promise<void> {
+    const retryMs = this.options.leaderRetryMs ?? 2_000;
+    while (!signal.aborted) {
+      try {
+        const row = await loadStatusRow(this.context.db, this.name);
+        if (!row || row.version >= this.projection.version) return;
+        await rebuildProjection(this.options, this.projection, {
+          signal,
+          ...(this.options.onRebuildProgress ? { onProgress: this.options.onRebuildProgress } : {}),
+        });
+        this.kick();
+        return;
+      } catch (error) {
+        if (signal.aborted) return;
+        if (!(error instanceof ProjectionStateError))
+          this.context.logger?.error('projection rebuild failed', {
+            projection: this.name,
+            error: errorMessage(error),
+          });
+        await sleep(retryMs, (wake) => signal.addEventListener('abort', wake, { once: true }));
+      }
+    }
+  }
+}
+
+function blockedBy(row: StatusRow, projection: Projection): BlockedReason | undefined {
+  if (row.state === 'failed') return 'failed';
+  if (row.state === 'stopped') return 'stopped';
+  if (row.version < projection.version) return 'rebuilding';
+  if (row.version > projection.version) return 'newer-version';
+  return undefined;
+}

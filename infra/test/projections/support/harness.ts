@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { type Kysely } from 'kysely';
+import {
+  type Database,
+  type NewEvent,
+  type Position,
+  PostgresEventStore,
+  type Projection,
+  type ProjectionContext,
+  ProjectionRunner,
+  type ProjectionRunnerOptions,
+  type RecordedEvent,
+  START,
+  createDatabase,
+  migrateAll,
+} from '@meetmatt/infra';
+import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
+
+/** A fresh database with infra's tables, its event store, and what projections need. */
+export interface Harness {
+  testDb: TestDatabase;
+  database: Database;
+  db: Kysely<unknown>;
+  store: PostgresEventStore;
+  context: ProjectionContext;
+  /** Runners started through `runner`, stopped by `close`. */
+  runners: ProjectionRunner[];
+  runner(projection: Projection, options?: Partial<ProjectionRunnerOptions>): ProjectionRunner;
+  append(streamId: string, events: NewEvent[]): Promise<Position>;
+  /** Appends each history to its own stream, `concurrency` at a time; returns the last position. */
+  appendMany(histories: NewEvent[][], concurrency?: number): Promise<Position>;
+  allEvents(): Promise<RecordedEvent[]>;
+  checkpoint(name: string): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+export async function createHarness(prefix = 'proj'): Promise<Harness> {
+  const testDb = await createTestDatabase(prefix);
+  const database = createDatabase({ url: testDb.url, max: 12 });
+  await migrateAll(database.db, {});
+  const store = new PostgresEventStore({
+    pool: database.pool,
+    connectionString: testDb.url,
+    pollIntervalMs: 200,
+  });
+  const context: ProjectionContext = { db: database.db, store, connectionString: testDb.url };
+  const runners: ProjectionRunner[] = [];
+  const harness: Harness = {
+    testDb,
+    database,
+    db: database.db,
+    store,
+    context,
+    runners,
+    runner(projection, options = {}) {
+      const runner = new ProjectionRunner({
+        ...context,
+        projection,
+        leaderRetryMs: 50,
+        controlPollMs: 50,
+        checkpointIntervalMs: 50,
+        ...options,
+      });
+      runners.push(runner);
+      return runner;
+    },
+    async append(streamId, events) {
+      return (await store.appendToStream(streamId, events, { expectedRevision: 'any' })).position;
+    },
+    async appendMany(histories, concurrency = 8) {
+      let next = 0;
+      let last: Position = START;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (let i = next++; i < histories.length; i = next++) {
+            const position = await harness.append(`account-${randomUUID()}`, histories[i]!);
+            if (
+              position.commit > last.commit ||
+              (position.commit === last.commit && position.prepare > last.prepare)
+            )
+              last = position;
+          }
+        }),
+      );
+      return last;
+    },
+    async allEvents() {
+      const events: RecordedEvent[] = [];
+      for (;;) {
+        const page = await store.readAll({
+          after: events.at(-1)?.position ?? START,
+          maxCount: 5_000,
+        });
+        if (page.length === 0) return events;
+        events.push(...page);
+      }
+    },
+    async checkpoint(name) {
+      const { rows } = await database.pool.query<{ position: string }>(
+        'SELECT position FROM projection_status WHERE name = $1',
+        [name],
+      );
+      return rows[0]?.position;
+    },
+    async close() {
+      await Promise.all(runners.map((r) => r.stop()));
+      await store.close();
+      await database.close();
+      await testDb.drop();
+    },
+  };
+  return harness;
+}
+
+/** Waits for a condition the code under test brings about; fails with `what` if it never does. */
+export async function until(
+  predicate: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A promise the test resolves when it chooses: holds a batch open without a sleep. */
+export function gate(): { wait: Promise<void>; open(): void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
