@@ -10,10 +10,12 @@ import {
   type Subscription,
   type SubscriptionLag,
   comparePositions,
+  formatPosition,
 } from '../event-store/types';
 import { type Logger } from '../logging/logger';
 import { type Metrics } from '../metrics/metrics';
 import { whenAborted } from './abortable';
+import { CheckpointPipeline } from './checkpoint-pipeline';
 import { type BrokerConnection } from './broker-connection';
 import { EventPublisher } from './event-publisher';
 
@@ -33,6 +35,8 @@ export interface RelayOptions {
   name?: string;
   /** Events per publish-and-confirm round; the checkpoint is saved once per round. */
   batchSize?: number;
+  /** Batches published ahead while earlier ones await their confirms. */
+  pipelineDepth?: number;
   filter?: AllFilter;
   leaderRetryMs?: number;
   confirmTimeoutMs?: number;
@@ -70,6 +74,8 @@ export class Relay extends EventEmitter {
   private positionValue: Position | undefined;
   private relayedCount = 0;
   private unroutableCount = 0;
+  /** Events published in the current leadership whose batch is not checkpointed yet. */
+  private unconfirmed = 0;
 
   constructor(private readonly options: RelayOptions) {
     super();
@@ -106,9 +112,14 @@ export class Relay extends EventEmitter {
     };
   }
 
-  /** How far behind the store's head the relay is; undefined when this instance does not lead. */
+  /**
+   * How far behind the store's head the checkpoint is (events read but not yet confirmed count as
+   * behind); undefined when this instance does not lead.
+   */
   async lag(): Promise<SubscriptionLag | undefined> {
-    return this.subscription?.lag();
+    const lag = await this.subscription?.lag();
+    if (!lag) return undefined;
+    return { ...lag, position: this.positionValue, behind: lag.behind + this.unconfirmed };
   }
 
   /** Starts contending for leadership; relays while leading, until `stop()`. */
@@ -118,41 +129,53 @@ export class Relay extends EventEmitter {
 
   async stop(): Promise<void> {
     await this.lock.stop();
-    await this.running;
-    await this.publisher.stop();
+    // Closing the channel fails confirms still awaited, so a batch in flight ends now.
+    await Promise.all([this.running, this.publisher.stop()]);
   }
 
   private async lead(signal: AbortSignal): Promise<void> {
     const from = (await this.options.checkpoints.load(this.name)) ?? START;
     this.positionValue = from;
+    this.unconfirmed = 0;
     this.options.logger.info('relay leading', {
       exchange: this.options.exchange,
-      from: `${from.commit}:${from.prepare}`,
+      from: formatPosition(from),
     });
+    const pipeline = new CheckpointPipeline(this.options.pipelineDepth ?? 3);
     const subscription = this.options.eventStore.subscribeToAll({
       from,
       batchSize: this.options.batchSize ?? 500,
       ...(this.options.filter ? { filter: this.options.filter } : {}),
-      onEvents: (events) => this.relay(events, signal),
-      onCheckpoint: (position) => this.advance(position),
+      onEvents: (events) => this.relay(pipeline, events, signal),
+      onCheckpoint: (position) => pipeline.push(Promise.resolve(), () => this.advance(position)),
     });
     this.subscription = subscription;
     try {
       // A failed batch (the database gone while saving, say) ends the leadership: the lock
       // retries, and the relay starts again from its checkpoint.
-      await Promise.race([subscription.done, whenAborted(signal)]);
+      await Promise.race([subscription.done, pipeline.failure, whenAborted(signal)]);
     } finally {
       this.subscription = undefined;
       await subscription.stop();
     }
   }
 
-  private async relay(events: RecordedEvent[], signal: AbortSignal): Promise<void> {
-    const report = await this.publisher.publish(events, { signal });
-    this.relayedCount += events.length;
-    this.unroutableCount += report.unroutable.length;
-    await this.advance(events[events.length - 1]!.position);
-    this.emit('relayed', events);
+  /** Publishes a batch and returns while its confirms are awaited (up to the pipeline's depth). */
+  private async relay(
+    pipeline: CheckpointPipeline,
+    events: RecordedEvent[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    this.unconfirmed += events.length;
+    const published = this.publisher.publish(events, { signal });
+    await pipeline.push(published, async () => {
+      const report = await published;
+      await this.advance(events[events.length - 1]!.position);
+      this.unconfirmed -= events.length;
+      this.relayedCount += events.length;
+      this.unroutableCount += report.unroutable.length;
+      this.emit('relayed', events);
+    });
   }
 
   private async advance(position: Position): Promise<void> {
