@@ -5,6 +5,7 @@ export * from './messaging';
 export * from './events';
 export * from './common';
 export * from './catalogue';
+export * from './auth';
 export * from './payment/api';
 export * from './payment/events';
 export * from './user/api';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { accessTokenDefaults } from '@meetmatt/contracts';
 
 /**
  * Raised when the environment does not satisfy a service's configuration schema.
@@ -88,4 +89,11 @@ export const baseServiceConfig = {
     .optional(),
   SHUTDOWN_TIMEOUT_MS: env.int(10_000, 0),
   READ_YOUR_WRITES_TIMEOUT_MS: env.int(2_000, 0),
+};
+
+/** How a service that does not issue tokens verifies them (user-service's JWKS). */
+export const authConfig = {
+  AUTH_JWKS_URL: env.url('http://127.0.0.1:3002/.well-known/jwks.json'),
+  AUTH_ISSUER: z.string().min(1).default(accessTokenDefaults.issuer),
+  AUTH_AUDIENCE: z.string().min(1).default(accessTokenDefaults.audience),
 };

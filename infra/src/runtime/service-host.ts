@@ -8,8 +8,17 @@ import { Metrics } from '../metrics/metrics';
 import { type ReadinessCheck } from '../http/readiness';
 import { type RunningServer, startHttpServer } from '../http/server';
 import { type RequestListener } from 'node:http';
+import { type EventDefinition } from '@meetmatt/contracts';
+import { CheckpointStore } from '../coordination/checkpoint-store';
 import { createEventStore } from '../event-store/create-event-store';
-import { type EventStore } from '../event-store/types';
+import { type EventCatalog } from '../event-store/event-catalog';
+import { type EventStore, type Position } from '../event-store/types';
+import { Consumer, type ConsumerOptions } from '../messaging/consumer';
+import { consumersReadiness, relayReadiness } from '../messaging/readiness';
+import { Relay, type RelayOptions } from '../messaging/relay';
+import { type Projection } from '../projections/projection';
+import { Projections } from '../projections/projection-set';
+import { type WaitResult } from '../projections/wait';
 
 export interface ServiceHostConfig {
   PORT: number;
@@ -20,6 +29,7 @@ export interface ServiceHostConfig {
   LOG_LEVEL: string;
   LOG_FORMAT?: 'json' | 'pretty' | undefined;
   SHUTDOWN_TIMEOUT_MS: number;
+  READ_YOUR_WRITES_TIMEOUT_MS: number;
 }
 
 export interface ServiceHostOptions {
@@ -41,6 +51,9 @@ export class ServiceHost<DB = unknown> {
   private readonly checks: ReadinessCheck[] = [];
   private server: RunningServer | undefined;
   private stopping: Promise<void> | undefined;
+  private projectionSet: Projections<DB> | undefined;
+  private readonly consumers: Consumer[] = [];
+  private relayValue: Relay | undefined;
 
   private constructor(
     readonly name: string,
@@ -108,6 +121,79 @@ export class ServiceHost<DB = unknown> {
     // The service starts even when the broker is down: events are stored and relayed later.
     await broker.start(3_000);
     return host;
+  }
+
+  /**
+   * Starts the service's projections (one leader per projection across instances), with their
+   * readiness, metrics and shutdown. Call once, before serving requests.
+   */
+  async startProjections(projections: Projection[], catalog?: EventCatalog): Promise<Projections<DB>> {
+    if (this.projectionSet) throw new Error('projections already started');
+    const set = new Projections<DB>({
+      db: this.database.db,
+      store: this.eventStore,
+      connectionString: this.config.DATABASE_URL,
+      catalog,
+      logger: this.logger,
+      metrics: this.metrics,
+      projections,
+    });
+    this.projectionSet = set;
+    this.addReadiness(set.readiness());
+    this.onStop(() => set.stop());
+    await set.start();
+    return set;
+  }
+
+  get projections(): Projections<DB> | undefined {
+    return this.projectionSet;
+  }
+
+  /**
+   * Read-your-writes for command endpoints: waits (READ_YOUR_WRITES_TIMEOUT_MS at most) until the
+   * service's projections have passed `position`, so the client's next read sees its write.
+   */
+  async waitForProjections(position: Position | undefined): Promise<WaitResult> {
+    if (!this.projectionSet || !position) return { ok: true, pending: [] };
+    const result = await this.projectionSet.waitFor(position, this.config.READ_YOUR_WRITES_TIMEOUT_MS);
+    if (!result.ok) this.logger.warn('projections behind the write', { pending: result.pending });
+    return result;
+  }
+
+  /** Starts publishing every event of the service's store to its exchange (one relay per service). */
+  startRelay(options: Pick<RelayOptions, 'exchange'> & Partial<RelayOptions>): Relay {
+    if (this.relayValue) throw new Error('relay already started');
+    const relay = new Relay({
+      service: this.name,
+      eventStore: this.eventStore,
+      checkpoints: new CheckpointStore(this.database.pool),
+      broker: this.broker,
+      databaseUrl: this.config.DATABASE_URL,
+      logger: this.logger,
+      metrics: this.metrics,
+      ...options,
+    });
+    this.relayValue = relay;
+    this.addReadiness(relayReadiness(relay));
+    this.onStop(() => relay.stop());
+    relay.start();
+    return relay;
+  }
+
+  get relay(): Relay | undefined {
+    return this.relayValue;
+  }
+
+  /** Starts a consumer of another service's events; all consumers share one readiness check. */
+  consume<Defs extends readonly EventDefinition[]>(
+    options: Omit<ConsumerOptions<Defs>, 'broker' | 'logger' | 'metrics'>,
+  ): Consumer<Defs> {
+    const consumer = new Consumer<Defs>({ ...options, broker: this.broker, logger: this.logger, metrics: this.metrics });
+    if (this.consumers.length === 0) this.addReadiness(consumersReadiness(this.consumers));
+    this.consumers.push(consumer as unknown as Consumer);
+    this.onStop(() => consumer.stop());
+    consumer.start();
+    return consumer;
   }
 
   addReadiness(check: ReadinessCheck): void {

@@ -20,18 +20,24 @@ export function startTsProcess(
   index = 0,
   extraArgs: string[] = [],
 ): ManagedProcess {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(repoRoot, entry), ...extraArgs],
-    {
-      cwd: repoRoot,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: false,
-    },
-  );
+  const args = ['--import', 'tsx', path.join(repoRoot, entry), ...extraArgs];
+  return startProcess(name, process.execPath, args, env, index);
+}
+
+/** Runs any program the same way. */
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  index = 0,
+): ManagedProcess {
+  const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   pipeLines(name, child, index);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => resolve(code));
+    child.on('error', () => resolve(127));
+  });
   return { name, child, exited };
 }
 
