@@ -77,7 +77,7 @@ export class Consumer<Defs extends readonly EventDefinition[] = readonly EventDe
       metrics: options.metrics ? messagingMetrics(options.metrics) : undefined,
       confirmTimeoutMs: options.confirmTimeoutMs ?? 10_000,
       returns: new WeakMap(),
-      resetChannel: (reason) => this.channel.reset(reason),
+      resetChannel: (reason, channel) => this.channel.reset(reason, channel),
     };
     this.channel = new ManagedChannel({
       broker: options.broker,
@@ -152,7 +152,7 @@ export class Consumer<Defs extends readonly EventDefinition[] = readonly EventDe
   private onMessage(channel: ConfirmChannel, message: ConsumeMessage | null): void {
     if (message === null) {
       // The broker cancelled us (the queue was deleted): a fresh channel declares it again.
-      void this.channel.reset('consumer cancelled by the broker');
+      void this.channel.reset('consumer cancelled by the broker', channel);
       return;
     }
     const done = processDelivery(this.context, channel, message)
@@ -162,7 +162,7 @@ export class Consumer<Defs extends readonly EventDefinition[] = readonly EventDe
           queue: this.options.queue,
           error: (error as Error).message,
         });
-        return this.channel.reset('message processing failed');
+        return this.channel.reset('message processing failed', channel);
       })
       .finally(() => this.inFlight.delete(done));
     this.inFlight.add(done);

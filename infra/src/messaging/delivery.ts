@@ -25,8 +25,8 @@ export interface DeliveryContext {
   metrics: MessagingMetrics | undefined;
   confirmTimeoutMs: number;
   returns: WeakMap<ConfirmChannel, ReturnTracker>;
-  /** Replaces the channel, so unacknowledged messages are redelivered. */
-  resetChannel(reason: string): Promise<void>;
+  /** Replaces `channel` (if still current), so its unacknowledged messages are redelivered. */
+  resetChannel(reason: string, channel: ConfirmChannel): Promise<void>;
 }
 
 /** Parse, handle, then ack; or route the failure. Never throws. */
@@ -116,7 +116,7 @@ async function routeFailure(
       to: plan.queue,
       outcome,
     });
-    await context.resetChannel(`routing to ${plan.queue}: ${outcome}`);
+    await context.resetChannel(`routing to ${plan.queue}: ${outcome}`, channel);
     return;
   }
   if (plan.kind === 'retry') {

@@ -95,7 +95,7 @@ export class EventPublisher {
         if (outcome !== 'failed') report.confirmed += 1;
         return outcome === 'failed';
       });
-      if (pending.length > 0) await this.recover(pending.length, attempt, options.signal);
+      if (pending.length > 0) await this.recover(channel, pending.length, attempt, options.signal);
     }
     return report;
   }
@@ -128,14 +128,19 @@ export class EventPublisher {
   }
 
   /** A nack, a timeout or a closed channel: start from a fresh channel after a pause. */
-  private async recover(unconfirmed: number, attempt: number, signal?: AbortSignal): Promise<void> {
+  private async recover(
+    channel: ConfirmChannel,
+    unconfirmed: number,
+    attempt: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     this.options.logger.warn('events not confirmed, publishing them again', {
       exchange: this.options.exchange,
       unconfirmed,
       attempt,
       error: this.channel.lastError,
     });
-    await this.channel.reset('publish not confirmed');
+    await this.channel.reset('publish not confirmed', channel);
     await pause(backoffDelay(attempt, 50, 2_000), signal);
   }
 }
@@ -151,4 +156,23 @@ function routed(
     [busHeaders.originalRoutingKey]: message.routingKey,
   };
   return { ...message, routingKey: options.queue, options: { ...message.options, headers } };
+}
+
+/**
+ * Publishes stored events again, with their original message ids, on a publisher of its own
+ * (the operator CLI's replay): to the service's exchange, or with `queue` to one consumer's queue.
+ */
+export async function republishEvents(
+  options: EventPublisherOptions & PublishOptions & { events: readonly RecordedEvent[] },
+): Promise<PublishReport> {
+  const { events, signal, queue, ...publisherOptions } = options;
+  const publisher = new EventPublisher(publisherOptions);
+  try {
+    return await publisher.publish(events, {
+      ...(signal ? { signal } : {}),
+      ...(queue !== undefined ? { queue } : {}),
+    });
+  } finally {
+    await publisher.stop();
+  }
 }

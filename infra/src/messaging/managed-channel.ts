@@ -69,10 +69,14 @@ export class ManagedChannel extends EventEmitter {
     return abortable(opened, signal);
   }
 
-  /** Closes the current channel; the loop opens a fresh one. */
-  async reset(reason: string): Promise<void> {
+  /**
+   * Closes the current channel; the loop opens a fresh one. With `only`, closes it only if it is
+   * still that channel: a failure seen on a channel that has since been replaced says nothing
+   * about its successor.
+   */
+  async reset(reason: string, only?: ConfirmChannel): Promise<void> {
     const channel = this.channel;
-    if (!channel) return;
+    if (!channel || (only && channel !== only)) return;
     this.lastErrorValue = reason;
     this.channel = undefined;
     await channel.close().catch(() => undefined);

@@ -6,6 +6,7 @@ import {
   type RelayOptions,
   comparePositions,
   relayReadiness,
+  republishEvents,
   runReadiness,
 } from '@meetmatt/infra';
 import { TcpProxy, testServers } from '@meetmatt/infra/testing';
@@ -211,7 +212,14 @@ describe('the relay', () => {
       });
       expect(await depth(world, other)).toBe(0);
 
-      const missing = await publisher.publish(events, { queue: 'no-such-queue' });
+      const missing = await republishEvents({
+        broker,
+        exchange: TEST_EXCHANGE,
+        source: TEST_SOURCE,
+        logger: world.logger,
+        events,
+        queue: 'no-such-queue',
+      });
       expect(missing).toEqual({ confirmed: 1, unroutable: [events[0]!.id] });
     } finally {
       await publisher.stop();
