@@ -63,7 +63,15 @@ export async function processDelivery(
       () => context.handle(event),
     );
     timer?.();
-    settle(context, channel, message, result === 'duplicate' ? 'duplicate' : 'handled');
+    const outcome = result === 'duplicate' ? 'duplicate' : 'handled';
+    settle(context, channel, message, outcome);
+    context.logger.debug('message handled', {
+      queue: context.queue,
+      messageId: event.id,
+      type: event.type,
+      correlationId: event.correlationId,
+      outcome,
+    });
   } catch (error) {
     timer?.();
     await handlerFailed(context, channel, message, event, error);

@@ -113,13 +113,15 @@ export class Relay extends EventEmitter {
   }
 
   /**
-   * How far behind the store's head the checkpoint is (events read but not yet confirmed count as
-   * behind); undefined when this instance does not lead.
+   * How far behind the store's head the checkpoint is; undefined when this instance does not
+   * lead. PostgreSQL counts events (those read but not yet confirmed included); EventStoreDB
+   * reports log bytes after the subscription's position.
    */
   async lag(): Promise<SubscriptionLag | undefined> {
     const lag = await this.subscription?.lag();
     if (!lag) return undefined;
-    return { ...lag, position: this.positionValue, behind: lag.behind + this.unconfirmed };
+    const unconfirmed = this.options.eventStore.kind === 'postgres' ? this.unconfirmed : 0;
+    return { ...lag, position: this.positionValue, behind: lag.behind + unconfirmed };
   }
 
   /** Starts contending for leadership; relays while leading, until `stop()`. */
@@ -197,7 +199,7 @@ function registerRelayGauges(metrics: Metrics, relay: Relay): void {
   );
   metrics.gauge(
     'relay_lag_events',
-    'Events in the store not yet confirmed by the broker (0 when not leading)',
+    'Events (PostgreSQL) or log bytes (EventStoreDB) not yet confirmed by the broker; 0 when not leading',
     [],
     async (g) => {
       const lag = await relay.lag().catch(() => undefined);
