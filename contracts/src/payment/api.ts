@@ -9,7 +9,7 @@ import {
   pageOf,
 } from '../common';
 import { PlanSchema } from '../catalogue';
-import { type EndpointDef, defineEndpoint, problems } from '../http';
+import { type EndpointDef, ProblemSchema, defineEndpoint, problems } from '../http';
 import { buildOpenApiDocument } from '../openapi';
 import { AgentSpecSchema, PaymentStatusSchema } from './events';
 
@@ -194,10 +194,22 @@ export const paymentEndpoints = {
     },
     body: CreatePaymentRequestSchema,
     responses: {
-      201: { description: 'Created', schema: CreatePaymentResponseSchema },
+      201: {
+        description:
+          'Created (or, for a repeated Idempotency-Key, the first answer again with Idempotent-Replayed: true)',
+        schema: CreatePaymentResponseSchema,
+      },
       400: problems[400],
       401: problems[401],
-      409: problems[409],
+      409: {
+        ...problems[409],
+        description: 'A request with this Idempotency-Key is still being processed',
+      },
+      422: {
+        description: 'This Idempotency-Key was already used with a different request body',
+        schema: ProblemSchema,
+        contentType: 'application/problem+json',
+      },
       502: problems[502],
     },
   }),
@@ -224,9 +236,21 @@ export const paymentEndpoints = {
     auth: 'user',
     params: IdParamsSchema,
     responses: {
-      200: { description: 'Invoice', schema: InvoiceSchema },
+      200: {
+        description:
+          'The invoice: JSON by default, a printable page for Accept: text/html, a PDF for Accept: application/pdf',
+        schema: InvoiceSchema,
+      },
       404: problems[404],
-      409: problems[409],
+      406: {
+        description: 'None of JSON, HTML or PDF is acceptable',
+        schema: ProblemSchema,
+        contentType: 'application/problem+json',
+      },
+      409: {
+        ...problems[409],
+        description: 'The payment is not confirmed, or its invoice is being issued',
+      },
     },
   }),
   requestRefund: defineEndpoint({

@@ -65,6 +65,12 @@ export const paymentEvents = {
       ),
       agent: AgentSpecSchema,
       autoDeploy: z.boolean().describe('Deploy as soon as the payment is confirmed'),
+      maxAcuLimit: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe('The plan’s Devin build budget (ACUs) when the payment was opened'),
       createdAt: TimestampSchema,
     }),
     { description: 'A payment was opened with NOWPayments and awaits the deposit' },
@@ -99,6 +105,11 @@ export const paymentEvents = {
       userId,
       from: PaymentStatusSchema,
       to: PaymentStatusSchema,
+      source: z
+        .enum(['webhook', 'reconciler'])
+        .optional()
+        .describe('What told us: a signed IPN or our poll of GET /v1/payment'),
+      providerStatus: z.string().optional().describe('payment_status as NOWPayments reported it'),
       changedAt: TimestampSchema,
     }),
     { description: 'The payment moved forward; it never moves backwards' },
@@ -115,6 +126,14 @@ export const paymentEvents = {
       actuallyPaid: z.number().nullable().describe('Crypto received'),
       agent: AgentSpecSchema,
       autoDeploy: z.boolean().describe('false: the user deploys with POST /agents/deploy'),
+      maxAcuLimit: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe(
+          'The plan’s Devin build budget (ACUs), from the payment service’s catalogue (PLANS_JSON may override the defaults)',
+        ),
       confirmedAt: TimestampSchema,
     }),
     { description: 'Paid in full (NOWPayments finished): everything the brain needs to deploy' },
