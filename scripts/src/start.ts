@@ -1,19 +1,15 @@
 /**
  * `npm start`: the whole system on this machine. Checks the configuration, makes sure
- * PostgreSQL and RabbitMQ answer, creates and migrates the databases, starts the services,
- * waits until each is ready, prints the URLs, and stops everything on Ctrl-C.
+ * PostgreSQL and RabbitMQ answer, creates and migrates the databases, starts the provider
+ * sandboxes (when no real keys are set), the three services and the nginx gateway, waits until
+ * each is ready, prints the one URL of the system, and stops everything on Ctrl-C.
  */
 import { ConfigError } from '@meetmatt/infra';
 import { services } from '@meetmatt/contracts';
-import { type ManagedProcess, startTsProcess, stopAll, waitUntilReady } from './lib/processes';
+import { type ManagedProcess, stopAll } from './lib/processes';
 import { prepareSystem } from './lib/prepare';
-import {
-  loadSystemConfig,
-  serviceEnv,
-  serviceKeys,
-  servicePort,
-  validateServiceConfigs,
-} from './lib/system-config';
+import { launchSystem } from './lib/system';
+import { loadSystemConfig, serviceKeys, validateServiceConfigs } from './lib/system-config';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -23,41 +19,34 @@ async function main(): Promise<void> {
   validateServiceConfigs(system);
   await prepareSystem(system, log);
 
-  const running: ManagedProcess[] = [];
+  const processes: ManagedProcess[] = [];
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
     log('\nstopping...');
-    await stopAll(running);
+    await stopAll(processes);
     log('stopped');
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
 
-  serviceKeys.forEach((key, index) => {
-    const name = services[key].name;
-    const child = startTsProcess(name, `${name}/src/main.ts`, serviceEnv(system, key), index);
-    running.push(child);
-    void child.exited.then((code) => {
-      if (!stopping) {
-        log(`${name} exited (code ${code}); stopping the rest`);
-        void shutdown(1);
-      }
-    });
-  });
-
+  let running;
   try {
-    await Promise.all(
-      serviceKeys.map((key, index) =>
-        waitUntilReady(
-          `http://127.0.0.1:${servicePort(system, key)}/readyz`,
-          running[index]!,
-          60_000,
-        ),
-      ),
-    );
+    const launching = launchSystem(system, log, processes);
+    // A process that dies before or after readiness takes the rest down with it.
+    const watch = () =>
+      processes.forEach((p) =>
+        p.exited.then((code) => {
+          if (!stopping) {
+            log(`${p.name} exited (code ${code}); stopping the rest`);
+            void shutdown(1);
+          }
+        }),
+      );
+    running = await launching;
+    watch();
   } catch (error) {
     log(`${(error as Error).message}`);
     await shutdown(1);
@@ -66,13 +55,16 @@ async function main(): Promise<void> {
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   log('');
-  log(`Meet Matt backend is ready (${seconds} s):`);
+  log(`Meet Matt backend is ready (${seconds} s): ${running.gatewayUrl}`);
+  log('');
+  log(`  gateway          ${running.gatewayUrl}  (the one URL the web app and NOWPayments use)`);
   for (const key of serviceKeys) {
-    log(
-      `  ${services[key].name.padEnd(16)} http://127.0.0.1:${servicePort(system, key)}  (openapi.json, readyz, metrics)`,
-    );
+    log(`  ${services[key].name.padEnd(16)} ${running.serviceUrls[key]}  (openapi.json, readyz, metrics)`);
   }
-  log('Press Ctrl-C to stop.');
+  if (running.sandboxes.nowpayments) log(`  nowpayments sbx  ${running.sandboxes.nowpayments}  (no NOWPAYMENTS_API_KEY set)`);
+  if (running.sandboxes.devin) log(`  devin sandbox    ${running.sandboxes.devin}  (no DEVIN_API_KEY set)`);
+  log('');
+  log('Try `npm run demo` for the whole journey. Press Ctrl-C to stop.');
 }
 
 main().catch((error: unknown) => {

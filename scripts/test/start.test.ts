@@ -41,7 +41,7 @@ describe('npm start', () => {
     ]);
   });
 
-  test('when started, then the three services become ready and Ctrl-C stops them cleanly', async () => {
+  test('when started, then the sandboxes, the three services and the gateway become ready and Ctrl-C stops them all', async () => {
     const suffix = randomSuffix();
     const vhost = await createTestVhost('start');
     const ports = { payment: await freePort(), user: await freePort(), brain: await freePort() };
@@ -50,11 +50,14 @@ describe('npm start', () => {
       USER_DATABASE_URL: withDatabase(testServers.postgresUrl, `mm_start_user_${suffix}`),
       BRAIN_DATABASE_URL: withDatabase(testServers.postgresUrl, `mm_start_brain_${suffix}`),
     };
+    const gatewayPort = await freePort();
     const child = spawn(process.execPath, [bootstrap, 'start'], {
       cwd: root,
       env: {
         ...process.env,
-        PORT: String(await freePort()),
+        PORT: String(gatewayPort),
+        NOWPAYMENTS_SANDBOX_PORT: String(await freePort()),
+        DEVIN_SANDBOX_PORT: String(await freePort()),
         PAYMENT_SERVICE_PORT: String(ports.payment),
         USER_SERVICE_PORT: String(ports.user),
         BRAIN_SERVICE_PORT: String(ports.brain),
@@ -77,15 +80,19 @@ describe('npm start', () => {
         if (Date.now() - started > 60_000) throw new Error(`not ready within a minute:\n${output}`);
         await new Promise((r) => setTimeout(r, 200));
       }
+      expect(output).toContain(`is ready`);
+      expect(output).toContain(`http://127.0.0.1:${gatewayPort}`);
       for (const port of Object.values(ports)) {
         expect(output).toContain(`http://127.0.0.1:${port}`);
         const res = await fetch(`http://127.0.0.1:${port}/readyz`);
         expect(res.status).toBe(200);
       }
+      const gateway = await fetch(`http://127.0.0.1:${gatewayPort}/healthz`);
+      expect(gateway.status).toBe(200);
       child.kill('SIGINT');
       expect(await exited).toBe(0);
       expect(output).toContain('stopped');
-      for (const port of Object.values(ports)) {
+      for (const port of [...Object.values(ports), gatewayPort]) {
         await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
       }
     } finally {

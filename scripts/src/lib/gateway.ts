@@ -1,0 +1,84 @@
+import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { type ManagedProcess, repoRoot, startProcess } from './processes';
+
+export interface GatewayOptions {
+  /** `port` or `address:port` to listen on. */
+  listen: string;
+  /** Where the rendered configuration, pid file and temp files go. */
+  runDir: string;
+  upstreams: { user: string[]; payment: string[]; brain: string[] };
+  /** e.g. '10r/s'. */
+  authRate?: string;
+  userRate?: string;
+  webhookRate?: string;
+  authBurst?: number;
+  userBurst?: number;
+  webhookBurst?: number;
+  accessLog?: string;
+  tls?: { listen: string; certFile: string; keyFile: string };
+}
+
+const templateDir = path.join(repoRoot, 'infra', 'gateway');
+
+/** Fills `${NAME}` placeholders; every placeholder must be known (nginx's own `$names` are left alone). */
+export function renderTemplate(text: string, values: Record<string, string>): string {
+  return text.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`gateway template: no value for \${${name}}`);
+    return value;
+  });
+}
+
+export function gatewayValues(options: GatewayOptions): Record<string, string> {
+  const servers = (list: string[]) => list.map((address) => `server ${address} max_fails=3 fail_timeout=5s;`).join('\n    ');
+  const tlsInclude = path.join(options.runDir, 'tls.conf');
+  return {
+    GATEWAY_RUN_DIR: options.runDir,
+    GATEWAY_CONF_DIR: options.runDir,
+    GATEWAY_ERROR_LOG: 'stderr',
+    GATEWAY_ACCESS_LOG: options.accessLog ?? '/dev/stdout',
+    GATEWAY_LISTEN: options.listen,
+    GATEWAY_AUTH_RATE: options.authRate ?? '10r/s',
+    GATEWAY_USER_RATE: options.userRate ?? '20r/s',
+    GATEWAY_WEBHOOK_RATE: options.webhookRate ?? '50r/s',
+    GATEWAY_AUTH_BURST: String(options.authBurst ?? 20),
+    GATEWAY_USER_BURST: String(options.userBurst ?? 40),
+    GATEWAY_WEBHOOK_BURST: String(options.webhookBurst ?? 100),
+    USER_UPSTREAM_SERVERS: servers(options.upstreams.user),
+    PAYMENT_UPSTREAM_SERVERS: servers(options.upstreams.payment),
+    BRAIN_UPSTREAM_SERVERS: servers(options.upstreams.brain),
+    GATEWAY_TLS_INCLUDE: tlsInclude,
+    GATEWAY_TLS_LISTEN: options.tls?.listen ?? '443',
+    GATEWAY_TLS_CERT_FILE: options.tls?.certFile ?? '',
+    GATEWAY_TLS_KEY_FILE: options.tls?.keyFile ?? '',
+  };
+}
+
+/** Writes nginx.conf and its includes into `runDir`; returns the path of nginx.conf. */
+export function renderGateway(options: GatewayOptions): string {
+  mkdirSync(options.runDir, { recursive: true });
+  // nginx workers run as an unprivileged user when the master is root: they must be able to
+  // write their temp files.
+  for (const temp of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
+    const dir = path.join(options.runDir, temp);
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o1777);
+  }
+  const values = gatewayValues(options);
+  for (const file of readdirSync(templateDir).filter((f) => f.endsWith('.template'))) {
+    const name = file.replace(/\.template$/, '');
+    if (name === 'tls.conf' && !options.tls) {
+      writeFileSync(path.join(options.runDir, name), '# TLS is off: set GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE\n');
+      continue;
+    }
+    writeFileSync(path.join(options.runDir, name), renderTemplate(readFileSync(path.join(templateDir, file), 'utf8'), values));
+  }
+  return path.join(options.runDir, 'nginx.conf');
+}
+
+/** Starts nginx in the foreground on the rendered configuration. */
+export function startGateway(nginxBinary: string, options: GatewayOptions, index = 3): ManagedProcess {
+  const conf = renderGateway(options);
+  return startProcess('gateway', nginxBinary, ['-p', options.runDir, '-c', conf, '-g', 'daemon off;'], process.env, index);
+}

@@ -1,0 +1,121 @@
+import path from 'node:path';
+import { services } from '@meetmatt/contracts';
+import { type GatewayOptions, startGateway } from './gateway';
+import { ensureNginx } from './nginx';
+import { type ManagedProcess, repoRoot, startTsProcess, waitUntilReady } from './processes';
+import { type SystemConfig, serviceEnv, serviceKeys, servicePort } from './system-config';
+
+/** Local defaults of the sandboxes; the services are given the same ones. */
+const SANDBOX = {
+  nowpayments: { apiKey: 'sandbox-api-key', ipnSecret: 'sandbox-ipn-secret' },
+  devin: { apiKey: 'sandbox-devin-key' },
+};
+
+export interface RunningSystem {
+  processes: ManagedProcess[];
+  gatewayUrl: string;
+  serviceUrls: Record<(typeof serviceKeys)[number], string>;
+  sandboxes: { nowpayments?: string; devin?: string };
+}
+
+function stringEnv(source: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(source)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/**
+ * Starts everything `npm start` runs: the provider sandboxes (when no real key is set), the
+ * three services and the nginx gateway; resolves once each answers its readiness probe.
+ * Every started process is in `processes` as soon as it starts, so a caller can stop them all
+ * even when a later one fails.
+ */
+export async function launchSystem(
+  system: SystemConfig,
+  log: (line: string) => void,
+  processes: ManagedProcess[],
+  source: NodeJS.ProcessEnv = process.env,
+): Promise<RunningSystem> {
+  const nginx = ensureNginx(log);
+  const local = (port: number) => `http://127.0.0.1:${port}`;
+  const gatewayUrl = local(system.PORT);
+  const base = stringEnv(source);
+  const waits: Promise<void>[] = [];
+  const sandboxes: RunningSystem['sandboxes'] = {};
+  let index = 0;
+
+  const extra: Record<string, Record<string, string>> = { user: {}, payment: {}, brain: {} };
+  const jwks = `${local(servicePort(system, 'user'))}/.well-known/jwks.json`;
+  extra.payment = { AUTH_JWKS_URL: jwks, NOWPAYMENTS_IPN_CALLBACK_URL: `${gatewayUrl}/webhooks/nowpayments` };
+  extra.brain = { AUTH_JWKS_URL: jwks };
+
+  if (!source.NOWPAYMENTS_API_KEY) {
+    const url = local(system.NOWPAYMENTS_SANDBOX_PORT);
+    const sandboxEnv = {
+      ...base,
+      NOWPAYMENTS_SANDBOX_PORT: String(system.NOWPAYMENTS_SANDBOX_PORT),
+      NOWPAYMENTS_API_KEY: SANDBOX.nowpayments.apiKey,
+      NOWPAYMENTS_IPN_SECRET: SANDBOX.nowpayments.ipnSecret,
+      NOWPAYMENTS_SANDBOX_STEP_MS: String(system.NOWPAYMENTS_SANDBOX_STEP_MS),
+    };
+    const sandbox = startTsProcess('nowpayments-sbx', 'payment-service/src/nowpayments/sandbox-main.ts', sandboxEnv, index++);
+    processes.push(sandbox);
+    waits.push(waitUntilReady(`${url}/healthz`, sandbox, 60_000));
+    sandboxes.nowpayments = url;
+    Object.assign(extra.payment, {
+      NOWPAYMENTS_API_URL: url,
+      NOWPAYMENTS_API_KEY: SANDBOX.nowpayments.apiKey,
+      NOWPAYMENTS_IPN_SECRET: SANDBOX.nowpayments.ipnSecret,
+    });
+  }
+  if (!source.DEVIN_API_KEY) {
+    const url = local(system.DEVIN_SANDBOX_PORT);
+    const sandboxEnv = {
+      ...base,
+      DEVIN_SANDBOX_PORT: String(system.DEVIN_SANDBOX_PORT),
+      DEVIN_API_KEY: SANDBOX.devin.apiKey,
+      DEVIN_SANDBOX_STEP_MS: String(system.DEVIN_SANDBOX_STEP_MS),
+    };
+    const sandbox = startTsProcess('devin-sbx', 'brain-service/src/devin/sandbox-main.ts', sandboxEnv, index++);
+    processes.push(sandbox);
+    waits.push(waitUntilReady(`${url}/healthz`, sandbox, 60_000));
+    sandboxes.devin = url;
+    Object.assign(extra.brain, { DEVIN_API_URL: url, DEVIN_API_KEY: SANDBOX.devin.apiKey });
+  }
+
+  const serviceUrls = {} as RunningSystem['serviceUrls'];
+  for (const key of serviceKeys) {
+    const name = services[key].name;
+    const child = startTsProcess(name, `${name}/src/main.ts`, { ...serviceEnv(system, key, source), ...extra[key] }, index++);
+    processes.push(child);
+    serviceUrls[key] = local(servicePort(system, key));
+    waits.push(waitUntilReady(`${serviceUrls[key]}/readyz`, child, 60_000));
+  }
+
+  const gatewayOptions: GatewayOptions = {
+    listen: `127.0.0.1:${system.PORT}`,
+    runDir: path.join(repoRoot, '.run', `gateway-${system.PORT}`),
+    upstreams: {
+      user: [`127.0.0.1:${servicePort(system, 'user')}`],
+      payment: [`127.0.0.1:${servicePort(system, 'payment')}`],
+      brain: [`127.0.0.1:${servicePort(system, 'brain')}`],
+    },
+    userRate: system.GATEWAY_USER_RATE,
+    authRate: system.GATEWAY_AUTH_RATE,
+    ...(system.GATEWAY_TLS_CERT_FILE && system.GATEWAY_TLS_KEY_FILE
+      ? {
+          tls: {
+            listen: `127.0.0.1:${system.GATEWAY_TLS_PORT}`,
+            certFile: system.GATEWAY_TLS_CERT_FILE,
+            keyFile: system.GATEWAY_TLS_KEY_FILE,
+          },
+        }
+      : {}),
+  };
+  const gateway = startGateway(nginx, gatewayOptions, index++);
+  processes.push(gateway);
+  waits.push(waitUntilReady(`${gatewayUrl}/healthz`, gateway, 30_000));
+
+  await Promise.all(waits);
+  return { processes, gatewayUrl, serviceUrls, sandboxes };
+}
