@@ -118,13 +118,28 @@ export class EventPublisher {
       messages,
       this.options.confirmTimeoutMs ?? 30_000,
     );
+    if (this.counters) this.count(this.counters, label, messages, outcomes);
+    return outcomes;
+  }
+
+  /** One increment per label set and batch, not per message. */
+  private count(
+    counters: MessagingMetrics,
+    label: { exchange: string },
+    messages: OutgoingMessage[],
+    outcomes: PublishOutcome[],
+  ): void {
+    const unroutable = new Map<string, number>();
+    let confirmed = 0;
     messages.forEach((message, i) => {
       if (outcomes[i] === 'failed') return;
-      this.counters?.confirmed.inc(label);
+      confirmed += 1;
       if (outcomes[i] === 'returned')
-        this.counters?.unroutable.inc({ ...label, routing_key: message.routingKey });
+        unroutable.set(message.routingKey, (unroutable.get(message.routingKey) ?? 0) + 1);
     });
-    return outcomes;
+    if (confirmed > 0) counters.confirmed.inc(label, confirmed);
+    for (const [routingKey, count] of unroutable)
+      counters.unroutable.inc({ ...label, routing_key: routingKey }, count);
   }
 
   /** A nack, a timeout or a closed channel: start from a fresh channel after a pause. */
