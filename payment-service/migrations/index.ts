@@ -1,4 +1,29 @@
 import { type Migrations } from '@meetmatt/infra';
+import { sql } from 'kysely';
 
 /** The payment service's own tables, in order. Projection tables belong to their projections. */
-export const migrations: Migrations = {};
+export const migrations: Migrations = {
+  /**
+   * One row per (user, Idempotency-Key) of POST /payments/create: claimed before NOWPayments is
+   * called (the primary key lets only one request claim it), then holding the first answer.
+   */
+  '20261201-01-idempotency-keys': {
+    async up(db) {
+      await sql`
+        CREATE TABLE idempotency_keys (
+          user_id uuid NOT NULL,
+          key text NOT NULL,
+          request_hash text NOT NULL,
+          payment_id uuid NOT NULL,
+          state text NOT NULL CHECK (state IN ('pending', 'done')),
+          response jsonb,
+          lease_until timestamptz NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (user_id, key)
+        )`.execute(db);
+    },
+    async down(db) {
+      await sql`DROP TABLE IF EXISTS idempotency_keys`.execute(db);
+    },
+  },
+};

@@ -1,17 +1,94 @@
 import { z } from 'zod';
-import { baseServiceConfig, env, loadConfig } from '@meetmatt/infra';
+import { type Plan, PlanSchema, defaultPlans } from '@meetmatt/contracts';
+import { authConfig, baseServiceConfig, env, loadConfig } from '@meetmatt/infra';
 
-/** Every setting of the payment service, read once at boot. Documented in .env.example. */
-export const paymentConfigSchema = z.object({
-  ...baseServiceConfig,
-  PORT: env.port(3001),
-  DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/meetmatt_payment'),
+/** What our NOWPayments sandbox (sandbox-main.ts) accepts by default: local use only. */
+export const SANDBOX_API_KEY = 'sandbox-api-key';
+export const SANDBOX_IPN_SECRET = 'sandbox-ipn-secret';
+
+const REQUIRED_IN_PRODUCTION = ['NOWPAYMENTS_API_KEY', 'NOWPAYMENTS_IPN_SECRET'] as const;
+
+/** PLANS_JSON: a JSON array of plans replacing the default catalogue. */
+const plansJson = z.string().transform((text, ctx): Plan[] => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected a JSON array of plans' });
+    return z.NEVER;
+  }
+  const plans = z.array(PlanSchema).min(1, 'expected at least one plan').safeParse(parsed);
+  if (!plans.success) {
+    const issue = plans.error.issues[0];
+    const where = issue?.path.length ? `plan ${issue.path.map(String).join('.')}: ` : '';
+    ctx.addIssue({ code: 'custom', message: `${where}${issue?.message ?? 'invalid'}` });
+    return z.NEVER;
+  }
+  const ids = plans.data.map((plan) => plan.id);
+  const twice = ids.find((id, index) => ids.indexOf(id) !== index);
+  if (twice) {
+    ctx.addIssue({ code: 'custom', message: `plan ${twice} is listed twice` });
+    return z.NEVER;
+  }
+  return plans.data;
 });
 
-export type PaymentConfig = z.infer<typeof paymentConfigSchema>;
+/** Every setting of the payment service, read once at boot. Documented in .env.example. */
+export const paymentConfigSchema = z
+  .object({
+    ...baseServiceConfig,
+    ...authConfig,
+    PORT: env.port(3001),
+    DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/meetmatt_payment'),
+    NOWPAYMENTS_API_URL: env.url('http://127.0.0.1:3101'),
+    NOWPAYMENTS_API_KEY: z.string().trim().min(1).optional(),
+    NOWPAYMENTS_IPN_SECRET: z.string().trim().min(1).optional(),
+    NOWPAYMENTS_IPN_CALLBACK_URL: env.optionalUrl(),
+    NOWPAYMENTS_TIMEOUT_MS: env.int(10_000, 100),
+    RECONCILER_INTERVAL_MS: env.int(60_000, 0),
+    RECONCILER_MIN_AGE_MS: env.int(300_000, 0),
+    RECONCILER_BATCH_SIZE: env.int(100, 1),
+    INVOICE_SELLER_NAME: z.string().trim().min(1).default('Meet Matt'),
+    INVOICE_SELLER_ADDRESS: z
+      .string()
+      .trim()
+      .min(1)
+      .default('Meet Matt, 1 Example Street, 75001 Paris, France'),
+    PLANS_JSON: plansJson.optional(),
+  })
+  .superRefine((config, ctx) => {
+    if (config.NODE_ENV !== 'production') return;
+    for (const variable of REQUIRED_IN_PRODUCTION) {
+      if (config[variable] === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [variable],
+          message: 'required when NODE_ENV=production (the local default is the sandbox’s)',
+        });
+      }
+    }
+  });
+
+type ParsedConfig = z.infer<typeof paymentConfigSchema>;
+
+export type PaymentConfig = Omit<
+  ParsedConfig,
+  'NOWPAYMENTS_API_KEY' | 'NOWPAYMENTS_IPN_SECRET' | 'PLANS_JSON'
+> & {
+  NOWPAYMENTS_API_KEY: string;
+  NOWPAYMENTS_IPN_SECRET: string;
+  /** The catalogue: PLANS_JSON, or the defaults from contracts. */
+  plans: readonly Plan[];
+};
 
 export function loadPaymentConfig(
   source: Record<string, string | undefined> = process.env,
 ): PaymentConfig {
-  return loadConfig(paymentConfigSchema, source);
+  const { PLANS_JSON, ...config } = loadConfig(paymentConfigSchema, source);
+  return {
+    ...config,
+    NOWPAYMENTS_API_KEY: config.NOWPAYMENTS_API_KEY ?? SANDBOX_API_KEY,
+    NOWPAYMENTS_IPN_SECRET: config.NOWPAYMENTS_IPN_SECRET ?? SANDBOX_IPN_SECRET,
+    plans: PLANS_JSON ?? defaultPlans,
+  };
 }

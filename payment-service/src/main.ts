@@ -1,13 +1,35 @@
-import { paymentOpenApi, services } from '@meetmatt/contracts';
 import {
+  agentEvents,
+  exchanges,
+  paymentEventTypes,
+  paymentOpenApi,
+  queues,
+  services,
+} from '@meetmatt/contracts';
+import {
+  CheckpointStore,
   type Logger,
   type RunningService,
   ServiceHost,
+  TokenVerifier,
   createHttpApp,
   runMain,
 } from '@meetmatt/infra';
 import { migrations } from '../migrations';
+import { Catalogue } from './application/catalogue';
+import { CreatePayment } from './application/create-payment';
+import { IdempotencyKeys } from './application/idempotency';
+import { InvoiceIssuer, InvoicePolicy } from './application/invoicing';
+import { PaymentCommands, paymentCatalog } from './application/payment-commands';
+import { ProviderReports } from './application/provider-reports';
+import { type ReconcileResult, Reconciler, ReconcilerSchedule } from './application/reconciler';
+import { Refunds } from './application/refunds';
 import { type PaymentConfig, loadPaymentConfig } from './config';
+import { type PaymentDb } from './database';
+import { paymentRoutes } from './http/routes';
+import { NowPaymentsClient } from './nowpayments';
+import { PaymentQueries } from './projections/payment-queries';
+import { paymentsProjection } from './projections/payments';
 
 export interface StartPaymentOptions {
   /** Settings over the environment (tests pass PORT: 0 and their own database). */
@@ -17,34 +39,141 @@ export interface StartPaymentOptions {
 
 export interface RunningPaymentService extends RunningService {
   config: PaymentConfig;
-  host: ServiceHost;
+  host: ServiceHost<PaymentDb>;
+  /** One reconciliation round now (the operator CLI's `reconcile`): what changed. */
+  reconcileOnce(options: { olderThanMs: number }): Promise<ReconcileResult>;
+  /** Issues invoices (the policy uses it; tests drive it directly). */
+  invoices: InvoiceIssuer;
+  /** Where NOWPayments is told to send IPNs. */
+  ipnCallbackUrl: string;
 }
+
+/** Internal facts (IPN evidence, the invoice counters) stay off the bus. */
+const PUBLISHED_EVENT_TYPES = Object.values(paymentEventTypes).filter(
+  (type) =>
+    type !== paymentEventTypes.ipnReceived && type !== paymentEventTypes.invoiceNumberAllocated,
+);
 
 /** The composition root: the only place where the payment service's pieces are wired together. */
 export async function start(options: StartPaymentOptions = {}): Promise<RunningPaymentService> {
   const config = loadPaymentConfig({ ...process.env, ...options.env });
-  const host = await ServiceHost.create({
+  const host = await ServiceHost.create<PaymentDb>({
     name: services.payment.name,
     config,
     migrations,
     ...(options.logger ? { logger: options.logger } : {}),
   });
   try {
+    const { logger, eventStore: store } = host;
+    const db = host.database.db;
+    const catalog = paymentCatalog();
+    const commands = new PaymentCommands(store, catalog);
+    const catalogue = new Catalogue(config.plans);
+    const provider = new NowPaymentsClient({
+      apiUrl: config.NOWPAYMENTS_API_URL,
+      apiKey: config.NOWPAYMENTS_API_KEY,
+      timeoutMs: config.NOWPAYMENTS_TIMEOUT_MS,
+      logger,
+    });
+    const queries = new PaymentQueries(db);
+    const reports = new ProviderReports(commands, logger);
+    const refunds = new Refunds(commands, logger);
+    const waitForProjections = host.waitForProjections.bind(host);
+    // Until the port is bound, the default callback (this service's own URL) is unknown.
+    let ipnCallbackUrl = config.NOWPAYMENTS_IPN_CALLBACK_URL;
+    const createPayment = new CreatePayment({
+      commands,
+      provider,
+      catalogue,
+      idempotency: new IdempotencyKeys(db, { leaseMs: config.NOWPAYMENTS_TIMEOUT_MS + 5_000 }),
+      ipnCallbackUrl: () => ipnCallbackUrl!,
+      waitForProjections,
+      logger,
+    });
+
+    await host.startProjections([paymentsProjection], catalog);
     const app = createHttpApp({
       service: services.payment.name,
-      logger: host.logger,
+      logger,
       metrics: host.metrics,
       readiness: host.readiness,
       openapi: paymentOpenApi(),
-      routes: () => undefined,
+      authenticator: new TokenVerifier({
+        issuer: config.AUTH_ISSUER,
+        audience: config.AUTH_AUDIENCE,
+        jwksUrl: config.AUTH_JWKS_URL,
+      }),
+      routes: paymentRoutes({
+        catalogue,
+        createPayment,
+        queries,
+        refunds,
+        reports,
+        ipnSecret: config.NOWPAYMENTS_IPN_SECRET,
+        seller: { name: config.INVOICE_SELLER_NAME, address: config.INVOICE_SELLER_ADDRESS },
+        waitForProjections,
+        logger,
+      }),
     });
     const server = await host.listen(app);
+    ipnCallbackUrl ??= `${server.url}/webhooks/nowpayments`;
+    if (config.NODE_ENV === 'production' && !config.NOWPAYMENTS_IPN_CALLBACK_URL) {
+      logger.warn('NOWPAYMENTS_IPN_CALLBACK_URL is not set: IPNs go to the local address', {
+        ipnCallbackUrl,
+      });
+    }
+
+    host.startRelay({
+      exchange: services.payment.exchange,
+      filter: { eventTypes: PUBLISHED_EVENT_TYPES },
+    });
+
+    const invoices = new InvoiceIssuer(store, commands);
+    const invoicePolicy = new InvoicePolicy({
+      store,
+      issuer: invoices,
+      checkpoints: new CheckpointStore(host.database.pool),
+      connectionString: config.DATABASE_URL,
+      logger,
+    });
+    invoicePolicy.start();
+    host.onStop(() => invoicePolicy.stop());
+
+    const reconciler = new Reconciler({
+      provider,
+      reports,
+      queries,
+      logger,
+      batchSize: config.RECONCILER_BATCH_SIZE,
+    });
+    if (config.RECONCILER_INTERVAL_MS > 0) {
+      const schedule = new ReconcilerSchedule({
+        reconciler,
+        connectionString: config.DATABASE_URL,
+        intervalMs: config.RECONCILER_INTERVAL_MS,
+        minAgeMs: config.RECONCILER_MIN_AGE_MS,
+        logger,
+      });
+      schedule.start();
+      host.onStop(() => schedule.stop());
+    }
+
+    host.consume({
+      queue: queues.paymentAgentEvents,
+      exchange: exchanges.brain,
+      events: [agentEvents.deployFailed] as const,
+      handle: (event) => refunds.onDeployFailed(event),
+    });
+
     return {
       config,
       host,
       url: server.url,
       port: server.port,
-      logger: host.logger,
+      logger,
+      ipnCallbackUrl,
+      invoices,
+      reconcileOnce: (round) => reconciler.reconcileOnce(round),
       stop: () => host.stop(),
     };
   } catch (error) {

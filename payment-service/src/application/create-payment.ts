@@ -1,0 +1,180 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { type AgentSpec, type CreatePaymentResponseSchema } from '@meetmatt/contracts';
+import { type Logger, type Position } from '@meetmatt/infra';
+import { type z } from 'zod';
+import { type NowPayment, type NowPaymentsClient, NowPaymentsError } from '../nowpayments';
+import { canonicalIpnJson } from '../nowpayments/signature';
+import { type Catalogue } from './catalogue';
+import { type IdempotencyKeys } from './idempotency';
+import { type PaymentCommands, causalMetadata, nowIso } from './payment-commands';
+
+export type CreatePaymentResponse = z.infer<typeof CreatePaymentResponseSchema>;
+
+export interface CreatePaymentRequest {
+  plan: string;
+  payCurrency: string;
+  agent: AgentSpec;
+  autoDeploy: boolean;
+}
+
+export type CreatePaymentOutcome =
+  | { ok: true; response: CreatePaymentResponse; replayed: boolean }
+  | { ok: false; error: 'unknown-plan'; knownPlans: string[] }
+  | { ok: false; error: 'idempotency-key-reused' | 'idempotency-key-in-progress' }
+  | { ok: false; error: 'provider-failed'; detail: string };
+
+export interface CreatePaymentDeps {
+  commands: PaymentCommands;
+  provider: NowPaymentsClient;
+  catalogue: Catalogue;
+  idempotency: IdempotencyKeys;
+  /** Our webhook, resolved when the service knows its own address. */
+  ipnCallbackUrl: () => string;
+  /** Read-your-writes: resolves once the read models have the new payment. */
+  waitForProjections: (position: Position | undefined) => Promise<unknown>;
+  logger: Logger;
+}
+
+/**
+ * POST /payments/create: the price comes from the catalogue, NOWPayments opens the payment, and
+ * only its answer is recorded (`payment.created`), so a provider failure leaves nothing behind.
+ */
+export class CreatePayment {
+  constructor(private readonly deps: CreatePaymentDeps) {}
+
+  async execute(
+    userId: string,
+    request: CreatePaymentRequest,
+    idempotencyKey?: string,
+  ): Promise<CreatePaymentOutcome> {
+    const { catalogue, idempotency } = this.deps;
+    const plan = catalogue.find(request.plan);
+    if (!plan) return { ok: false, error: 'unknown-plan', knownPlans: catalogue.ids };
+    if (idempotencyKey === undefined) return this.open(userId, request, randomUUID());
+
+    const requestHash = createHash('sha256').update(canonicalIpnJson(request)).digest('hex');
+    const claim = await idempotency.claim(userId, idempotencyKey, requestHash);
+    switch (claim.kind) {
+      case 'replay':
+        return { ok: true, response: claim.response as CreatePaymentResponse, replayed: true };
+      case 'mismatch':
+        return { ok: false, error: 'idempotency-key-reused' };
+      case 'in-progress':
+        return { ok: false, error: 'idempotency-key-in-progress' };
+      case 'claimed':
+        break;
+    }
+    let outcome: CreatePaymentOutcome;
+    try {
+      outcome = await this.open(userId, request, claim.paymentId);
+    } catch (error) {
+      await idempotency.release(userId, idempotencyKey).catch(() => undefined);
+      throw error;
+    }
+    if (outcome.ok) await idempotency.complete(userId, idempotencyKey, outcome.response);
+    else await idempotency.release(userId, idempotencyKey);
+    return outcome;
+  }
+
+  private async open(
+    userId: string,
+    request: CreatePaymentRequest,
+    paymentId: string,
+  ): Promise<CreatePaymentOutcome> {
+    const { commands, provider, catalogue, logger } = this.deps;
+    const plan = catalogue.find(request.plan)!;
+    let opened: NowPayment;
+    try {
+      opened = await provider.createPayment({
+        orderId: paymentId,
+        priceAmount: plan.priceAmount,
+        priceCurrency: plan.priceCurrency,
+        payCurrency: request.payCurrency,
+        ipnCallbackUrl: this.deps.ipnCallbackUrl(),
+        // The agent's name reads well on NOWPayments' side (and carries sandbox markers in tests).
+        orderDescription: `${plan.name}: ${request.agent.name}`.slice(0, 200),
+      });
+    } catch (error) {
+      if (!(error instanceof NowPaymentsError)) throw error;
+      logger.warn('payment not opened: NOWPayments failed', {
+        paymentId,
+        kind: error.kind,
+        status: error.httpStatus,
+        code: error.code,
+      });
+      return { ok: false, error: 'provider-failed', detail: providerDetail(error) };
+    }
+    const result = await commands.execute(
+      paymentId,
+      {
+        type: 'OpenPayment',
+        data: {
+          paymentId,
+          userId,
+          plan: plan.id,
+          priceAmount: plan.priceAmount,
+          priceCurrency: plan.priceCurrency,
+          payCurrency: opened.payCurrency.toLowerCase(),
+          payAmount: opened.payAmount,
+          payAddress: opened.payAddress,
+          payinExtraId: opened.payinExtraId,
+          providerPaymentId: opened.paymentId,
+          expiresAt: isoOrNull(opened.validUntil ?? opened.expirationEstimateDate),
+          agent: request.agent,
+          autoDeploy: request.autoDeploy,
+          maxAcuLimit: plan.maxAcuLimit,
+        },
+        now: nowIso(),
+      },
+      causalMetadata(userId),
+    );
+    if (!result.ok) throw new Error(`payment ${paymentId} not opened: ${result.error.message}`);
+    await this.deps.waitForProjections(result.position);
+    const created = result.events[0];
+    if (created?.type !== 'payment.created') throw new Error('payment.created was not decided');
+    const d = created.data;
+    logger.info('payment opened', {
+      paymentId,
+      plan: d.plan,
+      payCurrency: d.payCurrency,
+      providerPaymentId: d.providerPaymentId,
+    });
+    return {
+      ok: true,
+      replayed: false,
+      response: {
+        id: d.paymentId,
+        status: 'waiting',
+        plan: d.plan,
+        priceAmount: d.priceAmount,
+        priceCurrency: d.priceCurrency,
+        payCurrency: d.payCurrency,
+        payAmount: d.payAmount,
+        payAddress: d.payAddress,
+        payinExtraId: d.payinExtraId,
+        providerPaymentId: d.providerPaymentId,
+        expiresAt: d.expiresAt,
+        createdAt: d.createdAt,
+      },
+    };
+  }
+}
+
+function providerDetail(error: NowPaymentsError): string {
+  switch (error.kind) {
+    case 'timeout':
+      return 'NOWPayments did not answer in time; nothing was charged, try again';
+    case 'network':
+      return 'NOWPayments could not be reached; nothing was charged, try again';
+    case 'bad-response':
+      return 'NOWPayments answered with something we could not read';
+    case 'http':
+      return `NOWPayments refused the payment (${error.httpStatus}${error.code ? ` ${error.code}` : ''}): ${error.detail}`;
+  }
+}
+
+function isoOrNull(text: string | null): string | null {
+  if (!text) return null;
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}

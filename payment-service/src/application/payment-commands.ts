@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { paymentEvents } from '@meetmatt/contracts';
+import {
+  type CausalMetadata,
+  type CommandResult,
+  EventCatalog,
+  type EventStore,
+  WrongExpectedRevisionError,
+  isDomainError,
+  loadState,
+  requestContext,
+} from '@meetmatt/infra';
+import { type InvoiceNumberAllocated } from '../domain/invoice-counter';
+import { type PaymentEvent, type PaymentState } from '../domain/payment';
+import { type PaymentCommand, paymentDecider, paymentStreamId } from '../domain/payment-decide';
+
+/** Every event the payment service writes, validated on append and upcast on read. */
+export type StoredPaymentEvent = PaymentEvent | InvoiceNumberAllocated;
+
+export function paymentCatalog(): EventCatalog<StoredPaymentEvent> {
+  return new EventCatalog<StoredPaymentEvent>(Object.values(paymentEvents));
+}
+
+const MAX_ATTEMPTS = 10;
+
+export type PaymentCommandResult = CommandResult<PaymentEvent, PaymentState>;
+
+/** Runs commands against payment streams: load, fold, decide, append with the revision read. */
+export class PaymentCommands {
+  constructor(
+    readonly store: EventStore,
+    readonly catalog: EventCatalog<StoredPaymentEvent>,
+  ) {}
+
+  /**
+   * Load, fold, decide, append with the revision read; on a conflict, again on the new state.
+   * Every event of a payment's stream is stamped with its owner as the metadata's `userId` (the
+   * user it concerns), whoever caused it: the user, NOWPayments, an operator or a policy.
+   */
+  async execute(
+    paymentId: string,
+    command: PaymentCommand,
+    metadata: CausalMetadata = causalMetadata(),
+  ): Promise<PaymentCommandResult> {
+    const streamId = paymentStreamId(paymentId);
+    const catalog = this.catalog as unknown as EventCatalog<PaymentEvent>;
+    for (let attempt = 1; ; attempt++) {
+      const { state, revision } = await loadState(this.store, catalog, paymentDecider, streamId);
+      const decided = paymentDecider.decide(command, state);
+      if (isDomainError(decided)) return { ok: false, error: decided, state, revision };
+      if (decided.length === 0) return { ok: true, events: [], state, revision };
+      const next = decided.reduce(paymentDecider.evolve, state);
+      const owner = next.exists ? next.userId : undefined;
+      const stamped = owner ? { ...metadata, userId: owner } : metadata;
+      try {
+        const appended = await this.store.appendToStream(
+          streamId,
+          decided.map((event) => catalog.toNew(event, stamped)),
+          { expectedRevision: revision < 0 ? 'no_stream' : revision },
+        );
+        return {
+          ok: true,
+          events: decided,
+          state: next,
+          revision: appended.nextExpectedRevision,
+          position: appended.position,
+        };
+      } catch (error) {
+        // Bursts of IPNs for one payment (duplicates) race each other; each retry re-reads.
+        if (!(error instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
+  }
+}
+
+/** The causal metadata of the unit of work in progress (an HTTP request, a message). */
+export function causalMetadata(userId?: string): CausalMetadata {
+  const context = requestContext.get();
+  const correlationId = context?.correlationId ?? randomUUID();
+  return {
+    correlationId,
+    causationId: context?.causationId ?? correlationId,
+    ...((userId ?? context?.userId) ? { userId: userId ?? context?.userId } : {}),
+  };
+}
+
+/** Now, as events carry it. */
+export function nowIso(): string {
+  return new Date().toISOString();
+}

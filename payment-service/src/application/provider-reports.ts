@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { type NowPaymentsIpn, type PaymentStatus } from '@meetmatt/contracts';
+import { type CausalMetadata, type Logger, type Position } from '@meetmatt/infra';
+import { type ProviderReport, PAYMENT_NOT_FOUND } from '../domain/payment-decide';
+import { type NowPaymentDetails } from '../nowpayments';
+import { canonicalIpnJson } from '../nowpayments/signature';
+import { type PaymentCommands, causalMetadata, nowIso } from './payment-commands';
+
+export type ReportOutcome =
+  /** No such payment of ours: logged, and the provider is told it was received. */
+  | { kind: 'unknown-payment' }
+  /** Seen before (same fingerprint): nothing recorded. */
+  | { kind: 'duplicate' }
+  /** Recorded as evidence; `changed` when it moved the payment forward. */
+  | {
+      kind: 'recorded';
+      changed: { from: PaymentStatus; to: PaymentStatus } | null;
+      position: Position | undefined;
+    };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * What NOWPayments says about a payment, from a verified IPN (the webhook) or from our own poll
+ * (the reconciler), goes through this one path: recorded on the payment's stream, then the
+ * decider moves the payment forward when the report is news.
+ */
+export class ProviderReports {
+  constructor(
+    private readonly commands: PaymentCommands,
+    private readonly logger: Logger,
+  ) {}
+
+  async record(
+    paymentId: string | null | undefined,
+    report: ProviderReport,
+    metadata: CausalMetadata = causalMetadata(),
+  ): Promise<ReportOutcome> {
+    const fields = {
+      paymentId,
+      providerPaymentId: report.providerPaymentId,
+      providerStatus: report.providerStatus,
+      source: report.source,
+    };
+    if (!paymentId || !UUID.test(paymentId)) {
+      this.logger.warn('nowpayments report for an unknown payment', fields);
+      return { kind: 'unknown-payment' };
+    }
+    const result = await this.commands.execute(
+      paymentId,
+      { type: 'RecordProviderReport', report, now: nowIso() },
+      metadata,
+    );
+    if (!result.ok) {
+      if (result.error.code !== PAYMENT_NOT_FOUND) throw new Error(result.error.message);
+      this.logger.warn('nowpayments report for an unknown payment', fields);
+      return { kind: 'unknown-payment' };
+    }
+    if (result.events.length === 0) {
+      this.logger.debug('nowpayments report already recorded', fields);
+      return { kind: 'duplicate' };
+    }
+    const change = result.events.find((e) => e.type === 'payment.status-changed');
+    const changed = change ? { from: change.data.from, to: change.data.to } : null;
+    this.logger.info(changed ? 'payment moved' : 'nowpayments report recorded', {
+      ...fields,
+      ...(changed ?? { status: result.state.exists ? result.state.status : undefined }),
+    });
+    return { kind: 'recorded', changed, position: result.position };
+  }
+}
+
+/** A verified IPN as a report; its fingerprint is the hash of the signed (key-sorted) body. */
+export function reportFromIpn(ipn: NowPaymentsIpn, signedBody: unknown): ProviderReport {
+  return {
+    providerPaymentId: ipn.payment_id,
+    providerStatus: ipn.payment_status,
+    actuallyPaid: ipn.actually_paid ?? null,
+    outcomeAmount: ipn.outcome_amount ?? null,
+    source: 'webhook',
+    fingerprint: sha256(canonicalIpnJson(signedBody)),
+  };
+}
+
+/**
+ * Our poll of GET /v1/payment/:id as a report. Its fingerprint covers what the poll learns, so
+ * polling a payment that has not moved records nothing new.
+ */
+export function reportFromPoll(details: NowPaymentDetails): ProviderReport {
+  const learned = {
+    source: 'reconciler',
+    paymentId: details.paymentId,
+    status: details.status,
+    actuallyPaid: details.actuallyPaid,
+    outcomeAmount: details.outcomeAmount,
+    updatedAt: details.updatedAt,
+  };
+  return {
+    providerPaymentId: details.paymentId,
+    providerStatus: details.status,
+    actuallyPaid: details.actuallyPaid,
+    outcomeAmount: details.outcomeAmount,
+    source: 'reconciler',
+    fingerprint: sha256(canonicalIpnJson(learned)),
+  };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

@@ -1,0 +1,63 @@
+import { type ColumnType, type Generated } from 'kysely';
+import { type AgentSpec } from '@meetmatt/contracts';
+
+/** The payment service's tables as kysely sees them. */
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
+
+/** Read model: one row per payment (projections/payments.ts). */
+export interface PaymentsTable {
+  id: string;
+  user_id: string;
+  status: string;
+  plan: string;
+  price_amount: number;
+  price_currency: string;
+  pay_currency: string;
+  pay_amount: number;
+  pay_address: string;
+  payin_extra_id: string | null;
+  provider_payment_id: string;
+  actually_paid: number | null;
+  agent: Json<AgentSpec>;
+  auto_deploy: boolean;
+  invoice_number: string | null;
+  invoice_issued_at: NullableTimestamp;
+  confirmed_at: NullableTimestamp;
+  refund_status: 'requested' | 'completed' | null;
+  refund_reason: string | null;
+  refund_reference: string | null;
+  expires_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** Read model: the status history of each payment, oldest first. */
+export interface PaymentHistoryTable {
+  id: Generated<number>;
+  payment_id: string;
+  status: string;
+  provider_status: string | null;
+  source: 'created' | 'webhook' | 'reconciler' | 'operator';
+  at: Timestamp;
+}
+
+/** Service table (migrations/): the first answer of each (user, Idempotency-Key). */
+export interface IdempotencyKeysTable {
+  user_id: string;
+  key: string;
+  request_hash: string;
+  payment_id: string;
+  state: 'pending' | 'done';
+  response: ColumnType<unknown, string | null, string | null>;
+  lease_until: Timestamp;
+  created_at: Generated<Date>;
+}
+
+export interface PaymentDb {
+  payments: PaymentsTable;
+  payment_history: PaymentHistoryTable;
+  idempotency_keys: IdempotencyKeysTable;
+}

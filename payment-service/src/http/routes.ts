@@ -1,0 +1,246 @@
+import { type Plan, paymentEndpoints } from '@meetmatt/contracts';
+import {
+  type DomainError,
+  HttpError,
+  type Principal,
+  type Position,
+  type Routes,
+} from '@meetmatt/infra';
+import { type CreatePayment } from '../application/create-payment';
+import { type Catalogue } from '../application/catalogue';
+import { type Refunds } from '../application/refunds';
+import { PAYMENT_NOT_FOUND } from '../domain/payment-decide';
+import {
+  type PaymentQueries,
+  type PaymentRow,
+  decodeCursor,
+  encodeCursor,
+  toPaymentView,
+} from '../projections/payment-queries';
+import { type Invoice, invoiceHtml, invoicePdf } from './invoice-documents';
+import { type WebhookDeps, addNowPaymentsWebhook } from './webhook';
+
+export interface PaymentRoutesDeps extends WebhookDeps {
+  catalogue: Catalogue;
+  createPayment: CreatePayment;
+  queries: PaymentQueries;
+  refunds: Refunds;
+  seller: { name: string; address: string };
+  waitForProjections: (position: Position | undefined) => Promise<unknown>;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The payment service's endpoints, thin: parse (done by the kit), call, map the outcome. */
+export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void {
+  const { queries } = deps;
+
+  /** The payment if the caller may see it: its owner, or an operator. Anyone else: 404. */
+  const visiblePayment = async (id: string, principal: Principal): Promise<PaymentRow> => {
+    const row = await queries.find(id);
+    if (!row || (principal.role !== 'admin' && row.user_id !== principal.userId))
+      throw HttpError.notFound(`No payment ${id}`);
+    return row;
+  };
+
+  return (routes) => {
+    // Before /payments/:id, which would otherwise take "plans" for an id.
+    routes.add(paymentEndpoints.listPlans, async () => ({
+      status: 200,
+      body: { plans: deps.catalogue.plans },
+    }));
+
+    routes.add(paymentEndpoints.createPayment, async ({ body: given, principal: who, req }) => {
+      const principal = caller(who);
+      const body = required(given);
+      const key = req.get('idempotency-key');
+      if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+        throw HttpError.badRequest('Invalid Idempotency-Key', [
+          {
+            field: 'Idempotency-Key',
+            in: 'header',
+            message: 'expected 1 to 255 visible ASCII characters',
+          },
+        ]);
+      }
+      const outcome = await deps.createPayment.execute(principal.userId, body, key);
+      if (outcome.ok) {
+        return {
+          status: 201,
+          body: outcome.response,
+          headers: {
+            Location: `/payments/${outcome.response.id}`,
+            ...(outcome.replayed ? { 'Idempotent-Replayed': 'true' } : {}),
+          },
+        };
+      }
+      switch (outcome.error) {
+        case 'unknown-plan':
+          throw HttpError.badRequest(`Unknown plan ${body.plan}`, [
+            {
+              field: 'plan',
+              in: 'body',
+              message: `no plan "${body.plan}"; on sale: ${outcome.knownPlans.join(', ')}`,
+            },
+          ]);
+        case 'idempotency-key-reused':
+          throw new HttpError(
+            422,
+            'idempotency-key-reused',
+            'This Idempotency-Key was already used with a different request',
+          );
+        case 'idempotency-key-in-progress':
+          throw HttpError.conflict(
+            'A request with this Idempotency-Key is still being processed; retry later',
+            'idempotency-key-in-progress',
+          );
+        case 'provider-failed':
+          throw HttpError.badGateway(outcome.detail);
+      }
+    });
+
+    routes.add(paymentEndpoints.listPayments, async ({ query, principal: who }) => {
+      const principal = caller(who);
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      if (query.cursor !== undefined && !after) {
+        throw HttpError.badRequest('Invalid cursor', [
+          { field: 'cursor', in: 'query', message: 'not a cursor this API gave out' },
+        ]);
+      }
+      const page = await queries.list({
+        userId: principal.role === 'admin' ? undefined : principal.userId,
+        status: query.status,
+        limit: query.limit,
+        after,
+      });
+      return {
+        status: 200,
+        body: {
+          items: page.rows.map(toPaymentView),
+          nextCursor: page.next ? encodeCursor(page.next) : null,
+        },
+      };
+    });
+
+    routes.add(paymentEndpoints.getPaymentStatus, async ({ params, principal }) => {
+      const row = await visiblePayment(params.id, caller(principal));
+      return {
+        status: 200,
+        body: {
+          id: row.id,
+          status: row.status,
+          actuallyPaid: row.actually_paid,
+          updatedAt: row.updated_at.toISOString(),
+        },
+      };
+    });
+
+    routes.add(paymentEndpoints.getPaymentInvoice, async ({ params, principal, req }) => {
+      const row = await visiblePayment(params.id, caller(principal));
+      if (!row.invoice_number || !row.invoice_issued_at) {
+        throw HttpError.conflict(
+          row.confirmed_at
+            ? 'The invoice is being issued; try again in a moment'
+            : `No invoice: the payment is ${row.status.replace('_', ' ')}, not confirmed`,
+          row.confirmed_at ? 'invoice-pending' : 'payment-not-confirmed',
+        );
+      }
+      const invoice = invoiceOf(row, deps.catalogue.find(row.plan), deps.seller);
+      const headers = { Vary: 'Accept' };
+      switch (req.accepts(['application/json', 'text/html', 'application/pdf'])) {
+        case 'application/json':
+          return { status: 200, body: invoice, headers };
+        case 'text/html':
+          return {
+            status: 200,
+            body: invoiceHtml(invoice),
+            contentType: 'text/html; charset=utf-8',
+            headers,
+          };
+        case 'application/pdf':
+          return {
+            status: 200,
+            body: invoicePdf(invoice),
+            contentType: 'application/pdf',
+            headers: {
+              ...headers,
+              'Content-Disposition': `inline; filename="${invoice.number}.pdf"`,
+            },
+          };
+        default:
+          throw new HttpError(
+            406,
+            'not-acceptable',
+            'The invoice is served as application/json, text/html or application/pdf',
+          );
+      }
+    });
+
+    routes.add(paymentEndpoints.requestRefund, async ({ params, body, principal: who }) => {
+      const principal = caller(who);
+      const { reason } = required(body);
+      const result = await deps.refunds.request(params.id, reason, principal.userId);
+      if (!result.ok) throw domainHttpError(result.error);
+      await deps.waitForProjections(result.position);
+      return { status: 202, body: toPaymentView(await visiblePayment(params.id, principal)) };
+    });
+
+    routes.add(paymentEndpoints.completeRefund, async ({ params, body, principal: who }) => {
+      const principal = caller(who);
+      const { reference } = required(body);
+      const result = await deps.refunds.complete(params.id, reference, principal.userId);
+      if (!result.ok) throw domainHttpError(result.error);
+      await deps.waitForProjections(result.position);
+      return { status: 200, body: toPaymentView(await visiblePayment(params.id, principal)) };
+    });
+
+    routes.add(paymentEndpoints.getPayment, async ({ params, principal }) => {
+      const row = await visiblePayment(params.id, caller(principal));
+      return {
+        status: 200,
+        body: { ...toPaymentView(row), history: await queries.history(row.id) },
+      };
+    });
+
+    addNowPaymentsWebhook(routes, deps);
+  };
+}
+
+/**
+ * The kit has authenticated the caller of a `user`/`admin` endpoint and parsed its body, but
+ * `defineEndpoint` does not keep the literal `auth` and the optional `body` in the endpoint's
+ * type, so the handler context types both as possibly undefined.
+ */
+function caller(principal: Principal | undefined): Principal {
+  if (!principal) throw HttpError.unauthorized();
+  return principal;
+}
+
+function required<T>(body: T | undefined): T {
+  if (body === undefined) throw HttpError.badRequest('A JSON body is required');
+  return body;
+}
+
+function domainHttpError(error: DomainError): HttpError {
+  if (error.code === PAYMENT_NOT_FOUND) return HttpError.notFound(error.message);
+  return HttpError.conflict(error.message, error.code);
+}
+
+function invoiceOf(
+  row: PaymentRow,
+  plan: Plan | undefined,
+  seller: { name: string; address: string },
+): Invoice {
+  return {
+    number: row.invoice_number!,
+    paymentId: row.id,
+    userId: row.user_id,
+    plan: row.plan,
+    description: `${plan?.name ?? row.plan}: the agent “${row.agent.name}”, built and deployed by Devin`,
+    amount: row.price_amount,
+    currency: row.price_currency,
+    paidWith: { currency: row.pay_currency, amount: row.actually_paid },
+    issuedAt: row.invoice_issued_at!.toISOString(),
+    seller,
+  };
+}

@@ -1,0 +1,47 @@
+import { NowPaymentsIpnSchema, paymentEndpoints } from '@meetmatt/contracts';
+import { HttpError, type Logger, type Routes, parseOrThrow } from '@meetmatt/infra';
+import express, { type RequestHandler } from 'express';
+import { type ProviderReports, reportFromIpn } from '../application/provider-reports';
+import { verifyIpnSignature } from '../nowpayments';
+
+export interface WebhookDeps {
+  reports: ProviderReports;
+  ipnSecret: string;
+  logger: Logger;
+}
+
+const SIGNATURE_HEADER = 'x-nowpayments-sig';
+
+/**
+ * POST /webhooks/nowpayments. The signature is proven before anything else looks at the body:
+ * a request without a valid `x-nowpayments-sig` gets 401 and leaves nothing behind, whatever it
+ * carries. Then the IPN is validated, recorded and answered without waiting for the read models
+ * (NOWPayments resends anything slower than 3 seconds).
+ *
+ * The http kit's `Routes.add` declares a `verify` option but does not run it yet, so the body
+ * parser and the check are mounted here, ahead of the endpoint (same path, same router).
+ */
+export function addNowPaymentsWebhook(routes: Routes, deps: WebhookDeps): void {
+  const endpoint = paymentEndpoints.nowpaymentsWebhook;
+  const readJson = express.json({
+    limit: endpoint.bodyLimit,
+    type: ['application/json', 'application/*+json'],
+  });
+  const verify: RequestHandler = (req, _res, next) => {
+    if (!verifyIpnSignature(req.body, req.get(SIGNATURE_HEADER), deps.ipnSecret)) {
+      deps.logger.warn('nowpayments ipn refused: bad signature', {
+        signed: req.get(SIGNATURE_HEADER) !== undefined,
+      });
+      throw new HttpError(401, 'invalid-signature', `Missing or invalid ${SIGNATURE_HEADER}`);
+    }
+    next();
+  };
+  routes.router.post(endpoint.path, readJson, verify);
+  // The body is already read and verified: the endpoint is mounted without its body schema, and
+  // the IPN is parsed below with it.
+  routes.add({ ...endpoint, body: undefined }, async ({ req }) => {
+    const ipn = parseOrThrow(NowPaymentsIpnSchema, req.body, 'body');
+    await deps.reports.record(ipn.order_id, reportFromIpn(ipn, req.body));
+    return { status: 200, body: { ok: true } };
+  });
+}
