@@ -1,8 +1,15 @@
 import { z } from 'zod';
 import { FiatCurrencySchema, IdSchema, RoleSchema, TimestampSchema } from '../common';
-import { type EndpointDef, defineEndpoint, problems } from '../http';
+import { type EndpointDef, ProblemSchema, defineEndpoint, problems } from '../http';
 import { buildOpenApiDocument } from '../openapi';
-import { PreferencesSchema } from './events';
+import { NotificationKindSchema, PreferencesSchema } from './events';
+
+/** 428: a conditional request without its condition (If-Match on PUT /users/:id). */
+const preconditionRequired = {
+  description: 'If-Match is required: send the ETag of GET /users/:id',
+  schema: ProblemSchema,
+  contentType: 'application/problem+json',
+};
 
 const email = z
   .email({ message: 'expected an email address' })
@@ -92,35 +99,52 @@ export const CreatedApiKeySchema = ApiKeySchema.extend({
   key: z.string().describe('mm_<prefix>_<secret>: shown this once, store it now'),
 }).meta({ id: 'CreatedApiKey' });
 
-export const UsageQuerySchema = z.object({
-  from: z.iso
-    .date({ message: 'expected a date (YYYY-MM-DD)' })
-    .optional()
-    .describe('First day (UTC), default 30 days ago'),
-  to: z.iso
-    .date({ message: 'expected a date (YYYY-MM-DD)' })
-    .optional()
-    .describe('Last day (UTC), default today'),
-});
+/** The longest period GET /users/:id/usage answers for. */
+export const USAGE_MAX_DAYS = 366;
+
+export const UsageQuerySchema = z
+  .object({
+    from: z.iso
+      .date({ message: 'expected a date (YYYY-MM-DD)' })
+      .optional()
+      .describe('First day (UTC), default 29 days before `to`'),
+    to: z.iso
+      .date({ message: 'expected a date (YYYY-MM-DD)' })
+      .optional()
+      .describe('Last day (UTC), inclusive, default today'),
+  })
+  .refine((q) => !q.from || !q.to || q.from <= q.to, {
+    message: 'must not be before from',
+    path: ['to'],
+  })
+  .refine(
+    (q) => !q.from || !q.to || Date.parse(q.to) - Date.parse(q.from) < USAGE_MAX_DAYS * 86_400_000,
+    { message: `the period is at most ${USAGE_MAX_DAYS} days`, path: ['to'] },
+  );
 export const UsageSchema = z
   .object({
-    from: z.string(),
-    to: z.string(),
-    apiRequests: z.object({
-      total: z.number().int(),
-      byDay: z.array(z.object({ day: z.string(), count: z.number().int() })),
-    }),
+    from: z.string().describe('First day (UTC)'),
+    to: z.string().describe('Last day (UTC), inclusive'),
+    apiRequests: z
+      .object({
+        total: z.number().int(),
+        byDay: z
+          .array(z.object({ day: z.string(), count: z.number().int() }))
+          .describe('Days with at least one request, in order'),
+      })
+      .describe('Requests authenticated by /auth/verify (JWT or API key)'),
     payments: z.object({
       count: z.number().int().describe('Payments opened'),
-      confirmed: z.number().int(),
+      confirmed: z.number().int().describe('Payments confirmed'),
+      failed: z.number().int().describe('Payments failed, expired or partially paid'),
       amountByCurrency: z
         .array(z.object({ currency: FiatCurrencySchema, amount: z.number() }))
         .describe('Confirmed amounts'),
     }),
     agents: z.object({
-      deployed: z.number().int(),
-      failed: z.number().int(),
-      rebuilds: z.number().int(),
+      deployed: z.number().int().describe('Builds that deployed'),
+      failed: z.number().int().describe('Builds that failed for good'),
+      rebuilds: z.number().int().describe('Rebuilds asked for'),
     }),
   })
   .meta({ id: 'Usage' });
@@ -128,14 +152,7 @@ export const UsageSchema = z
 export const NotificationSchema = z
   .object({
     id: IdSchema,
-    kind: z.enum([
-      'payment.confirmed',
-      'payment.failed',
-      'payment.expired',
-      'payment.partially-paid',
-      'agent.deployed',
-      'agent.deploy-failed',
-    ]),
+    kind: NotificationKindSchema,
     title: z.string(),
     body: z.string(),
     link: z.string().nullable().describe('Where in the app to look'),
@@ -186,6 +203,8 @@ export const userEndpoints = {
     method: 'post',
     path: '/auth/login',
     summary: 'Sign in',
+    description:
+      'A wrong email and a wrong password get the same 401. After repeated failures for one email, 429 with Retry-After until the delay has passed.',
     tags: auth,
     auth: 'none',
     body: LoginRequestSchema,
@@ -249,6 +268,8 @@ export const userEndpoints = {
     method: 'get',
     path: '/auth/verify',
     summary: 'For the gateway (auth_request): who is calling, from a JWT or an API key',
+    description:
+      'No database round trip for a valid JWT; API keys are looked up and cached briefly. Counts the request for usage.',
     tags: auth,
     auth: 'none',
     headers: { Authorization: 'Bearer <jwt> or Bearer mm_…', 'X-Api-Key': 'mm_… (alternative)' },
@@ -296,14 +317,21 @@ export const userEndpoints = {
     tags: users,
     auth: 'user',
     params: userParams,
-    headers: { 'If-Match': 'The ETag from GET /users/:id; 412 when stale' },
+    headers: {
+      'If-Match': 'Required: the ETag from GET /users/:id; 412 when stale, 428 when absent',
+    },
     body: UpdateUserRequestSchema,
     responses: {
-      200: { description: 'Updated', schema: UserSchema },
+      200: {
+        description: 'Updated',
+        schema: UserSchema,
+        headers: { ETag: 'The new revision' },
+      },
       400: problems[400],
       404: problems[404],
-      409: problems[409],
+      409: { ...problems[409], description: 'The new email belongs to another account' },
       412: problems[412],
+      428: preconditionRequired,
     },
   }),
   getUsage: defineEndpoint({
@@ -326,7 +354,11 @@ export const userEndpoints = {
     auth: 'user',
     params: userParams,
     responses: {
-      200: { description: 'Preferences', schema: PreferencesSchema },
+      200: {
+        description: 'Preferences',
+        schema: PreferencesSchema,
+        headers: { ETag: 'The profile revision, for If-Match' },
+      },
       404: problems[404],
     },
   }),
@@ -338,11 +370,17 @@ export const userEndpoints = {
     tags: users,
     auth: 'user',
     params: userParams,
+    headers: { 'If-Match': 'Optional: the ETag of a GET; 412 when stale' },
     body: PreferencesSchema,
     responses: {
-      200: { description: 'Preferences', schema: PreferencesSchema },
+      200: {
+        description: 'Preferences',
+        schema: PreferencesSchema,
+        headers: { ETag: 'The new revision' },
+      },
       400: problems[400],
       404: problems[404],
+      412: problems[412],
     },
   }),
   listApiKeys: defineEndpoint({
@@ -413,9 +451,11 @@ export const userEndpoints = {
     tags: users,
     auth: 'user',
     params: userParams,
+    headers: { 'Last-Event-ID': 'The id of the last notification received, to resume after it' },
     responses: {
       200: {
-        description: 'text/event-stream; event "notification", data a Notification',
+        description:
+          'text/event-stream: event "notification" with a Notification as data and its id as the event id; a ": heartbeat" comment periodically; Last-Event-ID replays what came after it. The stream ends when the access token expires or its session is revoked: reconnect with a fresh token.',
         contentType: 'text/event-stream',
       },
       404: problems[404],

@@ -43,11 +43,29 @@ export const defaultPreferences: Preferences = {
   locale: 'en',
 };
 
+/** What a notification is about: the bus event it was made from. */
+export const NotificationKindSchema = z
+  .enum([
+    'payment.confirmed',
+    'payment.failed',
+    'payment.expired',
+    'payment.partially-paid',
+    'agent.deployed',
+    'agent.deploy-failed',
+  ])
+  .describe('The event the notification tells the user about');
+export type NotificationKind = z.infer<typeof NotificationKindSchema>;
+
 const userId = IdSchema.describe('The user');
 
 /**
  * The user service's events. None carries a password, a hash or a token: those live in tables
  * of their own (credentials, refresh tokens, API-key hashes), never in the immutable log.
+ *
+ * Streams: `user-<userId>` (registered, profile, preferences: its revision is the profile's
+ * ETag), `user-email-<sha256 of the normalised email>` (the reservation that makes emails
+ * unique), `user-session-<sessionId>`, `user-apikey-<keyId>`, `user-notification-<id>` (the id
+ * derived from the bus event it was made from, so a redelivery finds the stream there).
  */
 export const userEvents = {
   emailReserved: defineEvent(
@@ -98,8 +116,8 @@ export const userEvents = {
     z.object({
       userId,
       sessionId: IdSchema,
-      userAgent: z.string().nullable(),
-      ip: z.string().nullable(),
+      userAgent: z.string().nullable().describe('User-Agent of the login, cut to 256 characters'),
+      ip: z.string().nullable().describe('Client address of the login'),
       startedAt: TimestampSchema,
     }),
     { description: 'A login or registration opened a session' },
@@ -109,7 +127,11 @@ export const userEvents = {
     z.object({
       userId,
       sessionId: IdSchema,
-      reason: z.enum(['logout', 'revoked', 'refresh-token-reuse', 'logout-all']),
+      reason: z
+        .enum(['logout', 'revoked', 'refresh-token-reuse', 'logout-all'])
+        .describe(
+          'logout: POST /auth/logout; revoked: DELETE /auth/sessions/:id; refresh-token-reuse: a used refresh token came back; logout-all: {all: true}',
+        ),
       revokedAt: TimestampSchema,
     }),
     { description: 'A session ended; its access tokens are refused from now on' },
@@ -131,6 +153,29 @@ export const userEvents = {
     z.object({ userId, keyId: IdSchema, revokedAt: TimestampSchema }),
     { description: 'An API key stops working at once' },
   ),
+  notificationCreated: defineEvent(
+    'user.notification-created',
+    z.object({
+      notificationId: IdSchema.describe('Derived from the source event id'),
+      userId,
+      kind: NotificationKindSchema,
+      title: z.string(),
+      body: z.string(),
+      link: z.string().nullable().describe('Where in the app to look'),
+      correlationId: z.string().nullable().describe('The journey it belongs to'),
+      sourceEventId: z.string().describe('The id of the bus event it was made from'),
+      createdAt: TimestampSchema,
+    }),
+    { description: 'A notification for the user, made from a payment or agent event' },
+  ),
+  notificationRead: defineEvent(
+    'user.notification-read',
+    z.object({ notificationId: IdSchema, userId, readAt: TimestampSchema }),
+    { description: 'The user marked a notification read' },
+  ),
 };
 
 export type UserEvent = EventUnion<typeof userEvents>;
+export const userEventTypes = Object.fromEntries(
+  Object.entries(userEvents).map(([k, v]) => [k, v.type]),
+) as { [K in keyof typeof userEvents]: (typeof userEvents)[K]['type'] };
