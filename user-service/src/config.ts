@@ -1,12 +1,86 @@
 import { z } from 'zod';
-import { baseServiceConfig, env, loadConfig } from '@meetmatt/infra';
+import { accessTokenDefaults } from '@meetmatt/contracts';
+import { authConfig, baseServiceConfig, env, loadConfig } from '@meetmatt/infra';
+
+/** One private signing key as a JWK: Ed25519 (OKP), with its `kid`. */
+const PrivateSigningJwkSchema = z.looseObject({
+  kty: z.literal('OKP', { message: 'expected kty "OKP" (Ed25519 keys only)' }),
+  crv: z.literal('Ed25519', { message: 'expected crv "Ed25519"' }),
+  d: z.string().min(1, 'expected the private part d'),
+  x: z.string().min(1, 'expected the public part x'),
+  kid: z.string().min(1, 'expected a kid'),
+});
+export type PrivateSigningJwk = z.infer<typeof PrivateSigningJwkSchema>;
+
+/** `AUTH_SIGNING_KEYS`: a JWKS of private keys, oldest first; the last one signs. */
+const signingKeys = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected JSON: {"keys":[…]}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .object({ keys: z.array(PrivateSigningJwkSchema).min(1, 'expected at least one key') })
+      .refine((jwks) => new Set(jwks.keys.map((k) => k.kid)).size === jwks.keys.length, {
+        message: 'every key needs its own kid',
+      }),
+  );
+
+const emailList = z
+  .string()
+  .transform((text) =>
+    text
+      .split(',')
+      .map((e) => e.trim().toLowerCase())
+      .filter(Boolean),
+  )
+  .default([]);
 
 /** Every setting of the user service, read once at boot. Documented in .env.example. */
-export const userConfigSchema = z.object({
-  ...baseServiceConfig,
-  PORT: env.port(3002),
-  DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/meetmatt_user'),
-});
+export const userConfigSchema = z
+  .object({
+    ...baseServiceConfig,
+    PORT: env.port(3002),
+    DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/meetmatt_user'),
+    AUTH_ISSUER: authConfig.AUTH_ISSUER,
+    AUTH_AUDIENCE: authConfig.AUTH_AUDIENCE,
+    AUTH_SIGNING_KEYS: signingKeys.optional(),
+    AUTH_SIGNING_KEYS_FROM_DATABASE: env.bool(false),
+    ACCESS_TOKEN_TTL_SECONDS: env.int(accessTokenDefaults.ttlSeconds, 60),
+    API_KEY_TOKEN_TTL_SECONDS: env.int(accessTokenDefaults.apiKeyTokenTtlSeconds, 60),
+    REFRESH_TOKEN_TTL_DAYS: env.int(30, 1),
+    PASSWORD_SCRYPT_LOG_N: z.coerce
+      .number({ message: 'expected a number' })
+      .int('expected a whole number')
+      .min(10, 'expected at least 10')
+      .max(20, 'expected at most 20')
+      .default(17),
+    LOGIN_FAILURES_BEFORE_DELAY: env.int(5, 1),
+    LOGIN_MAX_DELAY_SECONDS: env.int(900, 1),
+    ADMIN_EMAILS: emailList,
+    API_KEY_CACHE_TTL_MS: env.int(30_000, 0),
+    USAGE_FLUSH_INTERVAL_MS: env.int(5_000, 10),
+    SSE_HEARTBEAT_MS: env.int(15_000, 100),
+  })
+  .superRefine((config, ctx) => {
+    if (
+      config.NODE_ENV === 'production' &&
+      !config.AUTH_SIGNING_KEYS &&
+      !config.AUTH_SIGNING_KEYS_FROM_DATABASE
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_SIGNING_KEYS'],
+        message:
+          'required when NODE_ENV=production: a JWKS of Ed25519 private keys (or AUTH_SIGNING_KEYS_FROM_DATABASE=true, development only)',
+      });
+    }
+  });
 
 export type UserConfig = z.infer<typeof userConfigSchema>;
 

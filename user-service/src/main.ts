@@ -1,13 +1,47 @@
-import { userOpenApi, services } from '@meetmatt/contracts';
 import {
+  type UserEvent,
+  exchanges,
+  queues,
+  services,
+  userEvents,
+  userOpenApi,
+} from '@meetmatt/contracts';
+import {
+  EventCatalog,
+  Inbox,
   type Logger,
+  type Position,
+  type Projections,
   type RunningService,
   ServiceHost,
+  TokenVerifier,
+  comparePositions,
   createHttpApp,
   runMain,
 } from '@meetmatt/infra';
 import { migrations } from '../migrations';
+import { AccessTokens } from './application/access-tokens';
+import { ApiKeyCache } from './application/api-key-cache';
+import {
+  consumedAgentEvents,
+  consumedPaymentEvents,
+  handleBusEvent,
+} from './application/bus-events';
+import { type UserContext } from './application/context';
+import { LiveFeed } from './application/live-feed';
+import { LoginThrottle } from './application/login-throttle';
+import { NotificationHub } from './application/notification-hub';
+import { PasswordHasher } from './application/passwords';
+import { Revocations } from './application/revocations';
+import { loadKeyRing } from './application/signing-keys';
+import { UsageRecorder } from './application/usage-recorder';
+import { VerifyCaller } from './application/verify-caller';
 import { type UserConfig, loadUserConfig } from './config';
+import { type UserDb } from './db';
+import { authRoutes } from './http/auth-routes';
+import { notificationStreamRoute } from './http/notification-stream';
+import { userRoutes } from './http/user-routes';
+import { projections } from './projections';
 
 export interface StartUserOptions {
   /** Settings over the environment (tests pass PORT: 0 and their own database). */
@@ -17,40 +51,200 @@ export interface StartUserOptions {
 
 export interface RunningUserService extends RunningService {
   config: UserConfig;
-  host: ServiceHost;
+  host: ServiceHost<UserDb>;
+  /** The handlers' dependencies, for tests that look inside (flush usage, count revocations). */
+  context: UserContext;
 }
 
 /** The composition root: the only place where the user service's pieces are wired together. */
 export async function start(options: StartUserOptions = {}): Promise<RunningUserService> {
   const config = loadUserConfig({ ...process.env, ...options.env });
-  const host = await ServiceHost.create({
+  const host = await ServiceHost.create<UserDb>({
     name: services.user.name,
     config,
     migrations,
     ...(options.logger ? { logger: options.logger } : {}),
   });
+  const hub = new NotificationHub();
   try {
+    const db = host.database.db;
+    const logger = host.logger;
+    const catalog = new EventCatalog<UserEvent>(Object.values(userEvents));
+    const keys = await loadKeyRing(config.AUTH_SIGNING_KEYS, db, logger);
+    const audience = { issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE };
+    // A revoked session's tokens live at most this long after the revocation.
+    const revocationWindowMs =
+      (Math.max(config.ACCESS_TOKEN_TTL_SECONDS, config.API_KEY_TOKEN_TTL_SECONDS) + 65) * 1000;
+    const revocations = new Revocations(revocationWindowMs);
+    host.onStop(() => revocations.stop());
+    const tokens = new AccessTokens(
+      keys,
+      TokenVerifier.fromJwks(keys.jwks, audience),
+      revocations,
+      audience,
+    );
+    const apiKeys = new ApiKeyCache(db, config.API_KEY_CACHE_TTL_MS);
+    const usage = new UsageRecorder(db, logger, config.USAGE_FLUSH_INTERVAL_MS);
+
+    const ctx: UserContext = {
+      config,
+      store: host.eventStore,
+      catalog,
+      db,
+      logger,
+      metrics: host.metrics,
+      passwords: new PasswordHasher(config.PASSWORD_SCRYPT_LOG_N),
+      throttle: new LoginThrottle(
+        db,
+        config.LOGIN_FAILURES_BEFORE_DELAY,
+        config.LOGIN_MAX_DELAY_SECONDS,
+      ),
+      tokens,
+      revocations,
+      apiKeys,
+      usage,
+      waitForProjections: async (position) => {
+        await host.waitForProjections(position);
+      },
+      now: () => new Date(),
+    };
+
+    const verifyCaller = new VerifyCaller({
+      tokens,
+      apiKeys,
+      revocations,
+      usage,
+      apiKeyTokenTtlSeconds: config.API_KEY_TOKEN_TTL_SECONDS,
+      outcomes: host.metrics.counter(
+        'auth_verify_total',
+        'Calls to /auth/verify by credential and outcome',
+        ['credential', 'outcome'],
+      ),
+    });
+    host.metrics.gauge('notification_streams_open', 'Open SSE notification streams', [], (g) =>
+      g.set(hub.connections),
+    );
+    host.metrics.gauge(
+      'revocations_in_memory',
+      'Revoked sessions and keys held in memory',
+      [],
+      (g) => g.set(revocations.size),
+    );
+
+    const projectionSet = await host.startProjections(projections, catalog);
+    const feed = new LiveFeed(host.eventStore, catalog, logger, (event) => {
+      switch (event.type) {
+        case 'user.session-revoked':
+          revocations.add(event.data.sessionId, event.data.revokedAt);
+          break;
+        case 'user.api-key-revoked':
+          apiKeys.drop(event.data.keyId);
+          verifyCaller.forget(event.data.keyId);
+          revocations.add(event.data.keyId, event.data.revokedAt);
+          break;
+        case 'user.notification-created': {
+          const d = event.data;
+          hub.publish(d.userId, {
+            id: d.notificationId,
+            kind: d.kind,
+            title: d.title,
+            body: d.body,
+            link: d.link,
+            correlationId: d.correlationId,
+            read: false,
+            createdAt: d.createdAt,
+          });
+          break;
+        }
+      }
+    });
+    feed.start(await loadRevocations(ctx, projectionSet, revocationWindowMs));
+    host.onStop(() => feed.stop());
+    host.addReadiness({ name: 'live-feed', check: async () => feed.check() });
+
+    usage.start();
+    host.onStop(() => usage.stop());
+
+    host.startRelay({ exchange: services.user.exchange });
+    const paymentInbox = new Inbox(db, queues.userPaymentEvents);
+    host.consume({
+      queue: queues.userPaymentEvents,
+      exchange: exchanges.payment,
+      events: consumedPaymentEvents,
+      handle: (event) => handleBusEvent(ctx, paymentInbox, event),
+    });
+    const agentInbox = new Inbox(db, queues.userAgentEvents);
+    host.consume({
+      queue: queues.userAgentEvents,
+      exchange: exchanges.brain,
+      events: consumedAgentEvents,
+      handle: (event) => handleBusEvent(ctx, agentInbox, event),
+    });
+
     const app = createHttpApp({
       service: services.user.name,
-      logger: host.logger,
+      logger,
       metrics: host.metrics,
       readiness: host.readiness,
       openapi: userOpenApi(),
-      routes: () => undefined,
+      authenticator: tokens,
+      routes: (routes) => {
+        authRoutes(routes, ctx, { keys, verifyCaller });
+        notificationStreamRoute(routes, ctx, hub, config.SSE_HEARTBEAT_MS);
+        userRoutes(routes, ctx);
+      },
     });
     const server = await host.listen(app);
     return {
       config,
       host,
+      context: ctx,
       url: server.url,
       port: server.port,
-      logger: host.logger,
-      stop: () => host.stop(),
+      logger,
+      stop: async () => {
+        // Open event streams would hold the server's graceful close for its whole timeout.
+        hub.closeAll();
+        await host.stop();
+      },
     };
   } catch (error) {
+    hub.closeAll();
     await host.stop();
     throw error;
   }
+}
+
+/**
+ * What was revoked before this instance started (from the read models), and the position the
+ * live feed must start from so that nothing revoked since is missed: the older of the two
+ * read models' checkpoints, read before the tables (so the tables are at least that recent).
+ */
+async function loadRevocations(
+  ctx: UserContext,
+  projectionSet: Projections<UserDb>,
+  windowMs: number,
+): Promise<Position | undefined> {
+  const status = await projectionSet.status();
+  const checkpoints = status
+    .filter((s) => s.name === 'sessions' || s.name === 'api_keys')
+    .map((s) => s.position)
+    .sort(comparePositions);
+  const since = new Date(Date.now() - windowMs);
+  const [sessions, keys] = await Promise.all([
+    ctx.db
+      .selectFrom('sessions')
+      .select(['id', 'revoked_at'])
+      .where('revoked_at', '>', since)
+      .execute(),
+    ctx.db
+      .selectFrom('api_keys')
+      .select(['id', 'revoked_at'])
+      .where('revoked_at', '>', since)
+      .execute(),
+  ]);
+  for (const row of [...sessions, ...keys]) ctx.revocations.add(row.id, row.revoked_at!);
+  return checkpoints.length === 2 ? checkpoints[0] : undefined;
 }
 
 if (require.main === module) runMain(services.user.name, () => start());

@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { streams } from '../domain/streams';
+import { apiKeyDecider } from '../domain/api-key-decide';
+import { type Result } from './accounts';
+import { runCommand } from './commands';
+import { type UserContext } from './context';
+import { newApiKey, sha256 } from './secrets';
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+}
+
+/**
+ * Issues a key: its hash goes into `api_key_credentials`, its description into the event; the
+ * key itself is in the answer only. It works once the read model has it, which is before the
+ * answer (read-your-writes).
+ */
+export async function createApiKey(
+  ctx: UserContext,
+  userId: string,
+  input: { name: string; expiresAt?: string | undefined },
+): Promise<Result<ApiKeyView & { key: string }>> {
+  const keyId = randomUUID();
+  const { prefix, secret, key } = newApiKey();
+  const now = ctx.now().toISOString();
+  const expiresAt = input.expiresAt ? new Date(input.expiresAt).toISOString() : null;
+  await ctx.db
+    .insertInto('api_key_credentials')
+    .values({ key_id: keyId, prefix, secret_hash: sha256(secret), user_id: userId })
+    .execute();
+  const created = await runCommand({
+    store: ctx.store,
+    catalog: ctx.catalog,
+    decider: apiKeyDecider,
+    streamId: streams.apiKey(keyId),
+    userId,
+    command: { type: 'CreateApiKey', keyId, userId, name: input.name, prefix, expiresAt, now },
+  });
+  if (!created.ok) {
+    await ctx.db.deleteFrom('api_key_credentials').where('key_id', '=', keyId).execute();
+    return created;
+  }
+  await ctx.waitForProjections(created.position);
+  return {
+    ok: true,
+    value: {
+      id: keyId,
+      name: input.name,
+      prefix,
+      createdAt: now,
+      lastUsedAt: null,
+      expiresAt,
+      key,
+    },
+  };
+}
+
+/** The user's keys that still work (not revoked), newest first, without their secrets. */
+export async function listApiKeys(ctx: UserContext, userId: string): Promise<ApiKeyView[]> {
+  const rows = await ctx.db
+    .selectFrom('api_keys as k')
+    .leftJoin('api_key_credentials as c', 'c.key_id', 'k.id')
+    .select(['k.id', 'k.name', 'k.prefix', 'k.created_at', 'k.expires_at', 'c.last_used_at'])
+    .where('k.user_id', '=', userId)
+    .where('k.revoked_at', 'is', null)
+    .orderBy('k.created_at', 'desc')
+    .execute();
+  return rows.map((row) => {
+    const used = Math.max(
+      row.last_used_at?.getTime() ?? 0,
+      ctx.usage.apiKeyLastUsed(row.id)?.getTime() ?? 0,
+    );
+    return {
+      id: row.id,
+      name: row.name,
+      prefix: row.prefix,
+      createdAt: row.created_at.toISOString(),
+      lastUsedAt: used ? new Date(used).toISOString() : null,
+      expiresAt: row.expires_at?.toISOString() ?? null,
+    };
+  });
+}
+
+/** Revokes a key: refused at once here, and the tokens handed out for it with it. */
+export async function revokeApiKey(
+  ctx: UserContext,
+  userId: string,
+  keyId: string,
+): Promise<Result<void>> {
+  const now = ctx.now();
+  const revoked = await runCommand({
+    store: ctx.store,
+    catalog: ctx.catalog,
+    decider: apiKeyDecider,
+    streamId: streams.apiKey(keyId),
+    userId,
+    command: { type: 'RevokeApiKey', userId, now: now.toISOString() },
+  });
+  if (!revoked.ok) return revoked;
+  ctx.apiKeys.drop(keyId);
+  ctx.revocations.add(keyId, now);
+  await ctx.waitForProjections(revoked.position);
+  // A check between the first drop and the read model's update may have cached it again.
+  ctx.apiKeys.drop(keyId);
+  return { ok: true, value: undefined };
+}

@@ -1,0 +1,36 @@
+import { type Kysely } from 'kysely';
+import { type UserEvent } from '@meetmatt/contracts';
+import {
+  type EventCatalog,
+  type EventStore,
+  type Logger,
+  type Metrics,
+  type Position,
+} from '@meetmatt/infra';
+import { type UserConfig } from '../config';
+import { type UserDb } from '../db';
+import { type AccessTokens } from './access-tokens';
+import { type ApiKeyCache } from './api-key-cache';
+import { type LoginThrottle } from './login-throttle';
+import { type PasswordHasher } from './passwords';
+import { type Revocations } from './revocations';
+import { type UsageRecorder } from './usage-recorder';
+
+/** What the command and query handlers work with; built once in main.ts. */
+export interface UserContext {
+  config: UserConfig;
+  store: EventStore;
+  catalog: EventCatalog<UserEvent>;
+  db: Kysely<UserDb>;
+  logger: Logger;
+  metrics: Metrics;
+  passwords: PasswordHasher;
+  throttle: LoginThrottle;
+  tokens: AccessTokens;
+  revocations: Revocations;
+  apiKeys: ApiKeyCache;
+  usage: UsageRecorder;
+  /** Read-your-writes: returns once the read models have passed `position` (or the wait ran out). */
+  waitForProjections(position: Position | undefined): Promise<void>;
+  now(): Date;
+}

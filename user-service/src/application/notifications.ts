@@ -1,0 +1,105 @@
+import { notificationDecider } from '../domain/notification-decide';
+import { streams } from '../domain/streams';
+import { type ReadModelTables } from '../db';
+import { type Result } from './accounts';
+import { runCommand } from './commands';
+import { type UserContext } from './context';
+import { type NotificationView } from './notification-hub';
+
+type Row = Pick<
+  ReadModelTables['notifications'],
+  'id' | 'kind' | 'title' | 'body' | 'link' | 'correlation_id' | 'created_at' | 'read_at'
+>;
+
+const COLUMNS = [
+  'id',
+  'kind',
+  'title',
+  'body',
+  'link',
+  'correlation_id',
+  'created_at',
+  'read_at',
+] as const;
+
+export function notificationView(row: Row): NotificationView {
+  return {
+    id: row.id,
+    kind: row.kind,
+    title: row.title,
+    body: row.body,
+    link: row.link,
+    correlationId: row.correlation_id,
+    read: row.read_at !== null,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+/** Newest first, with how many are unread in all. */
+export async function listNotifications(
+  ctx: UserContext,
+  userId: string,
+  options: { unreadOnly: boolean; limit: number },
+): Promise<{ notifications: NotificationView[]; unread: number }> {
+  const [rows, unread] = await Promise.all([
+    ctx.db
+      .selectFrom('notifications')
+      .select(COLUMNS)
+      .where('user_id', '=', userId)
+      .$if(options.unreadOnly, (q) => q.where('read_at', 'is', null))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(options.limit)
+      .execute(),
+    ctx.db
+      .selectFrom('notifications')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('user_id', '=', userId)
+      .where('read_at', 'is', null)
+      .executeTakeFirstOrThrow(),
+  ]);
+  return { notifications: rows.map(notificationView), unread: Number(unread.n) };
+}
+
+/** What came after `lastId` (an SSE client resuming), oldest first. */
+export async function notificationsAfter(
+  ctx: UserContext,
+  userId: string,
+  lastId: string,
+): Promise<NotificationView[]> {
+  const last = await ctx.db
+    .selectFrom('notifications')
+    .select('created_at')
+    .where('id', '=', lastId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  if (!last) return [];
+  const rows = await ctx.db
+    .selectFrom('notifications')
+    .select(COLUMNS)
+    .where('user_id', '=', userId)
+    .where('created_at', '>=', last.created_at)
+    .where('id', '!=', lastId)
+    .orderBy('created_at', 'asc')
+    .limit(100)
+    .execute();
+  return rows.map(notificationView);
+}
+
+export async function markNotificationRead(
+  ctx: UserContext,
+  userId: string,
+  notificationId: string,
+): Promise<Result<void>> {
+  const marked = await runCommand({
+    store: ctx.store,
+    catalog: ctx.catalog,
+    decider: notificationDecider,
+    streamId: streams.notification(notificationId),
+    userId,
+    command: { type: 'MarkNotificationRead', userId, now: ctx.now().toISOString() },
+  });
+  if (!marked.ok) return marked;
+  await ctx.waitForProjections(marked.position);
+  return { ok: true, value: undefined };
+}

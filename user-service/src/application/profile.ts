@@ -1,0 +1,132 @@
+import { type Preferences } from '@meetmatt/contracts';
+import { type Position, domainError } from '@meetmatt/infra';
+import { normaliseEmail, streams } from '../domain/streams';
+import { userDecider } from '../domain/user-decide';
+import { type Result, type UserView, releaseEmail, reserveEmail, userView } from './accounts';
+import { latest, loadStream, runCommand } from './commands';
+import { type UserContext } from './context';
+
+export interface Versioned<T> {
+  value: T;
+  /** The user stream's revision: the ETag. */
+  revision: number;
+}
+
+/** A profile from the read model, with its revision for the ETag. */
+export async function getUser(
+  ctx: UserContext,
+  userId: string,
+): Promise<Versioned<UserView> | undefined> {
+  const row = await ctx.db
+    .selectFrom('users')
+    .select(['id', 'email', 'display_name', 'role', 'created_at', 'revision'])
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    value: {
+      id: row.id,
+      email: row.email,
+      displayName: row.display_name,
+      role: row.role,
+      createdAt: row.created_at.toISOString(),
+    },
+    revision: row.revision,
+  };
+}
+
+export async function getPreferences(
+  ctx: UserContext,
+  userId: string,
+): Promise<Versioned<Preferences> | undefined> {
+  const row = await ctx.db
+    .selectFrom('users')
+    .select(['preferences', 'revision'])
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  return row ? { value: row.preferences, revision: row.revision } : undefined;
+}
+
+/**
+ * Changes the display name and/or email, on the revision the client saw (If-Match). A new
+ * email is reserved first (409 when it belongs to someone else), then the profile changes
+ * (412 if it moved meanwhile, and the new reservation is given back), then the old email is
+ * released for others to use.
+ */
+export async function updateUser(
+  ctx: UserContext,
+  userId: string,
+  ifMatch: number,
+  change: { displayName?: string | undefined; email?: string | undefined },
+): Promise<Result<Versioned<UserView>>> {
+  const current = await loadStream(ctx, userDecider, streams.user(userId));
+  if (current.state.status !== 'registered')
+    return { ok: false, error: domainError('user-not-found', 'No such user') };
+  if (current.revision !== ifMatch)
+    return {
+      ok: false,
+      error: domainError(
+        'stale-revision',
+        `The profile has changed (now at revision ${current.revision})`,
+      ),
+    };
+  const oldEmail = current.state.email;
+  const newEmail =
+    change.email !== undefined && normaliseEmail(change.email) !== oldEmail
+      ? normaliseEmail(change.email)
+      : undefined;
+  let reservedAt: Position | undefined;
+  if (newEmail) {
+    const reserved = await reserveEmail(ctx, newEmail, userId);
+    if (!reserved.ok) return reserved;
+    reservedAt = reserved.value;
+  }
+  const updated = await runCommand({
+    store: ctx.store,
+    catalog: ctx.catalog,
+    decider: userDecider,
+    streamId: streams.user(userId),
+    userId,
+    expectedRevision: ifMatch,
+    command: {
+      type: 'UpdateProfile',
+      ...(change.displayName !== undefined ? { displayName: change.displayName } : {}),
+      ...(newEmail ? { email: newEmail } : {}),
+      now: ctx.now().toISOString(),
+    },
+  });
+  if (!updated.ok) {
+    if (newEmail) await releaseEmail(ctx, newEmail, userId);
+    return updated;
+  }
+  const releasedAt = newEmail ? await releaseEmail(ctx, oldEmail, userId) : undefined;
+  await ctx.waitForProjections(latest(reservedAt, updated.position, releasedAt));
+  if (updated.state.status !== 'registered') throw new Error('profile update left no user');
+  return { ok: true, value: { value: userView(updated.state), revision: updated.revision } };
+}
+
+/** Replaces the preferences; `ifMatch` when the client sent one. */
+export async function updatePreferences(
+  ctx: UserContext,
+  userId: string,
+  preferences: Preferences,
+  ifMatch: number | undefined,
+): Promise<Result<Versioned<Preferences>>> {
+  const normalised: Preferences = {
+    ...preferences,
+    notificationChannels: [...new Set(preferences.notificationChannels)],
+  };
+  const updated = await runCommand({
+    store: ctx.store,
+    catalog: ctx.catalog,
+    decider: userDecider,
+    streamId: streams.user(userId),
+    userId,
+    ...(ifMatch !== undefined ? { expectedRevision: ifMatch } : {}),
+    command: { type: 'UpdatePreferences', preferences: normalised, now: ctx.now().toISOString() },
+  });
+  if (!updated.ok) return updated;
+  await ctx.waitForProjections(updated.position);
+  if (updated.state.status !== 'registered') throw new Error('preferences update left no user');
+  return { ok: true, value: { value: updated.state.preferences, revision: updated.revision } };
+}

@@ -1,0 +1,83 @@
+import { type Request } from 'express';
+import { userEndpoints } from '@meetmatt/contracts';
+import { HttpError, type Routes } from '@meetmatt/infra';
+import {
+  type ClientInfo,
+  listSessions,
+  login,
+  logout,
+  refresh,
+  register,
+  revokeSession,
+} from '../application/accounts';
+import { type UserContext } from '../application/context';
+import { addPublic, addAuthenticated } from './typed-routes';
+import { type KeyRing } from '../application/signing-keys';
+import { type VerifyCaller } from '../application/verify-caller';
+import { orThrow } from './problems';
+
+function clientOf(req: Request): ClientInfo {
+  return { userAgent: req.get('user-agent') ?? null, ip: req.ip ?? null };
+}
+
+const noStore = { 'Cache-Control': 'no-store' };
+
+export function authRoutes(
+  routes: Routes,
+  ctx: UserContext,
+  deps: { keys: KeyRing; verifyCaller: VerifyCaller },
+): void {
+  addPublic(routes, userEndpoints.register, async ({ body, req }) => ({
+    status: 201,
+    body: orThrow(await register(ctx, body, clientOf(req))),
+    headers: noStore,
+  }));
+
+  addPublic(routes, userEndpoints.login, async ({ body, req }) => ({
+    status: 200,
+    body: orThrow(await login(ctx, body, clientOf(req))),
+    headers: noStore,
+  }));
+
+  addPublic(routes, userEndpoints.refresh, async ({ body }) => ({
+    status: 200,
+    body: orThrow(await refresh(ctx, body.refreshToken)),
+    headers: noStore,
+  }));
+
+  addAuthenticated(routes, userEndpoints.logout, async ({ body, principal }) => {
+    await logout(ctx, principal.userId, principal.sessionId, body.all);
+    return { status: 204 };
+  });
+
+  addAuthenticated(routes, userEndpoints.listSessions, async ({ principal }) => ({
+    status: 200,
+    body: { sessions: await listSessions(ctx, principal.userId, principal.sessionId) },
+  }));
+
+  addAuthenticated(routes, userEndpoints.revokeSession, async ({ params, principal }) => {
+    const position = orThrow(await revokeSession(ctx, principal.userId, params.id, 'revoked'));
+    await ctx.waitForProjections(position);
+    return { status: 204 };
+  });
+
+  addPublic(routes, userEndpoints.verify, async ({ req }) => {
+    const caller = await deps.verifyCaller.verify(req);
+    if (!caller.ok) throw HttpError.unauthorized();
+    return {
+      status: 200,
+      headers: {
+        'X-User-Id': caller.userId,
+        'X-User-Role': caller.role,
+        ...(caller.accessToken ? { 'X-Access-Token': caller.accessToken } : {}),
+        ...noStore,
+      },
+    };
+  });
+
+  addPublic(routes, userEndpoints.jwks, async () => ({
+    status: 200,
+    body: deps.keys.jwks,
+    headers: { 'Cache-Control': 'public, max-age=300' },
+  }));
+}

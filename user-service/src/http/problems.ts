@@ -1,0 +1,75 @@
+import { type Principal, type DomainError, HttpError } from '@meetmatt/infra';
+
+const STATUS: Record<string, number> = {
+  'email-taken': 409,
+  'user-exists': 409,
+  'session-exists': 409,
+  'api-key-exists': 409,
+  'user-not-found': 404,
+  'session-not-found': 404,
+  'api-key-not-found': 404,
+  'notification-not-found': 404,
+  'stale-revision': 412,
+  'invalid-credentials': 401,
+  'invalid-refresh-token': 401,
+  'refresh-token-reused': 401,
+};
+
+/** A domain error as the problem+json answer it becomes. */
+export function problemFor(error: DomainError & { retryAfterSeconds?: number }): HttpError {
+  if (error.code === 'too-many-attempts')
+    return HttpError.tooManyRequests(error.message, error.retryAfterSeconds ?? 1);
+  if (error.code === 'expiry-in-the-past')
+    return HttpError.badRequest(`Invalid request: expiresAt: ${error.message}`, [
+      { field: 'expiresAt', in: 'body', message: error.message },
+    ]);
+  const status = STATUS[error.code];
+  if (status === 401) return HttpError.unauthorized(error.message);
+  if (status) return new HttpError(status, error.code, error.message);
+  return new HttpError(409, error.code, error.message);
+}
+
+/** Unwraps a result, or throws the problem its error becomes. */
+export function orThrow<T>(result: { ok: true; value: T } | { ok: false; error: DomainError }): T {
+  if (!result.ok) throw problemFor(result.error);
+  return result.value;
+}
+
+/** Your own resources; an operator may read anyone's. Someone else's reads as not there. */
+export function mayRead(principal: Principal, userId: string): void {
+  if (principal.userId !== userId && principal.role !== 'admin')
+    throw HttpError.notFound('No such user');
+}
+
+/** Only your own resources change; an operator reading someone's is told so. */
+export function mayChange(principal: Principal, userId: string): void {
+  if (principal.userId === userId) return;
+  if (principal.role === 'admin')
+    throw HttpError.forbidden('Operators read other users’ resources but do not change them');
+  throw HttpError.notFound('No such user');
+}
+
+/** `"7"`, `W/"7"` or `7` → 7; `*` → undefined (any revision); absent → null. */
+export function parseIfMatch(header: string | undefined): number | undefined | null {
+  if (header === undefined || header.trim() === '') return null;
+  const value = header.trim();
+  if (value === '*') return undefined;
+  const match = /^(?:W\/)?"?(\d{1,9})"?$/.exec(value);
+  if (!match)
+    throw HttpError.badRequest('Invalid request: header If-Match: expected the ETag of a GET', [
+      { field: 'If-Match', in: 'header', message: 'expected the ETag of a GET, e.g. "3"' },
+    ]);
+  return Number(match[1]);
+}
+
+export function etag(revision: number): string {
+  return `"${revision}"`;
+}
+
+export function preconditionRequired(): HttpError {
+  return new HttpError(
+    428,
+    'precondition-required',
+    'Send If-Match with the ETag of GET /users/:id, so a change made meanwhile is not overwritten',
+  );
+}

@@ -1,0 +1,102 @@
+import { userEndpoints } from '@meetmatt/contracts';
+import { HttpError, type Routes } from '@meetmatt/infra';
+import { createApiKey, listApiKeys, revokeApiKey } from '../application/api-keys';
+import { type UserContext } from '../application/context';
+import { addAuthenticated } from './typed-routes';
+import { listNotifications, markNotificationRead } from '../application/notifications';
+import { getPreferences, getUser, updatePreferences, updateUser } from '../application/profile';
+import { getUsage, usagePeriod } from '../application/usage';
+import { etag, mayChange, mayRead, orThrow, parseIfMatch, preconditionRequired } from './problems';
+
+export function userRoutes(routes: Routes, ctx: UserContext): void {
+  addAuthenticated(routes, userEndpoints.getUser, async ({ params, principal }) => {
+    mayRead(principal, params.id);
+    const user = await getUser(ctx, params.id);
+    if (!user) throw HttpError.notFound('No such user');
+    return { status: 200, body: user.value, headers: { ETag: etag(user.revision) } };
+  });
+
+  addAuthenticated(routes, userEndpoints.updateUser, async ({ params, principal, body, req }) => {
+    mayChange(principal, params.id);
+    const ifMatch = parseIfMatch(req.get('if-match'));
+    if (ifMatch === null) throw preconditionRequired();
+    const expected = ifMatch ?? (await getUser(ctx, params.id))?.revision;
+    if (expected === undefined) throw HttpError.notFound('No such user');
+    const updated = orThrow(await updateUser(ctx, params.id, expected, body));
+    return { status: 200, body: updated.value, headers: { ETag: etag(updated.revision) } };
+  });
+
+  addAuthenticated(routes, userEndpoints.getPreferences, async ({ params, principal }) => {
+    mayRead(principal, params.id);
+    const preferences = await getPreferences(ctx, params.id);
+    if (!preferences) throw HttpError.notFound('No such user');
+    return {
+      status: 200,
+      body: preferences.value,
+      headers: { ETag: etag(preferences.revision) },
+    };
+  });
+
+  addAuthenticated(
+    routes,
+    userEndpoints.updatePreferences,
+    async ({ params, principal, body, req }) => {
+      mayChange(principal, params.id);
+      const ifMatch = parseIfMatch(req.get('if-match')) ?? undefined;
+      const updated = orThrow(await updatePreferences(ctx, params.id, body, ifMatch));
+      return { status: 200, body: updated.value, headers: { ETag: etag(updated.revision) } };
+    },
+  );
+
+  addAuthenticated(routes, userEndpoints.getUsage, async ({ params, principal, query }) => {
+    mayRead(principal, params.id);
+    if (!(await getUser(ctx, params.id))) throw HttpError.notFound('No such user');
+    const period = usagePeriod(ctx.now(), query.from, query.to);
+    if (period.from > period.to)
+      throw HttpError.badRequest('Invalid request: query from: must not be after to', [
+        { field: 'from', in: 'query', message: 'must not be after to' },
+      ]);
+    return { status: 200, body: await getUsage(ctx, params.id, period) };
+  });
+
+  addAuthenticated(routes, userEndpoints.listApiKeys, async ({ params, principal }) => {
+    mayRead(principal, params.id);
+    return { status: 200, body: { keys: await listApiKeys(ctx, params.id) } };
+  });
+
+  addAuthenticated(routes, userEndpoints.createApiKey, async ({ params, principal, body }) => {
+    mayChange(principal, params.id);
+    return {
+      status: 201,
+      body: orThrow(await createApiKey(ctx, params.id, body)),
+      headers: { 'Cache-Control': 'no-store' },
+    };
+  });
+
+  addAuthenticated(routes, userEndpoints.revokeApiKey, async ({ params, principal }) => {
+    mayChange(principal, params.id);
+    orThrow(await revokeApiKey(ctx, params.id, params.keyId));
+    return { status: 204 };
+  });
+
+  addAuthenticated(
+    routes,
+    userEndpoints.listNotifications,
+    async ({ params, principal, query }) => {
+      mayRead(principal, params.id);
+      return {
+        status: 200,
+        body: await listNotifications(ctx, params.id, {
+          unreadOnly: query.unread === 'true',
+          limit: query.limit,
+        }),
+      };
+    },
+  );
+
+  addAuthenticated(routes, userEndpoints.markNotificationRead, async ({ params, principal }) => {
+    mayChange(principal, params.id);
+    orThrow(await markNotificationRead(ctx, params.id, params.nid));
+    return { status: 204 };
+  });
+}
