@@ -7,3 +7,4 @@ export { type DevinSandbox, type DevinSandboxOptions, createDevinSandbox } from 
 export { type RecordedCall } from './sandbox-calls';
 export { type FaultPlan } from './sandbox-faults';
 export { type SandboxSessionView } from './sandbox-wire';
+export * from './sandbox-defaults';

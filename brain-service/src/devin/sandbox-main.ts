@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createLogger, env, loadConfig, runMain } from '@meetmatt/infra';
 import { createDevinSandbox } from './sandbox';
+import { SANDBOX_DEVIN_API_KEY, SANDBOX_DEVIN_PORT } from './sandbox-defaults';
 
 /**
  * The Devin sandbox as a process of its own, for `npm start` without a real Devin key:
@@ -9,9 +10,9 @@ import { createDevinSandbox } from './sandbox';
  */
 const sandboxConfigSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
-  DEVIN_SANDBOX_PORT: env.port(3102),
+  DEVIN_SANDBOX_PORT: env.port(SANDBOX_DEVIN_PORT),
   /** A local stand-in, not a secret: the sandbox only ever accepts this key. */
-  DEVIN_API_KEY: env.string('sandbox-devin-key'),
+  DEVIN_API_KEY: env.string(SANDBOX_DEVIN_API_KEY),
   DEVIN_SANDBOX_STEP_MS: env.int(1500, 0),
   LOG_LEVEL: env.logLevel().default('info'),
   LOG_FORMAT: env.logFormat().optional(),

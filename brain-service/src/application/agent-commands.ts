@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { type Kysely } from 'kysely';
+import { type Position, isDomainError, requestContext } from '@meetmatt/infra';
+import { type Agent } from '../domain/agent';
+import { agentErrors } from '../domain/agent-decide';
+import { agentIdFor } from '../domain/agent-identity';
+import { type BrainDb } from '../projections/db';
+import { type AgentRepository } from './agent-repository';
+import { type DeployOverrides, deployCommandFor } from './deploy-request';
+import { type KnownPaymentStatus, findPayment } from './payments';
+
+export interface AgentCommandsDeps {
+  db: Kysely<BrainDb>;
+  agents: AgentRepository;
+  repositoryOwner: string;
+  now: () => Date;
+}
+
+export type DeployOutcome =
+  | { kind: 'created'; agent: Agent; position: Position | undefined }
+  | { kind: 'existing'; agent: Agent }
+  | { kind: 'unpaid'; status: KnownPaymentStatus }
+  | { kind: 'not-found' };
+
+export type RebuildOutcome =
+  | { kind: 'requested'; agent: Agent; position: Position | undefined }
+  | { kind: 'not-found' }
+  | { kind: 'in-progress'; message: string };
+
+/** The user-facing commands on agents: deploy a paid order, rebuild an agent. */
+export class AgentCommands {
+  constructor(private readonly deps: AgentCommandsDeps) {}
+
+  /**
+   * The agent of the caller's payment. The brain knows a payment from the bus: confirmed ones
+   * deploy, the others (still waiting, failed, expired, partially paid, refunded) are unpaid;
+   * one it never heard of, or another user's, is not found. An agent that exists is answered
+   * whatever became of its payment since.
+   */
+  async deploy(
+    userId: string,
+    paymentId: string,
+    overrides: DeployOverrides,
+  ): Promise<DeployOutcome> {
+    const payment = await findPayment(this.deps.db, paymentId);
+    if (!payment || payment.userId !== userId) return { kind: 'not-found' };
+    const agentId = agentIdFor(paymentId);
+    const existing = await this.deps.agents.load(agentId);
+    if (existing.state.exists) return { kind: 'existing', agent: existing.state };
+    if (payment.status !== 'confirmed' || !payment.plan || !payment.agent)
+      return { kind: 'unpaid', status: payment.status };
+    const command = deployCommandFor(
+      { paymentId, userId, plan: payment.plan, agent: payment.agent },
+      'user',
+      this.deps.repositoryOwner,
+      this.deps.now(),
+      overrides,
+    );
+    const result = await this.deps.agents.execute(agentId, command, this.metadata(userId));
+    if (!result.ok) throw new Error(`deploy refused: ${result.error.message}`);
+    if (!result.state.exists) throw new Error('deploy recorded nothing');
+    return result.events.length > 0
+      ? { kind: 'created', agent: result.state, position: result.position }
+      : { kind: 'existing', agent: result.state };
+  }
+
+  async rebuild(
+    agentId: string,
+    viewer: { userId: string; admin: boolean },
+    instructions: string | undefined,
+  ): Promise<RebuildOutcome> {
+    const result = await this.deps.agents.execute(
+      agentId,
+      {
+        type: 'RequestRebuild',
+        data: { userId: viewer.userId, admin: viewer.admin, instructions, now: this.deps.now() },
+      },
+      this.metadata(viewer.userId),
+    );
+    if (!result.ok) {
+      if (isDomainError(result.error) && result.error.code === agentErrors.buildInProgress)
+        return { kind: 'in-progress', message: result.error.message };
+      return { kind: 'not-found' };
+    }
+    if (!result.state.exists) return { kind: 'not-found' };
+    return { kind: 'requested', agent: result.state, position: result.position };
+  }
+
+  private metadata(userId: string) {
+    const context = requestContext.get();
+    const correlationId = context?.correlationId ?? randomUUID();
+    return { correlationId, causationId: context?.causationId ?? correlationId, userId };
+  }
+}

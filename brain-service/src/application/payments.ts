@@ -1,0 +1,94 @@
+import { type Kysely, type Transaction } from 'kysely';
+import { type AgentSpec } from '@meetmatt/contracts';
+import { type BrainDb } from '../projections/db';
+
+/**
+ * What a payment can be as far as the brain knows. A payment only moves up this order (the
+ * payment service never moves one backwards, and a late or repeated message must not either):
+ * a refund outranks the confirmation it undoes.
+ */
+export const paymentStatusRank = {
+  pending: 0,
+  failed: 1,
+  expired: 1,
+  partially_paid: 1,
+  confirmed: 2,
+  refunded: 3,
+} as const;
+export type KnownPaymentStatus = keyof typeof paymentStatusRank;
+
+export interface PaymentFacts {
+  paymentId: string;
+  userId: string;
+  status: KnownPaymentStatus;
+  plan?: string;
+  agent?: AgentSpec;
+  autoDeploy?: boolean;
+  confirmedAt?: string;
+}
+
+export interface PaymentRow {
+  paymentId: string;
+  userId: string;
+  status: KnownPaymentStatus;
+  plan: string | null;
+  agent: AgentSpec | null;
+  autoDeploy: boolean | null;
+}
+
+/** Records what a message said about a payment, keeping the highest status seen. */
+export async function recordPayment(trx: Transaction<BrainDb>, facts: PaymentFacts): Promise<void> {
+  const inserted = await trx
+    .insertInto('payments')
+    .values({
+      payment_id: facts.paymentId,
+      user_id: facts.userId,
+      status: facts.status,
+      plan: facts.plan ?? null,
+      agent: facts.agent ? JSON.stringify(facts.agent) : null,
+      auto_deploy: facts.autoDeploy ?? null,
+      confirmed_at: facts.confirmedAt ?? null,
+    })
+    .onConflict((oc) => oc.column('payment_id').doNothing())
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return;
+  const current = await trx
+    .selectFrom('payments')
+    .selectAll()
+    .where('payment_id', '=', facts.paymentId)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  const rank = paymentStatusRank[current.status as KnownPaymentStatus] ?? 0;
+  await trx
+    .updateTable('payments')
+    .set({
+      status: paymentStatusRank[facts.status] > rank ? facts.status : current.status,
+      plan: current.plan ?? facts.plan ?? null,
+      agent: JSON.stringify(facts.agent ?? current.agent),
+      auto_deploy: current.auto_deploy ?? facts.autoDeploy ?? null,
+      confirmed_at: current.confirmed_at ?? facts.confirmedAt ?? null,
+      updated_at: new Date(),
+    })
+    .where('payment_id', '=', facts.paymentId)
+    .execute();
+}
+
+export async function findPayment(
+  db: Kysely<BrainDb>,
+  paymentId: string,
+): Promise<PaymentRow | undefined> {
+  const row = await db
+    .selectFrom('payments')
+    .selectAll()
+    .where('payment_id', '=', paymentId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    paymentId: row.payment_id,
+    userId: row.user_id,
+    status: row.status as KnownPaymentStatus,
+    plan: row.plan,
+    agent: row.agent,
+    autoDeploy: row.auto_deploy,
+  };
+}

@@ -1,0 +1,142 @@
+import { type Kysely } from 'kysely';
+import { brainEndpoints } from '@meetmatt/contracts';
+import { HttpError, type Position, type Principal, type Routes } from '@meetmatt/infra';
+import { type AgentCommands } from '../application/agent-commands';
+import {
+  type Viewer,
+  agentHistory,
+  agentLogLines,
+  findAgent,
+  listAgents,
+} from '../projections/agent-queries';
+import { type BrainDb } from '../projections/db';
+import { decodeCursor, encodeCursor } from './cursor';
+import { agentDetail, agentStatus, agentSummary, deployAnswer } from './presenters';
+
+export interface AgentRoutesDeps {
+  db: Kysely<BrainDb>;
+  commands: AgentCommands;
+  /** Read-your-writes: resolves once the read models have passed `position`. */
+  waitForProjections(position: Position | undefined): Promise<unknown>;
+}
+
+/**
+ * The kit has authenticated every endpoint here (all `auth: 'user'`) before a handler runs; the
+ * contracts' endpoint type does not carry that to the handler's types, so it is checked again.
+ */
+function signedIn(principal: Principal | undefined): Principal {
+  if (!principal) throw HttpError.unauthorized();
+  return principal;
+}
+
+/** Bodies are parsed by the kit for endpoints that declare one; the same typing gap as above. */
+function parsed<T>(body: T | undefined): T {
+  if (body === undefined) throw HttpError.badRequest('The body is missing');
+  return body;
+}
+
+const viewerOf = (principal: Principal | undefined): Viewer => {
+  const { userId, role } = signedIn(principal);
+  return { userId, admin: role === 'admin' };
+};
+
+const agentNotFound = () => HttpError.notFound('No such agent');
+
+/** The agents API: thin handlers over the commands and the read models. */
+export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
+  const { db, commands } = deps;
+  return (routes) => {
+    routes.add(brainEndpoints.deployAgent, async ({ body, principal }) => {
+      const { paymentId, ...overrides } = parsed(body);
+      const outcome = await commands.deploy(signedIn(principal).userId, paymentId, overrides);
+      switch (outcome.kind) {
+        case 'not-found':
+          throw HttpError.notFound('No payment of yours with this id');
+        case 'unpaid':
+          throw new HttpError(
+            402,
+            'payment-not-confirmed',
+            `The payment is ${outcome.status.replace('_', ' ')}, not confirmed: nothing to deploy yet`,
+          );
+        case 'existing':
+          return { status: 200, body: deployAnswer(outcome.agent) };
+        case 'created':
+          await deps.waitForProjections(outcome.position);
+          return {
+            status: 202,
+            body: deployAnswer(outcome.agent),
+            headers: { Location: `/agents/${outcome.agent.agentId}` },
+          };
+      }
+    });
+
+    routes.add(brainEndpoints.listAgents, async ({ query, principal }) => {
+      const page = await listAgents(db, viewerOf(principal), {
+        limit: query.limit,
+        after: decodeCursor(query.cursor),
+      });
+      return {
+        status: 200,
+        body: {
+          items: page.rows.map(agentSummary),
+          nextCursor: page.next ? encodeCursor(page.next) : null,
+        },
+      };
+    });
+
+    routes.add(brainEndpoints.getAgentStatus, async ({ params, principal }) => {
+      const row = await findAgent(db, params.id, viewerOf(principal));
+      if (!row) throw agentNotFound();
+      return { status: 200, body: agentStatus(row) };
+    });
+
+    routes.add(brainEndpoints.getAgentLogs, async ({ params, query, principal }) => {
+      const row = await findAgent(db, params.id, viewerOf(principal));
+      if (!row) throw agentNotFound();
+      const after = query.after ?? 0;
+      const lines = await agentLogLines(db, row.id, { after, limit: query.limit });
+      const last = lines[lines.length - 1];
+      return {
+        status: 200,
+        body: {
+          lines: lines.map((l) => ({
+            seq: l.seq,
+            at: l.at.toISOString(),
+            kind: l.kind,
+            text: l.text,
+          })),
+          nextAfter: last ? last.seq : (query.after ?? null),
+        },
+      };
+    });
+
+    routes.add(brainEndpoints.rebuildAgent, async ({ params, body, principal }) => {
+      const outcome = await commands.rebuild(
+        params.id,
+        viewerOf(principal),
+        parsed(body).instructions,
+      );
+      switch (outcome.kind) {
+        case 'not-found':
+          throw agentNotFound();
+        case 'in-progress':
+          throw HttpError.conflict(
+            `The agent is being built (${outcome.message}); rebuild it once it is deployed or failed`,
+            'build-in-progress',
+          );
+        case 'requested': {
+          await deps.waitForProjections(outcome.position);
+          const row = await findAgent(db, params.id, viewerOf(principal));
+          if (!row) throw agentNotFound();
+          return { status: 202, body: agentSummary(row) };
+        }
+      }
+    });
+
+    routes.add(brainEndpoints.getAgent, async ({ params, principal }) => {
+      const row = await findAgent(db, params.id, viewerOf(principal));
+      if (!row) throw agentNotFound();
+      return { status: 200, body: agentDetail(row, await agentHistory(db, row.id)) };
+    });
+  };
+}
