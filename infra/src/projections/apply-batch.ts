@@ -3,7 +3,7 @@ import { type EventCatalog } from '../event-store/event-catalog';
 import { type Position, type RecordedEvent } from '../event-store/types';
 import { isTransientError } from './errors';
 import { type Projection } from './projection';
-import { type CheckpointGuard, useSchema } from './status-rows';
+import { type CheckpointGuard, inSchema } from './status-rows';
 
 /** Where and how one batch is applied. */
 export interface ApplyTarget {
@@ -36,8 +36,9 @@ export async function applyBatch(
   if (!last) return;
   await target.db.transaction().execute(async (trx) => {
     await target.guard.lock(trx, expected);
-    await useSchema(trx, target.schema);
-    await target.projection.apply(bind(trx, target), upcastAll(target, events), context(target));
+    await inSchema(trx, target.schema, () =>
+      target.projection.apply(bind(trx, target), upcastAll(target, events), context(target)),
+    );
     await target.guard.advance(trx, last.position, events.length);
   });
 }
@@ -55,20 +56,18 @@ export async function applyIsolating(
 ): Promise<IsolatedOutcome> {
   return target.db.transaction().execute(async (trx) => {
     await target.guard.lock(trx, expected);
-    await useSchema(trx, target.schema);
     let applied = 0;
     for (const event of events) {
       await sql`SAVEPOINT projection_event`.execute(trx);
       try {
-        await target.projection.apply(
-          bind(trx, target),
-          upcastAll(target, [event]),
-          context(target),
+        await inSchema(trx, target.schema, () =>
+          target.projection.apply(bind(trx, target), upcastAll(target, [event]), context(target)),
         );
         await sql`RELEASE SAVEPOINT projection_event`.execute(trx);
         applied += 1;
       } catch (error) {
         if (isTransientError(error)) throw error;
+        // Also puts the search_path back as it was at the savepoint.
         await sql`ROLLBACK TO SAVEPOINT projection_event`.execute(trx);
         if (applied > 0) await target.guard.advance(trx, events[applied - 1]!.position, applied);
         await target.guard.fail(trx, event, error);

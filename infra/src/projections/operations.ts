@@ -8,8 +8,8 @@ import {
   type StatusRow,
   lockStatusRow,
   quoteIdent,
+  inSchema,
   registerProjection,
-  useSchema,
   verifyTables,
 } from './status-rows';
 
@@ -35,8 +35,7 @@ export async function resetProjection<DB>(
       .map((t) => `${quoteIdent(context.schema)}.${quoteIdent(t)}`)
       .join(', ');
     await sql.raw(`DROP TABLE IF EXISTS ${names}`).execute(trx);
-    await useSchema(trx, context.schema);
-    await projection.createTables(trx, context.schema);
+    await inSchema(trx, context.schema, () => projection.createTables(trx, context.schema));
     await verifyTables(trx, projection, context.schema, false);
     await sql`UPDATE projection_status SET version = ${projection.version},
         event_types = ${[...projection.eventTypes]}, position = '0:0', events_processed = 0,

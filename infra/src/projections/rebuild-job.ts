@@ -5,9 +5,9 @@ import { CheckpointMovedError, errorMessage } from './errors';
 import { type Projection, rebuildSchemaOf } from './projection';
 import {
   type CheckpointGuard,
+  inSchema,
   quoteIdent,
   storedPosition,
-  useSchema,
   verifyTables,
 } from './status-rows';
 
@@ -79,8 +79,7 @@ export async function prepareRebuild(
   await db.transaction().execute(async (trx) => {
     await sql`DROP SCHEMA IF EXISTS ${sql.raw(quoteIdent(schema))} CASCADE`.execute(trx);
     await sql`CREATE SCHEMA ${sql.raw(quoteIdent(schema))}`.execute(trx);
-    await useSchema(trx, schema);
-    await projection.createTables(trx, schema);
+    await inSchema(trx, schema, () => projection.createTables(trx, schema));
     await verifyTables(trx, projection, schema, true);
     await sql`
       INSERT INTO projection_rebuilds (name, rebuild_id, version, schema_name, event_types, state)

@@ -2,9 +2,9 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { LeaderLock } from '../coordination/leader-lock';
 import { type Position, comparePositions } from '../event-store/types';
-import { backoffDelay, sleep } from '../runtime/backoff';
+import { backoffDelay } from '../runtime/backoff';
 import { type ApplyTarget } from './apply-batch';
-import { Changes } from './changes';
+import { Changes, pause } from './changes';
 import { type ProjectionContext, type ResolvedContext, resolveContext } from './context';
 import { ProjectionStateError, errorMessage } from './errors';
 import { type RebuildProgress } from './progress';
@@ -309,7 +309,7 @@ export class ProjectionRunner<DB = unknown> {
             projection: this.name,
             error: errorMessage(error),
           });
-        await sleep(retryMs, (wake) => signal.addEventListener('abort', wake, { once: true }));
+        await pause(retryMs, signal);
       }
     }
   }

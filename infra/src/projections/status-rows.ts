@@ -56,9 +56,19 @@ export async function lockStatusRow(trx: Db, name: string): Promise<StatusRow | 
   return rows[0];
 }
 
-/** Points unqualified names of the rest of the transaction at `schema` (and pg_catalog). */
-export async function useSchema(trx: Db, schema: string): Promise<void> {
-  await sql`SELECT set_config('search_path', ${quoteIdent(schema)}, true)`.execute(trx);
+/**
+ * Runs `work` with unqualified names pointing at `schema` (and pg_catalog) only, so a
+ * projection's raw SQL lands in the schema it is building, never in the live one by accident;
+ * then puts the search_path back for the runner's own tables.
+ */
+export async function inSchema<T>(trx: Db, schema: string, work: () => Promise<T>): Promise<T> {
+  // Materialized, so the old value is read before it is replaced.
+  const { rows } = await sql<{ previous: string }>`
+    WITH old AS MATERIALIZED (SELECT current_setting('search_path') AS previous)
+    SELECT previous, set_config('search_path', ${quoteIdent(schema)}, true) FROM old`.execute(trx);
+  const result = await work();
+  await sql`SELECT set_config('search_path', ${rows[0]!.previous}, true)`.execute(trx);
+  return result;
 }
 
 export function quoteIdent(name: string): string {
@@ -81,8 +91,7 @@ export async function registerProjection(
       VALUES (${projection.name}, ${projection.version}, ${schema}, ${[...projection.eventTypes]})
       ON CONFLICT (name) DO NOTHING RETURNING name`.execute(trx);
     if (rows.length > 0) {
-      await useSchema(trx, schema);
-      await projection.createTables(trx, schema);
+      await inSchema(trx, schema, () => projection.createTables(trx, schema));
       await verifyTables(trx, projection, schema, false);
     } else {
       // The event types are part of the definition of a version: keep them current for lag.

@@ -5,7 +5,7 @@ import { type ResolvedContext } from './context';
 import { errorMessage } from './errors';
 import { type Projection } from './projection';
 import { type RebuildJob, rebuildGuard } from './rebuild-job';
-import { lockStatusRow, quoteIdent, useSchema } from './status-rows';
+import { inSchema, lockStatusRow, quoteIdent } from './status-rows';
 
 export interface SwapOptions {
   batchSize: number;
@@ -65,7 +65,9 @@ async function swapOnce(
     const status = await lockStatusRow(trx, projection.name);
     if (!status) throw new Error(`projection ${projection.name} is not registered`);
     await rebuildGuard(projection, job).lock(trx, job.position);
-    const tail = await applyTail(context, projection, job, trx, options.batchSize);
+    const tail = await inSchema(trx, job.schema, () =>
+      applyTail(context, projection, job, trx, options.batchSize),
+    );
     const position = head && comparePositions(head, tail.position) > 0 ? head : tail.position;
     await moveTables(trx, projection, job.schema, context.schema, options.lockTimeoutMs);
     await sql`UPDATE projection_status SET version = ${projection.version},
@@ -90,7 +92,6 @@ async function applyTail(
   trx: Transaction<unknown>,
   batchSize: number,
 ): Promise<{ position: Position; count: number }> {
-  await useSchema(trx, job.schema);
   const bound = trx.withSchema(job.schema);
   let position = job.position;
   let count = 0;

@@ -62,10 +62,19 @@ export function accountsProjection(options: AccountsOptions = {}): Projection {
     },
     async apply(trx, events) {
       options.onApply?.(events);
+      const totals = { accounts: 0, balance: 0, events: 0 };
       for (const [index, event] of events.entries()) {
         await options.beforeEvent?.(event, index, events);
-        await applyOne(trx, event, version);
+        await applyOne(trx, event, version, totals);
       }
+      await trx
+        .updateTable('account_totals')
+        .set((eb) => ({
+          accounts: eb('accounts', '+', totals.accounts),
+          balance: eb('balance', '+', totals.balance),
+          events: eb('events', '+', totals.events),
+        }))
+        .execute();
     },
   });
 }
@@ -94,10 +103,12 @@ async function createAccountsTables(db: Kysely<AccountsDb>, schema: string, vers
   );
 }
 
+/** Writes one event's account row; the totals row is written once per batch. */
 async function applyOne(
   trx: Transaction<AccountsDb>,
   event: ProjectedEvent<AccountEvent>,
   version: number,
+  totals: { accounts: number; balance: number; events: number },
 ): Promise<void> {
   const last = version >= 2 ? { last_type: event.type } : {};
   if (event.type === 'account.opened') {
@@ -105,10 +116,8 @@ async function applyOne(
       .insertInto('accounts')
       .values({ id: event.data.accountId, owner: event.data.owner, balance: 0, events: 1, ...last })
       .execute();
-    await trx
-      .updateTable('account_totals')
-      .set((eb) => ({ accounts: eb('accounts', '+', 1), events: eb('events', '+', 1) }))
-      .execute();
+    totals.accounts += 1;
+    totals.events += 1;
     return;
   }
   const amount = event.data.amount;
@@ -121,10 +130,8 @@ async function applyOne(
     .where('id', '=', event.data.accountId)
     .executeTakeFirst();
   if (updated.numUpdatedRows !== 1n) throw new Error(`no account ${event.data.accountId}`);
-  await trx
-    .updateTable('account_totals')
-    .set((eb) => ({ balance: eb('balance', '+', delta), events: eb('events', '+', 1) }))
-    .execute();
+  totals.balance += delta;
+  totals.events += 1;
 }
 
 /** The read model computed in memory from the events: what the tables must equal. */

@@ -116,7 +116,7 @@ export async function createHarness(prefix = 'proj'): Promise<Harness> {
 export async function until(
   predicate: () => boolean | Promise<boolean>,
   what: string,
-  timeoutMs = 10_000,
+  timeoutMs = 20_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
