@@ -26,4 +26,20 @@ export const migrations: Migrations = {
       await sql`DROP TABLE IF EXISTS idempotency_keys`.execute(db);
     },
   },
+  /**
+   * Payments being opened right now: NOWPayments has been asked, its answer not yet recorded.
+   * An IPN that overtakes the answer finds its payment here and is asked to come back.
+   */
+  '20261201-02-payment-openings': {
+    async up(db) {
+      await sql`
+        CREATE TABLE payment_openings (
+          payment_id uuid PRIMARY KEY,
+          started_at timestamptz NOT NULL DEFAULT now()
+        )`.execute(db);
+    },
+    async down(db) {
+      await sql`DROP TABLE IF EXISTS payment_openings`.execute(db);
+    },
+  },
 };

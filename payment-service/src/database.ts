@@ -56,8 +56,15 @@ export interface IdempotencyKeysTable {
   created_at: Generated<Date>;
 }
 
+/** Service table (migrations/): payments whose NOWPayments answer is not recorded yet. */
+export interface PaymentOpeningsTable {
+  payment_id: string;
+  started_at: Generated<Date>;
+}
+
 export interface PaymentDb {
   payments: PaymentsTable;
   payment_history: PaymentHistoryTable;
   idempotency_keys: IdempotencyKeysTable;
+  payment_openings: PaymentOpeningsTable;
 }

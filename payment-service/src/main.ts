@@ -20,6 +20,7 @@ import { Catalogue } from './application/catalogue';
 import { CreatePayment } from './application/create-payment';
 import { IdempotencyKeys } from './application/idempotency';
 import { InvoiceIssuer, InvoicePolicy } from './application/invoicing';
+import { PaymentOpenings } from './application/openings';
 import { PaymentCommands, paymentCatalog } from './application/payment-commands';
 import { ProviderReports } from './application/provider-reports';
 import { type ReconcileResult, Reconciler, ReconcilerSchedule } from './application/reconciler';
@@ -76,7 +77,8 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
       logger,
     });
     const queries = new PaymentQueries(db);
-    const reports = new ProviderReports(commands, logger);
+    const openings = new PaymentOpenings(db, config.NOWPAYMENTS_TIMEOUT_MS + 60_000);
+    const reports = new ProviderReports({ commands, openings, logger });
     const refunds = new Refunds(commands, logger);
     const waitForProjections = host.waitForProjections.bind(host);
     // Until the port is bound, the default callback (this service's own URL) is unknown.
@@ -86,11 +88,13 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
       provider,
       catalogue,
       idempotency: new IdempotencyKeys(db, { leaseMs: config.NOWPAYMENTS_TIMEOUT_MS + 5_000 }),
+      openings,
       ipnCallbackUrl: () => ipnCallbackUrl!,
       waitForProjections,
       logger,
     });
 
+    await openings.sweep();
     await host.startProjections([paymentsProjection], catalog);
     const app = createHttpApp({
       service: services.payment.name,

@@ -6,6 +6,7 @@ import { type NowPayment, type NowPaymentsClient, NowPaymentsError } from '../no
 import { canonicalIpnJson } from '../nowpayments/signature';
 import { type Catalogue } from './catalogue';
 import { type IdempotencyKeys } from './idempotency';
+import { type PaymentOpenings } from './openings';
 import { type PaymentCommands, causalMetadata, nowIso } from './payment-commands';
 
 export type CreatePaymentResponse = z.infer<typeof CreatePaymentResponseSchema>;
@@ -28,6 +29,7 @@ export interface CreatePaymentDeps {
   provider: NowPaymentsClient;
   catalogue: Catalogue;
   idempotency: IdempotencyKeys;
+  openings: PaymentOpenings;
   /** Our webhook, resolved when the service knows its own address. */
   ipnCallbackUrl: () => string;
   /** Read-your-writes: resolves once the read models have the new payment. */
@@ -77,6 +79,20 @@ export class CreatePayment {
   }
 
   private async open(
+    userId: string,
+    request: CreatePaymentRequest,
+    paymentId: string,
+  ): Promise<CreatePaymentOutcome> {
+    const { openings } = this.deps;
+    await openings.begin(paymentId);
+    try {
+      return await this.openWithProvider(userId, request, paymentId);
+    } finally {
+      await openings.end(paymentId).catch(() => undefined);
+    }
+  }
+
+  private async openWithProvider(
     userId: string,
     request: CreatePaymentRequest,
     paymentId: string,

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { type NowPaymentsIpn, type PaymentStatus } from '@meetmatt/contracts';
 import { type CausalMetadata, type Logger, type Position } from '@meetmatt/infra';
-import { type ProviderReport, PAYMENT_NOT_FOUND } from '../domain/payment-decide';
+import { PAYMENT_NOT_FOUND, type ProviderReport, paymentStreamId } from '../domain/payment-decide';
 import { type NowPaymentDetails } from '../nowpayments';
 import { canonicalIpnJson } from '../nowpayments/signature';
+import { type PaymentOpenings } from './openings';
 import { type PaymentCommands, causalMetadata, nowIso } from './payment-commands';
 
 export type ReportOutcome =
   /** No such payment of ours: logged, and the provider is told it was received. */
   | { kind: 'unknown-payment' }
+  /** A payment being opened whose NOWPayments answer is not recorded yet: to be sent again. */
+  | { kind: 'not-yet-recorded' }
   /** Seen before (same fingerprint): nothing recorded. */
   | { kind: 'duplicate' }
   /** Recorded as evidence; `changed` when it moved the payment forward. */
@@ -25,11 +28,22 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * (the reconciler), goes through this one path: recorded on the payment's stream, then the
  * decider moves the payment forward when the report is news.
  */
+export interface ProviderReportsOptions {
+  commands: PaymentCommands;
+  openings: PaymentOpenings;
+  logger: Logger;
+  /** How long a report for a payment being opened waits for it to be recorded. */
+  openingWaitMs?: number;
+}
+
 export class ProviderReports {
-  constructor(
-    private readonly commands: PaymentCommands,
-    private readonly logger: Logger,
-  ) {}
+  private readonly commands: PaymentCommands;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: ProviderReportsOptions) {
+    this.commands = options.commands;
+    this.logger = options.logger;
+  }
 
   async record(
     paymentId: string | null | undefined,
@@ -46,16 +60,21 @@ export class ProviderReports {
       this.logger.warn('nowpayments report for an unknown payment', fields);
       return { kind: 'unknown-payment' };
     }
-    const result = await this.commands.execute(
-      paymentId,
-      { type: 'RecordProviderReport', report, now: nowIso() },
-      metadata,
-    );
-    if (!result.ok) {
-      if (result.error.code !== PAYMENT_NOT_FOUND) throw new Error(result.error.message);
-      this.logger.warn('nowpayments report for an unknown payment', fields);
-      return { kind: 'unknown-payment' };
+    const command = { type: 'RecordProviderReport' as const, report, now: nowIso() };
+    let result = await this.commands.execute(paymentId, command, metadata);
+    if (!result.ok && result.error.code === PAYMENT_NOT_FOUND) {
+      if (!(await this.options.openings.isOpening(paymentId))) {
+        this.logger.warn('nowpayments report for an unknown payment', fields);
+        return { kind: 'unknown-payment' };
+      }
+      // The IPN overtook NOWPayments' answer to our own request: wait for it to be recorded.
+      if (!(await this.recorded(paymentId))) {
+        this.logger.info('nowpayments report for a payment still being opened', fields);
+        return { kind: 'not-yet-recorded' };
+      }
+      result = await this.commands.execute(paymentId, command, metadata);
     }
+    if (!result.ok) throw new Error(result.error.message);
     if (result.events.length === 0) {
       this.logger.debug('nowpayments report already recorded', fields);
       return { kind: 'duplicate' };
@@ -67,6 +86,17 @@ export class ProviderReports {
       ...(changed ?? { status: result.state.exists ? result.state.status : undefined }),
     });
     return { kind: 'recorded', changed, position: result.position };
+  }
+
+  private async recorded(paymentId: string): Promise<boolean> {
+    const deadline = Date.now() + (this.options.openingWaitMs ?? 1_500);
+    const streamId = paymentStreamId(paymentId);
+    for (;;) {
+      if (await this.commands.store.streamExists(streamId)) return true;
+      if (Date.now() > deadline || !(await this.options.openings.isOpening(paymentId)))
+        return this.commands.store.streamExists(streamId);
+      await pause(20);
+    }
   }
 }
 
@@ -103,6 +133,10 @@ export function reportFromPoll(details: NowPaymentDetails): ProviderReport {
     source: 'reconciler',
     fingerprint: sha256(canonicalIpnJson(learned)),
   };
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function sha256(text: string): string {

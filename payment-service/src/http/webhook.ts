@@ -41,7 +41,13 @@ export function addNowPaymentsWebhook(routes: Routes, deps: WebhookDeps): void {
   // the IPN is parsed below with it.
   routes.add({ ...endpoint, body: undefined }, async ({ req }) => {
     const ipn = parseOrThrow(NowPaymentsIpnSchema, req.body, 'body');
-    await deps.reports.record(ipn.order_id, reportFromIpn(ipn, req.body));
+    const outcome = await deps.reports.record(ipn.order_id, reportFromIpn(ipn, req.body));
+    if (outcome.kind === 'not-yet-recorded') {
+      // Rare: the IPN overtook NOWPayments' own answer to us. A non-2xx makes it send it again.
+      throw new HttpError(503, 'payment-being-opened', 'The payment is being opened; resend', {
+        headers: { 'Retry-After': '1' },
+      });
+    }
     return { status: 200, body: { ok: true } };
   });
 }

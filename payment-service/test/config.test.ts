@@ -1,0 +1,65 @@
+import { defaultPlans } from '@meetmatt/contracts';
+import { ConfigError } from '@meetmatt/infra';
+import { SANDBOX_API_KEY, SANDBOX_IPN_SECRET, loadPaymentConfig } from '../src/config';
+
+describe('payment-service configuration', () => {
+  test('when nothing is set, then it talks to the local sandbox with the sandbox’s key and secret', () => {
+    const config = loadPaymentConfig({});
+    expect(config).toMatchObject({
+      PORT: 3001,
+      NOWPAYMENTS_API_URL: 'http://127.0.0.1:3101',
+      NOWPAYMENTS_API_KEY: SANDBOX_API_KEY,
+      NOWPAYMENTS_IPN_SECRET: SANDBOX_IPN_SECRET,
+      plans: defaultPlans,
+    });
+    expect(config.NOWPAYMENTS_IPN_CALLBACK_URL).toBeUndefined();
+  });
+
+  test('when NODE_ENV=production, then the NOWPayments key and IPN secret are required', () => {
+    expect(() => loadPaymentConfig({ NODE_ENV: 'production' })).toThrow(
+      /NOWPAYMENTS_API_KEY is missing: required when NODE_ENV=production/,
+    );
+    expect(() =>
+      loadPaymentConfig({ NODE_ENV: 'production', NOWPAYMENTS_API_KEY: 'live-key' }),
+    ).toThrow(/NOWPAYMENTS_IPN_SECRET/);
+    const config = loadPaymentConfig({
+      NODE_ENV: 'production',
+      NOWPAYMENTS_API_KEY: 'live-key',
+      NOWPAYMENTS_IPN_SECRET: 'live-secret',
+    });
+    expect(config.NOWPAYMENTS_API_KEY).toBe('live-key');
+  });
+
+  test('when PLANS_JSON is set, then it replaces the catalogue; when it is wrong, one line names it', () => {
+    const plans = [
+      {
+        id: 'solo',
+        name: 'Solo agent',
+        priceAmount: 19,
+        priceCurrency: 'eur',
+        maxAcuLimit: 5,
+        description: 'One small agent',
+      },
+    ];
+    expect(loadPaymentConfig({ PLANS_JSON: JSON.stringify(plans) }).plans).toEqual(plans);
+    for (const bad of ['not json', '[]', '[{"id":"x"}]', JSON.stringify([...plans, ...plans])]) {
+      let error: unknown;
+      try {
+        loadPaymentConfig({ PLANS_JSON: bad });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).variable).toBe('PLANS_JSON');
+    }
+  });
+
+  test('when a setting is malformed, then one line names it', () => {
+    expect(() => loadPaymentConfig({ NOWPAYMENTS_TIMEOUT_MS: 'soon' })).toThrow(
+      /NOWPAYMENTS_TIMEOUT_MS is "soon"/,
+    );
+    expect(() => loadPaymentConfig({ NOWPAYMENTS_IPN_CALLBACK_URL: 'not a url' })).toThrow(
+      /NOWPAYMENTS_IPN_CALLBACK_URL/,
+    );
+  });
+});

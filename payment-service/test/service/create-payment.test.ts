@@ -1,0 +1,323 @@
+import { type Server, createServer } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { type TestUser } from '@meetmatt/infra/testing';
+import {
+  type PaymentHarness,
+  eventually,
+  historyOf,
+  paymentRequest,
+  scenario,
+  startPaymentHarness,
+} from './harness';
+
+/**
+ * Between the service and the sandbox: passes calls through, or fails them the way a provider
+ * can (a 500 with NOWPayments' error body, a connection that never answers), or holds them until
+ * released (to make two requests overlap).
+ */
+class Switchboard {
+  mode: 'forward' | 'fail' | 'hang' | 'hold' | 'slow' = 'forward';
+  private held: (() => void)[] = [];
+  private server!: Server;
+  url = '';
+
+  constructor(private readonly target: () => string) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const forward = async () => {
+          const upstream = await fetch(`${this.target()}${req.url}`, {
+            method: req.method,
+            headers: req.headers as Record<string, string>,
+            body: req.method === 'GET' ? null : Buffer.concat(chunks),
+          });
+          const text = await upstream.text();
+          // A slow answer: NOWPayments' IPNs may overtake it.
+          if (this.mode === 'slow') await new Promise((r) => setTimeout(r, 300));
+          res.writeHead(upstream.status, { 'content-type': 'application/json' });
+          res.end(text);
+        };
+        if (this.mode === 'hang') return;
+        if (this.mode === 'fail') {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              status: false,
+              statusCode: 500,
+              code: 'INTERNAL_ERROR',
+              message: 'Something went wrong',
+            }),
+          );
+          return;
+        }
+        if (this.mode === 'hold') this.held.push(() => void forward());
+        else void forward();
+      });
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  get holding(): number {
+    return this.held.length;
+  }
+
+  release(): void {
+    const held = this.held;
+    this.held = [];
+    for (const go of held) go();
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+describe('payment-service: POST /payments/create', () => {
+  let h: PaymentHarness;
+  let board: Switchboard;
+  let user: TestUser;
+
+  beforeAll(async () => {
+    let sandboxUrl = '';
+    board = new Switchboard(() => sandboxUrl);
+    await board.start();
+    h = await startPaymentHarness({
+      env: { NOWPAYMENTS_API_URL: board.url, NOWPAYMENTS_TIMEOUT_MS: '400' },
+    });
+    sandboxUrl = h.sandbox.url!;
+  });
+
+  beforeEach(async () => {
+    board.mode = 'forward';
+    user = await h.user();
+  });
+
+  afterAll(async () => {
+    await h?.stop();
+    await board?.stop();
+  });
+
+  const create = (who: TestUser, body: unknown, key?: string) => {
+    const req = h.api().post('/payments/create').set('Authorization', who.authorization);
+    if (key !== undefined) req.set('Idempotency-Key', key);
+    return req.send(body as object);
+  };
+
+  const providerCalls = () => h.sandbox.calls().filter((c) => c.path === '/v1/payment');
+
+  const paymentStreams = async () =>
+    (await h.service.host.eventStore.listStreams({ prefix: 'payment-', limit: 1_000 })).length;
+
+  const listOwn = async (who: TestUser) =>
+    (await h.api().get('/payments').set('Authorization', who.authorization)).body as {
+      items: { id: string }[];
+    };
+
+  test('when the same key is sent twice by the same user, then the first answer comes back and NOWPayments is called once', async () => {
+    const key = randomUUID();
+    const body = paymentRequest();
+    const before = providerCalls().length;
+
+    const first = await create(user, body, key);
+    const second = await create(user, body, key);
+
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(201);
+    expect(second.body).toEqual(first.body);
+    expect(second.headers['idempotent-replayed']).toBe('true');
+    expect(providerCalls().length - before).toBe(1);
+    expect((await listOwn(user)).items.map((p) => p.id)).toEqual([first.body.id]);
+  });
+
+  test('when five requests with the same key arrive at once, then one payment is made and all get its answer', async () => {
+    const key = randomUUID();
+    const body = paymentRequest();
+    const before = providerCalls().length;
+    board.mode = 'hold';
+
+    const answers = Array.from({ length: 5 }, () => create(user, body, key).then((r) => r));
+    const pending = Promise.all(answers);
+    // the one request that won the key is at NOWPayments; the others wait for its answer
+    while (board.holding === 0) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(board.holding).toBe(1);
+    board.release();
+    const results = await pending;
+
+    expect(results.map((r) => r.status)).toEqual([201, 201, 201, 201, 201]);
+    expect(new Set(results.map((r) => r.body.id as string)).size).toBe(1);
+    expect(providerCalls().length - before).toBe(1);
+    expect((await listOwn(user)).items).toHaveLength(1);
+  });
+
+  test('when a key is reused with another body, then 422 and nothing new is made', async () => {
+    const key = randomUUID();
+    const first = await create(user, paymentRequest(), key);
+    const before = providerCalls().length;
+    const second = await create(user, paymentRequest({ plan: 'pro' }), key);
+
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(422);
+    expect(second.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(providerCalls().length).toBe(before);
+  });
+
+  test('when two users send the same key, then each gets a payment of their own', async () => {
+    const key = randomUUID();
+    const other = await h.user();
+    const mine = await create(user, paymentRequest(), key);
+    const theirs = await create(other, paymentRequest(), key);
+    expect(mine.status).toBe(201);
+    expect(theirs.status).toBe(201);
+    expect(theirs.body.id).not.toBe(mine.body.id);
+  });
+
+  test('when NOWPayments fails, then 502 problem+json, nothing is recorded, and a retry with the same key succeeds', async () => {
+    const key = randomUUID();
+    const streams = await paymentStreams();
+    board.mode = 'fail';
+
+    const failed = await create(user, paymentRequest(), key);
+
+    expect(failed.status).toBe(502);
+    expect(failed.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(failed.body).toMatchObject({
+      status: 502,
+      detail: expect.stringMatching(/NOWPayments/),
+    });
+    expect(await paymentStreams()).toBe(streams);
+    expect((await listOwn(user)).items).toEqual([]);
+
+    board.mode = 'forward';
+    const retried = await create(user, paymentRequest(), key);
+    expect(retried.status).toBe(201);
+    expect((await listOwn(user)).items.map((p) => p.id)).toEqual([retried.body.id]);
+  });
+
+  test('when NOWPayments does not answer in time, then 502 within the timeout and nothing is recorded', async () => {
+    const streams = await paymentStreams();
+    board.mode = 'hang';
+    const started = Date.now();
+
+    const res = await create(user, paymentRequest());
+
+    expect(res.status).toBe(502);
+    expect(res.body.detail).toMatch(/did not answer in time/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await paymentStreams()).toBe(streams);
+    expect(h.logs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          message: 'payment not opened: NOWPayments failed',
+          kind: 'timeout',
+        }),
+      ]),
+    );
+  });
+
+  test('when NOWPayments refuses the currency, then 502 naming its answer and nothing is recorded', async () => {
+    const streams = await paymentStreams();
+    const res = await create(user, paymentRequest({ payCurrency: 'dogecoinz' }));
+    expect(res.status).toBe(502);
+    expect(res.body.detail).toMatch(/INVALID_REQUEST_PARAMS/);
+    expect(await paymentStreams()).toBe(streams);
+  });
+
+  test('when the plan is not on sale or the body is invalid, then 400 naming the field and NOWPayments is not called', async () => {
+    const before = providerCalls().length;
+    const unknownPlan = await create(user, paymentRequest({ plan: 'platinum' }));
+    expect(unknownPlan.status).toBe(400);
+    expect(unknownPlan.body.errors).toEqual([
+      expect.objectContaining({
+        field: 'plan',
+        in: 'body',
+        message: expect.stringMatching(/starter/),
+      }),
+    ]);
+    const invalid = await create(user, { ...paymentRequest(), agent: { name: '' } });
+    expect(invalid.status).toBe(400);
+    expect((invalid.body as { errors: { field: string }[] }).errors.map((e) => e.field)).toEqual(
+      expect.arrayContaining(['agent.name', 'agent.instructions']),
+    );
+    const badKey = await create(user, paymentRequest(), 'spaces are not allowed');
+    expect(badKey.status).toBe(400);
+    expect(badKey.body.errors).toEqual([expect.objectContaining({ in: 'header' })]);
+    expect(providerCalls().length).toBe(before);
+  });
+
+  test('when nobody is signed in, then 401 and NOWPayments is not called', async () => {
+    const before = providerCalls().length;
+    const res = await h.api().post('/payments/create').send(paymentRequest());
+    expect(res.status).toBe(401);
+    const forged = await h
+      .api()
+      .post('/payments/create')
+      .set('Authorization', `Bearer ${user.token.slice(0, -4)}AAAA`)
+      .send(paymentRequest());
+    expect(forged.status).toBe(401);
+    expect(providerCalls().length).toBe(before);
+  });
+
+  test('when a payment is created, then the client can read it at once and it asks NOWPayments with the catalogue price', async () => {
+    // a price in the request is not ours to take
+    const res = await create(
+      user,
+      paymentRequest({ plan: 'pro', autoDeploy: false, priceAmount: 1, priceCurrency: 'usd' }),
+    );
+    expect(res.status).toBe(201);
+    expect(res.headers.location).toBe(`/payments/${res.body.id}`);
+    const read = await h
+      .api()
+      .get(`/payments/${res.body.id}`)
+      .set('Authorization', user.authorization);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({
+      plan: 'pro',
+      priceAmount: 199,
+      autoDeploy: false,
+      status: 'waiting',
+    });
+    expect(providerCalls().at(-1)!.body).toMatchObject({
+      order_id: res.body.id,
+      price_amount: 199,
+    });
+  });
+
+  test('when NOWPayments’ first IPN overtakes its answer to our create call, then the IPN is not lost', async () => {
+    board.mode = 'slow';
+    const res = await create(user, paymentRequest(scenario('paid')));
+    expect(res.status).toBe(201);
+    const paymentId = res.body.id as string;
+    // the first IPN reached us before the answer did
+    const firstIpn = h.sandbox.deliveries({ orderId: paymentId })[0]!;
+    expect(Date.parse(firstIpn.attempts[0]!.at)).toBeLessThan(Date.parse(res.body.createdAt));
+
+    await eventually(async () => {
+      const detail = await h
+        .api()
+        .get(`/payments/${paymentId}`)
+        .set('Authorization', user.authorization);
+      expect(historyOf(detail.body)).toEqual([
+        'waiting',
+        'confirming',
+        'confirmed',
+        'sending',
+        'finished',
+      ]);
+    });
+    expect(h.logs).not.toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          message: 'nowpayments report for an unknown payment',
+          paymentId,
+        }),
+      ]),
+    );
+  });
+});

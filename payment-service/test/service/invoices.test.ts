@@ -1,0 +1,160 @@
+import { paymentEventTypes } from '@meetmatt/contracts';
+import { type TestUser } from '@meetmatt/infra/testing';
+import { type PaymentConfirmed } from '../../src/domain/payment';
+import {
+  IPN_SECRET,
+  type PaymentHarness,
+  eventually,
+  paymentRequest,
+  scenario,
+  startPaymentHarness,
+} from './harness';
+import { type PaymentRef, ipnBody, sign } from './ipn';
+
+const YEAR = new Date().getUTCFullYear();
+
+describe('payment-service: invoices', () => {
+  let h: PaymentHarness;
+  let user: TestUser;
+
+  beforeAll(async () => {
+    h = await startPaymentHarness({
+      env: { INVOICE_SELLER_NAME: 'Meet Matt SAS', INVOICE_SELLER_ADDRESS: '1 rue de Test, Paris' },
+    });
+    user = await h.user();
+  });
+
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  async function openPayment(agentName?: string): Promise<PaymentRef> {
+    const body = paymentRequest(scenario('manual'));
+    if (agentName) body.agent.name = `${agentName} [sandbox:manual]`;
+    const res = await h
+      .api()
+      .post('/payments/create')
+      .set('Authorization', user.authorization)
+      .send(body);
+    expect(res.status).toBe(201);
+    return res.body as PaymentRef;
+  }
+
+  function finish(payment: PaymentRef) {
+    const body = ipnBody(payment, 'finished');
+    return h
+      .api()
+      .post('/webhooks/nowpayments')
+      .set('x-nowpayments-sig', sign(body, IPN_SECRET))
+      .send(body);
+  }
+
+  async function invoiceOf(paymentId: string, accept = 'application/json') {
+    return eventually(async () => {
+      const res = await h
+        .api()
+        .get(`/payments/${paymentId}/invoice`)
+        .set('Authorization', user.authorization)
+        .set('Accept', accept)
+        .buffer(true)
+        .parse((response, done) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (c: Buffer) => chunks.push(c));
+          response.on('end', () => done(null, Buffer.concat(chunks)));
+        });
+      expect(res.status).toBe(200);
+      return { res, bytes: res.body as Buffer };
+    });
+  }
+
+  const sequenceOf = (invoiceNumber: string) => Number(invoiceNumber.slice(-6));
+
+  async function counter() {
+    const events = await h.service.host.eventStore.readStream(`invoice-counter-${YEAR}`);
+    return events.map((e) => e.data as { sequence: number; paymentId: string });
+  }
+
+  test('when two payments are confirmed at the same moment, then they get consecutive invoice numbers', async () => {
+    const [a, b] = await Promise.all([openPayment(), openPayment()]);
+    const answers = await Promise.all([finish(a), finish(b)]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+
+    const numbers = await Promise.all(
+      [a, b].map(
+        async (p) => JSON.parse((await invoiceOf(p.id)).bytes.toString()).number as string,
+      ),
+    );
+    for (const number of numbers) expect(number).toMatch(new RegExp(`^MM-${YEAR}-\\d{6}$`));
+    const [first, second] = numbers.map(sequenceOf).sort((x, y) => x - y);
+    expect(second).toBe(first! + 1);
+  });
+
+  test('when many confirmations are invoiced at once, and each more than once, then the numbers run without gap or repeat, one per payment', async () => {
+    const payments = await Promise.all(Array.from({ length: 8 }, () => openPayment()));
+    await Promise.all(payments.map((p) => finish(p)));
+    const confirmations = await Promise.all(
+      payments.map(async (p) => {
+        const stream = await h.service.host.eventStore.readStream(`payment-${p.id}`);
+        const confirmed = stream.find((e) => e.type === paymentEventTypes.confirmed)!;
+        return { data: confirmed.data as PaymentConfirmed['data'], at: confirmed.createdAt };
+      }),
+    );
+    // the policy issues them too, at the same time: three issuers per payment in all
+    const metadata = { correlationId: 'test', causationId: 'test' };
+    await Promise.all(
+      [...confirmations, ...confirmations].map((c) =>
+        h.service.invoices.issue(c.data, c.at, metadata),
+      ),
+    );
+
+    for (const p of payments) {
+      const stream = await h.service.host.eventStore.readStream(`payment-${p.id}`);
+      expect(stream.filter((e) => e.type === paymentEventTypes.invoiceIssued)).toHaveLength(1);
+    }
+    const allocations = await counter();
+    expect(allocations.map((a) => a.sequence)).toEqual(allocations.map((_, i) => i + 1));
+    expect(new Set(allocations.map((a) => a.paymentId)).size).toBe(allocations.length);
+    expect(allocations.map((a) => a.paymentId)).toEqual(
+      expect.arrayContaining(payments.map((p) => p.id)),
+    );
+  });
+
+  test('when the invoice is asked for as JSON, HTML or PDF, then each carries the number, and the HTML escapes what the user typed', async () => {
+    const payment = await openPayment('<script>alert(1)</script> & Co');
+    await finish(payment);
+    const json = JSON.parse((await invoiceOf(payment.id)).bytes.toString()) as Record<
+      string,
+      unknown
+    >;
+    expect(json).toMatchObject({
+      paymentId: payment.id,
+      plan: 'starter',
+      amount: 49,
+      currency: 'usd',
+      seller: { name: 'Meet Matt SAS', address: '1 rue de Test, Paris' },
+      description: expect.stringContaining('<script>'),
+    });
+    const number = json.number as string;
+
+    const html = await invoiceOf(payment.id, 'text/html');
+    expect(html.res.headers['content-type']).toMatch(/^text\/html/);
+    const page = html.bytes.toString('utf8');
+    expect(page).toContain(number);
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co');
+    expect(page).not.toContain('<script>');
+
+    const pdf = await invoiceOf(payment.id, 'application/pdf');
+    expect(pdf.res.headers['content-type']).toBe('application/pdf');
+    expect(pdf.res.headers['content-disposition']).toBe(`inline; filename="${number}.pdf"`);
+    expect(pdf.bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    expect(pdf.bytes.toString('latin1')).toContain(number);
+    expect(pdf.bytes.toString('latin1').trimEnd().endsWith('%%EOF')).toBe(true);
+
+    const refused = await h
+      .api()
+      .get(`/payments/${payment.id}/invoice`)
+      .set('Authorization', user.authorization)
+      .set('Accept', 'image/png');
+    expect(refused.status).toBe(406);
+  });
+});
