@@ -175,7 +175,7 @@ export function describeEventStoreContract(
         );
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
         for (const r of results.filter((r) => r.status === 'rejected')) {
-          expect((r).reason).toBeInstanceOf(WrongExpectedRevisionError);
+          expect(r.reason).toBeInstanceOf(WrongExpectedRevisionError);
         }
         expect(await store.readStream(stream)).toHaveLength(2);
       });

@@ -55,6 +55,30 @@ interface AppendRow {
 type Queryable = Pick<pg.Pool | pg.PoolClient | pg.Client, 'query'>;
 
 /**
+ * The visibility horizon, as a CTE named `snap` with one column `xmin`: the oldest transaction
+ * of THIS database still in progress in the statement's snapshot (or the snapshot's xmax when
+ * none is). Every transaction below it has finished, or belongs to another database and so
+ * cannot have written to es_events. The snapshot's own xmin would do, but it counts every
+ * database of the server, so one long transaction anywhere on the server would hold every
+ * reader here back. A transaction pg_stat_activity cannot place (ended meanwhile, prepared,
+ * hidden by permissions) counts as ours: that only ever holds readers back, never skips.
+ */
+const HORIZON_CTE = `
+  snapshot AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
+  foreign_xids AS MATERIALIZED (
+    SELECT backend_xid FROM pg_stat_activity
+    WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()
+  ),
+  snap AS MATERIALIZED (
+    SELECT coalesce(
+      (SELECT min(x) FROM pg_snapshot_xip(snapshot.s) AS x
+       WHERE NOT EXISTS (SELECT 1 FROM foreign_xids f WHERE f.backend_xid = xid(x))),
+      pg_snapshot_xmax(snapshot.s)
+    ) AS xmin
+    FROM snapshot
+  )`;
+
+/**
  * One append in one statement. The expected revision is checked against the stream's last
  * revision as this statement sees it; a writer that commits the same revisions first makes the
  * insert fail on the (stream, revision) unique constraint, which is the conflict.
@@ -264,7 +288,7 @@ export class PostgresEventStore implements EventStore {
   ): Promise<VisibleRead> {
     const params: unknown[] = [after.commit.toString(), after.prepare.toString(), limit];
     const conditions = filterConditions(filter, params);
-    const text = `WITH snap AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+    const text = `WITH ${HORIZON_CTE},
        state AS MATERIALIZED (
          SELECT coalesce((SELECT max(transaction_id) FROM es_events) >= snap.xmin, false) AS held,
                 h.xid AS head_xid, h.pos AS head_pos
@@ -330,7 +354,7 @@ export class PostgresEventStore implements EventStore {
   async headPosition(): Promise<Position | undefined> {
     const { rows } = await this.options.pool.query<{ xid: string; pos: string }>(
       `SELECT transaction_id::text AS xid, global_position::text AS pos FROM es_events
-       WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       WHERE transaction_id < (WITH ${HORIZON_CTE} SELECT xmin FROM snap)
        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
     );
     const row = rows[0];
