@@ -1,0 +1,202 @@
+import { type ServiceKey, services } from '@meetmatt/contracts';
+import {
+  type EventMetadata,
+  type EventStore,
+  PostgresEventStore,
+  type RecordedEvent,
+  START,
+} from '@meetmatt/infra';
+import { agentIdFor } from '@meetmatt/brain-service/domain/agent-identity';
+import { type ServiceHandle } from './runtime';
+
+/** What a trace starts from. */
+export type JourneyKind = 'payment' | 'agent' | 'correlation';
+
+export interface JourneyEvent {
+  service: ServiceKey;
+  event: RecordedEvent;
+}
+
+export interface Journey {
+  kind: JourneyKind;
+  paymentIds: string[];
+  agentIds: string[];
+  correlationIds: string[];
+  /** In time order (stores' clocks: one PostgreSQL server, or one EventStoreDB). */
+  events: JourneyEvent[];
+  /** The search stopped at the cap before it had everything. */
+  truncated: boolean;
+}
+
+const paymentStream = (id: string) => `${services.payment.streamPrefix}-${id}`;
+const agentStream = (id: string) => `${services.brain.streamPrefix}-${id}`;
+const MAX_ROUNDS = 8;
+
+/**
+ * Gathers one journey across the three services. A journey is held together by ids: the
+ * payment's stream, the agent's stream (its id is derived from the payment id, as brain-service
+ * derives it), the correlation ids their events carry, and the events other services wrote
+ * because of them (their causation id is the id of the event they consumed). It grows from the
+ * seed until nothing new turns up. Events that share a correlation id but sit in another
+ * payment's or agent's stream belong to another journey and are left out.
+ */
+export async function findJourney(
+  handles: Record<ServiceKey, ServiceHandle>,
+  query: string,
+  cap: number,
+): Promise<Journey | undefined> {
+  const id = query.trim();
+  const payments = new Set<string>();
+  const agents = new Set<string>();
+  const correlations = new Set<string>();
+  const events = new Map<string, JourneyEvent>();
+  const readStreams = new Set<string>();
+  let kind: JourneyKind;
+
+  const bare = id.replace(
+    new RegExp(`^(${services.payment.streamPrefix}|${services.brain.streamPrefix})-`),
+    '',
+  );
+  if (await handles.payment.store.streamExists(paymentStream(bare))) {
+    kind = 'payment';
+    payments.add(bare);
+  } else if (await handles.brain.store.streamExists(agentStream(bare))) {
+    kind = 'agent';
+    agents.add(bare);
+  } else {
+    kind = 'correlation';
+    correlations.add(id);
+  }
+
+  const entityStreams = () =>
+    new Set([...[...payments].map(paymentStream), ...[...agents].map(agentStream)]);
+  const isEntityStream = (service: ServiceKey, streamId: string) =>
+    (service === 'payment' && streamId.startsWith(`${services.payment.streamPrefix}-`)) ||
+    (service === 'brain' && streamId.startsWith(`${services.brain.streamPrefix}-`));
+  const add = (service: ServiceKey, event: RecordedEvent) => {
+    if (events.has(event.id)) return;
+    events.set(event.id, { service, event });
+    if (event.metadata.correlationId) correlations.add(event.metadata.correlationId);
+    const data = event.data as { paymentId?: unknown; agentId?: unknown } | null;
+    if (typeof data?.paymentId === 'string') payments.add(data.paymentId);
+    if (typeof data?.agentId === 'string') agents.add(data.agentId);
+  };
+
+  let truncated = false;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const before = events.size + payments.size + agents.size + correlations.size;
+    for (const paymentId of payments) agents.add(agentIdFor(paymentId));
+    // The entities' own streams, read whole.
+    for (const streamId of entityStreams()) {
+      if (readStreams.has(streamId)) continue;
+      readStreams.add(streamId);
+      const service: ServiceKey = streamId.startsWith(`${services.payment.streamPrefix}-`)
+        ? 'payment'
+        : 'brain';
+      for (const event of await handles[service].store.readStream(streamId, { maxCount: cap }))
+        add(service, event);
+    }
+    // Everything else that shares a correlation id or was caused by one of the journey's events.
+    const known = entityStreams();
+    const first = round === 0 && kind === 'correlation';
+    for (const handle of Object.values(handles)) {
+      const found = await findRelated(handle.store, [...correlations], [...events.keys()], cap);
+      for (const event of found) {
+        if (isEntityStream(handle.key, event.streamId) && !known.has(event.streamId) && !first)
+          continue;
+        add(handle.key, event);
+      }
+    }
+    if (events.size >= cap) {
+      truncated = true;
+      break;
+    }
+    if (events.size + payments.size + agents.size + correlations.size === before) break;
+  }
+  if (events.size === 0) return undefined;
+  // A derived agent id whose stream does not exist was never an agent.
+  const existingAgents: string[] = [];
+  for (const agentId of agents)
+    if ([...events.values()].some((e) => e.event.streamId === agentStream(agentId)))
+      existingAgents.push(agentId);
+  const ordered = [...events.values()].sort(
+    (a, b) =>
+      a.event.createdAt.getTime() - b.event.createdAt.getTime() ||
+      (a.service === b.service ? a.event.revision - b.event.revision : 0),
+  );
+  return {
+    kind,
+    paymentIds: [...payments],
+    agentIds: existingAgents,
+    correlationIds: [...correlations],
+    events: ordered.slice(0, cap),
+    truncated,
+  };
+}
+
+/**
+ * Events whose metadata names one of `correlationIds` or whose causation is one of `eventIds`.
+ * PostgreSQL answers in one statement over es_events (a sequential scan: an operator's question,
+ * not a service's hot path); another store is read through `$all`.
+ */
+async function findRelated(
+  store: EventStore,
+  correlationIds: string[],
+  eventIds: string[],
+  cap: number,
+): Promise<RecordedEvent[]> {
+  if (correlationIds.length === 0 && eventIds.length === 0) return [];
+  if (store instanceof PostgresEventStore) {
+    const { rows } = await store.pool.query<Row>(
+      `SELECT transaction_id::text AS xid, global_position::text AS pos, event_id, stream_id,
+         stream_revision, event_type, data, metadata, created_at
+       FROM es_events
+       WHERE metadata->>'correlationId' = ANY($1::text[]) OR metadata->>'causationId' = ANY($2::text[])
+       ORDER BY transaction_id, global_position LIMIT $3`,
+      [correlationIds, eventIds, cap],
+    );
+    return rows.map(toRecorded);
+  }
+  const wantedCorrelation = new Set(correlationIds);
+  const wantedCause = new Set(eventIds);
+  const found: RecordedEvent[] = [];
+  let after = START;
+  for (;;) {
+    const page = await store.readAll({ after, maxCount: 1_000 });
+    if (page.length === 0) return found;
+    for (const event of page) {
+      if (
+        wantedCorrelation.has(event.metadata.correlationId) ||
+        wantedCause.has(event.metadata.causationId)
+      )
+        found.push(event);
+      if (found.length >= cap) return found;
+    }
+    after = page[page.length - 1]!.position;
+  }
+}
+
+interface Row {
+  xid: string;
+  pos: string;
+  event_id: string;
+  stream_id: string;
+  stream_revision: number | string;
+  event_type: string;
+  data: unknown;
+  metadata: EventMetadata;
+  created_at: Date;
+}
+
+function toRecorded(row: Row): RecordedEvent {
+  return {
+    id: row.event_id,
+    type: row.event_type,
+    data: row.data,
+    metadata: row.metadata,
+    streamId: row.stream_id,
+    revision: Number(row.stream_revision),
+    position: { commit: BigInt(row.xid), prepare: BigInt(row.pos) },
+    createdAt: row.created_at,
+  };
+}
