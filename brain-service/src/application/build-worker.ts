@@ -163,14 +163,7 @@ async function step(
     case 'wait':
       return observation.progress ? 'active' : 'idle';
     case 'follow-up':
-      return followUp(
-        agent,
-        session,
-        observation.progress?.followUpsSent ?? session.followUpsSent,
-        deps,
-        execute,
-        signal,
-      );
+      return followUp(agent, { ...session, ...observation.progress }, deps, execute, signal);
     case 'deployed': {
       const done = await execute({
         type: 'CompleteBuild',
@@ -198,14 +191,15 @@ async function step(
   }
 }
 
+/** `session` as just observed: its status and the follow-ups sent so far. */
 async function followUp(
   agent: Agent,
-  session: CurrentSession,
-  sent: number,
+  session: Pick<CurrentSession, 'id' | 'status' | 'followUpsSent'>,
   deps: BuildWorkerDeps,
   execute: (command: AgentCommand) => Promise<boolean>,
   signal: AbortSignal,
 ): Promise<StepResult> {
+  const sent = session.followUpsSent;
   const delivery = await deps.devin.sendMessage(session.id, deps.settings.followUpMessage, {
     signal,
   });
@@ -324,6 +318,5 @@ async function record(
 function formatMs(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
   if (ms % 60_000 === 0) return `${ms / 60_000} min`;
-  if (ms % 1_000 === 0) return `${ms / 1_000} s`;
-  return `${ms} ms`;
+  return ms >= 1_000 ? `${ms / 1_000} s` : `${ms} ms`;
 }

@@ -164,9 +164,13 @@ async function applyOne(trx: Transaction<BrainDb>, event: Event): Promise<void> 
         })
         .where('id', '=', d.agentId)
         .execute();
-      if (d.status !== row.session_status) await history(trx, event, `Devin session ${d.status}`);
-      else if (d.followUpsSent > row.follow_ups_sent)
-        await history(trx, event, `Answered the blocked session (follow-up ${d.followUpsSent})`);
+      const notes = [
+        ...(d.followUpsSent > row.follow_ups_sent
+          ? [`Answered the blocked session (follow-up ${d.followUpsSent})`]
+          : []),
+        ...(d.status !== row.session_status ? [`Devin session ${d.status}`] : []),
+      ];
+      if (notes.length > 0) await history(trx, event, notes.join('; '));
       return;
     }
     case agentEvents.deployed.type: {
