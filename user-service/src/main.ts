@@ -7,6 +7,7 @@ import {
   userOpenApi,
 } from '@meetmatt/contracts';
 import {
+  type Database,
   EventCatalog,
   Inbox,
   type Logger,
@@ -69,6 +70,7 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
   try {
     const db = host.database.db;
     const logger = host.logger;
+    guardCheckedOutClients(host.database.pool, logger);
     const catalog = new EventCatalog<UserEvent>(Object.values(userEvents));
     const keys = await loadKeyRing(config.AUTH_SIGNING_KEYS, db, logger);
     const audience = { issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE };
@@ -213,6 +215,23 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
     await host.stop();
     throw error;
   }
+}
+
+/**
+ * The pool listens for errors on idle clients only. A client checked out between two statements
+ * of a transaction when its connection drops emits 'error' with nobody listening, which would
+ * crash the process; the statement in progress fails anyway, so logging is enough.
+ * (infra's createPool should do this for every service.)
+ */
+function guardCheckedOutClients(pool: Database['pool'], logger: Logger): void {
+  const guarded = new WeakSet<object>();
+  pool.on('acquire', (client) => {
+    if (guarded.has(client)) return;
+    guarded.add(client);
+    client.on('error', (error) =>
+      logger.warn('database connection lost while in use', { error: error.message }),
+    );
+  });
 }
 
 /**

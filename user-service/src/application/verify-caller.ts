@@ -46,7 +46,14 @@ export class VerifyCaller {
   }
 
   private async viaApiKey(key: string): Promise<Caller> {
-    const checked = await this.options.apiKeys.check(key);
+    let checked: Awaited<ReturnType<ApiKeyCache['check']>>;
+    try {
+      checked = await this.options.apiKeys.check(key);
+    } catch {
+      // A key not in the cache needs the database; without it, say so rather than fail.
+      this.options.outcomes?.inc({ credential: 'api_key', outcome: 'unavailable' });
+      return { ok: false, reason: 'unavailable' };
+    }
     const outcome = !checked.ok
       ? checked.reason
       : this.options.revocations.has(checked.record.keyId)

@@ -63,6 +63,10 @@ export function authRoutes(
 
   addPublic(routes, userEndpoints.verify, async ({ req }) => {
     const caller = await deps.verifyCaller.verify(req);
+    if (!caller.ok && caller.reason === 'unavailable')
+      throw new HttpError(503, 'unavailable', 'Cannot check this credential right now', {
+        headers: { 'Retry-After': '5' },
+      });
     if (!caller.ok) throw HttpError.unauthorized();
     return {
       status: 200,

@@ -176,7 +176,7 @@ describe('profile and preferences', () => {
       .set('If-Match', '"0"')
       .send({ email: 'nope', displayName: 'x'.repeat(81) });
     expect(bad.status).toBe(400);
-    expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual([
+    expect((bad.body.errors as { field: string }[]).map((e) => e.field).sort()).toEqual([
       'displayName',
       'email',
     ]);
@@ -252,7 +252,7 @@ describe('profile and preferences', () => {
         locale: 'english',
       });
     expect(res.status).toBe(400);
-    const fields = res.body.errors.map((e: { field: string }) => e.field);
+    const fields = (res.body.errors as { field: string }[]).map((e) => e.field);
     expect(fields).toEqual(
       expect.arrayContaining([
         'notificationChannels.0',

@@ -224,6 +224,23 @@ describe('registration and login', () => {
     expect((await attempt()).status).toBe(429);
   });
 
+  test('when another instance starts on the same database, then it signs with the same development key and accepts earlier tokens', async () => {
+    const user = await registerUser(world.url);
+    const other = await world.startAnother();
+    const [here, there] = await Promise.all([
+      request(world.url).get('/.well-known/jwks.json').expect(200),
+      request(other.url).get('/.well-known/jwks.json').expect(200),
+    ]);
+    expect(there.body).toEqual(here.body);
+    expect(here.body.keys).toHaveLength(1);
+    const res = await request(other.url)
+      .get('/auth/verify')
+      .set('Authorization', user.authorization)
+      .expect(200);
+    expect(res.headers['x-user-id']).toBe(user.userId);
+    await other.stop();
+  });
+
   test('when passwords and tokens went through the service, then none of them was logged', async () => {
     const user = await registerUser(world.url);
     await request(world.url)

@@ -67,7 +67,10 @@ describe('access tokens, refresh tokens and sessions', () => {
 
   test('when the key set is fetched, then it has every configured key, public parts only, and the newest signs', async () => {
     const res = await request(world.url).get('/.well-known/jwks.json').expect(200);
-    expect(res.body.keys.map((k: { kid: string }) => k.kid)).toEqual([oldKey.kid, newKey.kid]);
+    expect((res.body.keys as { kid: string }[]).map((k) => k.kid)).toEqual([
+      oldKey.kid,
+      newKey.kid,
+    ]);
     for (const key of res.body.keys) {
       expect(key).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig' });
       expect(key).not.toHaveProperty('d');
@@ -261,7 +264,7 @@ describe('access tokens, refresh tokens and sessions', () => {
       .get('/auth/sessions')
       .set('Authorization', `Bearer ${second.body.accessToken}`)
       .expect(200);
-    expect(sessions.body.sessions.map((s: { id: string }) => s.id)).toEqual([
+    expect((sessions.body.sessions as { id: string }[]).map((s) => s.id)).toEqual([
       decodeJwt(second.body.accessToken).sid,
     ]);
   });
@@ -298,7 +301,9 @@ describe('access tokens, refresh tokens and sessions', () => {
       .expect(200);
     expect(list.body.sessions).toHaveLength(2);
     const laptopSession = decodeJwt(laptop.body.accessToken).sid as string;
-    expect(list.body.sessions.find((s: { id: string }) => s.id === laptopSession)).toMatchObject({
+    expect(
+      (list.body.sessions as { id: string }[]).find((s) => s.id === laptopSession),
+    ).toMatchObject({
       userAgent: 'laptop',
       current: false,
     });

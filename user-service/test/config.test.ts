@@ -1,0 +1,63 @@
+import { ConfigError } from '@meetmatt/infra';
+import { generateSigningJwk } from '../src/application/signing-keys';
+import { loadUserConfig } from '../src/config';
+
+describe('user-service configuration', () => {
+  test('when nothing is set, then every setting has a working local default', () => {
+    const config = loadUserConfig({});
+    expect(config).toMatchObject({
+      PORT: 3002,
+      ACCESS_TOKEN_TTL_SECONDS: 900,
+      PASSWORD_SCRYPT_LOG_N: 17,
+      ADMIN_EMAILS: [],
+    });
+    expect(config.AUTH_SIGNING_KEYS).toBeUndefined();
+  });
+
+  test('when NODE_ENV=production has no signing keys, then it refuses to start, naming AUTH_SIGNING_KEYS', () => {
+    expect(() => loadUserConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => loadUserConfig({ NODE_ENV: 'production' })).toThrow(
+      /AUTH_SIGNING_KEYS is missing: required when NODE_ENV=production/,
+    );
+    expect(() =>
+      loadUserConfig({ NODE_ENV: 'production', AUTH_SIGNING_KEYS_FROM_DATABASE: 'true' }),
+    ).not.toThrow();
+  });
+
+  test('when the signing keys are given, then they are parsed; malformed ones are refused without showing them', async () => {
+    const [a, b] = [await generateSigningJwk(), await generateSigningJwk()];
+    const config = loadUserConfig({
+      NODE_ENV: 'production',
+      AUTH_SIGNING_KEYS: JSON.stringify({ keys: [a, b] }),
+    });
+    expect(config.AUTH_SIGNING_KEYS?.keys.map((k) => k.kid)).toEqual([a.kid, b.kid]);
+    for (const bad of [
+      'not json',
+      JSON.stringify({ keys: [] }),
+      JSON.stringify({ keys: [{ ...a, kty: 'RSA' }] }),
+      JSON.stringify({ keys: [a, { ...b, kid: a.kid }] }),
+      JSON.stringify({ keys: [{ ...a, d: undefined }] }),
+    ]) {
+      let error: unknown;
+      try {
+        loadUserConfig({ AUTH_SIGNING_KEYS: bad });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toMatch(/^Invalid configuration: AUTH_SIGNING_KEYS/);
+      expect((error as ConfigError).message).not.toContain(a.d);
+    }
+  });
+
+  test('when admin emails are listed, then they are normalised', () => {
+    expect(
+      loadUserConfig({ ADMIN_EMAILS: ' Ops@Example.com, ,root@example.com' }).ADMIN_EMAILS,
+    ).toEqual(['ops@example.com', 'root@example.com']);
+  });
+
+  test('when the scrypt cost is out of range, then it is refused', () => {
+    expect(() => loadUserConfig({ PASSWORD_SCRYPT_LOG_N: '8' })).toThrow(/PASSWORD_SCRYPT_LOG_N/);
+    expect(() => loadUserConfig({ PASSWORD_SCRYPT_LOG_N: '21' })).toThrow(/PASSWORD_SCRYPT_LOG_N/);
+  });
+});
