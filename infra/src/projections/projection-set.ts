@@ -86,7 +86,7 @@ export class Projections<DB = unknown> {
 
   async rebuild(name: string, options: RebuildOptions = {}): Promise<RebuildResult> {
     const result = await rebuildProjection(this.options, this.projection(name), options);
-    this.kick(name);
+    await this.kick(name);
     return result;
   }
 
@@ -96,28 +96,28 @@ export class Projections<DB = unknown> {
 
   async reset(name: string): Promise<void> {
     await resetProjection(this.options, this.projection(name));
-    this.kick(name);
+    await this.kick(name);
   }
 
   async replay(name: string, from: ReplayFrom): Promise<Position> {
     const position = await replayProjection(this.options, this.projection(name).name, from);
-    this.kick(name);
+    await this.kick(name);
     return position;
   }
 
   async skip(name: string, eventId: string): Promise<void> {
     await skipEvent(this.options, this.projection(name).name, eventId);
-    this.kick(name);
+    await this.kick(name);
   }
 
   async pause(name: string): Promise<void> {
     await stopProjection(this.options, this.projection(name).name);
-    this.kick(name);
+    await this.kick(name);
   }
 
   async resume(name: string): Promise<void> {
     await resumeProjection(this.options, this.projection(name).name);
-    this.kick(name);
+    await this.kick(name);
   }
 
   private projection(name: string): Projection {
@@ -126,7 +126,7 @@ export class Projections<DB = unknown> {
     return runner.projection;
   }
 
-  private kick(name: string): void {
-    this.byName.get(name)?.kick();
+  private async kick(name: string): Promise<void> {
+    await this.byName.get(name)?.kick();
   }
 }

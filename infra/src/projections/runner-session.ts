@@ -68,10 +68,7 @@ export class RunnerSession {
       () => this.finish({ kind: 'aborted' }),
       (error: unknown) => this.finish(classify(error)),
     );
-    const control = setInterval(
-      () => void this.lane.run(() => this.checkControl()),
-      this.options.controlPollMs,
-    );
+    const control = setInterval(() => void this.checkNow(), this.options.controlPollMs);
     try {
       const end = await ended;
       return end;
@@ -84,9 +81,12 @@ export class RunnerSession {
     }
   }
 
-  /** Compares the stored status with this session's now, not at the next control poll. */
-  checkNow(): void {
-    void this.lane.run(() => this.checkControl());
+  /**
+   * Compares the stored status with this session's now, not at the next control poll; resolves
+   * true when the session is ending because of what it found.
+   */
+  checkNow(): Promise<boolean> {
+    return this.lane.run(() => this.checkControl()).catch(() => false);
   }
 
   private subscribe(): Subscription {
@@ -170,12 +170,12 @@ export class RunnerSession {
   }
 
   /** Operators (reset, skip, stop), swaps and other instances change the status row. */
-  private async checkControl(): Promise<void> {
+  private async checkControl(): Promise<boolean> {
     let row: StatusRow | undefined;
     try {
       row = await this.options.readStatus();
     } catch {
-      return; // the next batch's guard finds out anyway
+      return false; // the next batch's guard finds out anyway
     }
     const projection = this.options.target.projection;
     const reason = !row
@@ -188,6 +188,7 @@ export class RunnerSession {
             ? `checkpoint moved to ${row.position}`
             : undefined;
     if (reason) this.finish({ kind: 'restart', reason });
+    return reason !== undefined;
   }
 }
 

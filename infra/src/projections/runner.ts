@@ -122,10 +122,17 @@ export class ProjectionRunner<DB = unknown> {
     this.changes.notify();
   }
 
-  /** Wakes an idle leader to look at its status now (after an operator action in this process). */
-  kick(): void {
-    this.session?.checkNow();
+  /**
+   * Makes a leader look at its status now, after an operator action in this process. Resolves
+   * once read-your-writes can no longer answer from the state before the action.
+   */
+  async kick(): Promise<void> {
+    // Whatever blocked this runner may be over: unknown until the idle loop has looked again.
+    this.blocked = undefined;
     this.changes.notify();
+    const session = this.session;
+    // A session that is about to restart (from a moved checkpoint) no longer speaks for it.
+    if (session && (await session.checkNow()) && this.session === session) this.active = false;
   }
 
   /**
@@ -300,7 +307,7 @@ export class ProjectionRunner<DB = unknown> {
           signal,
           ...(this.options.onRebuildProgress ? { onProgress: this.options.onRebuildProgress } : {}),
         });
-        this.kick();
+        await this.kick();
         return;
       } catch (error) {
         if (signal.aborted) return;

@@ -9,8 +9,11 @@ import {
   type ProjectionContext,
   ProjectionRunner,
   type ProjectionRunnerOptions,
+  Projections,
+  type ProjectionsOptions,
   type RecordedEvent,
   START,
+  comparePositions,
   createDatabase,
   migrateAll,
 } from '@meetmatt/infra';
@@ -26,9 +29,12 @@ export interface Harness {
   /** Runners started through `runner`, stopped by `close`. */
   runners: ProjectionRunner[];
   runner(projection: Projection, options?: Partial<ProjectionRunnerOptions>): ProjectionRunner;
+  /** A service's set of projections, as ServiceHost builds it; stopped by `close`. */
+  projections(projections: Projection[], options?: Partial<ProjectionsOptions>): Projections;
   append(streamId: string, events: NewEvent[]): Promise<Position>;
   /** Appends each history to its own stream, `concurrency` at a time; returns the last position. */
   appendMany(histories: NewEvent[][], concurrency?: number): Promise<Position>;
+  /** Every event in `$all`, once everything appended through the harness is visible. */
   allEvents(): Promise<RecordedEvent[]>;
   checkpoint(name: string): Promise<string | undefined>;
   close(): Promise<void>;
@@ -45,6 +51,10 @@ export async function createHarness(prefix = 'proj'): Promise<Harness> {
   });
   const context: ProjectionContext = { db: database.db, store, connectionString: testDb.url };
   const runners: ProjectionRunner[] = [];
+  const sets: Projections[] = [];
+  // A transaction open anywhere on the server (other tests' too) holds back what `$all` shows.
+  let lastAppended: Position = START;
+  const fast = { leaderRetryMs: 50, controlPollMs: 50, checkpointIntervalMs: 50 };
   const harness: Harness = {
     testDb,
     database,
@@ -53,19 +63,21 @@ export async function createHarness(prefix = 'proj'): Promise<Harness> {
     context,
     runners,
     runner(projection, options = {}) {
-      const runner = new ProjectionRunner({
-        ...context,
-        projection,
-        leaderRetryMs: 50,
-        controlPollMs: 50,
-        checkpointIntervalMs: 50,
-        ...options,
-      });
+      const runner = new ProjectionRunner({ ...context, projection, ...fast, ...options });
       runners.push(runner);
       return runner;
     },
+    projections(projections, options = {}) {
+      const set = new Projections({ ...context, projections, ...fast, ...options });
+      sets.push(set);
+      return set;
+    },
     async append(streamId, events) {
-      return (await store.appendToStream(streamId, events, { expectedRevision: 'any' })).position;
+      const { position } = await store.appendToStream(streamId, events, {
+        expectedRevision: 'any',
+      });
+      if (comparePositions(position, lastAppended) > 0) lastAppended = position;
+      return position;
     },
     async appendMany(histories, concurrency = 8) {
       let next = 0;
@@ -74,17 +86,17 @@ export async function createHarness(prefix = 'proj'): Promise<Harness> {
         Array.from({ length: concurrency }, async () => {
           for (let i = next++; i < histories.length; i = next++) {
             const position = await harness.append(`account-${randomUUID()}`, histories[i]!);
-            if (
-              position.commit > last.commit ||
-              (position.commit === last.commit && position.prepare > last.prepare)
-            )
-              last = position;
+            if (comparePositions(position, last) > 0) last = position;
           }
         }),
       );
       return last;
     },
     async allEvents() {
+      await until(async () => {
+        const head = await store.headPosition();
+        return !!head && comparePositions(head, lastAppended) >= 0;
+      }, 'every appended event is visible');
       const events: RecordedEvent[] = [];
       for (;;) {
         const page = await store.readAll({
@@ -103,7 +115,7 @@ export async function createHarness(prefix = 'proj'): Promise<Harness> {
       return rows[0]?.position;
     },
     async close() {
-      await Promise.all(runners.map((r) => r.stop()));
+      await Promise.all([...runners.map((r) => r.stop()), ...sets.map((s) => s.stop())]);
       await store.close();
       await database.close();
       await testDb.drop();
