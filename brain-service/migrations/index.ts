@@ -25,4 +25,12 @@ export const migrations: Migrations = {
       await sql`DROP TABLE IF EXISTS payments`.execute(db);
     },
   },
+  '20261201-02-payments-acu-limit': {
+    async up(db) {
+      await sql`ALTER TABLE payments ADD COLUMN max_acu_limit integer`.execute(db);
+    },
+    async down(db) {
+      await sql`ALTER TABLE payments DROP COLUMN IF EXISTS max_acu_limit`.execute(db);
+    },
+  },
 };

@@ -50,7 +50,13 @@ export class AgentCommands {
     if (payment.status !== 'confirmed' || !payment.plan || !payment.agent)
       return { kind: 'unpaid', status: payment.status };
     const command = deployCommandFor(
-      { paymentId, userId, plan: payment.plan, agent: payment.agent },
+      {
+        paymentId,
+        userId,
+        plan: payment.plan,
+        agent: payment.agent,
+        maxAcuLimit: payment.maxAcuLimit ?? undefined,
+      },
       'user',
       this.deps.repositoryOwner,
       this.deps.now(),

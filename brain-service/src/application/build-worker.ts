@@ -99,7 +99,8 @@ async function step(
   if (needsSession(agent)) {
     let created;
     try {
-      const request = sessionRequestFor(agent, deps.settings.maxAcuLimit(agent.plan));
+      const budget = agent.maxAcuLimit ?? deps.settings.maxAcuLimit(agent.plan);
+      const request = sessionRequestFor(agent, budget);
       created = await deps.devin.createSession(request, { signal });
     } catch (error) {
       return providerFailure(agent, null, error, deps, providerErrors, execute);

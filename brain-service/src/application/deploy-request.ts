@@ -7,6 +7,8 @@ export interface PaidOrder {
   userId: string;
   plan: string;
   agent: AgentSpec;
+  /** The build budget the payment service's catalogue gave the plan, when the payment says. */
+  maxAcuLimit?: number | undefined;
 }
 
 export interface DeployOverrides {
@@ -43,6 +45,7 @@ export function deployCommandFor(
         overrides.repository ??
         order.agent.repository ??
         defaultRepository(repositoryOwner, slug, agentId),
+      ...(order.maxAcuLimit === undefined ? {} : { maxAcuLimit: order.maxAcuLimit }),
       trigger,
       now,
     },

@@ -66,9 +66,9 @@ async function requestDeploy(
   event: Extract<ConsumedPaymentEvent, { type: typeof paymentEvents.confirmed.type }>,
   now: Date,
 ): Promise<'processed' | 'duplicate'> {
-  const { paymentId, userId, plan, agent } = event.data;
+  const { paymentId, userId, plan, agent, maxAcuLimit } = event.data;
   const command = deployCommandFor(
-    { paymentId, userId, plan, agent },
+    { paymentId, userId, plan, agent, maxAcuLimit },
     'payment',
     deps.repositoryOwner,
     now,
@@ -99,6 +99,7 @@ function factsOf(event: ConsumedPaymentEvent): PaymentFacts {
         plan: event.data.plan,
         agent: event.data.agent,
         autoDeploy: event.data.autoDeploy,
+        maxAcuLimit: event.data.maxAcuLimit,
       };
     case paymentEvents.confirmed.type:
       return {
@@ -108,6 +109,7 @@ function factsOf(event: ConsumedPaymentEvent): PaymentFacts {
         plan: event.data.plan,
         agent: event.data.agent,
         autoDeploy: event.data.autoDeploy,
+        maxAcuLimit: event.data.maxAcuLimit,
         confirmedAt: event.data.confirmedAt,
       };
     case paymentEvents.partiallyPaid.type:

@@ -24,6 +24,7 @@ export interface PaymentFacts {
   plan?: string;
   agent?: AgentSpec;
   autoDeploy?: boolean;
+  maxAcuLimit?: number | undefined;
   confirmedAt?: string;
 }
 
@@ -34,6 +35,7 @@ export interface PaymentRow {
   plan: string | null;
   agent: AgentSpec | null;
   autoDeploy: boolean | null;
+  maxAcuLimit: number | null;
 }
 
 /** Records what a message said about a payment, keeping the highest status seen. */
@@ -47,6 +49,7 @@ export async function recordPayment(trx: Transaction<BrainDb>, facts: PaymentFac
       plan: facts.plan ?? null,
       agent: facts.agent ? JSON.stringify(facts.agent) : null,
       auto_deploy: facts.autoDeploy ?? null,
+      max_acu_limit: facts.maxAcuLimit ?? null,
       confirmed_at: facts.confirmedAt ?? null,
     })
     .onConflict((oc) => oc.column('payment_id').doNothing())
@@ -66,6 +69,7 @@ export async function recordPayment(trx: Transaction<BrainDb>, facts: PaymentFac
       plan: current.plan ?? facts.plan ?? null,
       agent: JSON.stringify(facts.agent ?? current.agent),
       auto_deploy: current.auto_deploy ?? facts.autoDeploy ?? null,
+      max_acu_limit: facts.maxAcuLimit ?? current.max_acu_limit,
       confirmed_at: current.confirmed_at ?? facts.confirmedAt ?? null,
       updated_at: new Date(),
     })
@@ -90,5 +94,6 @@ export async function findPayment(
     plan: row.plan,
     agent: row.agent,
     autoDeploy: row.auto_deploy,
+    maxAcuLimit: row.max_acu_limit,
   };
 }

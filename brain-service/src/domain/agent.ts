@@ -25,6 +25,8 @@ export interface Agent {
   /** The instructions of the current (or last) build. */
   instructions: string;
   repository: string;
+  /** The Devin budget the payment carried; null: the configured one for the plan. */
+  maxAcuLimit: number | null;
   status: AgentStatus;
   /** 1 for the first deploy, +1 per rebuild. */
   build: number;
@@ -61,6 +63,7 @@ export function evolveAgent(state: AgentState, event: AgentEvent): AgentState {
       slug: d.slug,
       instructions: d.instructions,
       repository: d.repository,
+      maxAcuLimit: d.maxAcuLimit ?? null,
       status: 'requested',
       build: 1,
       attempt: 1,

@@ -14,6 +14,8 @@ export interface PaymentsTable {
   plan: string | null;
   agent: Json<{ name: string; instructions: string; repository?: string | undefined }>;
   auto_deploy: boolean | null;
+  /** The plan's Devin budget, as the payment service's catalogue said. */
+  max_acu_limit: number | null;
   confirmed_at: Timestamp | null;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

@@ -88,7 +88,8 @@ describe('building an agent with Devin', () => {
     // one correlation id for the whole journey, starting from the payment's
     expect(new Set(published.map((e) => e.correlationid)).size).toBe(1);
 
-    // the call to Devin: idempotent, the plan's budget, the agent named in title and tags
+    // the call to Devin: idempotent, the plan's budget (configured: the payment named none),
+    // the agent named in title and tags
     const [create] = world.sandbox
       .calls()
       .filter((c) => c.method === 'POST' && c.path === '/v1/sessions')

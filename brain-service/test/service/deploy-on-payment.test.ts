@@ -85,7 +85,7 @@ describe('deploying on payment', () => {
 
   test('when a payment was bought with autoDeploy false, then nothing is built until the user deploys it, with their overrides', async () => {
     const user = await world.issuer.user();
-    const payment = confirmedPayment(user, { autoDeploy: false });
+    const payment = confirmedPayment(user, { autoDeploy: false, maxAcuLimit: 33 });
     let agentId = '';
     await consumed(world, 1, async () => (agentId = await publishConfirmed(world, payment)));
     expect(sessionsOf(world, agentId)).toHaveLength(0);
@@ -132,6 +132,8 @@ describe('deploying on payment', () => {
     );
     const [session] = sessionsOf(world, agentId);
     expect(session?.prompt).toContain('Repository: acme/renamed-bot');
+    // the budget the payment carried, not the configured one for the plan
+    expect(session?.max_acu_limit).toBe(33);
   });
 
   test('when a payment of the caller is known but not confirmed, then 402; never heard of or another user’s, then 404', async () => {

@@ -117,6 +117,7 @@ export interface PaymentData {
   actuallyPaid: number | null;
   agent: { name: string; instructions: string; repository?: string };
   autoDeploy: boolean;
+  maxAcuLimit?: number;
   confirmedAt: string;
 }
 

@@ -32,6 +32,14 @@ export const agentEvents = {
       slug: z.string().describe('URL-safe name, used for the repository when none was given'),
       instructions: z.string(),
       repository: z.string().describe('owner/name the agent is built in'),
+      maxAcuLimit: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe(
+          'The Devin budget (ACUs) of each build, from the payment; absent: the brain’s configuration for the plan',
+        ),
       trigger: z.enum(['payment', 'user']).describe('Automatic on payment, or POST /agents/deploy'),
       requestedAt: TimestampSchema,
     }),
