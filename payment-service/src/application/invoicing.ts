@@ -59,6 +59,9 @@ export class InvoiceIssuer {
     recordedAt: Date,
     metadata: CausalMetadata,
   ): Promise<IssueOutcome> {
+    const before = await this.commands.current(confirmed.paymentId);
+    if (before.exists && before.invoiceNumber !== null)
+      return { kind: 'already-issued', invoiceNumber: before.invoiceNumber };
     // The year of the confirmation, not of this attempt: a retry must pick the same counter.
     const year = new Date(confirmed.confirmedAt).getUTCFullYear();
     const sequence = await this.allocate(year, confirmed.paymentId, recordedAt, metadata);
@@ -202,8 +205,9 @@ export class InvoicePolicy {
         for (const event of events) {
           if (signal.aborted) throw new Error('leadership lost');
           await this.handle(event);
-          await checkpoints.save(NAME, event.position);
         }
+        // Once per batch: after a crash the batch is handled again, which issuing absorbs.
+        await checkpoints.save(NAME, events[events.length - 1]!.position);
         this.failures = 0;
       },
       onCheckpoint: (position) => checkpoints.save(NAME, position),

@@ -27,9 +27,19 @@ export type PaymentCommandResult = CommandResult<PaymentEvent, PaymentState>;
 
 /** Runs commands against payment streams: load, fold, decide, append with the revision read. */
 export class PaymentCommands {
+  /**
+   * The latest state of recently used payments, so the next IPN of a payment decides without
+   * reading its stream again. A cached state can only lack events appended elsewhere (another
+   * instance): appending with its revision then conflicts and the stream is read again; a
+   * refusal decided on a cached state is decided again on a fresh read; and "nothing to do"
+   * (a fingerprint, an invoice, a refund already there) is true of any later state too.
+   */
+  private readonly recent = new Map<string, { state: PaymentState; revision: number }>();
+
   constructor(
     readonly store: EventStore,
     readonly catalog: EventCatalog<StoredPaymentEvent>,
+    private readonly cacheSize = 2_000,
   ) {}
 
   /**
@@ -44,11 +54,22 @@ export class PaymentCommands {
   ): Promise<PaymentCommandResult> {
     const streamId = paymentStreamId(paymentId);
     const catalog = this.catalog as unknown as EventCatalog<PaymentEvent>;
+    let cached = this.recent.get(streamId);
     for (let attempt = 1; ; attempt++) {
-      const { state, revision } = await loadState(this.store, catalog, paymentDecider, streamId);
+      const { state, revision } =
+        cached ?? (await loadState(this.store, catalog, paymentDecider, streamId));
       const decided = paymentDecider.decide(command, state);
-      if (isDomainError(decided)) return { ok: false, error: decided, state, revision };
-      if (decided.length === 0) return { ok: true, events: [], state, revision };
+      if (isDomainError(decided)) {
+        if (cached) {
+          cached = undefined;
+          continue;
+        }
+        return { ok: false, error: decided, state, revision };
+      }
+      if (decided.length === 0) {
+        this.remember(streamId, state, revision);
+        return { ok: true, events: [], state, revision };
+      }
       const next = decided.reduce(paymentDecider.evolve, state);
       const owner = next.exists ? next.userId : undefined;
       const stamped = owner ? { ...metadata, userId: owner } : metadata;
@@ -58,6 +79,7 @@ export class PaymentCommands {
           decided.map((event) => catalog.toNew(event, stamped)),
           { expectedRevision: revision < 0 ? 'no_stream' : revision },
         );
+        this.remember(streamId, next, appended.nextExpectedRevision);
         return {
           ok: true,
           events: decided,
@@ -66,9 +88,33 @@ export class PaymentCommands {
           position: appended.position,
         };
       } catch (error) {
+        this.recent.delete(streamId);
+        cached = undefined;
         // Bursts of IPNs for one payment (duplicates) race each other; each retry re-reads.
         if (!(error instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw error;
       }
+    }
+  }
+
+  /** The payment as its stream says now (read fresh, not from the cache). */
+  async current(paymentId: string): Promise<PaymentState> {
+    const catalog = this.catalog as unknown as EventCatalog<PaymentEvent>;
+    const streamId = paymentStreamId(paymentId);
+    const { state, revision } = await loadState(this.store, catalog, paymentDecider, streamId);
+    this.remember(streamId, state, revision);
+    return state;
+  }
+
+  private remember(streamId: string, state: PaymentState, revision: number): void {
+    if (!state.exists || this.cacheSize === 0) return;
+    const known = this.recent.get(streamId);
+    // Two commands on one payment at once: keep whichever saw more of the stream.
+    if (known && known.revision > revision) return;
+    this.recent.delete(streamId);
+    this.recent.set(streamId, { state, revision });
+    if (this.recent.size > this.cacheSize) {
+      const oldest = this.recent.keys().next().value;
+      if (oldest !== undefined) this.recent.delete(oldest);
     }
   }
 }

@@ -2,12 +2,14 @@ import request from 'supertest';
 import {
   TcpProxy,
   type TestDatabase,
+  type TestVhost,
   createTestDatabase,
+  createTestVhost,
   testServers,
 } from '@meetmatt/infra/testing';
 import { type RunningPaymentService, start } from '../../src/main';
 
-async function eventually(fn: () => Promise<void>, timeoutMs = 8_000): Promise<void> {
+async function eventually<T>(fn: () => Promise<T>, timeoutMs = 8_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -21,14 +23,24 @@ async function eventually(fn: () => Promise<void>, timeoutMs = 8_000): Promise<v
 
 describe('payment-service readiness', () => {
   let database: TestDatabase;
+  let vhost: TestVhost;
   let proxy: TcpProxy;
   let service: RunningPaymentService;
 
   beforeAll(async () => {
-    database = await createTestDatabase('payment');
+    [database, vhost] = await Promise.all([
+      createTestDatabase('payment'),
+      createTestVhost('payment'),
+    ]);
     proxy = await TcpProxy.forUrl(testServers.postgresUrl, 5432).start();
     service = await start({
-      env: { PORT: '0', DATABASE_URL: proxy.url(database.url), LOG_LEVEL: 'silent' },
+      env: {
+        PORT: '0',
+        DATABASE_URL: proxy.url(database.url),
+        RABBITMQ_URL: vhost.url,
+        RECONCILER_INTERVAL_MS: '0',
+        LOG_LEVEL: 'silent',
+      },
     });
   });
 
@@ -36,11 +48,16 @@ describe('payment-service readiness', () => {
     await service?.stop();
     await proxy?.stop();
     await database?.drop();
+    await vhost?.drop();
   });
 
   test('when PostgreSQL is lost, then /readyz answers 503 naming the database, and recovers by itself', async () => {
-    const ready = await request(service.url).get('/readyz');
-    expect(ready.status).toBe(200);
+    // ready once its consumer is bound and its projections have caught up
+    const ready = await eventually(async () => {
+      const res = await request(service.url).get('/readyz');
+      expect(res.status).toBe(200);
+      return res;
+    });
     expect(ready.body.checks).toMatchObject({ database: { ok: true }, broker: { ok: true } });
 
     const cutAt = Date.now();
