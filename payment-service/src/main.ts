@@ -117,6 +117,7 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
         seller: { name: config.INVOICE_SELLER_NAME, address: config.INVOICE_SELLER_ADDRESS },
         waitForProjections,
         logger,
+        metrics: host.metrics,
       }),
     });
     const server = await host.listen(app);

@@ -1,5 +1,5 @@
 import { NowPaymentsIpnSchema, paymentEndpoints } from '@meetmatt/contracts';
-import { HttpError, type Logger, type Routes, parseOrThrow } from '@meetmatt/infra';
+import { HttpError, type Logger, type Metrics, type Routes, parseOrThrow } from '@meetmatt/infra';
 import express, { type RequestHandler } from 'express';
 import { type ProviderReports, reportFromIpn } from '../application/provider-reports';
 import { verifyIpnSignature } from '../nowpayments';
@@ -8,6 +8,7 @@ export interface WebhookDeps {
   reports: ProviderReports;
   ipnSecret: string;
   logger: Logger;
+  metrics: Metrics;
 }
 
 const SIGNATURE_HEADER = 'x-nowpayments-sig';
@@ -23,12 +24,16 @@ const SIGNATURE_HEADER = 'x-nowpayments-sig';
  */
 export function addNowPaymentsWebhook(routes: Routes, deps: WebhookDeps): void {
   const endpoint = paymentEndpoints.nowpaymentsWebhook;
+  const ipns = deps.metrics.counter('payment_ipn_total', 'NOWPayments IPNs received, by outcome', [
+    'outcome',
+  ]);
   const readJson = express.json({
     limit: endpoint.bodyLimit,
     type: ['application/json', 'application/*+json'],
   });
   const verify: RequestHandler = (req, _res, next) => {
     if (!verifyIpnSignature(req.body, req.get(SIGNATURE_HEADER), deps.ipnSecret)) {
+      ipns.inc({ outcome: 'bad-signature' });
       deps.logger.warn('nowpayments ipn refused: bad signature', {
         signed: req.get(SIGNATURE_HEADER) !== undefined,
       });
@@ -42,6 +47,7 @@ export function addNowPaymentsWebhook(routes: Routes, deps: WebhookDeps): void {
   routes.add({ ...endpoint, body: undefined }, async ({ req }) => {
     const ipn = parseOrThrow(NowPaymentsIpnSchema, req.body, 'body');
     const outcome = await deps.reports.record(ipn.order_id, reportFromIpn(ipn, req.body));
+    ipns.inc({ outcome: outcome.kind === 'recorded' && outcome.changed ? 'moved' : outcome.kind });
     if (outcome.kind === 'not-yet-recorded') {
       // Rare: the IPN overtook NOWPayments' own answer to us. A non-2xx makes it send it again.
       throw new HttpError(503, 'payment-being-opened', 'The payment is being opened; resend', {

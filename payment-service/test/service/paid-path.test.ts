@@ -162,6 +162,10 @@ describe('payment-service: the paid path, end to end', () => {
       seller: { name: 'Meet Matt', address: expect.any(String) },
     });
 
+    // what was counted
+    const metrics = await h.api().get('/metrics');
+    expect(metrics.text).toMatch(/payment_ipn_total\{[^}]*outcome="moved"[^}]*\} 4/);
+
     // what was logged: the moves, and never the key or the IPN secret
     expect(h.logs).toEqual(
       expect.arrayContaining([
