@@ -117,3 +117,8 @@ export function shortId(id: string | undefined, length = 8): string {
   if (!id) return '';
   return id.length > length + 1 ? `${id.slice(0, length)}…` : id;
 }
+
+/** `1 event`, `2,345 events`. */
+export function counted(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
+}

@@ -1,7 +1,7 @@
 import { queues } from '@meetmatt/contracts';
 import { type Invocation } from '../command';
 import { CliError } from '../errors';
-import { formatCount, intOption } from '../format';
+import { counted, formatCount, intOption } from '../format';
 import { type ParkedMessage, ParkingLot, parkingNames } from '../parking';
 import { type Runtime } from '../runtime';
 
@@ -134,7 +134,7 @@ export async function dlqRedrive(
       });
     else
       out.line(
-        `would send ${formatCount(messages.length)} of ${formatCount(parked)} parked messages from ${dlq} back to ${target}`,
+        `would send ${formatCount(messages.length)} of ${counted(parked, 'parked message')} from ${dlq} back to ${target}`,
       );
     return;
   }
@@ -175,9 +175,7 @@ export async function dlqRedrive(
       notFound: missing,
     });
   } else {
-    out.line(
-      `sent ${formatCount(result.redriven.length)} message${result.redriven.length === 1 ? '' : 's'} from ${dlq} back to ${target}`,
-    );
+    out.line(`sent ${counted(result.redriven.length, 'message')} from ${dlq} back to ${target}`);
     for (const f of result.failed)
       out.line(`not sent: ${f.message.messageId ?? '(no id)'}: ${f.outcome} (still parked)`);
     if (missing.length > 0) out.line(`not parked in ${dlq}: ${missing.join(', ')}`);
@@ -194,19 +192,12 @@ export async function dlqPurge(
   const out = runtime.out;
   if (dryRun) {
     if (json) out.printJson({ dryRun: true, queue: dlq, parked });
-    else
-      out.line(
-        `would delete ${formatCount(parked)} parked message${parked === 1 ? '' : 's'} from ${dlq}`,
-      );
+    else out.line(`would delete ${counted(parked, 'parked message')} from ${dlq}`);
     return;
   }
   if (parked > 0)
-    await out.confirm(
-      `Delete ${formatCount(parked)} parked message${parked === 1 ? '' : 's'} from ${dlq} for good?`,
-      yes,
-    );
+    await out.confirm(`Delete ${counted(parked, 'parked message')} from ${dlq} for good?`, yes);
   const purged = parked > 0 ? await parking.purge(dlq) : 0;
   if (json) out.printJson({ queue: dlq, purged });
-  else
-    out.line(`deleted ${formatCount(purged)} parked message${purged === 1 ? '' : 's'} from ${dlq}`);
+  else out.line(`deleted ${counted(purged, 'parked message')} from ${dlq}`);
 }

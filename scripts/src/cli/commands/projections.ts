@@ -16,6 +16,7 @@ import {
 import { type Invocation } from '../command';
 import { CliError, DeclinedError, UsageError } from '../errors';
 import {
+  counted,
   describeWhen,
   formatCount,
   formatDuration,
@@ -139,7 +140,7 @@ export async function projectionsList(
       );
     if (r.rebuild)
       out.line(
-        `${r.service}/${r.name} rebuild of v${r.rebuild.version} ${r.rebuild.state}: ${formatCount(r.rebuild.eventsDone)} events, at ${formatPosition(r.rebuild.position)}${r.rebuild.error ? `: ${r.rebuild.error}` : ''}`,
+        `${r.service}/${r.name} rebuild of v${r.rebuild.version} ${r.rebuild.state}: ${counted(r.rebuild.eventsDone, 'event')}, at ${formatPosition(r.rebuild.position)}${r.rebuild.error ? `: ${r.rebuild.error}` : ''}`,
       );
   }
 }
@@ -224,7 +225,7 @@ export async function projectionsRebuild(
     if (json) out.printJson({ dryRun: true, ...plan });
     else
       out.line(
-        `would ${what}${plan.resumable ? `, resuming at ${formatCount(status!.rebuild!.eventsDone)} events` : ''}; the live tables keep serving meanwhile`,
+        `would ${what}${plan.resumable ? `, resuming at ${counted(status!.rebuild!.eventsDone, 'event')}` : ''}; the live tables keep serving meanwhile`,
       );
     return;
   }
@@ -256,7 +257,7 @@ export async function projectionsRebuild(
       });
     } else {
       out.line(
-        `rebuilt ${handle.key}/${result.projection} v${result.version}: ${formatCount(result.eventsDone)} events in ${formatDuration(result.seconds * 1000)} (${formatCount(result.eventsPerSecond)} events/s)${result.resumed ? ', resumed' : ''}; live from ${formatPosition(result.position)}`,
+        `rebuilt ${handle.key}/${result.projection} v${result.version}: ${counted(result.eventsDone, 'event')} in ${formatDuration(result.seconds * 1000)} (${formatCount(result.eventsPerSecond)} events/s)${result.resumed ? ', resumed' : ''}; live from ${formatPosition(result.position)}`,
       );
     }
   } catch (error) {
@@ -301,7 +302,7 @@ export async function projectionsReplay(
     events: again.length,
     capped: again.length >= 100_000,
   };
-  const what = `move ${handle.key}/${name} back from ${summary.from} to ${summary.to}: ${summary.capped ? 'at least ' : ''}${formatCount(summary.events)} events applied again`;
+  const what = `move ${handle.key}/${name} back from ${summary.from} to ${summary.to}: ${summary.capped ? 'at least ' : ''}${counted(summary.events, 'event')} applied again`;
   if (dryRun) {
     if (json) out.printJson({ dryRun: true, ...summary });
     else out.line(`would ${what}`);
@@ -313,7 +314,7 @@ export async function projectionsReplay(
     if (json) out.printJson({ ...summary, to: formatPosition(position) });
     else
       out.line(
-        `${handle.key}/${name} replays from ${formatPosition(position)} (${formatCount(summary.events)} events); its runner picks it up within a second`,
+        `${handle.key}/${name} replays from ${formatPosition(position)} (${counted(summary.events, 'event')}); its runner picks it up within a second`,
       );
   } catch (error) {
     if (error instanceof ProjectionStateError) throw new CliError(error.message);

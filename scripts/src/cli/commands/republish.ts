@@ -10,7 +10,7 @@ import {
 } from '@meetmatt/infra';
 import { type Invocation } from '../command';
 import { CliError, UsageError } from '../errors';
-import { describeWhen, eventJson, formatCount, formatTime, parseWhen } from '../format';
+import { counted, describeWhen, eventJson, formatCount, formatTime, parseWhen } from '../format';
 import { type Runtime, type ServiceHandle } from '../runtime';
 import { parseServiceKey } from '../services';
 import { typeFilter } from './shared';
@@ -24,7 +24,8 @@ interface Selection {
   after: Position;
   /** Inclusive; undefined = the head. */
   until: Position | undefined;
-  describe: string;
+  /** `3 payment events of payment-… after …`. */
+  describe: (count: number) => string;
 }
 
 const PAGE = 500;
@@ -95,15 +96,16 @@ export async function republish(
     matches: (type) => types.matches(type),
     after: (await boundary(handle, from, START))!,
     until: await boundary(handle, to, head),
-    describe: [
-      `${key} events`,
-      stream ? `of ${stream}` : values.prefix ? `of streams ${values.prefix as string}*` : '',
-      values.type ? `of type ${values.type as string}` : '',
-      from ? `after ${describeWhen(from)}` : '',
-      to ? `up to ${describeWhen(to)}` : '',
-    ]
-      .filter(Boolean)
-      .join(' '),
+    describe: (n: number) =>
+      [
+        `${formatCount(n)} ${key} event${n === 1 ? '' : 's'}`,
+        stream ? `of ${stream}` : values.prefix ? `of streams ${values.prefix as string}*` : '',
+        values.type ? `of type ${values.type as string}` : '',
+        from ? `after ${describeWhen(from)}` : '',
+        to ? `up to ${describeWhen(to)}` : '',
+      ]
+        .filter(Boolean)
+        .join(' '),
   };
   const target = values.queue
     ? `queue ${values.queue as string}`
@@ -129,7 +131,7 @@ export async function republish(
   const summary = {
     service: key,
     target,
-    selection: selection.describe,
+    selection: selection.describe(total).replace(/^\S+ /, ''),
     events: total,
     byType: Object.fromEntries([...counts].sort()),
     keptOffTheBus: internal,
@@ -140,7 +142,7 @@ export async function republish(
       return;
     }
     out.line(
-      `${dryRun ? 'would republish' : 'nothing to republish:'} ${formatCount(total)} ${selection.describe} to ${target}`,
+      `${dryRun ? 'would republish' : 'nothing to republish:'} ${selection.describe(total)} to ${target}`,
     );
     if (internal > 0)
       out.line(
@@ -168,14 +170,14 @@ export async function republish(
     );
     return;
   }
-  await out.confirm(`Republish ${formatCount(total)} ${selection.describe} to ${target}?`, yes);
+  await out.confirm(`Republish ${selection.describe(total)} to ${target}?`, yes);
   const report = await send(runtime, selection, onBus, total, values.queue as string | undefined);
   if (json) {
     out.printJson({ ...summary, confirmed: report.confirmed, unroutable: report.unroutable });
     return;
   }
   out.line(
-    `republished ${formatCount(report.confirmed)} ${selection.describe} to ${target}, each confirmed by the broker`,
+    `republished ${selection.describe(report.confirmed)} to ${target}, each confirmed by the broker`,
   );
   if (report.unroutable.length > 0)
     out.line(
@@ -226,7 +228,7 @@ async function send(
     progress.interrupt();
     if (runtime.signal.aborted)
       throw new CliError(
-        `interrupted after ${formatCount(report.confirmed)} events${last ? `; continue with --from ${formatPosition(last)}` : ''}`,
+        `interrupted after ${counted(report.confirmed, 'event')}${last ? `; continue with --from ${formatPosition(last)}` : ''}`,
         130,
       );
     throw error;

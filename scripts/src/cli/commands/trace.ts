@@ -2,7 +2,15 @@ import { type ServiceKey } from '@meetmatt/contracts';
 import { type Invocation } from '../command';
 import { type Runtime, type ServiceHandle } from '../runtime';
 import { CliError } from '../errors';
-import { eventJson, formatCount, formatDuration, formatTime, intOption, shortId } from '../format';
+import {
+  counted,
+  eventJson,
+  formatCount,
+  formatDuration,
+  formatTime,
+  intOption,
+  shortId,
+} from '../format';
 import { type JourneyEvent, findJourney } from '../journey';
 import { serviceOrder } from '../services';
 
@@ -59,7 +67,7 @@ export async function trace(runtime: Runtime, { args, values, json }: Invocation
   ];
   out.line(heading.length > 0 ? heading.join(' → ') : `correlation ${args[0]}`);
   out.line(
-    `${formatCount(steps.length)} events in ${counts.map(([k, n]) => `${k} (${n})`).join(', ')} over ${formatDuration(totalMs)}`,
+    `${counted(steps.length, 'event')} in ${counts.map(([k, n]) => `${k} (${n})`).join(', ')} over ${formatDuration(totalMs)}`,
   );
   out.line();
   out.table(
