@@ -7,7 +7,7 @@ import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
  * hashes, and `needsRehash` tells the login to upgrade them.
  */
 export class PasswordHasher {
-  private dummy: Promise<string> | undefined;
+  private dummy: string | undefined;
 
   constructor(
     private readonly logN: number,
@@ -40,8 +40,10 @@ export class PasswordHasher {
    * must not be faster than a wrong password.
    */
   async verifyDummy(password: string): Promise<false> {
-    this.dummy ??= this.hash(randomBytes(16).toString('hex'));
-    await this.verify(password, await this.dummy);
+    // Random salt and key in the stored format: verifying costs what a real one does, and no
+    // hash has to be computed first (which would make the first unknown email slower).
+    this.dummy ??= `$scrypt$ln=${this.logN},r=${this.r},p=${this.p}$${randomBytes(16).toString('base64')}$${randomBytes(32).toString('base64')}`;
+    await this.verify(password, this.dummy);
     return false;
   }
 

@@ -56,7 +56,12 @@ describe('API keys', () => {
         expiresAt,
       },
     ]);
-    expect(JSON.stringify(list.body)).not.toContain((res.body.key as string).split('_').pop());
+    const secret = (res.body.key as string).slice(`mm_${res.body.prefix}_`.length);
+    expect(JSON.stringify(list.body)).not.toContain(secret);
+    // nor does the event log: the event names the key, the secret is only hashed in its table
+    const events = await world.service.host.eventStore.readStream(`user-apikey-${res.body.id}`);
+    expect(events.map((e) => e.type)).toEqual(['user.api-key-created']);
+    expect(JSON.stringify(events.map((e) => [e.data, e.metadata]))).not.toContain(secret);
   });
 
   test('when a key is presented to /auth/verify, then 200 with the identity and a short-lived access token that the API accepts', async () => {
