@@ -17,8 +17,9 @@ export const agentBuildOutputSchema = {
 /**
  * The Devin session for one attempt of one build of an agent. Everything in it derives from the
  * agent's recorded state, so asking again after a crash sends the same request, which
- * `idempotent: true` answers with the same session; the title names the attempt, so the retry
- * after a failure gets a fresh one.
+ * `idempotent: true` answers with the same session; prompt and title both name the attempt
+ * (Devin does not document what its idempotency keys on), so the retry after a failure gets a
+ * fresh one.
  */
 export function sessionRequestFor(agent: Agent, maxAcuLimit: number): CreateSessionRequest {
   return {
@@ -40,7 +41,7 @@ export function sessionRequestFor(agent: Agent, maxAcuLimit: number): CreateSess
 /** The repository comes before the customer's text, so a URL in their instructions never wins. */
 export function promptFor(agent: Agent): string {
   return [
-    `Build the AI agent "${agent.name}" that a Meet Matt customer ordered (agent ${agent.agentId}, build ${agent.build}).`,
+    `Build the AI agent "${agent.name}" that a Meet Matt customer ordered (agent ${agent.agentId}, build ${agent.build}, attempt ${agent.attempt}).`,
     '',
     `Repository: ${agent.repository} (https://github.com/${agent.repository})`,
     'Work on a new branch of that repository and open a pull request with the agent, its tests and a README explaining how to run it.',

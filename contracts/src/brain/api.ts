@@ -116,14 +116,23 @@ export const brainEndpoints = {
     path: '/agents/deploy',
     summary: 'Deploy the agent bought by one of your confirmed payments',
     description:
-      '202 with a new deployment; 200 with the existing agent when that payment was already deployed.',
+      '202 with a new deployment; 200 with the existing agent when that payment was already deployed ' +
+      '(automatically on confirmation, or by an earlier call). The brain learns of payments from the ' +
+      'payment service’s events: a payment of yours it knows that is not confirmed (still waiting, ' +
+      'failed, expired, partially paid, refunded) is 402; one it has not heard of, or another ' +
+      'user’s, is 404. Right after paying, a 402 or 404 may turn into a 202 within seconds.',
     tags,
     auth: 'user',
     body: DeployAgentRequestSchema,
     responses: {
-      202: { description: 'Deployment started', schema: DeployAgentResponseSchema },
+      202: {
+        description: 'Deployment started; Location names the agent',
+        schema: DeployAgentResponseSchema,
+        headers: { Location: 'The agent: /agents/{id}' },
+      },
       200: { description: 'Already deployed for this payment', schema: DeployAgentResponseSchema },
       400: problems[400],
+      401: problems[401],
       402: problems[402],
       404: problems[404],
     },
@@ -138,6 +147,8 @@ export const brainEndpoints = {
     query: PageQuerySchema,
     responses: {
       200: { description: 'A page of agents', schema: pageOf(AgentSummarySchema, 'AgentPage') },
+      400: problems[400],
+      401: problems[401],
     },
   }),
   getAgentStatus: defineEndpoint({
@@ -150,6 +161,7 @@ export const brainEndpoints = {
     params: IdParamsSchema,
     responses: {
       200: { description: 'Status', schema: AgentStatusResponseSchema },
+      401: problems[401],
       404: problems[404],
     },
   }),
@@ -162,7 +174,12 @@ export const brainEndpoints = {
     auth: 'user',
     params: IdParamsSchema,
     query: AgentLogsQuerySchema,
-    responses: { 200: { description: 'Log lines', schema: AgentLogsSchema }, 404: problems[404] },
+    responses: {
+      200: { description: 'Log lines', schema: AgentLogsSchema },
+      400: problems[400],
+      401: problems[401],
+      404: problems[404],
+    },
   }),
   rebuildAgent: defineEndpoint({
     operationId: 'rebuildAgent',
@@ -175,6 +192,8 @@ export const brainEndpoints = {
     body: RebuildRequestSchema,
     responses: {
       202: { description: 'Rebuild started', schema: AgentSummarySchema },
+      400: problems[400],
+      401: problems[401],
       404: problems[404],
       409: problems[409],
     },
@@ -187,7 +206,11 @@ export const brainEndpoints = {
     tags,
     auth: 'user',
     params: IdParamsSchema,
-    responses: { 200: { description: 'Agent', schema: AgentDetailSchema }, 404: problems[404] },
+    responses: {
+      200: { description: 'Agent', schema: AgentDetailSchema },
+      401: problems[401],
+      404: problems[404],
+    },
   }),
 } satisfies Record<string, EndpointDef>;
 
