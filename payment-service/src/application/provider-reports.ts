@@ -63,14 +63,15 @@ export class ProviderReports {
     const command = { type: 'RecordProviderReport' as const, report, now: nowIso() };
     let result = await this.commands.execute(paymentId, command, metadata);
     if (!result.ok && result.error.code === PAYMENT_NOT_FOUND) {
-      if (!(await this.options.openings.isOpening(paymentId))) {
+      // Perhaps the IPN overtook NOWPayments' answer to our own request: while the payment is
+      // being opened, wait for it to be recorded.
+      if (!(await this.recorded(paymentId))) {
+        if (await this.options.openings.isOpening(paymentId)) {
+          this.logger.info('nowpayments report for a payment still being opened', fields);
+          return { kind: 'not-yet-recorded' };
+        }
         this.logger.warn('nowpayments report for an unknown payment', fields);
         return { kind: 'unknown-payment' };
-      }
-      // The IPN overtook NOWPayments' answer to our own request: wait for it to be recorded.
-      if (!(await this.recorded(paymentId))) {
-        this.logger.info('nowpayments report for a payment still being opened', fields);
-        return { kind: 'not-yet-recorded' };
       }
       result = await this.commands.execute(paymentId, command, metadata);
     }
@@ -88,6 +89,7 @@ export class ProviderReports {
     return { kind: 'recorded', changed, position: result.position };
   }
 
+  /** Whether the payment's stream exists, waiting for it while the payment is being opened. */
   private async recorded(paymentId: string): Promise<boolean> {
     const deadline = Date.now() + (this.options.openingWaitMs ?? 1_500);
     const streamId = paymentStreamId(paymentId);
@@ -100,15 +102,18 @@ export class ProviderReports {
   }
 }
 
-/** A verified IPN as a report; its fingerprint is the hash of the signed (key-sorted) body. */
-export function reportFromIpn(ipn: NowPaymentsIpn, signedBody: unknown): ProviderReport {
+/**
+ * A verified IPN as a report; its fingerprint is the hash of the text that was signed (the
+ * canonical, key-sorted body), so the same IPN twice has the same fingerprint.
+ */
+export function reportFromIpn(ipn: NowPaymentsIpn, signedText: string): ProviderReport {
   return {
     providerPaymentId: ipn.payment_id,
     providerStatus: ipn.payment_status,
     actuallyPaid: ipn.actually_paid ?? null,
     outcomeAmount: ipn.outcome_amount ?? null,
     source: 'webhook',
-    fingerprint: sha256(canonicalIpnJson(signedBody)),
+    fingerprint: sha256(signedText),
   };
 }
 

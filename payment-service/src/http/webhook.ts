@@ -2,7 +2,7 @@ import { NowPaymentsIpnSchema, paymentEndpoints } from '@meetmatt/contracts';
 import { HttpError, type Logger, type Metrics, type Routes, parseOrThrow } from '@meetmatt/infra';
 import express, { type RequestHandler } from 'express';
 import { type ProviderReports, reportFromIpn } from '../application/provider-reports';
-import { verifyIpnSignature } from '../nowpayments';
+import { canonicalIpnJson, verifyCanonicalIpn } from '../nowpayments';
 
 export interface WebhookDeps {
   reports: ProviderReports;
@@ -31,22 +31,33 @@ export function addNowPaymentsWebhook(routes: Routes, deps: WebhookDeps): void {
     limit: endpoint.bodyLimit,
     type: ['application/json', 'application/*+json'],
   });
-  const verify: RequestHandler = (req, _res, next) => {
-    if (!verifyIpnSignature(req.body, req.get(SIGNATURE_HEADER), deps.ipnSecret)) {
+  const verify: RequestHandler = (req, res, next) => {
+    let canonical: string | undefined;
+    try {
+      canonical = canonicalIpnJson(req.body);
+    } catch {
+      canonical = undefined; // no JSON body at all: nothing can be signed
+    }
+    if (
+      canonical === undefined ||
+      !verifyCanonicalIpn(canonical, req.get(SIGNATURE_HEADER), deps.ipnSecret)
+    ) {
       ipns.inc({ outcome: 'bad-signature' });
       deps.logger.warn('nowpayments ipn refused: bad signature', {
         signed: req.get(SIGNATURE_HEADER) !== undefined,
       });
       throw new HttpError(401, 'invalid-signature', `Missing or invalid ${SIGNATURE_HEADER}`);
     }
+    res.locals.signedIpn = canonical;
     next();
   };
   routes.router.post(endpoint.path, readJson, verify);
   // The body is already read and verified: the endpoint is mounted without its body schema, and
   // the IPN is parsed below with it.
-  routes.add({ ...endpoint, body: undefined }, async ({ req }) => {
+  routes.add({ ...endpoint, body: undefined }, async ({ req, res }) => {
     const ipn = parseOrThrow(NowPaymentsIpnSchema, req.body, 'body');
-    const outcome = await deps.reports.record(ipn.order_id, reportFromIpn(ipn, req.body));
+    const signed = res.locals.signedIpn as string;
+    const outcome = await deps.reports.record(ipn.order_id, reportFromIpn(ipn, signed));
     ipns.inc({ outcome: outcome.kind === 'recorded' && outcome.changed ? 'moved' : outcome.kind });
     if (outcome.kind === 'not-yet-recorded') {
       // Rare: the IPN overtook NOWPayments' own answer to us. A non-2xx makes it send it again.

@@ -45,14 +45,26 @@ export function verifyIpnSignature(
   signatureHeader: unknown,
   secret: string,
 ): boolean {
-  if (typeof signatureHeader !== 'string' || !SIGNATURE_HEX.test(signatureHeader)) return false;
-  let expected: string;
+  let canonical: string;
   try {
-    expected = signIpn(body, secret);
+    canonical = canonicalIpnJson(body);
   } catch {
     return false;
   }
-  return timingSafeEqual(Buffer.from(expected, 'hex'), Buffer.from(signatureHeader, 'hex'));
+  return verifyCanonicalIpn(canonical, signatureHeader, secret);
+}
+
+/** `verifyIpnSignature` for a body already in its canonical form (`canonicalIpnJson`). */
+export function verifyCanonicalIpn(
+  canonical: string,
+  signatureHeader: unknown,
+  secret: string,
+): boolean {
+  if (typeof signatureHeader !== 'string' || !SIGNATURE_HEX.test(signatureHeader)) return false;
+  const key = secret.trim();
+  if (key === '') return false;
+  const expected = createHmac('sha512', key).update(canonical, 'utf8').digest();
+  return timingSafeEqual(expected, Buffer.from(signatureHeader, 'hex'));
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
