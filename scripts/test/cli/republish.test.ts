@@ -106,7 +106,7 @@ describe('meetmatt republish', () => {
       events: 2,
       byType: { [paymentEvents.expired.type]: 1, [paymentEvents.failed.type]: 1 },
       keptOffTheBus: 1,
-      sample: published.map((e) => expect.objectContaining({ id: e.id, type: e.type })),
+      sample: published.map((e): unknown => expect.objectContaining({ id: e.id, type: e.type })),
     });
     expect(table.stdout).toMatch(/^would republish 2 payment events to exchange payment\.events$/m);
     expect(table.stdout).toMatch(/1 more are kept off the bus by payment-service and never sent/);

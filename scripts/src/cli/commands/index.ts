@@ -17,4 +17,5 @@ export const commands: CommandSpec[] = [
   specs.dlqShow,
   specs.dlqRedrive,
   specs.dlqPurge,
+  specs.paymentsReconcile,
 ];

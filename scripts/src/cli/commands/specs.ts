@@ -354,3 +354,25 @@ export const dlqPurge: CommandSpec = {
   ],
   run: (runtime, invocation) => run(() => import('./dlq.js'), 'dlqPurge', runtime, invocation),
 };
+
+export const paymentsReconcile: CommandSpec = {
+  name: 'payments reconcile',
+  summary: 'Ask NOWPayments about open payments now and record what changed',
+  description:
+    'One round of the payment service’s own reconciler: payments still open (not final) created longer ago than --older-than are looked up with GET /v1/payment/:id, and what NOWPayments says goes through the same path as an IPN. Uses the payment service’s configuration (NOWPAYMENTS_API_URL and key; the local sandbox when none is set).',
+  options: {
+    'older-than': {
+      type: 'string',
+      value: '<duration>',
+      description: 'Only payments opened longer ago than this (default RECONCILER_MIN_AGE_MS, 5m)',
+    },
+  },
+  changesState: true,
+  examples: [
+    'meetmatt payments reconcile --dry-run',
+    'meetmatt payments reconcile --older-than 30m',
+    'meetmatt payments reconcile --older-than 0s --yes --json',
+  ],
+  run: (runtime, invocation) =>
+    run(() => import('./payments.js'), 'paymentsReconcile', runtime, invocation),
+};

@@ -2,15 +2,7 @@ import { type ServiceKey } from '@meetmatt/contracts';
 import { type Invocation } from '../command';
 import { type Runtime, type ServiceHandle } from '../runtime';
 import { CliError } from '../errors';
-import {
-  counted,
-  eventJson,
-  formatCount,
-  formatDuration,
-  formatTime,
-  intOption,
-  shortId,
-} from '../format';
+import { counted, eventJson, formatDuration, formatTime, intOption, shortId } from '../format';
 import { type JourneyEvent, findJourney } from '../journey';
 import { serviceOrder } from '../services';
 
