@@ -26,18 +26,27 @@ export type IssueOutcome =
   | { kind: 'already-issued'; invoiceNumber: string }
   | { kind: 'refused'; reason: string };
 
+/** A confirmation to invoice: the payment's `payment.confirmed`, and when it was stored. */
+export interface Confirmation {
+  confirmed: PaymentConfirmed['data'];
+  /** Numbers taken for the payment can only be younger than this. */
+  recordedAt: Date;
+  metadata: CausalMetadata;
+}
+
 /** How far back from a confirmation a retry looks for a number the payment already took. */
 const LOOKBACK_SLACK_MS = 10 * 60_000;
 const PAGE = 200;
 const MAX_ATTEMPTS = 50;
 
 /**
- * Issues the invoice of a confirmed payment with a gapless number of its year:
- *  1. the payment already has one: done (a retry, a replay);
- *  2. a number is taken from `invoice-counter-<year>`, appended with the counter's revision as
- *     the expected one (two payments at once: one wins, the other reads again and takes the
- *     next); the allocation names the payment, so a retry after a crash finds its number;
- *  3. `payment.invoice-issued` is appended to the payment's stream with its revision.
+ * Issues the invoices of confirmed payments with gapless numbers per year:
+ *  1. a payment that already has its invoice is done (a retry, a replay);
+ *  2. numbers are taken from `invoice-counter-<year>` in one append, with the counter's revision
+ *     as the expected one (another issuer at the same time: one wins, the other reads again and
+ *     takes the next numbers); each allocation names its payment, so a retry after a crash finds
+ *     the number the payment already took instead of taking another;
+ *  3. `payment.invoice-issued` is appended to each payment's stream with its revision.
  * Every number taken is issued to the payment it names, so the sequence has no gaps.
  */
 export class InvoiceIssuer {
@@ -50,24 +59,54 @@ export class InvoiceIssuer {
     return this.commands.catalog;
   }
 
-  /**
-   * @param confirmed the payment's `payment.confirmed`
-   * @param recordedAt when it was stored: numbers taken for it can only be younger
-   */
+  /** One confirmation: see `issueAll`. */
   async issue(
     confirmed: PaymentConfirmed['data'],
     recordedAt: Date,
     metadata: CausalMetadata,
   ): Promise<IssueOutcome> {
-    const before = await this.commands.current(confirmed.paymentId);
-    if (before.exists && before.invoiceNumber !== null)
-      return { kind: 'already-issued', invoiceNumber: before.invoiceNumber };
+    const [outcome] = await this.issueAll([{ confirmed, recordedAt, metadata }]);
+    return outcome!;
+  }
+
+  /** Invoices each confirmation (outcomes in the same order), numbering them in that order. */
+  async issueAll(confirmations: readonly Confirmation[]): Promise<IssueOutcome[]> {
+    const outcomes = new Map<string, IssueOutcome>();
+    const pending: Confirmation[] = [];
+    for (const c of confirmations) {
+      const state = await this.commands.current(c.confirmed.paymentId);
+      if (state.exists && state.invoiceNumber !== null) {
+        outcomes.set(c.confirmed.paymentId, {
+          kind: 'already-issued',
+          invoiceNumber: state.invoiceNumber,
+        });
+      } else pending.push(c);
+    }
     // The year of the confirmation, not of this attempt: a retry must pick the same counter.
-    const year = new Date(confirmed.confirmedAt).getUTCFullYear();
-    const sequence = await this.allocate(year, confirmed.paymentId, recordedAt, metadata);
-    const invoiceNumber = formatInvoiceNumber(year, sequence);
+    const byYear = new Map<number, Confirmation[]>();
+    for (const c of pending) {
+      const year = new Date(c.confirmed.confirmedAt).getUTCFullYear();
+      byYear.set(year, [...(byYear.get(year) ?? []), c]);
+    }
+    for (const [year, group] of byYear) {
+      const numbers = await this.allocate(year, group);
+      for (const c of group) {
+        const { paymentId } = c.confirmed;
+        if (outcomes.has(paymentId)) continue;
+        const invoiceNumber = formatInvoiceNumber(year, numbers.get(paymentId)!);
+        outcomes.set(paymentId, await this.issueNumber(paymentId, invoiceNumber, c.metadata));
+      }
+    }
+    return confirmations.map((c) => outcomes.get(c.confirmed.paymentId)!);
+  }
+
+  private async issueNumber(
+    paymentId: string,
+    invoiceNumber: string,
+    metadata: CausalMetadata,
+  ): Promise<IssueOutcome> {
     const result = await this.commands.execute(
-      confirmed.paymentId,
+      paymentId,
       { type: 'IssueInvoice', invoiceNumber, now: nowIso() },
       metadata,
     );
@@ -82,46 +121,54 @@ export class InvoiceIssuer {
       : { kind: 'already-issued', invoiceNumber };
   }
 
-  /** The payment's number in the year's counter, taking the next one if it has none yet. */
-  async allocate(
+  /** Each payment's number in the year's counter, taking the next ones for those without. */
+  private async allocate(
     year: number,
-    paymentId: string,
-    notBefore: Date,
-    metadata: CausalMetadata,
-  ): Promise<number> {
+    group: readonly Confirmation[],
+  ): Promise<Map<string, number>> {
     const streamId = invoiceCounterStreamId(year);
+    const paymentIds = group.map((c) => c.confirmed.paymentId);
+    const notBefore = Math.min(...group.map((c) => c.recordedAt.getTime()));
     for (let attempt = 1; ; attempt++) {
-      const counter = await this.readCounter(streamId, paymentId, notBefore);
-      const [allocation] = decideAllocation(
-        { type: 'AllocateInvoiceNumber', year, paymentId },
+      const counter = await this.readCounter(streamId, new Set(paymentIds), notBefore);
+      const allocations = decideAllocation(
+        { type: 'AllocateInvoiceNumbers', year, paymentIds },
         counter,
       );
-      if (!allocation) return counter.allocatedToPayment!;
+      const numbers = new Map(counter.allocated);
+      if (allocations.length === 0) return numbers;
       try {
         await this.store.appendToStream(
           streamId,
-          [this.commands.catalog.toNew(allocation, metadata)],
+          allocations.map((a) =>
+            this.commands.catalog.toNew(
+              a,
+              group.find((c) => c.confirmed.paymentId === a.data.paymentId)!.metadata,
+            ),
+          ),
           { expectedRevision: counter.revision < 0 ? 'no_stream' : counter.revision },
         );
-        return allocation.data.sequence;
+        for (const a of allocations) numbers.set(a.data.paymentId, a.data.sequence);
+        return numbers;
       } catch (error) {
         if (!(error instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw error;
-        // Another payment took the number: read again, after a short jittered pause.
+        // Another issuer took the numbers: read again, after a short jittered pause.
         await sleep(backoffDelay(attempt, 2, 50));
       }
     }
   }
 
   /**
-   * The counter's last number and revision, and the number this payment took if it took one:
-   * read newest first, only as far back as the payment's confirmation (minus some clock slack).
+   * The counter's last number and revision, and the numbers these payments took if they took
+   * any: read newest first, only as far back as their confirmations (minus some clock slack).
    */
   private async readCounter(
     streamId: string,
-    paymentId: string,
-    notBefore: Date,
-  ): Promise<{ lastSequence: number; revision: number; allocatedToPayment: number | null }> {
-    const oldest = notBefore.getTime() - LOOKBACK_SLACK_MS;
+    paymentIds: ReadonlySet<string>,
+    notBefore: number,
+  ): Promise<{ lastSequence: number; revision: number; allocated: Map<string, number> }> {
+    const oldest = notBefore - LOOKBACK_SLACK_MS;
+    const allocated = new Map<string, number>();
     let lastSequence = 0;
     let revision = -1;
     let from: number | 'end' = 'end';
@@ -137,17 +184,14 @@ export class InvoiceIssuer {
           revision = recorded.revision;
           lastSequence = event.data.sequence;
         }
-        if (event.data.paymentId === paymentId) {
-          return { lastSequence, revision, allocatedToPayment: event.data.sequence };
-        }
-        if (recorded.createdAt.getTime() < oldest) {
-          return { lastSequence, revision, allocatedToPayment: null };
-        }
+        if (paymentIds.has(event.data.paymentId))
+          allocated.set(event.data.paymentId, event.data.sequence);
+        if (allocated.size === paymentIds.size || recorded.createdAt.getTime() < oldest)
+          return { lastSequence, revision, allocated };
       }
       const last = page[page.length - 1];
-      if (page.length < PAGE || !last || last.revision === 0) {
-        return { lastSequence, revision, allocatedToPayment: null };
-      }
+      if (page.length < PAGE || !last || last.revision === 0)
+        return { lastSequence, revision, allocated };
       from = last.revision - 1;
     }
   }
@@ -202,10 +246,8 @@ export class InvoicePolicy {
       filter: { eventTypes: [paymentEventTypes.confirmed] },
       batchSize: 100,
       onEvents: async (events) => {
-        for (const event of events) {
-          if (signal.aborted) throw new Error('leadership lost');
-          await this.handle(event);
-        }
+        if (signal.aborted) throw new Error('leadership lost');
+        await this.handle(events);
         // Once per batch: after a crash the batch is handled again, which issuing absorbs.
         await checkpoints.save(NAME, events[events.length - 1]!.position);
         this.failures = 0;
@@ -232,22 +274,29 @@ export class InvoicePolicy {
     }
   }
 
-  private async handle(event: RecordedEvent): Promise<void> {
+  private async handle(events: RecordedEvent[]): Promise<void> {
     const { issuer, logger } = this.options;
-    const data = issuer.catalog.upcast(event) as PaymentConfirmed['data'];
-    const { correlationId, userId } = event.metadata;
-    const metadata: CausalMetadata = {
-      correlationId,
-      causationId: event.id,
-      ...(userId ? { userId } : {}),
-    };
-    const context = { correlationId, causationId: event.id };
-    await requestContext.run(context, async () => {
-      const outcome = await issuer.issue(data, event.createdAt, metadata);
-      const fields = { paymentId: data.paymentId, ...outcome };
-      if (outcome.kind === 'issued') logger.info('invoice issued', fields);
-      // Not retried: the payment's own history says it cannot have an invoice.
-      else if (outcome.kind === 'refused') logger.error('invoice not issued', fields);
+    const confirmations: Confirmation[] = events.map((event) => {
+      const { correlationId, userId } = event.metadata;
+      return {
+        confirmed: issuer.catalog.upcast(event) as PaymentConfirmed['data'],
+        recordedAt: event.createdAt,
+        metadata: { correlationId, causationId: event.id, ...(userId ? { userId } : {}) },
+      };
+    });
+    const outcomes = await issuer.issueAll(confirmations);
+    outcomes.forEach((outcome, i) => {
+      const { confirmed, metadata } = confirmations[i]!;
+      const context = {
+        correlationId: metadata.correlationId as string,
+        causationId: metadata.causationId as string,
+      };
+      requestContext.run(context, () => {
+        const fields = { paymentId: confirmed.paymentId, ...outcome };
+        if (outcome.kind === 'issued') logger.info('invoice issued', fields);
+        // Not retried: the payment's own history says it cannot have an invoice.
+        else if (outcome.kind === 'refused') logger.error('invoice not issued', fields);
+      });
     });
   }
 }

@@ -13,32 +13,35 @@ export type InvoiceNumberAllocated = EventOf<(typeof paymentEvents)['invoiceNumb
 export interface CounterView {
   /** The last number taken this year (0 before the first). */
   lastSequence: number;
-  /** The number this payment already took, if it did. */
-  allocatedToPayment: number | null;
+  /** The numbers the payments asked about already took. */
+  allocated: ReadonlyMap<string, number>;
 }
 
-export interface AllocateInvoiceNumber {
-  type: 'AllocateInvoiceNumber';
+export interface AllocateInvoiceNumbers {
+  type: 'AllocateInvoiceNumbers';
   year: number;
-  paymentId: string;
+  /** In the order the numbers are to be given. */
+  paymentIds: readonly string[];
 }
 
-/** The next number, or nothing when the payment already has one. */
+/** The next numbers, in order, for the payments that have none yet (each payment once). */
 export function decideAllocation(
-  command: AllocateInvoiceNumber,
+  command: AllocateInvoiceNumbers,
   counter: CounterView,
 ): InvoiceNumberAllocated[] {
-  if (counter.allocatedToPayment !== null) return [];
-  return [
-    {
+  const events: InvoiceNumberAllocated[] = [];
+  const given = new Set<string>();
+  let sequence = counter.lastSequence;
+  for (const paymentId of command.paymentIds) {
+    if (counter.allocated.has(paymentId) || given.has(paymentId)) continue;
+    given.add(paymentId);
+    sequence += 1;
+    events.push({
       type: 'payment.invoice-number-allocated',
-      data: {
-        year: command.year,
-        sequence: counter.lastSequence + 1,
-        paymentId: command.paymentId,
-      },
-    },
-  ];
+      data: { year: command.year, sequence, paymentId },
+    });
+  }
+  return events;
 }
 
 export function invoiceCounterStreamId(year: number): string {

@@ -2,23 +2,34 @@ import { randomUUID } from 'node:crypto';
 import { decideAllocation, formatInvoiceNumber } from '../../src/domain/invoice-counter';
 
 describe('invoice counter', () => {
-  const paymentId = randomUUID();
-  const allocate = { type: 'AllocateInvoiceNumber' as const, year: 2026, paymentId };
-
-  test('when a payment has no number yet, then it takes the one after the last', () => {
-    expect(decideAllocation(allocate, { lastSequence: 41, allocatedToPayment: null })).toEqual([
-      {
-        type: 'payment.invoice-number-allocated',
-        data: { year: 2026, sequence: 42, paymentId },
-      },
-    ]);
-    expect(
-      decideAllocation(allocate, { lastSequence: 0, allocatedToPayment: null })[0]!.data.sequence,
-    ).toBe(1);
+  const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+  const allocate = (...paymentIds: string[]) => ({
+    type: 'AllocateInvoiceNumbers' as const,
+    year: 2026,
+    paymentIds,
+  });
+  const allocated = (paymentId: string, sequence: number) => ({
+    type: 'payment.invoice-number-allocated',
+    data: { year: 2026, sequence, paymentId },
   });
 
-  test('when the payment already took a number, then it takes no other', () => {
-    expect(decideAllocation(allocate, { lastSequence: 50, allocatedToPayment: 42 })).toEqual([]);
+  test('when payments have no number yet, then they take the next ones, in order', () => {
+    expect(decideAllocation(allocate(a, b), { lastSequence: 41, allocated: new Map() })).toEqual([
+      allocated(a, 42),
+      allocated(b, 43),
+    ]);
+    expect(decideAllocation(allocate(a), { lastSequence: 0, allocated: new Map() })).toEqual([
+      allocated(a, 1),
+    ]);
+  });
+
+  test('when a payment already took a number, or is named twice, then it takes no other', () => {
+    expect(
+      decideAllocation(allocate(a, b, a, c), { lastSequence: 50, allocated: new Map([[b, 42]]) }),
+    ).toEqual([allocated(a, 51), allocated(c, 52)]);
+    expect(
+      decideAllocation(allocate(b), { lastSequence: 50, allocated: new Map([[b, 42]]) }),
+    ).toEqual([]);
   });
 
   test('numbers read MM-<year>-<six digits>', () => {
