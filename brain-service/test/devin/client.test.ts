@@ -79,7 +79,9 @@ describe('DevinClient against the sandbox', () => {
 
   describe('getSession', () => {
     it('when a new session is read, then it has Devin fields and the prompt as the first message', async () => {
-      const request = sessionRequest({ snapshot_id: 'snap-1' });
+      // A session that never finishes: on a busy machine the default one may be done by the read.
+      const base = sessionRequest({ snapshot_id: 'snap-1' });
+      const request = { ...base, prompt: `${base.prompt} [devin:never]` };
       const { session_id } = await harness.client().createSession(request);
 
       const session = await harness.client().getSession(session_id);
