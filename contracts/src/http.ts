@@ -31,7 +31,7 @@ export interface EndpointDef<
   path: string;
   summary: string;
   description?: string;
-  tags: string[];
+  tags: readonly string[];
   auth: EndpointAuth;
   params?: P;
   query?: Q;
@@ -43,11 +43,11 @@ export interface EndpointDef<
   responses: Record<number, ResponseDef>;
 }
 
-export function defineEndpoint<
-  P extends z.ZodType = z.ZodType,
-  Q extends z.ZodType = z.ZodType,
-  B extends z.ZodType = z.ZodType,
->(def: EndpointDef<P, Q, B>): EndpointDef<P, Q, B> {
+/**
+ * Keeps the literal type of the definition, so the http kit knows that a `user` endpoint always
+ * has a principal and that an endpoint with a body schema always has a parsed body.
+ */
+export function defineEndpoint<const D extends EndpointDef>(def: D): D {
   return def;
 }
 

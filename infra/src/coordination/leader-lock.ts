@@ -56,7 +56,7 @@ export class LeaderLock {
       const controller = new AbortController();
       const onLost = (error?: Error) => {
         if (!controller.signal.aborted) {
-          logger?.warn('leadership lost', { key, error: error?.message });
+          if (!this.stopped) logger?.warn('leadership lost', { key, error: error?.message });
           controller.abort(error ?? new Error('leader connection closed'));
         }
       };

@@ -24,6 +24,8 @@ export interface HttpAppOptions {
   authenticator?: Authenticator;
   /** Default JSON body limit; endpoints may set their own. */
   bodyLimit?: string;
+  /** Routes logged at debug rather than info: hot paths such as the gateway's /auth/verify. */
+  quietRoutes?: string[];
   /** Addresses of proxies whose X-Forwarded-For is believed (express `trust proxy`). */
   trustProxy?: boolean | string | number;
   routes: (routes: Routes) => void;
@@ -38,6 +40,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export function createHttpApp(options: HttpAppOptions): express.Express {
   const { logger, metrics } = options;
+  const quiet = new Set(options.quietRoutes ?? []);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -58,7 +61,8 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, seconds);
       if (route === '/healthz' || route === '/readyz' || route === '/metrics') return;
-      logger.log(res.statusCode >= 500 ? 'error' : 'info', 'request', {
+      const level = res.statusCode >= 500 ? 'error' : quiet.has(route) ? 'debug' : 'info';
+      logger.log(level, 'request', {
         correlationId: requestId,
         method: req.method,
         path: req.path,

@@ -16,6 +16,8 @@ export const EVENTS_CHANNEL = 'es_events';
  */
 export class ChangeNotifier {
   private readonly waiters = new Set<() => void>();
+  /** Counts changes, so a reader that was busy when one came does not then sleep through it. */
+  private generationValue = 0;
   private listener: pg.Client | undefined;
   private listening: Promise<void> | undefined;
   private closed = false;
@@ -31,9 +33,19 @@ export class ChangeNotifier {
     private readonly throttleMs = 5,
   ) {}
 
-  /** Resolves at the next change, or after `timeoutMs`. */
-  wait(timeoutMs: number): Promise<void> {
+  /** Read before reading the store; pass to `wait` afterwards. */
+  get generation(): number {
+    return this.generationValue;
+  }
+
+  /**
+   * Resolves at the next change, or after `timeoutMs`; at once when a change came after
+   * `seenGeneration` (while the caller was reading).
+   */
+  wait(timeoutMs: number, seenGeneration?: number): Promise<void> {
     this.ensureListening();
+    if (seenGeneration !== undefined && seenGeneration !== this.generationValue)
+      return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -67,6 +79,7 @@ export class ChangeNotifier {
   }
 
   private wakeAll(): void {
+    this.generationValue += 1;
     for (const wake of [...this.waiters]) wake();
   }
 

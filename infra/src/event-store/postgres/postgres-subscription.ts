@@ -80,6 +80,7 @@ export class PostgresSubscription implements Subscription {
     if (this.options.from === 'end') this.positionValue = await this.startAtEnd();
     while (!this.stopped) {
       try {
+        const generation = this.store.notifier.generation;
         const read = await this.store.readVisible(
           this.positionValue ?? START,
           batchSize,
@@ -108,7 +109,7 @@ export class PostgresSubscription implements Subscription {
           fastPollMs = Math.min(fastPollMs * 2, 250);
         } else {
           fastPollMs = 10;
-          await this.store.notifier.wait(this.pollIntervalMs);
+          await this.store.notifier.wait(this.pollIntervalMs, generation);
         }
       } catch (error) {
         if (error instanceof HandlerError) throw error.original;
