@@ -57,6 +57,14 @@ export const paymentConfigSchema = z
     PLANS_JSON: plansJson.optional(),
   })
   .superRefine((config, ctx) => {
+    // A real key with the sandbox's IPN secret would refuse every real IPN.
+    if (config.NOWPAYMENTS_API_KEY !== undefined && config.NOWPAYMENTS_IPN_SECRET === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['NOWPAYMENTS_IPN_SECRET'],
+        message: 'required when NOWPAYMENTS_API_KEY is set (the IPN secret of the same account)',
+      });
+    }
     if (config.NODE_ENV !== 'production') return;
     for (const variable of REQUIRED_IN_PRODUCTION) {
       if (config[variable] === undefined) {

@@ -15,13 +15,16 @@ describe('payment-service configuration', () => {
     expect(config.NOWPAYMENTS_IPN_CALLBACK_URL).toBeUndefined();
   });
 
-  test('when NODE_ENV=production, then the NOWPayments key and IPN secret are required', () => {
+  test('when NODE_ENV=production, then the NOWPayments key and IPN secret are required, and a key never goes with the sandbox’s secret', () => {
     expect(() => loadPaymentConfig({ NODE_ENV: 'production' })).toThrow(
       /NOWPAYMENTS_API_KEY is missing: required when NODE_ENV=production/,
     );
     expect(() =>
       loadPaymentConfig({ NODE_ENV: 'production', NOWPAYMENTS_API_KEY: 'live-key' }),
     ).toThrow(/NOWPAYMENTS_IPN_SECRET/);
+    expect(() => loadPaymentConfig({ NOWPAYMENTS_API_KEY: 'real-sandbox-key' })).toThrow(
+      /NOWPAYMENTS_IPN_SECRET is missing: required when NOWPAYMENTS_API_KEY is set/,
+    );
     const config = loadPaymentConfig({
       NODE_ENV: 'production',
       NOWPAYMENTS_API_KEY: 'live-key',
