@@ -129,20 +129,17 @@ async function step(
   }
   const session = agent.session!;
   const now = deps.now();
-  if (now.getTime() - Date.parse(session.startedAt) > deps.settings.deadlineMs) {
+  const pastDeadline = now.getTime() - Date.parse(session.startedAt) > deps.settings.deadlineMs;
+  const deadlineFailure = async () => {
     await terminate(session, deps);
-    return fail(
-      agent,
-      session.id,
-      `the build deadline of ${formatMs(deps.settings.deadlineMs)} passed`,
-      execute,
-      deps,
-    );
-  }
+    const reason = `the build deadline of ${formatMs(deps.settings.deadlineMs)} passed`;
+    return fail(agent, session.id, reason, execute, deps);
+  };
   let devinSession;
   try {
     devinSession = await deps.devin.getSession(session.id, { signal });
   } catch (error) {
+    if (pastDeadline && !isAbort(error)) return deadlineFailure();
     return providerFailure(agent, session.id, error, deps, providerErrors, execute);
   }
   providerErrors.count = 0;
@@ -160,11 +157,20 @@ async function step(
     if (!recorded) return 'again';
   }
   const next = observation.next;
+  // An outcome seen on the last poll counts, even past the deadline.
+  if (pastDeadline && (next.kind === 'wait' || next.kind === 'follow-up')) return deadlineFailure();
   switch (next.kind) {
     case 'wait':
       return observation.progress ? 'active' : 'idle';
     case 'follow-up':
-      return followUp(agent, { ...session, ...observation.progress }, deps, execute, signal);
+      return followUp(
+        agent,
+        { ...session, ...observation.progress },
+        deps,
+        providerErrors,
+        execute,
+        signal,
+      );
     case 'deployed': {
       const done = await execute({
         type: 'CompleteBuild',
@@ -197,13 +203,19 @@ async function followUp(
   agent: Agent,
   session: Pick<CurrentSession, 'id' | 'status' | 'followUpsSent'>,
   deps: BuildWorkerDeps,
+  providerErrors: { count: number },
   execute: (command: AgentCommand) => Promise<boolean>,
   signal: AbortSignal,
 ): Promise<StepResult> {
   const sent = session.followUpsSent;
-  const delivery = await deps.devin.sendMessage(session.id, deps.settings.followUpMessage, {
-    signal,
-  });
+  let delivery;
+  try {
+    delivery = await deps.devin.sendMessage(session.id, deps.settings.followUpMessage, {
+      signal,
+    });
+  } catch (error) {
+    return providerFailure(agent, session.id, error, deps, providerErrors, execute);
+  }
   deps.logger.info('answered a blocked devin session', {
     agentId: agent.agentId,
     sessionId: session.id,
@@ -227,6 +239,7 @@ async function followUp(
 /**
  * A Devin call failed after the client's own retries. A call that could succeed later is
  * tried again on the next steps; the attempt fails when it cannot, or after too many in a row.
+ * A refused API key is ours to fix and fails nothing.
  */
 async function providerFailure(
   agent: Agent,
@@ -236,7 +249,17 @@ async function providerFailure(
   providerErrors: { count: number },
   execute: (command: AgentCommand) => Promise<boolean>,
 ): Promise<StepResult> {
-  if (!(error instanceof DevinError) || error.kind === 'aborted') throw error;
+  if (!(error instanceof DevinError) || isAbort(error)) throw error;
+  if (error.status === 401 || error.status === 403) {
+    // Our key, not the customer's build: failing (and refunding) every build would be wrong.
+    // Keep trying, loudly, until the key is fixed (a session's deadline still applies).
+    deps.logger.error('devin refused our API key', {
+      agentId: agent.agentId,
+      sessionId,
+      status: error.status,
+    });
+    return 'error';
+  }
   providerErrors.count += 1;
   const lasting = providerErrors.count >= deps.settings.providerErrorLimit;
   deps.logger.warn('devin call failed', {
@@ -314,6 +337,10 @@ async function record(
     code: result.error.code,
   });
   return false;
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof DevinError && error.kind === 'aborted';
 }
 
 function formatMs(ms: number): string {

@@ -313,6 +313,21 @@ describe('building an agent with Devin', () => {
     for (const reason of reasons) expect(reason).toMatch(/^Devin could not be reached: .*\(500\)/);
   });
 
+  test('when Devin refuses our API key, then no build fails for it: the build waits and goes on once the key is accepted', async () => {
+    world.sandbox.failNext({ count: 8, status: 401, detail: 'Invalid API key' });
+    const user = await world.issuer.user();
+    const agentId = await publishConfirmed(world, confirmedPayment(user));
+
+    await publishedUntil(world, agentId, isType(agentEvents.deployed.type), 'agent.deployed');
+
+    const refused = world.sandbox.calls().filter((c) => c.status === 401);
+    expect(refused.length).toBe(8);
+    expect(world.bus.of(agentId).filter(isType(agentEvents.deployFailed.type))).toEqual([]);
+    expect(
+      world.logs.entries.filter((e) => e.message === 'devin refused our API key').length,
+    ).toBeGreaterThan(0);
+  });
+
   test('when the brain talks to Devin, then its API key never reaches a log', () => {
     expect(world.logs.entries.length).toBeGreaterThan(0);
     expect(world.logs.text()).not.toContain(world.devinKey);
