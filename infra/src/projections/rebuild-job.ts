@@ -45,10 +45,24 @@ export async function loadRebuildRows(db: Db): Promise<RebuildRow[]> {
   return rows;
 }
 
-async function loadRebuildRow(db: Db, name: string, lock = false): Promise<RebuildRow | undefined> {
+async function loadRebuildRow(db: Db, name: string): Promise<RebuildRow | undefined> {
   const { rows } = await sql<RebuildRow>`
-    SELECT ${REBUILD_COLUMNS} FROM projection_rebuilds WHERE name = ${name}
-    ${lock ? sql`FOR UPDATE` : sql``}`.execute(db);
+    SELECT ${REBUILD_COLUMNS} FROM projection_rebuilds WHERE name = ${name}`.execute(db);
+  return rows[0];
+}
+
+/** Locks the row; with `asyncCommit`, in the same round trip turns synchronous commit off. */
+async function lockRebuildRow(
+  db: Db,
+  name: string,
+  asyncCommit: boolean,
+): Promise<RebuildRow | undefined> {
+  const { rows } = await sql<RebuildRow>`
+    WITH settings AS MATERIALIZED (
+      SELECT set_config('synchronous_commit', 'off', true) WHERE ${asyncCommit})
+    SELECT ${REBUILD_COLUMNS} FROM projection_rebuilds
+    WHERE name = ${name} AND (NOT ${asyncCommit} OR EXISTS (SELECT 1 FROM settings))
+    FOR UPDATE OF projection_rebuilds`.execute(db);
   return rows[0];
 }
 
@@ -98,12 +112,22 @@ async function schemaExists(db: Db, schema: string): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** A rebuild's checkpoint: its row, valid only while this very rebuild owns it. */
-export function rebuildGuard(projection: Projection, job: RebuildJob): CheckpointGuard {
+/**
+ * A rebuild's checkpoint: its row, valid only while this very rebuild owns it.
+ *
+ * With `asyncCommit`, its transactions do not wait for their commit to reach the disk: a
+ * server crash may lose the last few, but each takes its rows and its checkpoint with it, so
+ * the rebuild resumes from an earlier position, consistent. The live tables never do this.
+ */
+export function rebuildGuard(
+  projection: Projection,
+  job: RebuildJob,
+  options: { asyncCommit?: boolean } = {},
+): CheckpointGuard {
   const name = projection.name;
   return {
     async lock(trx, expected) {
-      const row = await loadRebuildRow(trx, name, true);
+      const row = await lockRebuildRow(trx, name, options.asyncCommit ?? false);
       if (!row || row.rebuild_id !== job.id)
         throw new CheckpointMovedError(name, 'the rebuild was cancelled or replaced');
       if (row.state !== 'building') throw new CheckpointMovedError(name, `rebuild ${row.state}`);

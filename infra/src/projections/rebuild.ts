@@ -1,7 +1,8 @@
-import { type Position, type RecordedEvent } from '../event-store/types';
+import { type Position, type RecordedEvent, comparePositions } from '../event-store/types';
 import { backoffDelay, sleep } from '../runtime/backoff';
 import { type ApplyTarget, applyBatch, applyIsolating } from './apply-batch';
 import { type ProjectionContext, type ResolvedContext, resolveContext } from './context';
+import { pause } from './changes';
 import { tryExclusiveLock } from './exclusive-lock';
 import {
   CheckpointMovedError,
@@ -88,15 +89,14 @@ async function build(
     options.onProgress,
   );
   try {
-    await buildToHead(context, projection, job, { batchSize, meter, signal });
-    meter.report('swapping', job.position, job.eventsDone);
-    const swapped = await swapRebuild(context, projection, job, {
+    const position = await buildAndSwap(context, projection, job, {
       batchSize,
+      meter,
+      signal,
       lockTimeoutMs: options.swapLockTimeoutMs ?? 2_000,
-      attempts: 10,
     });
-    const eventsDone = job.eventsDone + swapped.tail;
-    meter.report('done', swapped.position, eventsDone);
+    const eventsDone = job.eventsDone;
+    meter.report('done', position, eventsDone);
     const seconds = meter.elapsedSeconds();
     context.logger?.info('projection rebuilt and swapped in', {
       projection: projection.name,
@@ -110,7 +110,7 @@ async function build(
       eventsDone,
       seconds,
       eventsPerSecond: seconds > 0 ? eventsDone / seconds : 0,
-      position: swapped.position,
+      position,
       resumed: job.resumed,
     };
   } catch (error) {
@@ -123,6 +123,46 @@ async function build(
   }
 }
 
+interface BuildRun {
+  batchSize: number;
+  meter: ProgressMeter;
+  signal: AbortSignal;
+  lockTimeoutMs: number;
+}
+
+const SWAP_ATTEMPTS = 20;
+
+/**
+ * Builds up to the head, then swaps; when the live runner got ahead meanwhile, or readers made
+ * the swap give way, builds the events that arrived since and tries again.
+ */
+async function buildAndSwap(
+  context: ResolvedContext,
+  projection: Projection,
+  job: RebuildJob,
+  run: BuildRun,
+): Promise<Position> {
+  for (let attempt = 1; ; attempt++) {
+    // Read before building: the build's last read then covers every event up to it.
+    const head = await context.store.headPosition();
+    await buildToHead(context, projection, job, run);
+    const checkpoint = head && comparePositions(head, job.position) > 0 ? head : job.position;
+    run.meter.report('swapping', checkpoint, job.eventsDone);
+    const outcome = await swapRebuild(context, projection, job, checkpoint, run.lockTimeoutMs);
+    if (outcome === 'swapped') return checkpoint;
+    if (attempt >= SWAP_ATTEMPTS)
+      throw new Error(
+        `projection ${projection.name}: could not swap (${outcome}) in ${attempt} attempts`,
+      );
+    context.logger?.warn('projection swap postponed', {
+      projection: projection.name,
+      outcome,
+      attempt,
+    });
+    if (outcome === 'gave-way') await pause(backoffDelay(attempt, 50, 1_000), run.signal);
+  }
+}
+
 /**
  * Reads ahead while it writes: the next batch is fetched from the store while the current one
  * is applied, so reading and writing overlap on two connections.
@@ -131,13 +171,13 @@ async function buildToHead(
   context: ResolvedContext,
   projection: Projection,
   job: RebuildJob,
-  run: { batchSize: number; meter: ProgressMeter; signal: AbortSignal },
+  run: BuildRun,
 ): Promise<void> {
   const target: ApplyTarget = {
     db: context.db,
     projection,
     schema: job.schema,
-    guard: rebuildGuard(projection, job),
+    guard: rebuildGuard(projection, job, { asyncCommit: true }),
     catalog: context.catalog,
     rebuilding: true,
   };

@@ -42,7 +42,8 @@ export interface Harness {
 
 export async function createHarness(prefix = 'proj'): Promise<Harness> {
   const testDb = await createTestDatabase(prefix);
-  const database = createDatabase({ url: testDb.url, max: 12 });
+  // Few connections: many suites share the server, whose limit is 100.
+  const database = createDatabase({ url: testDb.url, max: 6 });
   await migrateAll(database.db, {});
   const store = new PostgresEventStore({
     pool: database.pool,
@@ -115,6 +116,8 @@ export async function createHarness(prefix = 'proj'): Promise<Harness> {
       return rows[0]?.position;
     },
     async close() {
+      // A test that failed while holding a batch open must not leave its runner stuck in it.
+      for (const open of openGates) open();
       await Promise.all([...runners.map((r) => r.stop()), ...sets.map((s) => s.stop())]);
       await store.close();
       await database.close();
@@ -137,9 +140,12 @@ export async function until(
   }
 }
 
+const openGates = new Set<() => void>();
+
 /** A promise the test resolves when it chooses: holds a batch open without a sleep. */
 export function gate(): { wait: Promise<void>; open(): void } {
   let open!: () => void;
   const wait = new Promise<void>((resolve) => (open = resolve));
+  openGates.add(open);
   return { wait, open };
 }
