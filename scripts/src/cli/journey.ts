@@ -135,7 +135,8 @@ export async function findJourney(
 }
 
 /**
- * Events whose metadata names one of `correlationIds` or whose causation is one of `eventIds`.
+ * Events whose metadata names one of `correlationIds` or whose causation is one of `eventIds`
+ * (or whose data names one as its source, as user-service's notifications do).
  * PostgreSQL answers in one statement over es_events (a sequential scan: an operator's question,
  * not a service's hot path); another store is read through `$all`.
  */
@@ -152,6 +153,7 @@ async function findRelated(
          stream_revision, event_type, data, metadata, created_at
        FROM es_events
        WHERE metadata->>'correlationId' = ANY($1::text[]) OR metadata->>'causationId' = ANY($2::text[])
+          OR data->>'sourceEventId' = ANY($2::text[])
        ORDER BY transaction_id, global_position LIMIT $3`,
       [correlationIds, eventIds, cap],
     );
@@ -165,9 +167,11 @@ async function findRelated(
     const page = await store.readAll({ after, maxCount: 1_000 });
     if (page.length === 0) return found;
     for (const event of page) {
+      const source = (event.data as { sourceEventId?: unknown } | null)?.sourceEventId;
       if (
         wantedCorrelation.has(event.metadata.correlationId) ||
-        wantedCause.has(event.metadata.causationId)
+        wantedCause.has(event.metadata.causationId) ||
+        (typeof source === 'string' && wantedCause.has(source))
       )
         found.push(event);
       if (found.length >= cap) return found;
