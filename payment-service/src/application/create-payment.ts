@@ -2,6 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type AgentSpec, type CreatePaymentResponseSchema } from '@meetmatt/contracts';
 import { type Logger, type Position } from '@meetmatt/infra';
 import { type z } from 'zod';
+import { type PaymentCreated } from '../domain/payment';
+import { paymentStreamId } from '../domain/payment-decide';
 import { type NowPayment, type NowPaymentsClient, NowPaymentsError } from '../nowpayments';
 import { canonicalIpnJson } from '../nowpayments/signature';
 import { type Catalogue } from './catalogue';
@@ -65,6 +67,12 @@ export class CreatePayment {
         return { ok: false, error: 'idempotency-key-in-progress' };
       case 'claimed':
         break;
+    }
+    // A claim taken over from a request that died may find its payment already recorded.
+    const recorded = await this.recordedResponse(claim.paymentId);
+    if (recorded) {
+      await idempotency.complete(userId, idempotencyKey, recorded);
+      return { ok: true, response: recorded, replayed: true };
     }
     let outcome: CreatePaymentOutcome;
     try {
@@ -148,32 +156,43 @@ export class CreatePayment {
     await this.deps.waitForProjections(result.position);
     const created = result.events[0];
     if (created?.type !== 'payment.created') throw new Error('payment.created was not decided');
-    const d = created.data;
     logger.info('payment opened', {
       paymentId,
-      plan: d.plan,
-      payCurrency: d.payCurrency,
-      providerPaymentId: d.providerPaymentId,
+      plan: created.data.plan,
+      payCurrency: created.data.payCurrency,
+      providerPaymentId: created.data.providerPaymentId,
     });
-    return {
-      ok: true,
-      replayed: false,
-      response: {
-        id: d.paymentId,
-        status: 'waiting',
-        plan: d.plan,
-        priceAmount: d.priceAmount,
-        priceCurrency: d.priceCurrency,
-        payCurrency: d.payCurrency,
-        payAmount: d.payAmount,
-        payAddress: d.payAddress,
-        payinExtraId: d.payinExtraId,
-        providerPaymentId: d.providerPaymentId,
-        expiresAt: d.expiresAt,
-        createdAt: d.createdAt,
-      },
-    };
+    return { ok: true, replayed: false, response: responseOf(created) };
   }
+
+  /** The answer of a payment already recorded, or undefined when there is none. */
+  private async recordedResponse(paymentId: string): Promise<CreatePaymentResponse | undefined> {
+    const state = await this.deps.commands.current(paymentId);
+    if (!state.exists) return undefined;
+    const [first] = await this.deps.commands.store.readStream(paymentStreamId(paymentId), {
+      maxCount: 1,
+    });
+    const created = first && (this.deps.commands.catalog.toDomain(first) as PaymentCreated);
+    return created ? responseOf(created) : undefined;
+  }
+}
+
+function responseOf(created: PaymentCreated): CreatePaymentResponse {
+  const d = created.data;
+  return {
+    id: d.paymentId,
+    status: 'waiting',
+    plan: d.plan,
+    priceAmount: d.priceAmount,
+    priceCurrency: d.priceCurrency,
+    payCurrency: d.payCurrency,
+    payAmount: d.payAmount,
+    payAddress: d.payAddress,
+    payinExtraId: d.payinExtraId,
+    providerPaymentId: d.providerPaymentId,
+    expiresAt: d.expiresAt,
+    createdAt: d.createdAt,
+  };
 }
 
 function providerDetail(error: NowPaymentsError): string {

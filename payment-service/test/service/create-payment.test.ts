@@ -320,4 +320,40 @@ describe('payment-service: POST /payments/create', () => {
       ]),
     );
   });
+
+  test('when the request holding a key died, then the next one with the key takes over: it finishes that payment, or finds it recorded', async () => {
+    const pool = h.service.host.database.pool;
+    const body = paymentRequest();
+    // the hash of a body is the service's business: take it from a first, finished request
+    const probeKey = randomUUID();
+    await create(user, body, probeKey);
+    const { rows } = await pool.query<{ request_hash: string }>(
+      'SELECT request_hash FROM idempotency_keys WHERE user_id = $1 AND key = $2',
+      [user.userId, probeKey],
+    );
+    // died before NOWPayments answered: the next request opens the payment under the same id
+    const lostKey = randomUUID();
+    const lostPaymentId = randomUUID();
+    await pool.query(
+      `INSERT INTO idempotency_keys (user_id, key, request_hash, payment_id, state, lease_until)
+       VALUES ($1, $2, $3, $4, 'pending', now() - interval '1 second')`,
+      [user.userId, lostKey, rows[0]!.request_hash, lostPaymentId],
+    );
+    const takenOver = await create(user, body, lostKey);
+    expect(takenOver.status).toBe(201);
+    expect(takenOver.body.id).toBe(lostPaymentId);
+    expect(providerCalls().at(-1)!.body).toMatchObject({ order_id: lostPaymentId });
+
+    // died after recording its payment, before storing the answer: no second NOWPayments call
+    await pool.query(
+      `UPDATE idempotency_keys SET state = 'pending', response = NULL,
+         lease_until = now() - interval '1 second' WHERE key = $1`,
+      [lostKey],
+    );
+    const before = providerCalls().length;
+    const found = await create(user, body, lostKey);
+    expect(found.status).toBe(201);
+    expect(found.body).toEqual(takenOver.body);
+    expect(providerCalls().length).toBe(before);
+  });
 });
