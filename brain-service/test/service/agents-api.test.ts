@@ -168,6 +168,32 @@ describe('the agents API', () => {
     expect(agent.sessionUrl).toBe(sessions[1]!.url);
   });
 
+  test('when the agents read model is rebuilt from the events, then every agent reads the same', async () => {
+    const user = await world.issuer.user();
+    const agentId = await publishConfirmed(
+      world,
+      confirmedPayment(user, { agent: { instructions: 'Ask first [devin:block]' } }),
+    );
+    await agentWhen(world, user, agentId, 'deployed', (a) => a.status === 'deployed');
+    const read = async () => {
+      const [detail, logs] = await Promise.all([
+        world.api().get(`/agents/${agentId}`).set('Authorization', user.authorization),
+        world
+          .api()
+          .get(`/agents/${agentId}/logs`)
+          .query({ limit: 500 })
+          .set('Authorization', user.authorization),
+      ]);
+      return { detail: detail.body as unknown, logs: logs.body as unknown };
+    };
+    const before = await read();
+
+    const result = await world.service.host.projections!.rebuild('agents');
+
+    expect(result.eventsDone).toBeGreaterThan(0);
+    expect(await read()).toEqual(before);
+  });
+
   test('when a request has no valid token, then 401', async () => {
     const anonymous = await world.api().get('/agents');
     expect(anonymous.status).toBe(401);
