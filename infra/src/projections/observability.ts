@@ -6,6 +6,8 @@ import { type ProjectionState, type ProjectionStatus } from './status';
 
 export type StatusSource = () => Promise<ProjectionStatus[]>;
 
+export const DEFAULT_MAX_LAG_EVENTS = 1_000;
+
 export interface ProjectionReadinessOptions {
   /** Not ready beyond this many unapplied events (default 1,000). */
   maxLagEvents?: number;
@@ -24,7 +26,7 @@ export function projectionReadiness(
   source: StatusSource,
   options: ProjectionReadinessOptions = {},
 ): ReadinessCheck {
-  const maxEvents = options.maxLagEvents ?? 1_000;
+  const maxEvents = options.maxLagEvents ?? DEFAULT_MAX_LAG_EVENTS;
   const maxSeconds = options.maxLagSeconds ?? 30;
   return {
     name: options.name ?? 'projections',

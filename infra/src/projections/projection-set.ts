@@ -5,6 +5,7 @@ import { type Position } from '../event-store/types';
 import { resolveContext } from './context';
 import { ProjectionStateError } from './errors';
 import {
+  DEFAULT_MAX_LAG_EVENTS,
   type ProjectionReadinessOptions,
   projectionReadiness,
   registerProjectionMetrics,
@@ -23,6 +24,9 @@ import { cancelRebuild } from './rebuild-job';
 import { ProjectionRunner, type ProjectionRunnerOptions } from './runner';
 import { type ProjectionStatus, listProjections } from './status';
 import { type WaitResult, waitForProjections } from './wait';
+
+/** Lag beyond this reads as "at least" on /metrics: each scrape reads at most this many events. */
+const METRICS_LAG_CAP = 10_000;
 
 export interface ProjectionsOptions<DB = unknown> extends Omit<
   ProjectionRunnerOptions<DB>,
@@ -50,7 +54,7 @@ export class Projections<DB = unknown> {
       names.add(p.name);
     }
     this.applied = options.metrics
-      ? registerProjectionMetrics(options.metrics, () => this.status()).applied
+      ? registerProjectionMetrics(options.metrics, () => this.status(METRICS_LAG_CAP)).applied
       : undefined;
     this.runners = options.projections.map(
       (projection) =>
@@ -76,12 +80,19 @@ export class Projections<DB = unknown> {
     return waitForProjections(this.runners, position, timeoutMs);
   }
 
-  status(): Promise<ProjectionStatus[]> {
-    return listProjections({ db: this.options.db, store: this.options.store });
+  /** Every projection's status, lag counted up to `lagCap` events. */
+  status(lagCap?: number): Promise<ProjectionStatus[]> {
+    return listProjections({
+      db: this.options.db,
+      store: this.options.store,
+      ...(lagCap ? { lagCap } : {}),
+    });
   }
 
   readiness(options: ProjectionReadinessOptions = {}): ReadinessCheck {
-    return projectionReadiness(() => this.status(), options);
+    // Counting one event past the bound is enough to decide; each probe reads no more.
+    const cap = (options.maxLagEvents ?? DEFAULT_MAX_LAG_EVENTS) + 1;
+    return projectionReadiness(() => this.status(cap), options);
   }
 
   async rebuild(name: string, options: RebuildOptions = {}): Promise<RebuildResult> {

@@ -48,6 +48,7 @@ export class RunnerSession {
   private lastFlush = Date.now();
   private flushTimer: NodeJS.Timeout | undefined;
   private finish: (end: SessionEnd) => void = () => undefined;
+  private queuedCheck: Promise<boolean> | undefined;
 
   constructor(
     private readonly options: SessionOptions,
@@ -70,8 +71,7 @@ export class RunnerSession {
     );
     const control = setInterval(() => void this.checkNow(), this.options.controlPollMs);
     try {
-      const end = await ended;
-      return end;
+      return await ended;
     } finally {
       clearInterval(control);
       clearTimeout(this.flushTimer);
@@ -86,7 +86,14 @@ export class RunnerSession {
    * true when the session is ending because of what it found.
    */
   checkNow(): Promise<boolean> {
-    return this.lane.run(() => this.checkControl()).catch(() => false);
+    // One check waiting behind a long batch is enough; polls that come meanwhile share it.
+    this.queuedCheck ??= this.lane
+      .run(() => {
+        this.queuedCheck = undefined;
+        return this.checkControl();
+      })
+      .catch(() => false);
+    return this.queuedCheck;
   }
 
   private subscribe(): Subscription {

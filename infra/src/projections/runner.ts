@@ -4,12 +4,14 @@ import { LeaderLock } from '../coordination/leader-lock';
 import { type Position, comparePositions } from '../event-store/types';
 import { backoffDelay } from '../runtime/backoff';
 import { type ApplyTarget } from './apply-batch';
-import { Changes, pause } from './changes';
+import { type BlockedReason, type PassOutcome, blockedBy } from './blocked';
+import { Changes } from './changes';
 import { type ProjectionContext, type ResolvedContext, resolveContext } from './context';
-import { ProjectionStateError, errorMessage } from './errors';
+import { rebuildToCodeVersion } from './auto-rebuild';
+import { errorMessage } from './errors';
 import { type RebuildProgress } from './progress';
 import { type Projection } from './projection';
-import { rebuildProjection } from './rebuild';
+import { passedElsewhere } from './passed-elsewhere';
 import { RunnerSession, type SessionEnd } from './runner-session';
 import {
   type StatusRow,
@@ -21,6 +23,8 @@ import {
   registerProjection,
   storedPosition,
 } from './status-rows';
+
+export type { BlockedReason, PassOutcome } from './blocked';
 
 export interface ProjectionRunnerOptions<DB = unknown> extends ProjectionContext<DB> {
   projection: Projection;
@@ -42,11 +46,6 @@ export interface ProjectionRunnerOptions<DB = unknown> extends ProjectionContext
   /** Names this instance in the status table (default host:pid:random). */
   instanceId?: string;
 }
-
-/** Why a leading runner does not apply: read-your-writes waits stop waiting at once. */
-export type BlockedReason = 'failed' | 'stopped' | 'rebuilding' | 'newer-version';
-
-export type PassOutcome = 'passed' | 'timeout' | BlockedReason;
 
 /**
  * Runs one projection: one leader across the service's instances (LeaderLock
@@ -111,7 +110,9 @@ export class ProjectionRunner<DB = unknown> {
     });
     this.leading = this.lock.run((signal) => this.lead(signal));
     if (this.options.rebuildOnVersionChange !== false && row.version < this.projection.version)
-      this.autoRebuild = this.rebuildToCodeVersion(this.stopController.signal);
+      this.autoRebuild = rebuildToCodeVersion(this.options, this.stopController.signal, () =>
+        this.kick(),
+      );
   }
 
   async stop(): Promise<void> {
@@ -150,7 +151,7 @@ export class ProjectionRunner<DB = unknown> {
         if (wait <= 0) return 'timeout';
         await this.changes.next(wait);
       } else {
-        const outcome = await this.remotePassed(position);
+        const outcome = await passedElsewhere(this.context, this.projection, position);
         if (outcome) return outcome;
         if (wait <= 0) return 'timeout';
         await this.changes.next(Math.min(wait, this.options.remotePollMs ?? 20));
@@ -158,47 +159,28 @@ export class ProjectionRunner<DB = unknown> {
     }
   }
 
-  private async remotePassed(position: Position): Promise<PassOutcome | undefined> {
-    const row = await loadStatusRow(this.context.db, this.name);
-    if (!row) return undefined;
-    const blocked = blockedBy(row, this.projection);
-    if (blocked) return blocked;
-    const checkpoint = storedPosition(row.position);
-    if (comparePositions(checkpoint, position) >= 0) return 'passed';
-    // The leader stores checkpoints that only skipped unwanted events lazily: what matters is
-    // whether any event it wants lies between its checkpoint and `position`.
-    const head = await this.context.store.headPosition();
-    if (!head || comparePositions(head, position) < 0) return undefined;
-    const [next] = await this.context.store.readAll({
-      after: checkpoint,
-      filter: { eventTypes: [...this.projection.eventTypes] },
-      maxCount: 1,
-    });
-    return !next || comparePositions(next.position, position) > 0 ? 'passed' : undefined;
-  }
-
   private async lead(signal: AbortSignal): Promise<void> {
     const { logger, db } = this.context;
     let failures = 0;
-    let announced = false;
+    this.announce(() => markLeading(db, this.name, this.instanceId));
     try {
       while (!signal.aborted) {
+        let failure: { error: unknown } | undefined;
         try {
-          if (!announced) this.announce(() => markLeading(db, this.name, this.instanceId));
-          announced = true;
           const end = await this.leadOnce(signal);
-          failures = end?.kind === 'error' ? failures + 1 : 0;
-          if (end?.kind === 'error') throw end.error;
+          if (end?.kind === 'error') failure = end;
         } catch (error) {
-          if (signal.aborted) break;
-          failures = Math.max(failures, 1);
-          logger?.warn('projection runner failed, resubscribing', {
-            projection: this.name,
-            error: errorMessage(error),
-            attempt: failures,
-          });
-          await this.changes.next(backoffDelay(failures, 100, 5_000), signal);
+          failure = { error };
         }
+        if (!failure) failures = 0;
+        if (!failure || signal.aborted) continue;
+        failures += 1;
+        logger?.warn('projection runner failed, resubscribing', {
+          projection: this.name,
+          error: errorMessage(failure.error),
+          attempt: failures,
+        });
+        await this.changes.next(backoffDelay(failures, 100, 5_000), signal);
       }
     } finally {
       this.session = undefined;
@@ -291,41 +273,4 @@ export class ProjectionRunner<DB = unknown> {
     this.blocked = reason;
     this.changes.notify();
   }
-
-  /**
-   * The live tables are an older version than this code: build the new version beside them.
-   * Whichever instance gets the rebuild lock does it, leader or not, so during a rolling deploy
-   * an old instance can keep the live tables current until the swap.
-   */
-  private async rebuildToCodeVersion(signal: AbortSignal): Promise<void> {
-    const retryMs = this.options.leaderRetryMs ?? 2_000;
-    while (!signal.aborted) {
-      try {
-        const row = await loadStatusRow(this.context.db, this.name);
-        if (!row || row.version >= this.projection.version) return;
-        await rebuildProjection(this.options, this.projection, {
-          signal,
-          ...(this.options.onRebuildProgress ? { onProgress: this.options.onRebuildProgress } : {}),
-        });
-        await this.kick();
-        return;
-      } catch (error) {
-        if (signal.aborted) return;
-        if (!(error instanceof ProjectionStateError))
-          this.context.logger?.error('projection rebuild failed', {
-            projection: this.name,
-            error: errorMessage(error),
-          });
-        await pause(retryMs, signal);
-      }
-    }
-  }
-}
-
-function blockedBy(row: StatusRow, projection: Projection): BlockedReason | undefined {
-  if (row.state === 'failed') return 'failed';
-  if (row.state === 'stopped') return 'stopped';
-  if (row.version < projection.version) return 'rebuilding';
-  if (row.version > projection.version) return 'newer-version';
-  return undefined;
 }
