@@ -7,8 +7,16 @@ export interface DomainEvent {
   data: unknown;
 }
 
-/** The parts of metadata a caller supplies; the schema version comes from the definition. */
-export type CausalMetadata = Omit<EventMetadata, 'schemaVersion'>;
+/**
+ * The parts of metadata a caller supplies; the schema version comes from the definition.
+ * (Spelled out: `Omit` over EventMetadata's index signature would accept anything.)
+ */
+export interface CausalMetadata {
+  correlationId: string;
+  causationId: string;
+  userId?: string | undefined;
+  [extra: string]: unknown;
+}
 
 /**
  * The events one service writes and reads, by type. Data is validated against its schema on
