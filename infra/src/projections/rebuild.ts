@@ -32,8 +32,10 @@ export interface RebuildOptions {
 export interface RebuildResult {
   projection: string;
   version: number;
+  /** Events in the new tables, including those built before a resume. */
   eventsDone: number;
   seconds: number;
+  /** Of this run only. */
   eventsPerSecond: number;
   /** The checkpoint the live tables continue from. */
   position: Position;
@@ -96,7 +98,7 @@ async function build(
       lockTimeoutMs: options.swapLockTimeoutMs ?? 2_000,
     });
     const eventsDone = job.eventsDone;
-    meter.report('done', position, eventsDone);
+    const { eventsPerSecond } = meter.report('done', position, eventsDone);
     const seconds = meter.elapsedSeconds();
     context.logger?.info('projection rebuilt and swapped in', {
       projection: projection.name,
@@ -109,7 +111,7 @@ async function build(
       version: projection.version,
       eventsDone,
       seconds,
-      eventsPerSecond: seconds > 0 ? eventsDone / seconds : 0,
+      eventsPerSecond,
       position,
       resumed: job.resumed,
     };

@@ -2,6 +2,7 @@ import {
   type Database,
   ProjectionStateError,
   type RebuildProgress,
+  cancelRebuild,
   createDatabase,
   listProjections,
   rebuildProjection,
@@ -214,5 +215,34 @@ describe('projection rebuild', () => {
     const events = await h.allEvents();
     expect(result).toMatchObject({ resumed: true, eventsDone: events.length });
     expect(await readAccounts(h.db, 2)).toEqual(foldAccounts(events, 2));
+  });
+
+  test('when an interrupted rebuild is cancelled, then what it built is dropped and the live tables are untouched', async () => {
+    await h.appendMany(Array.from({ length: 20 }, () => accountHistory()));
+    const live = h.runner(accountsProjection());
+    await live.start();
+    const events = await h.allEvents();
+    await until(
+      async () => (await live.passed(events.at(-1)!.position, Date.now())) === 'passed',
+      'live caught up',
+    );
+    const controller = new AbortController();
+    await expect(
+      rebuildProjection(h.context, accountsProjection({ version: 2 }), {
+        batchSize: 20,
+        signal: controller.signal,
+        onProgress: (p) => p.eventsDone >= 40 && controller.abort(),
+      }),
+    ).rejects.toThrow();
+    expect((await listProjections({ db: h.db }))[0]).toMatchObject({ state: 'rebuilding' });
+
+    await cancelRebuild(h.db, accountsProjection());
+    const [status] = await listProjections({ db: h.db });
+    expect(status).toMatchObject({ state: 'running', version: 1, rebuild: undefined });
+    const { rows } = await h.database.pool.query(
+      `SELECT 1 FROM pg_namespace WHERE nspname = 'rebuild_accounts'`,
+    );
+    expect(rows).toEqual([]);
+    expect(await readAccounts(h.db)).toEqual(foldAccounts(events));
   });
 });
