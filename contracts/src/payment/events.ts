@@ -110,6 +110,11 @@ export const paymentEvents = {
         .optional()
         .describe('What told us: a signed IPN or our poll of GET /v1/payment'),
       providerStatus: z.string().optional().describe('payment_status as NOWPayments reported it'),
+      actuallyPaid: z
+        .number()
+        .nullable()
+        .optional()
+        .describe('Crypto received so far, as NOWPayments reported it with this status'),
       changedAt: TimestampSchema,
     }),
     { description: 'The payment moved forward; it never moves backwards' },

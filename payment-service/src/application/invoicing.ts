@@ -288,8 +288,8 @@ export class InvoicePolicy {
     outcomes.forEach((outcome, i) => {
       const { confirmed, metadata } = confirmations[i]!;
       const context = {
-        correlationId: metadata.correlationId as string,
-        causationId: metadata.causationId as string,
+        correlationId: metadata.correlationId,
+        causationId: metadata.causationId,
       };
       requestContext.run(context, () => {
         const fields = { paymentId: confirmed.paymentId, ...outcome };

@@ -142,6 +142,7 @@ export function recordProviderReport(
         to,
         source: report.source,
         providerStatus: report.providerStatus,
+        actuallyPaid: afterEvidence.actuallyPaid,
         changedAt: now,
       },
     },

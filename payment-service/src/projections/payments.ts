@@ -9,9 +9,13 @@ import { type PaymentEvent } from '../domain/payment';
  * invoice and refund) and `payment_history` (each status change, where it came from).
  */
 
+/**
+ * Not `payment.ipn-received`: NOWPayments reports a deposit with a status change, and the
+ * status change carries what was paid, so the evidence (one event per IPN) stays out of the
+ * read model's hot path.
+ */
 const EVENT_TYPES = [
   paymentEventTypes.created,
-  paymentEventTypes.ipnReceived,
   paymentEventTypes.statusChanged,
   paymentEventTypes.confirmed,
   paymentEventTypes.invoiceIssued,
@@ -116,36 +120,22 @@ async function applyOne(trx: Transaction<PaymentDb>, event: Projected): Promise<
       await history(trx, d.paymentId, 'waiting', null, 'created', d.createdAt);
       return;
     }
-    case 'payment.ipn-received': {
-      const d = event.data;
-      if (d.actuallyPaid === null) return;
-      // What arrived only grows: a late report of an earlier deposit does not shrink it.
-      await trx
-        .updateTable('payments')
-        .set({ actually_paid: d.actuallyPaid })
-        .where('id', '=', d.paymentId)
-        .where('provider_payment_id', '=', d.providerPaymentId)
-        .where((eb) =>
-          eb.or([eb('actually_paid', 'is', null), eb('actually_paid', '<', d.actuallyPaid)]),
-        )
-        .execute();
-      return;
-    }
     case 'payment.status-changed': {
       const d = event.data;
-      await trx
-        .updateTable('payments')
-        .set({ status: d.to, updated_at: d.changedAt })
-        .where('id', '=', d.paymentId)
-        .execute();
-      await history(
-        trx,
-        d.paymentId,
-        d.to,
-        d.providerStatus ?? null,
-        d.source ?? 'webhook',
-        d.changedAt,
-      );
+      const paid = d.actuallyPaid ?? null;
+      // One statement: the row moves, what was paid only grows, and the history gains a line.
+      await sql`
+        WITH moved AS (
+          UPDATE payments
+          SET status = ${d.to}, updated_at = ${d.changedAt},
+              actually_paid = CASE
+                WHEN ${paid}::double precision IS NULL THEN actually_paid
+                ELSE greatest(coalesce(actually_paid, 0), ${paid}::double precision) END
+          WHERE id = ${d.paymentId}
+        )
+        INSERT INTO payment_history (payment_id, status, provider_status, source, at)
+        VALUES (${d.paymentId}, ${d.to}, ${d.providerStatus ?? null}, ${d.source ?? 'webhook'},
+                ${d.changedAt})`.execute(trx);
       return;
     }
     case 'payment.confirmed':

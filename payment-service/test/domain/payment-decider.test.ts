@@ -73,7 +73,16 @@ function evidence(r: ProviderReport): PaymentEvent {
 function moved(from: PaymentStatus, to: PaymentStatus, source = 'webhook' as const): PaymentEvent {
   return {
     type: 'payment.status-changed',
-    data: { paymentId, userId, from, to, source, providerStatus: to, changedAt: NOW },
+    data: {
+      paymentId,
+      userId,
+      from,
+      to,
+      source,
+      providerStatus: to,
+      actuallyPaid: 0.0008,
+      changedAt: NOW,
+    },
   };
 }
 
