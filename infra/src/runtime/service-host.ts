@@ -99,7 +99,8 @@ export class ServiceHost<DB = unknown> {
     host.onStop(() => broker.close());
     host.onStop(() => eventStore.close());
     host.addReadiness({ name: 'database', check: () => database.ping() });
-    if (eventStore.kind !== 'postgres') host.addReadiness({ name: 'eventstore', check: () => eventStore.ping() });
+    if (eventStore.kind !== 'postgres')
+      host.addReadiness({ name: 'eventstore', check: () => eventStore.ping() });
     host.addReadiness({
       name: 'broker',
       check: async () => {
@@ -127,7 +128,10 @@ export class ServiceHost<DB = unknown> {
    * Starts the service's projections (one leader per projection across instances), with their
    * readiness, metrics and shutdown. Call once, before serving requests.
    */
-  async startProjections(projections: Projection[], catalog?: EventCatalog): Promise<Projections<DB>> {
+  async startProjections(
+    projections: Projection[],
+    catalog?: EventCatalog,
+  ): Promise<Projections<DB>> {
     if (this.projectionSet) throw new Error('projections already started');
     const set = new Projections<DB>({
       db: this.database.db,
@@ -155,7 +159,10 @@ export class ServiceHost<DB = unknown> {
    */
   async waitForProjections(position: Position | undefined): Promise<WaitResult> {
     if (!this.projectionSet || !position) return { ok: true, pending: [] };
-    const result = await this.projectionSet.waitFor(position, this.config.READ_YOUR_WRITES_TIMEOUT_MS);
+    const result = await this.projectionSet.waitFor(
+      position,
+      this.config.READ_YOUR_WRITES_TIMEOUT_MS,
+    );
     if (!result.ok) this.logger.warn('projections behind the write', { pending: result.pending });
     return result;
   }
@@ -188,7 +195,12 @@ export class ServiceHost<DB = unknown> {
   consume<Defs extends readonly EventDefinition[]>(
     options: Omit<ConsumerOptions<Defs>, 'broker' | 'logger' | 'metrics'>,
   ): Consumer<Defs> {
-    const consumer = new Consumer<Defs>({ ...options, broker: this.broker, logger: this.logger, metrics: this.metrics });
+    const consumer = new Consumer<Defs>({
+      ...options,
+      broker: this.broker,
+      logger: this.logger,
+      metrics: this.metrics,
+    });
     if (this.consumers.length === 0) this.addReadiness(consumersReadiness(this.consumers));
     this.consumers.push(consumer as unknown as Consumer);
     this.onStop(() => consumer.stop());

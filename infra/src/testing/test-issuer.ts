@@ -29,7 +29,10 @@ export class TestIssuer {
 
   static async start(options: { issuer?: string; audience?: string } = {}): Promise<TestIssuer> {
     const kid = randomUUID();
-    const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+    const { privateKey, publicKey } = await generateKeyPair('EdDSA', {
+      crv: 'Ed25519',
+      extractable: true,
+    });
     const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' };
     const server = createServer((_req, res) => {
       res.setHeader('content-type', 'application/json');
@@ -52,7 +55,9 @@ export class TestIssuer {
     return { AUTH_JWKS_URL: this.jwksUrl, AUTH_ISSUER: this.issuer, AUTH_AUDIENCE: this.audience };
   }
 
-  async user(overrides: Partial<Omit<TestUser, 'token' | 'authorization'>> & { expiresIn?: string } = {}): Promise<TestUser> {
+  async user(
+    overrides: Partial<Omit<TestUser, 'token' | 'authorization'>> & { expiresIn?: string } = {},
+  ): Promise<TestUser> {
     const userId = overrides.userId ?? randomUUID();
     const role = overrides.role ?? 'user';
     const sessionId = overrides.sessionId ?? randomUUID();
