@@ -3,6 +3,8 @@ import { type EventStore, type Position, comparePositions } from '../event-store
 import { type RebuildRow, loadRebuildRows } from './rebuild-job';
 import { type StatusRow, type StoredState, loadStatusRows, storedPosition } from './status-rows';
 
+export type { StoredState } from './status-rows';
+
 /** What operators see: the stored state, or `rebuilding` while new tables are being built. */
 export type ProjectionState = StoredState | 'rebuilding';
 
