@@ -5,6 +5,7 @@ import {
   type EventStore,
   LeaderLock,
   type Logger,
+  type Position,
   type RecordedEvent,
   START,
   WrongExpectedRevisionError,
@@ -208,6 +209,7 @@ export interface InvoicePolicyOptions {
 }
 
 const NAME = 'invoice-policy';
+const CHECKPOINT_INTERVAL_MS = 1_000;
 
 /**
  * Reacts to the service's own `payment.confirmed` events (a checkpointed subscription to its
@@ -241,6 +243,18 @@ export class InvoicePolicy {
   private async lead(signal: AbortSignal): Promise<void> {
     const { store, checkpoints } = this.options;
     const from = (await checkpoints.load(NAME)) ?? START;
+    // Stored at most once a second: every append wakes the subscription, and a write per wake
+    // would cost a commit per payment event. After a crash the events since the stored
+    // checkpoint are handled again, which issuing absorbs (one invoice per payment).
+    let pending: Position | undefined;
+    let savedAt = 0;
+    const checkpoint = async (position: Position, force = false) => {
+      pending = position;
+      if (!force && Date.now() - savedAt < CHECKPOINT_INTERVAL_MS) return;
+      await checkpoints.save(NAME, position);
+      savedAt = Date.now();
+      if (pending === position) pending = undefined;
+    };
     const subscription = store.subscribeToAll({
       from,
       filter: { eventTypes: [paymentEventTypes.confirmed] },
@@ -248,11 +262,10 @@ export class InvoicePolicy {
       onEvents: async (events) => {
         if (signal.aborted) throw new Error('leadership lost');
         await this.handle(events);
-        // Once per batch: after a crash the batch is handled again, which issuing absorbs.
-        await checkpoints.save(NAME, events[events.length - 1]!.position);
+        await checkpoint(events[events.length - 1]!.position);
         this.failures = 0;
       },
-      onCheckpoint: (position) => checkpoints.save(NAME, position),
+      onCheckpoint: (position) => checkpoint(position),
     });
     const aborted = new Promise<void>((resolve) =>
       signal.addEventListener('abort', () => resolve(), { once: true }),
@@ -271,6 +284,7 @@ export class InvoicePolicy {
       );
     } finally {
       await subscription.stop();
+      if (pending) await checkpoint(pending, true).catch(() => undefined);
     }
   }
 
