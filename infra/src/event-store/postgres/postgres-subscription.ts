@@ -8,7 +8,7 @@ import {
   type SubscriptionLag,
   comparePositions,
 } from '../types';
-import { type PostgresEventStore } from './postgres-event-store';
+import { type PostgresEventStore, type VisibleRead } from './postgres-event-store';
 
 /** A handler failure, kept apart from store failures (which are retried). */
 class HandlerError extends Error {
@@ -78,18 +78,20 @@ export class PostgresSubscription implements Subscription {
     let attempt = 0;
     let fastPollMs = 10;
     if (this.options.from === 'end') this.positionValue = await this.startAtEnd();
+    // While one batch is being handled, the next is already being read: catching up then keeps
+    // the database busy on both sides (reads and the handler's writes) instead of taking turns.
+    let ahead: { generation: number; read: Promise<VisibleRead> } | undefined;
     while (!this.stopped) {
       try {
-        const generation = this.store.notifier.generation;
-        const read = await this.store.readVisible(
-          this.positionValue ?? START,
-          batchSize,
-          this.options.filter,
-        );
+        const next = ahead ?? this.readFrom(this.positionValue, batchSize);
+        ahead = undefined;
+        const { generation } = next;
+        const read = await next.read;
         attempt = 0;
         if (this.stopped) break;
         if (read.events.length > 0) {
           const last = read.events[read.events.length - 1]!;
+          if (read.events.length === batchSize) ahead = this.readFrom(last.position, batchSize);
           await this.deliver(read.events);
           this.positionValue = last.position;
           if (read.events.length === batchSize) continue;
@@ -112,6 +114,7 @@ export class PostgresSubscription implements Subscription {
           await this.store.notifier.wait(this.pollIntervalMs, generation);
         }
       } catch (error) {
+        ahead = undefined;
         if (error instanceof HandlerError) throw error.original;
         if (this.stopped) break;
         attempt += 1;
@@ -123,6 +126,17 @@ export class PostgresSubscription implements Subscription {
         await this.pause(backoffDelay(attempt, 100, 5_000));
       }
     }
+  }
+
+  private readFrom(
+    position: Position | undefined,
+    batchSize: number,
+  ): { generation: number; read: Promise<VisibleRead> } {
+    const generation = this.store.notifier.generation;
+    const read = this.store.readVisible(position ?? START, batchSize, this.options.filter);
+    // A read ahead that is then dropped (stop, handler failure) must not surface as unhandled.
+    read.catch(() => undefined);
+    return { generation, read };
   }
 
   private async startAtEnd(): Promise<Position | undefined> {
