@@ -133,7 +133,7 @@ export function commandUsage(spec: CommandSpec): string {
 
 export function commandHelp(spec: CommandSpec): string {
   const lines = [`Usage: ${commandUsage(spec)}`, '', spec.summary];
-  if (spec.description) lines.push('', spec.description);
+  if (spec.description) lines.push('', ...wrap(spec.description, 92));
   const args = spec.args ?? [];
   if (args.length > 0) {
     lines.push('', 'Arguments:');
@@ -152,4 +152,18 @@ export function commandHelp(spec: CommandSpec): string {
   lines.push('', 'Examples:');
   for (const example of spec.examples) lines.push(`  ${example}`);
   return lines.join('\n');
+}
+
+/** Breaks a paragraph into lines of at most `width` characters, at spaces. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
 }

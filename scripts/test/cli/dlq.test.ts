@@ -24,6 +24,10 @@ const logger = createLogger({ service: 'cli-test', level: 'silent' });
 const queue = queues.userPaymentEvents;
 const dlq = parkingQueueName(queue);
 
+// Every command is a process of its own (tsx and the services' code load each time): on a
+// busy machine a handful of them outlast jest's default 30 s.
+jest.setTimeout(120_000);
+
 let fixture: CliFixture;
 let broker: BrokerConnection;
 let consumer: { stop(): Promise<void> };

@@ -14,6 +14,10 @@ import {
   runCli,
 } from './support';
 
+// Every command is a process of its own (tsx and the services' code load each time): on a
+// busy machine a handful of them outlast jest's default 30 s.
+jest.setTimeout(120_000);
+
 let fixture: CliFixture;
 
 beforeAll(async () => {

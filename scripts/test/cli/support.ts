@@ -229,7 +229,7 @@ export async function appendAll(
 }
 
 /** Polls `probe` until it passes or the deadline passes. */
-export async function eventually<T>(probe: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(probe: () => Promise<T> | T, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -57,14 +57,19 @@ export async function trace(runtime: Runtime, { args, values, json }: Invocation
     ...journey.paymentIds.map((id) => `payment ${id}`),
     ...journey.agentIds.map((id) => `agent ${id}`),
   ];
+  // A journey within one day shows times of day; its date is in the summary line.
+  const startedAt = journey.events[0]!.event.createdAt;
+  const day = (date: Date) => date.toISOString().slice(0, 10);
+  const oneDay = steps.every((s) => day(s.event.createdAt) === day(startedAt));
+  const time = (date: Date) => (oneDay ? formatTime(date).slice(11) : formatTime(date));
   out.line(heading.length > 0 ? heading.join(' → ') : `correlation ${args[0]}`);
   out.line(
-    `${counted(steps.length, 'event')} in ${counts.map(([k, n]) => `${k} (${n})`).join(', ')} over ${formatDuration(totalMs)}`,
+    `${counted(steps.length, 'event')} in ${counts.map(([k, n]) => `${k} (${n})`).join(', ')} over ${formatDuration(totalMs)}, from ${formatTime(startedAt)} UTC`,
   );
   out.line();
   out.table(
     [
-      { header: 'TIME (UTC)', value: (s: Step) => formatTime(s.event.createdAt) },
+      { header: 'TIME (UTC)', value: (s: Step) => time(s.event.createdAt) },
       {
         header: 'GAP',
         value: (s) => (s.gapMs === 0 && s.sinceStartMs === 0 ? '' : `+${formatDuration(s.gapMs)}`),
