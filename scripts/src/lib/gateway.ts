@@ -1,4 +1,14 @@
-import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { type ManagedProcess, repoRoot, startProcess } from './processes';
 
@@ -31,13 +41,15 @@ export function renderTemplate(text: string, values: Record<string, string>): st
 }
 
 export function gatewayValues(options: GatewayOptions): Record<string, string> {
-  const servers = (list: string[]) => list.map((address) => `server ${address} max_fails=3 fail_timeout=5s;`).join('\n    ');
+  const servers = (list: string[]) =>
+    list.map((address) => `server ${address} max_fails=3 fail_timeout=5s;`).join('\n    ');
   const tlsInclude = path.join(options.runDir, 'tls.conf');
   return {
     GATEWAY_RUN_DIR: options.runDir,
     GATEWAY_CONF_DIR: options.runDir,
     GATEWAY_ERROR_LOG: 'stderr',
-    GATEWAY_ACCESS_LOG: options.accessLog ?? '/dev/stdout',
+    // A file, not /dev/stdout: a child's stdout here is a socket, which nginx cannot open.
+    GATEWAY_ACCESS_LOG: options.accessLog ?? path.join(options.runDir, 'access.log'),
     GATEWAY_LISTEN: options.listen,
     GATEWAY_AUTH_RATE: options.authRate ?? '10r/s',
     GATEWAY_USER_RATE: options.userRate ?? '20r/s',
@@ -69,16 +81,67 @@ export function renderGateway(options: GatewayOptions): string {
   for (const file of readdirSync(templateDir).filter((f) => f.endsWith('.template'))) {
     const name = file.replace(/\.template$/, '');
     if (name === 'tls.conf' && !options.tls) {
-      writeFileSync(path.join(options.runDir, name), '# TLS is off: set GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE\n');
+      writeFileSync(
+        path.join(options.runDir, name),
+        '# TLS is off: set GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE\n',
+      );
       continue;
     }
-    writeFileSync(path.join(options.runDir, name), renderTemplate(readFileSync(path.join(templateDir, file), 'utf8'), values));
+    writeFileSync(
+      path.join(options.runDir, name),
+      renderTemplate(readFileSync(path.join(templateDir, file), 'utf8'), values),
+    );
   }
   return path.join(options.runDir, 'nginx.conf');
 }
 
-/** Starts nginx in the foreground on the rendered configuration. */
-export function startGateway(nginxBinary: string, options: GatewayOptions, index = 3): ManagedProcess {
+/** Starts nginx in the foreground on the rendered configuration, and follows its access log. */
+export function startGateway(
+  nginxBinary: string,
+  options: GatewayOptions,
+  index = 3,
+  echoAccessLog = true,
+): ManagedProcess {
   const conf = renderGateway(options);
-  return startProcess('gateway', nginxBinary, ['-p', options.runDir, '-c', conf, '-g', 'daemon off;'], process.env, index);
+  const accessLog = gatewayValues(options).GATEWAY_ACCESS_LOG!;
+  writeFileSync(accessLog, '');
+  const gateway = startProcess(
+    'gateway',
+    nginxBinary,
+    ['-p', options.runDir, '-c', conf, '-g', 'daemon off;'],
+    process.env,
+    index,
+  );
+  if (echoAccessLog) {
+    const stop = followFile(accessLog, (line) =>
+      process.stdout.write(`${'gateway'.padEnd(16)}| ${line}\n`),
+    );
+    void gateway.exited.then(stop);
+  }
+  return gateway;
+}
+
+/** Prints lines appended to a file, until the returned function is called. */
+function followFile(file: string, onLine: (line: string) => void): () => void {
+  let offset = 0;
+  let partial = '';
+  const timer = setInterval(() => {
+    let size: number;
+    try {
+      size = statSync(file).size;
+    } catch {
+      return;
+    }
+    if (size <= offset) return;
+    const fd = openSync(file, 'r');
+    const buffer = Buffer.alloc(size - offset);
+    readSync(fd, buffer, 0, buffer.length, offset);
+    closeSync(fd);
+    offset = size;
+    const lines = (partial + buffer.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    lines.filter(Boolean).forEach(onLine);
+  }, 250);
+  timer.unref();
+  return () => clearInterval(timer);
 }

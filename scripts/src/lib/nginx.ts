@@ -1,7 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/bin/nginx', '/opt/homebrew/bin/nginx'];
+const CANDIDATES = [
+  '/usr/sbin/nginx',
+  '/usr/local/sbin/nginx',
+  '/usr/local/bin/nginx',
+  '/opt/homebrew/bin/nginx',
+];
 
 function onPath(): string | undefined {
   const found = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' });
@@ -25,10 +30,16 @@ export function ensureNginx(log: (line: string) => void): string {
   if (root && apt) {
     log('nginx is missing; installing it from Debian (apt-get install nginx-light)...');
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    let result = spawnSync('apt-get', ['install', '-y', '-q', 'nginx-light'], { stdio: 'ignore', env });
+    let result = spawnSync('apt-get', ['install', '-y', '-q', 'nginx-light'], {
+      stdio: 'ignore',
+      env,
+    });
     if (result.status !== 0) {
       spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore', env });
-      result = spawnSync('apt-get', ['install', '-y', '-q', 'nginx-light'], { stdio: 'ignore', env });
+      result = spawnSync('apt-get', ['install', '-y', '-q', 'nginx-light'], {
+        stdio: 'ignore',
+        env,
+      });
     }
     const installed = findNginx();
     if (result.status === 0 && installed) return installed;

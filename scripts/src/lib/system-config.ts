@@ -23,8 +23,14 @@ export const systemConfigSchema = z.object({
   NOWPAYMENTS_SANDBOX_STEP_MS: env.int(1_000, 1),
   DEVIN_SANDBOX_STEP_MS: env.int(1_000, 0),
   /** The gateway's per-client rate limit, e.g. 20r/s (nginx syntax). */
-  GATEWAY_USER_RATE: z.string().regex(/^\d+r\/[sm]$/, 'expected a rate such as 20r/s').default('20r/s'),
-  GATEWAY_AUTH_RATE: z.string().regex(/^\d+r\/[sm]$/, 'expected a rate such as 10r/s').default('10r/s'),
+  GATEWAY_USER_RATE: z
+    .string()
+    .regex(/^\d+r\/[sm]$/, 'expected a rate such as 20r/s')
+    .default('20r/s'),
+  GATEWAY_AUTH_RATE: z
+    .string()
+    .regex(/^\d+r\/[sm]$/, 'expected a rate such as 10r/s')
+    .default('10r/s'),
   /** TLS for the gateway (deployments): both or neither. */
   GATEWAY_TLS_PORT: env.port(8443),
   GATEWAY_TLS_CERT_FILE: z.string().optional(),

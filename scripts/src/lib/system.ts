@@ -46,7 +46,10 @@ export async function launchSystem(
 
   const extra: Record<string, Record<string, string>> = { user: {}, payment: {}, brain: {} };
   const jwks = `${local(servicePort(system, 'user'))}/.well-known/jwks.json`;
-  extra.payment = { AUTH_JWKS_URL: jwks, NOWPAYMENTS_IPN_CALLBACK_URL: `${gatewayUrl}/webhooks/nowpayments` };
+  extra.payment = {
+    AUTH_JWKS_URL: jwks,
+    NOWPAYMENTS_IPN_CALLBACK_URL: `${gatewayUrl}/webhooks/nowpayments`,
+  };
   extra.brain = { AUTH_JWKS_URL: jwks };
 
   if (!source.NOWPAYMENTS_API_KEY) {
@@ -58,7 +61,12 @@ export async function launchSystem(
       NOWPAYMENTS_IPN_SECRET: SANDBOX.nowpayments.ipnSecret,
       NOWPAYMENTS_SANDBOX_STEP_MS: String(system.NOWPAYMENTS_SANDBOX_STEP_MS),
     };
-    const sandbox = startTsProcess('nowpayments-sbx', 'payment-service/src/nowpayments/sandbox-main.ts', sandboxEnv, index++);
+    const sandbox = startTsProcess(
+      'nowpayments-sbx',
+      'payment-service/src/nowpayments/sandbox-main.ts',
+      sandboxEnv,
+      index++,
+    );
     processes.push(sandbox);
     waits.push(waitUntilReady(`${url}/healthz`, sandbox, 60_000));
     sandboxes.nowpayments = url;
@@ -76,7 +84,12 @@ export async function launchSystem(
       DEVIN_API_KEY: SANDBOX.devin.apiKey,
       DEVIN_SANDBOX_STEP_MS: String(system.DEVIN_SANDBOX_STEP_MS),
     };
-    const sandbox = startTsProcess('devin-sbx', 'brain-service/src/devin/sandbox-main.ts', sandboxEnv, index++);
+    const sandbox = startTsProcess(
+      'devin-sbx',
+      'brain-service/src/devin/sandbox-main.ts',
+      sandboxEnv,
+      index++,
+    );
     processes.push(sandbox);
     waits.push(waitUntilReady(`${url}/healthz`, sandbox, 60_000));
     sandboxes.devin = url;
@@ -86,7 +99,12 @@ export async function launchSystem(
   const serviceUrls = {} as RunningSystem['serviceUrls'];
   for (const key of serviceKeys) {
     const name = services[key].name;
-    const child = startTsProcess(name, `${name}/src/main.ts`, { ...serviceEnv(system, key, source), ...extra[key] }, index++);
+    const child = startTsProcess(
+      name,
+      `${name}/src/main.ts`,
+      { ...serviceEnv(system, key, source), ...extra[key] },
+      index++,
+    );
     processes.push(child);
     serviceUrls[key] = local(servicePort(system, key));
     waits.push(waitUntilReady(`${serviceUrls[key]}/readyz`, child, 60_000));

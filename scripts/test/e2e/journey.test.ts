@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { type JourneyResult, runJourney } from '../../src/lib/journey';
+import { type TestSystem, startSystem } from './system';
+
+/**
+ * The whole journey through the gateway with every real piece running: three services,
+ * PostgreSQL, RabbitMQ, nginx and both sandboxes.
+ */
+describe('end to end, through the gateway', () => {
+  let system: TestSystem;
+  let journey: JourneyResult;
+
+  beforeAll(async () => {
+    // A low per-user rate so the rate-limit test reaches it quickly; the journey stays under it.
+    system = await startSystem({ GATEWAY_USER_RATE: '30r/s' });
+    journey = await runJourney({ baseUrl: system.gatewayUrl, timeoutMs: 60_000 });
+  }, 150_000);
+
+  afterAll(async () => {
+    await system?.stop();
+  }, 30_000);
+
+  const api = (path: string, init: RequestInit & { token?: string } = {}) =>
+    fetch(`${system.gatewayUrl}${path}`, {
+      ...init,
+      headers: {
+        ...(init.body ? { 'content-type': 'application/json' } : {}),
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+        ...(init.headers as Record<string, string> | undefined),
+      },
+    });
+
+  test('when a customer signs up, pays and waits, then the payment finishes, an invoice is issued and Devin deploys the agent', () => {
+    expect(journey.invoiceNumber).toMatch(/^MM-\d{4}-\d{6}$/);
+    expect(journey.pullRequestUrl).toMatch(/^https:\/\/github\.com\/.+\/pull\/\d+$/);
+    const kinds = journey.notifications.map((n) => n.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['payment.confirmed', 'agent.deployed']));
+    expect(journey.usage.payments.confirmed).toBe(1);
+    expect(journey.usage.agents.deployed).toBe(1);
+    expect(journey.usage.apiRequests.total).toBeGreaterThan(0);
+  });
+
+  test('when the journey is traced, then every event and notification of it shares one correlation id', async () => {
+    const { correlationId, paymentId, agentId } = journey;
+    for (const n of journey.notifications) expect(n.correlationId).toBe(correlationId);
+    const paymentEvents = await system.query<{ type: string; corr: string }>(
+      'payment',
+      `SELECT event_type AS type, metadata->>'correlationId' AS corr FROM es_events WHERE stream_id = $1`,
+      [`payment-${paymentId}`],
+    );
+    const agentEvents = await system.query<{ type: string; corr: string }>(
+      'brain',
+      `SELECT event_type AS type, metadata->>'correlationId' AS corr FROM es_events WHERE stream_id = $1`,
+      [`agent-${agentId}`],
+    );
+    expect(paymentEvents.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['payment.created', 'payment.confirmed', 'payment.invoice-issued']),
+    );
+    expect(agentEvents.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['agent.deploy-requested', 'agent.session-started', 'agent.deployed']),
+    );
+    for (const e of [...paymentEvents, ...agentEvents])
+      expect([e.type, e.corr]).toEqual([e.type, correlationId]);
+  });
+
+  test('when an API key is used in place of a JWT, then the gateway accepts it and the services see its owner', async () => {
+    const created = await api(`/users/${journey.userId}/api-keys`, {
+      method: 'POST',
+      token: journey.accessToken,
+      body: JSON.stringify({ name: 'e2e script' }),
+    });
+    expect(created.status).toBe(201);
+    const { key } = (await created.json()) as { key: string };
+    const variants: Record<string, string>[] = [
+      { 'x-api-key': key },
+      { authorization: `Bearer ${key}` },
+    ];
+    for (const headers of variants) {
+      const res = await api('/payments', { headers });
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as { items: { id: string }[] };
+      expect(page.items.map((p) => p.id)).toContain(journey.paymentId);
+    }
+  });
+
+  test('when a session is revoked, then its access token is refused at once', async () => {
+    const login = await api('/auth/login', {
+      method: 'POST',
+      body: JSON.stringify({ email: journey.email, password: 'wrong password, on purpose' }),
+    });
+    expect(login.status).toBe(401);
+    // a second session of the same user, ended with logout
+    const registered = await api('/auth/register', {
+      method: 'POST',
+      body: JSON.stringify({
+        email: `grace+${randomUUID().slice(0, 8)}@example.com`,
+        password: 'a long enough password',
+      }),
+    });
+    const { accessToken } = (await registered.json()) as { accessToken: string };
+    expect((await api('/agents', { token: accessToken })).status).toBe(200);
+    expect(
+      (await api('/auth/logout', { method: 'POST', token: accessToken, body: '{}' })).status,
+    ).toBe(204);
+    const refused = await api('/agents', { token: accessToken });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('content-type')).toMatch(/problem\+json/);
+  });
+
+  test('when a client goes over the rate limit, then it gets 429 problem+json with Retry-After', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 120 }, () => api('/agents', { token: journey.accessToken })),
+    );
+    const limited = answers.filter((r) => r.status === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0]!.headers.get('retry-after')).toBe('1');
+    expect(limited[0]!.headers.get('content-type')).toMatch(/problem\+json/);
+    expect(((await limited[0]!.json()) as { status: number }).status).toBe(429);
+    expect(answers.some((r) => r.status === 200)).toBe(true);
+  });
+
+  test('when a request goes straight to a service without a token, then the service refuses it', async () => {
+    for (const url of [
+      `${system.serviceUrls.payment}/payments`,
+      `${system.serviceUrls.brain}/agents`,
+      `${system.serviceUrls.user}/users/${journey.userId}`,
+    ]) {
+      const res = await fetch(url, {
+        headers: { 'x-user-id': journey.userId, 'x-user-role': 'admin' },
+      });
+      expect([url, res.status]).toEqual([url, 401]);
+    }
+  });
+
+  test('when a forged NOWPayments webhook comes through the gateway, then it is refused and nothing is recorded', async () => {
+    const forged = {
+      payment_id: 987654321,
+      order_id: journey.paymentId,
+      payment_status: 'refunded',
+      pay_currency: 'btc',
+    };
+    const res = await api('/webhooks/nowpayments', {
+      method: 'POST',
+      headers: { 'x-nowpayments-sig': 'a'.repeat(128) },
+      body: JSON.stringify(forged),
+    });
+    expect(res.status).toBe(401);
+    const recorded = await system.query(
+      'payment',
+      `SELECT 1 FROM es_events WHERE data->>'providerPaymentId' = '987654321' OR (stream_id = $1 AND data->>'to' = 'refunded')`,
+      [`payment-${journey.paymentId}`],
+    );
+    expect(recorded).toEqual([]);
+  });
+
+  test('when an unknown path is asked for, then the gateway answers a JSON 404 with the request id', async () => {
+    const res = await api('/nothing-here', { headers: { 'x-request-id': 'e2e-404' } });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toMatch(/problem\+json/);
+    expect(res.headers.get('x-request-id')).toBe('e2e-404');
+  });
+});
