@@ -75,6 +75,8 @@ export class InvoiceIssuer {
     const outcomes = new Map<string, IssueOutcome>();
     const pending: Confirmation[] = [];
     for (const c of confirmations) {
+      // A cached state may lack an invoice issued elsewhere; then the allocation finds the
+      // number that payment took and issuing it again changes nothing.
       const state = await this.commands.current(c.confirmed.paymentId);
       if (state.exists && state.invoiceNumber !== null) {
         outcomes.set(c.confirmed.paymentId, {

@@ -96,10 +96,15 @@ export class PaymentCommands {
     }
   }
 
-  /** The payment as its stream says now (read fresh, not from the cache). */
+  /**
+   * The payment as last seen: from the cache when it is there (so possibly missing events
+   * appended by another instance), otherwise read from its stream.
+   */
   async current(paymentId: string): Promise<PaymentState> {
-    const catalog = this.catalog as unknown as EventCatalog<PaymentEvent>;
     const streamId = paymentStreamId(paymentId);
+    const cached = this.recent.get(streamId);
+    if (cached) return cached.state;
+    const catalog = this.catalog as unknown as EventCatalog<PaymentEvent>;
     const { state, revision } = await loadState(this.store, catalog, paymentDecider, streamId);
     this.remember(streamId, state, revision);
     return state;

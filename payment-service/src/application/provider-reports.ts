@@ -77,15 +77,19 @@ export class ProviderReports {
     }
     if (!result.ok) throw new Error(result.error.message);
     if (result.events.length === 0) {
-      this.logger.debug('nowpayments report already recorded', fields);
+      if (this.logger.isDebugEnabled())
+        this.logger.debug('nowpayments report already recorded', fields);
       return { kind: 'duplicate' };
     }
     const change = result.events.find((e) => e.type === 'payment.status-changed');
     const changed = change ? { from: change.data.from, to: change.data.to } : null;
-    this.logger.info(changed ? 'payment moved' : 'nowpayments report recorded', {
-      ...fields,
-      ...(changed ?? { status: result.state.exists ? result.state.status : undefined }),
-    });
+    // Checked first: on the webhook's hot path, winston would format the entry before dropping it.
+    if (this.logger.isInfoEnabled()) {
+      this.logger.info(changed ? 'payment moved' : 'nowpayments report recorded', {
+        ...fields,
+        ...(changed ?? { status: result.state.exists ? result.state.status : undefined }),
+      });
+    }
     return { kind: 'recorded', changed, position: result.position };
   }
 

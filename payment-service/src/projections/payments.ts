@@ -1,23 +1,20 @@
 import { paymentEventTypes } from '@meetmatt/contracts';
 import { type ProjectedEvent, defineProjection } from '@meetmatt/infra';
-import { type Kysely, type Transaction, sql } from 'kysely';
-import { type PaymentDb } from '../database';
+import { type Insertable, type Kysely, type Transaction, sql } from 'kysely';
+import { type PaymentDb, type PaymentHistoryTable, type PaymentsTable } from '../database';
 import { type PaymentEvent } from '../domain/payment';
 
 /**
  * The read model every payment query is served from: `payments` (one row each, with its
  * invoice and refund) and `payment_history` (each status change, where it came from).
- */
-
-/**
+ *
  * Not `payment.ipn-received`: NOWPayments reports a deposit with a status change, and the
- * status change carries what was paid, so the evidence (one event per IPN) stays out of the
- * read model's hot path.
+ * status change carries what was paid, so the evidence (one event per IPN) stays out of it; nor
+ * `payment.confirmed`, whose time is that of the change to `finished`.
  */
 const EVENT_TYPES = [
   paymentEventTypes.created,
   paymentEventTypes.statusChanged,
-  paymentEventTypes.confirmed,
   paymentEventTypes.invoiceIssued,
   paymentEventTypes.refundRequested,
   paymentEventTypes.refundCompleted,
@@ -31,9 +28,7 @@ export const paymentsProjection = defineProjection<PaymentDb, Projected>({
   eventTypes: EVENT_TYPES,
   tables: ['payments', 'payment_history'],
   createTables,
-  async apply(trx, events) {
-    for (const event of events) await applyOne(trx, event);
-  },
+  apply: (trx, events) => applyBatch(trx, events),
 });
 
 async function createTables(db: Kysely<PaymentDb>, schema: string): Promise<void> {
@@ -85,112 +80,151 @@ async function createTables(db: Kysely<PaymentDb>, schema: string): Promise<void
   await sql`CREATE INDEX payment_history_payment ON payment_history (payment_id, id)`.execute(db);
 }
 
-async function applyOne(trx: Transaction<PaymentDb>, event: Projected): Promise<void> {
-  switch (event.type) {
-    case 'payment.created': {
-      const d = event.data;
-      await trx
-        .insertInto('payments')
-        .values({
-          id: d.paymentId,
-          user_id: d.userId,
-          status: 'waiting',
-          plan: d.plan,
-          price_amount: d.priceAmount,
-          price_currency: d.priceCurrency,
-          pay_currency: d.payCurrency,
-          pay_amount: d.payAmount,
-          pay_address: d.payAddress,
-          payin_extra_id: d.payinExtraId,
-          provider_payment_id: d.providerPaymentId,
-          actually_paid: null,
-          agent: JSON.stringify(d.agent),
-          auto_deploy: d.autoDeploy,
-          invoice_number: null,
-          invoice_issued_at: null,
-          confirmed_at: null,
-          refund_status: null,
-          refund_reason: null,
-          refund_reference: null,
-          expires_at: d.expiresAt,
-          created_at: d.createdAt,
-          updated_at: d.createdAt,
-        })
-        .execute();
-      await history(trx, d.paymentId, 'waiting', null, 'created', d.createdAt);
-      return;
-    }
-    case 'payment.status-changed': {
-      const d = event.data;
-      const paid = d.actuallyPaid ?? null;
-      // One statement: the row moves, what was paid only grows, and the history gains a line.
-      await sql`
-        WITH moved AS (
-          UPDATE payments
-          SET status = ${d.to}, updated_at = ${d.changedAt},
-              actually_paid = CASE
-                WHEN ${paid}::double precision IS NULL THEN actually_paid
-                ELSE greatest(coalesce(actually_paid, 0), ${paid}::double precision) END
-          WHERE id = ${d.paymentId}
-        )
-        INSERT INTO payment_history (payment_id, status, provider_status, source, at)
-        VALUES (${d.paymentId}, ${d.to}, ${d.providerStatus ?? null}, ${d.source ?? 'webhook'},
-                ${d.changedAt})`.execute(trx);
-      return;
-    }
-    case 'payment.confirmed':
-      await trx
-        .updateTable('payments')
-        .set({ confirmed_at: event.data.confirmedAt })
-        .where('id', '=', event.data.paymentId)
-        .execute();
-      return;
-    case 'payment.invoice-issued':
-      await trx
-        .updateTable('payments')
-        .set({
-          invoice_number: event.data.invoiceNumber,
-          invoice_issued_at: event.data.issuedAt,
-          updated_at: event.data.issuedAt,
-        })
-        .where('id', '=', event.data.paymentId)
-        .execute();
-      return;
-    case 'payment.refund-requested':
-      await trx
-        .updateTable('payments')
-        .set({
-          refund_status: 'requested',
-          refund_reason: event.data.reason,
-          updated_at: event.data.requestedAt,
-        })
-        .where('id', '=', event.data.paymentId)
-        .execute();
-      return;
-    case 'payment.refund-completed':
-      await trx
-        .updateTable('payments')
-        .set({
-          refund_status: 'completed',
-          refund_reference: event.data.reference,
-          updated_at: event.data.completedAt,
-        })
-        .where('id', '=', event.data.paymentId)
-        .execute();
-      return;
-  }
+/** What a batch does to one payment's row beyond its creation, folded in event order. */
+interface RowChange {
+  status?: string;
+  actuallyPaid?: number;
+  confirmedAt?: string;
+  invoiceNumber?: string;
+  invoiceIssuedAt?: string;
+  refundStatus?: 'requested' | 'completed';
+  refundReason?: string;
+  refundReference?: string;
+  updatedAt: string;
 }
 
-async function history(
+/**
+ * A whole batch in a handful of statements, however many events it holds: the new rows, then
+ * one update carrying each payment's folded changes, then the history lines in event order.
+ * (Under a stream of IPNs a statement per event costs more than the events themselves.)
+ */
+async function applyBatch(trx: Transaction<PaymentDb>, events: Projected[]): Promise<void> {
+  const created: Insertable<PaymentsTable>[] = [];
+  const changes = new Map<string, RowChange>();
+  const history: Insertable<PaymentHistoryTable>[] = [];
+  const change = (paymentId: string, at: string): RowChange => {
+    const known = changes.get(paymentId) ?? { updatedAt: at };
+    if (at > known.updatedAt) known.updatedAt = at;
+    changes.set(paymentId, known);
+    return known;
+  };
+  for (const event of events) {
+    switch (event.type) {
+      case 'payment.created': {
+        const d = event.data;
+        created.push(newRow(event));
+        history.push(historyLine(d.paymentId, 'waiting', null, 'created', d.createdAt));
+        break;
+      }
+      case 'payment.status-changed': {
+        const d = event.data;
+        const row = change(d.paymentId, d.changedAt);
+        // Statuses only move forward: the last one of the batch is where the payment is.
+        row.status = d.to;
+        if (d.to === 'finished') row.confirmedAt ??= d.changedAt;
+        // What arrived only grows: a late report of an earlier deposit does not shrink it.
+        if (d.actuallyPaid != null)
+          row.actuallyPaid = Math.max(row.actuallyPaid ?? 0, d.actuallyPaid);
+        history.push(
+          historyLine(
+            d.paymentId,
+            d.to,
+            d.providerStatus ?? null,
+            d.source ?? 'webhook',
+            d.changedAt,
+          ),
+        );
+        break;
+      }
+      case 'payment.invoice-issued': {
+        const row = change(event.data.paymentId, event.data.issuedAt);
+        row.invoiceNumber = event.data.invoiceNumber;
+        row.invoiceIssuedAt = event.data.issuedAt;
+        break;
+      }
+      case 'payment.refund-requested': {
+        const row = change(event.data.paymentId, event.data.requestedAt);
+        row.refundStatus = 'requested';
+        row.refundReason = event.data.reason;
+        break;
+      }
+      case 'payment.refund-completed': {
+        const row = change(event.data.paymentId, event.data.completedAt);
+        row.refundStatus = 'completed';
+        row.refundReference = event.data.reference;
+        break;
+      }
+    }
+  }
+  if (created.length > 0) await trx.insertInto('payments').values(created).execute();
+  if (changes.size > 0) await updateRows(trx, changes);
+  if (history.length > 0) await trx.insertInto('payment_history').values(history).execute();
+}
+
+async function updateRows(
   trx: Transaction<PaymentDb>,
+  changes: ReadonlyMap<string, RowChange>,
+): Promise<void> {
+  const rows = [...changes].map(
+    ([id, c]) =>
+      sql`(${id}::uuid, ${c.status ?? null}::text, ${c.actuallyPaid ?? null}::double precision,
+           ${c.confirmedAt ?? null}::timestamptz, ${c.invoiceNumber ?? null}::text,
+           ${c.invoiceIssuedAt ?? null}::timestamptz, ${c.refundStatus ?? null}::text,
+           ${c.refundReason ?? null}::text, ${c.refundReference ?? null}::text,
+           ${c.updatedAt}::timestamptz)`,
+  );
+  await sql`
+    UPDATE payments AS p SET
+      status = coalesce(v.status, p.status),
+      actually_paid = CASE WHEN v.actually_paid IS NULL THEN p.actually_paid
+        ELSE greatest(coalesce(p.actually_paid, 0), v.actually_paid) END,
+      confirmed_at = coalesce(p.confirmed_at, v.confirmed_at),
+      invoice_number = coalesce(v.invoice_number, p.invoice_number),
+      invoice_issued_at = coalesce(v.invoice_issued_at, p.invoice_issued_at),
+      refund_status = coalesce(v.refund_status, p.refund_status),
+      refund_reason = coalesce(v.refund_reason, p.refund_reason),
+      refund_reference = coalesce(v.refund_reference, p.refund_reference),
+      updated_at = greatest(p.updated_at, v.updated_at)
+    FROM (VALUES ${sql.join(rows)}) AS v(id, status, actually_paid, confirmed_at, invoice_number,
+      invoice_issued_at, refund_status, refund_reason, refund_reference, updated_at)
+    WHERE p.id = v.id`.execute(trx);
+}
+
+function newRow(event: Extract<Projected, { type: 'payment.created' }>): Insertable<PaymentsTable> {
+  const d = event.data;
+  return {
+    id: d.paymentId,
+    user_id: d.userId,
+    status: 'waiting',
+    plan: d.plan,
+    price_amount: d.priceAmount,
+    price_currency: d.priceCurrency,
+    pay_currency: d.payCurrency,
+    pay_amount: d.payAmount,
+    pay_address: d.payAddress,
+    payin_extra_id: d.payinExtraId,
+    provider_payment_id: d.providerPaymentId,
+    actually_paid: null,
+    agent: JSON.stringify(d.agent),
+    auto_deploy: d.autoDeploy,
+    invoice_number: null,
+    invoice_issued_at: null,
+    confirmed_at: null,
+    refund_status: null,
+    refund_reason: null,
+    refund_reference: null,
+    expires_at: d.expiresAt,
+    created_at: d.createdAt,
+    updated_at: d.createdAt,
+  };
+}
+
+function historyLine(
   paymentId: string,
   status: string,
   providerStatus: string | null,
-  source: 'created' | 'webhook' | 'reconciler' | 'operator',
+  source: PaymentHistoryTable['source'],
   at: string,
-): Promise<void> {
-  await trx
-    .insertInto('payment_history')
-    .values({ payment_id: paymentId, status, provider_status: providerStatus, source, at })
-    .execute();
+): Insertable<PaymentHistoryTable> {
+  return { payment_id: paymentId, status, provider_status: providerStatus, source, at };
 }

@@ -295,8 +295,12 @@ describe('payment-service: POST /payments/create', () => {
     expect(res.status).toBe(201);
     const paymentId = res.body.id as string;
     // the first IPN reached us before the answer did
-    const firstIpn = h.sandbox.deliveries({ orderId: paymentId })[0]!;
-    expect(Date.parse(firstIpn.attempts[0]!.at)).toBeLessThan(Date.parse(res.body.createdAt));
+    const firstAttempt = await eventually(() => {
+      const attempt = h.sandbox.deliveries({ orderId: paymentId })[0]?.attempts[0];
+      expect(attempt).toBeDefined();
+      return attempt!;
+    });
+    expect(Date.parse(firstAttempt.at)).toBeLessThan(Date.parse(res.body.createdAt));
 
     await eventually(async () => {
       const detail = await h

@@ -6,7 +6,8 @@
  * the same JSON and does one INSERT of it per request, in the same run, alternating rounds.
  *
  * The service runs whole: its projections, relay (to a RabbitMQ vhost of its own) and invoice
- * policy work beside the webhook, as they do in production. Each payment receives the IPNs of
+ * policy work beside the webhook, as they do in production. Payments are opened beforehand
+ * through POST /payments/create (NOWPayments sandbox in-process). Each payment receives the IPNs of
  * the paid scenario in order (confirming, confirmed, sending, finished), one at a time, like
  * NOWPayments sends them; the 32 connections work on different payments at once.
  */
@@ -16,8 +17,9 @@ import { type AddressInfo } from 'node:net';
 import express from 'express';
 import { paymentEventTypes } from '@meetmatt/contracts';
 import { createDatabase, createLogger } from '@meetmatt/infra';
-import { createTestDatabase, createTestVhost } from '@meetmatt/infra/testing';
+import { TestIssuer, createTestDatabase, createTestVhost } from '@meetmatt/infra/testing';
 import { start } from '@meetmatt/payment-service';
+import { createNowPaymentsSandbox } from '@meetmatt/payment-service/nowpayments/index';
 import { signIpn } from '@meetmatt/payment-service/nowpayments/signature';
 import { type BenchReport, percentile, runConcurrently } from './harness';
 
@@ -26,6 +28,7 @@ const PAYMENTS = Number(process.env.BENCH_PAYMENTS ?? 1_500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const STATUSES = ['confirming', 'confirmed', 'sending', 'finished'] as const;
 const SECRET = `bench-ipn-secret-${randomUUID()}`;
+const API_KEY = `bench-api-key-${randomUUID()}`;
 
 interface Ipn {
   body: string;
@@ -83,18 +86,14 @@ async function load(url: URL, ipns: Ipn[]): Promise<RoundResult> {
 }
 
 /** A current IPN body, in NOWPayments' field order, for the n-th status of a payment. */
-function ipnFor(
-  payment: { id: string; providerPaymentId: number; payAmount: number },
-  status: string,
-  step: number,
-): Ipn {
+function ipnFor(payment: OpenedPayment, status: string, step: number): Ipn {
   const paid = payment.payAmount;
   const body = {
     payment_id: payment.providerPaymentId,
     parent_payment_id: null,
     invoice_id: null,
     payment_status: status,
-    pay_address: 'bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh',
+    pay_address: payment.payAddress,
     payin_extra_id: null,
     price_amount: 49,
     price_currency: 'usd',
@@ -115,8 +114,44 @@ function ipnFor(
 }
 
 /** Each payment's IPNs in status order; consecutive requests go to different payments. */
-function schedule(payments: { id: string; providerPaymentId: number; payAmount: number }[]): Ipn[] {
+function schedule(payments: OpenedPayment[]): Ipn[] {
   return STATUSES.flatMap((status, step) => payments.map((p) => ipnFor(p, status, step)));
+}
+
+interface OpenedPayment {
+  id: string;
+  providerPaymentId: number;
+  payAmount: number;
+  payAddress: string;
+}
+
+/** `count` payments opened through the API, 8 at a time. */
+async function openPayments(
+  serviceUrl: string,
+  user: { authorization: string },
+  count: number,
+): Promise<OpenedPayment[]> {
+  const payments = new Array<OpenedPayment>(count);
+  await runConcurrently(count, 8, async (i) => {
+    const res = await fetch(`${serviceUrl}/payments/create`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: user.authorization },
+      body: JSON.stringify({
+        plan: 'starter',
+        payCurrency: 'btc',
+        agent: { name: 'Support bot [sandbox:manual]', instructions: 'Answer from the docs' },
+      }),
+    });
+    if (res.status !== 201) throw new Error(`POST /payments/create answered ${res.status}`);
+    const body = (await res.json()) as {
+      id: string;
+      providerPaymentId: string;
+      payAmount: number;
+      payAddress: string;
+    };
+    payments[i] = { ...body, providerPaymentId: Number(body.providerPaymentId) };
+  });
+  return payments;
 }
 
 /** The baseline: the same JSON parsed by express, one INSERT, the same answer. */
@@ -147,63 +182,38 @@ async function startBaseline(databaseUrl: string) {
 }
 
 export default async function bench(): Promise<BenchReport> {
-  const [serviceDb, baselineDb, vhost] = await Promise.all([
+  const [serviceDb, baselineDb, vhost, issuer] = await Promise.all([
     createTestDatabase('bench_webhook'),
     createTestDatabase('bench_webhook_base'),
     createTestVhost('bench_webhook'),
+    TestIssuer.start(),
   ]);
+  // Payments are opened the way customers open them: POST /payments/create, against the
+  // NOWPayments sandbox, told to leave them alone ([sandbox:manual]) so the IPNs are ours.
+  const sandbox = createNowPaymentsSandbox({ apiKey: API_KEY, ipnSecret: SECRET, stepMs: 1_000 });
+  const { url: sandboxUrl } = await sandbox.start(0);
   const service = await start({
     logger: createLogger({ service: 'payment-service', level: 'warn' }),
     env: {
       PORT: '0',
       DATABASE_URL: serviceDb.url,
       RABBITMQ_URL: vhost.url,
+      NOWPAYMENTS_API_URL: sandboxUrl,
+      NOWPAYMENTS_API_KEY: API_KEY,
       NOWPAYMENTS_IPN_SECRET: SECRET,
       RECONCILER_INTERVAL_MS: '0',
       LOG_LEVEL: 'warn',
+      ...issuer.env,
     },
   });
   const baseline = await startBaseline(baselineDb.url);
   try {
-    const store = service.host.eventStore;
-    const catalog = service.invoices.catalog;
     const url = new URL(`${service.url}/webhooks/nowpayments`);
     const ours: RoundResult[] = [];
     const base: RoundResult[] = [];
     let recorded = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      // Payments opened beforehand (as POST /payments/create would), fresh for each round.
-      const payments = Array.from({ length: PAYMENTS }, (_, i) => ({
-        id: randomUUID(),
-        providerPaymentId: 5_000_000_000 + round * PAYMENTS * 10 + i * 7,
-        payAmount: 0.00081667,
-      }));
-      await runConcurrently(payments.length, 8, async (i) => {
-        const p = payments[i]!;
-        const created = catalog.toNew(
-          {
-            type: paymentEventTypes.created,
-            data: {
-              paymentId: p.id,
-              userId: randomUUID(),
-              plan: 'starter',
-              priceAmount: 49,
-              priceCurrency: 'usd',
-              payCurrency: 'btc',
-              payAmount: p.payAmount,
-              payAddress: 'bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh',
-              payinExtraId: null,
-              providerPaymentId: String(p.providerPaymentId),
-              expiresAt: null,
-              agent: { name: 'Support bot', instructions: 'Answer from the docs' },
-              autoDeploy: true,
-              createdAt: new Date().toISOString(),
-            },
-          },
-          { correlationId: randomUUID(), causationId: randomUUID() },
-        );
-        await store.appendToStream(`payment-${p.id}`, [created], { expectedRevision: 'no_stream' });
-      });
+      const payments = await openPayments(service.url, await issuer.user(), PAYMENTS);
       const ipns = schedule(payments);
       base.push(await load(baseline.url, ipns));
       ours.push(await load(url, ipns));
@@ -261,7 +271,9 @@ export default async function bench(): Promise<BenchReport> {
   } finally {
     agent.destroy();
     await baseline.stop();
+    await sandbox.stop();
     await service.stop();
+    await issuer.stop();
     await Promise.all([serviceDb.drop(), baselineDb.drop(), vhost.drop()]);
   }
 }
