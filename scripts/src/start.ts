@@ -59,10 +59,14 @@ async function main(): Promise<void> {
   log('');
   log(`  gateway          ${running.gatewayUrl}  (the one URL the web app and NOWPayments use)`);
   for (const key of serviceKeys) {
-    log(`  ${services[key].name.padEnd(16)} ${running.serviceUrls[key]}  (openapi.json, readyz, metrics)`);
+    log(
+      `  ${services[key].name.padEnd(16)} ${running.serviceUrls[key]}  (openapi.json, readyz, metrics)`,
+    );
   }
-  if (running.sandboxes.nowpayments) log(`  nowpayments sbx  ${running.sandboxes.nowpayments}  (no NOWPAYMENTS_API_KEY set)`);
-  if (running.sandboxes.devin) log(`  devin sandbox    ${running.sandboxes.devin}  (no DEVIN_API_KEY set)`);
+  if (running.sandboxes.nowpayments)
+    log(`  nowpayments sbx  ${running.sandboxes.nowpayments}  (no NOWPAYMENTS_API_KEY set)`);
+  if (running.sandboxes.devin)
+    log(`  devin sandbox    ${running.sandboxes.devin}  (no DEVIN_API_KEY set)`);
   log('');
   log('Try `npm run demo` for the whole journey. Press Ctrl-C to stop.');
 }

@@ -1,6 +1,6 @@
 import { type EventDefinition } from '@meetmatt/contracts';
 import { EventValidationError } from './errors';
-import { type EventMetadata, type NewEvent, type RecordedEvent } from './types';
+import { type NewEvent, type RecordedEvent } from './types';
 
 export interface DomainEvent {
   type: string;
@@ -57,7 +57,7 @@ export class EventCatalog<E extends DomainEvent = DomainEvent> {
       ...(id ? { id } : {}),
       type: event.type,
       data: parsed.data,
-      metadata: { ...dropUndefined(metadata), schemaVersion: definition.version } as EventMetadata,
+      metadata: { ...dropUndefined(metadata), schemaVersion: definition.version },
     };
   }
 

@@ -243,10 +243,7 @@ function summarize(json: unknown): string {
   const pick = (keys: string[]) =>
     keys
       .filter((k) => record[k] !== undefined && record[k] !== null)
-      .map(
-        (k) =>
-          `${k}=${typeof record[k] === 'string' ? record[k] : JSON.stringify(record[k])}`,
-      )
+      .map((k) => `${k}=${typeof record[k] === 'string' ? record[k] : JSON.stringify(record[k])}`)
       .join(' ');
   if ('user' in record && 'accessToken' in record) {
     const user = record.user as Record<string, unknown>;
