@@ -67,12 +67,14 @@ export async function loadState<Event extends DomainEvent, State>(
   catalog: EventCatalog<Event>,
   decider: Pick<Decider<unknown, Event, State>, 'initialState' | 'evolve'>,
   streamId: string,
-): Promise<{ state: State; revision: number; events: Event[] }> {
+): Promise<{ state: State; revision: number; events: Event[]; correlationId?: string }> {
   const recorded = await store.readStream(streamId);
   const events = recorded.map((r) => catalog.toDomain(r));
+  const correlationId = recorded[0]?.metadata.correlationId;
   return {
     state: events.reduce(decider.evolve, decider.initialState()),
     revision: recorded.length ? recorded[recorded.length - 1]!.revision : -1,
     events,
+    ...(correlationId ? { correlationId } : {}),
   };
 }

@@ -23,6 +23,13 @@ export function paymentCatalog(): EventCatalog<StoredPaymentEvent> {
 
 const MAX_ATTEMPTS = 10;
 
+/** A payment's state at a revision, with the correlation id of its journey (its first event). */
+interface Loaded {
+  state: PaymentState;
+  revision: number;
+  correlationId?: string | undefined;
+}
+
 export type PaymentCommandResult = CommandResult<PaymentEvent, PaymentState>;
 
 /** Runs commands against payment streams: load, fold, decide, append with the revision read. */
@@ -34,7 +41,7 @@ export class PaymentCommands {
    * refusal decided on a cached state is decided again on a fresh read; and "nothing to do"
    * (a fingerprint, an invoice, a refund already there) is true of any later state too.
    */
-  private readonly recent = new Map<string, { state: PaymentState; revision: number }>();
+  private readonly recent = new Map<string, Loaded>();
 
   constructor(
     readonly store: EventStore,
@@ -45,7 +52,10 @@ export class PaymentCommands {
   /**
    * Load, fold, decide, append with the revision read; on a conflict, again on the new state.
    * Every event of a payment's stream is stamped with its owner as the metadata's `userId` (the
-   * user it concerns), whoever caused it: the user, NOWPayments, an operator or a policy.
+   * user it concerns), whoever caused it: the user, NOWPayments, an operator or a policy. A
+   * payment is one journey: events appended to an existing stream keep the correlation id of
+   * its first event, and the unit of work that caused them (an IPN's request, a poll, an
+   * operator's command) becomes their causation id.
    */
   async execute(
     paymentId: string,
@@ -56,7 +66,7 @@ export class PaymentCommands {
     const catalog = this.catalog as unknown as EventCatalog<PaymentEvent>;
     let cached = this.recent.get(streamId);
     for (let attempt = 1; ; attempt++) {
-      const { state, revision } =
+      const { state, revision, correlationId } =
         cached ?? (await loadState(this.store, catalog, paymentDecider, streamId));
       const decided = paymentDecider.decide(command, state);
       if (isDomainError(decided)) {
@@ -67,19 +77,29 @@ export class PaymentCommands {
         return { ok: false, error: decided, state, revision };
       }
       if (decided.length === 0) {
-        this.remember(streamId, state, revision);
+        this.remember(streamId, { state, revision, correlationId });
         return { ok: true, events: [], state, revision };
       }
       const next = decided.reduce(paymentDecider.evolve, state);
       const owner = next.exists ? next.userId : undefined;
-      const stamped = owner ? { ...metadata, userId: owner } : metadata;
+      const journey = correlationId ?? metadata.correlationId;
+      const stamped: CausalMetadata = {
+        ...metadata,
+        correlationId: journey,
+        causationId: metadata.causationId ?? metadata.correlationId,
+        ...(owner ? { userId: owner } : {}),
+      };
       try {
         const appended = await this.store.appendToStream(
           streamId,
           decided.map((event) => catalog.toNew(event, stamped)),
           { expectedRevision: revision < 0 ? 'no_stream' : revision },
         );
-        this.remember(streamId, next, appended.nextExpectedRevision);
+        this.remember(streamId, {
+          state: next,
+          revision: appended.nextExpectedRevision,
+          correlationId: journey,
+        });
         return {
           ok: true,
           events: decided,
@@ -105,18 +125,19 @@ export class PaymentCommands {
     const cached = this.recent.get(streamId);
     if (cached) return cached.state;
     const catalog = this.catalog as unknown as EventCatalog<PaymentEvent>;
-    const { state, revision } = await loadState(this.store, catalog, paymentDecider, streamId);
-    this.remember(streamId, state, revision);
-    return state;
+    const loaded = await loadState(this.store, catalog, paymentDecider, streamId);
+    this.remember(streamId, loaded);
+    return loaded.state;
   }
 
-  private remember(streamId: string, state: PaymentState, revision: number): void {
-    if (!state.exists || this.cacheSize === 0) return;
+  private remember(streamId: string, loaded: Loaded): void {
+    if (!loaded.state.exists || this.cacheSize === 0) return;
     const known = this.recent.get(streamId);
     // Two commands on one payment at once: keep whichever saw more of the stream.
-    if (known && known.revision > revision) return;
+    if (known && known.revision > loaded.revision) return;
     this.recent.delete(streamId);
-    this.recent.set(streamId, { state, revision });
+    const { state, revision, correlationId } = loaded;
+    this.recent.set(streamId, { state, revision, ...(correlationId ? { correlationId } : {}) });
     if (this.recent.size > this.cacheSize) {
       const oldest = this.recent.keys().next().value;
       if (oldest !== undefined) this.recent.delete(oldest);

@@ -73,6 +73,31 @@ describe('payment-service: the NOWPayments webhook', () => {
     await eventually(async () => expect((await statusOf(payment.id)).status).toBe('confirming'));
   });
 
+  test('when an IPN moves a payment, then its events keep the correlation id of the payment and name the webhook request as their cause', async () => {
+    const journey = `journey-${randomUUID()}`;
+    const created = await h
+      .api()
+      .post('/payments/create')
+      .set('Authorization', user.authorization)
+      .set('X-Request-Id', journey)
+      .send(paymentRequest(scenario('manual')));
+    expect(created.status).toBe(201);
+    const payment = created.body as PaymentRef;
+    const body = ipnBody(payment, 'confirming');
+    const delivery = `ipn-${randomUUID()}`;
+
+    const res = await post(body, sign(body, IPN_SECRET)).set('X-Request-Id', delivery);
+
+    expect(res.status).toBe(200);
+    const events = await h.service.host.eventStore.readStream(`payment-${payment.id}`);
+    expect(events.map((e) => [e.type, e.metadata.correlationId])).toEqual([
+      [paymentEventTypes.created, journey],
+      [paymentEventTypes.ipnReceived, journey],
+      [paymentEventTypes.statusChanged, journey],
+    ]);
+    expect(events.slice(1).map((e) => e.metadata.causationId)).toEqual([delivery, delivery]);
+  });
+
   test('when an IPN is forged, unsigned, signed with a stale key or sorted only at the top, then 401 problem+json and nothing is recorded', async () => {
     const payment = await openPayment();
     const body = ipnBody(payment, 'finished');
