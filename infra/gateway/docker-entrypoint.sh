@@ -1,0 +1,50 @@
+#!/bin/sh
+# The gateway container's entry point (docker-compose `gateway`): renders the same templates
+# `npm start` renders (scripts/src/lib/gateway.ts), from environment variables, then runs nginx
+# (or, given `--check`, only validates the rendered configuration).
+# Only our upper-case placeholders are substituted; nginx's own $variables are left alone.
+set -eu
+
+: "${GATEWAY_RUN_DIR:=/tmp/meetmatt-gateway}"
+: "${GATEWAY_CONF_DIR:=$GATEWAY_RUN_DIR}"
+: "${GATEWAY_ERROR_LOG:=stderr}"
+: "${GATEWAY_ACCESS_LOG:=/dev/stdout}"
+: "${GATEWAY_LISTEN:=8080}"
+: "${GATEWAY_AUTH_RATE:=10r/s}"
+: "${GATEWAY_USER_RATE:=20r/s}"
+: "${GATEWAY_WEBHOOK_RATE:=50r/s}"
+: "${GATEWAY_AUTH_BURST:=20}"
+: "${GATEWAY_USER_BURST:=40}"
+: "${GATEWAY_WEBHOOK_BURST:=100}"
+: "${USER_UPSTREAM_SERVERS:=server user-service:3002 max_fails=3 fail_timeout=5s;}"
+: "${PAYMENT_UPSTREAM_SERVERS:=server payment-service:3001 max_fails=3 fail_timeout=5s;}"
+: "${BRAIN_UPSTREAM_SERVERS:=server brain-service:3003 max_fails=3 fail_timeout=5s;}"
+: "${GATEWAY_TLS_LISTEN:=8443}"
+: "${GATEWAY_TLS_CERT_FILE:=}"
+: "${GATEWAY_TLS_KEY_FILE:=}"
+GATEWAY_TLS_INCLUDE="$GATEWAY_CONF_DIR/tls.conf"
+export GATEWAY_RUN_DIR GATEWAY_CONF_DIR GATEWAY_ERROR_LOG GATEWAY_ACCESS_LOG GATEWAY_LISTEN \
+  GATEWAY_AUTH_RATE GATEWAY_USER_RATE GATEWAY_WEBHOOK_RATE GATEWAY_AUTH_BURST GATEWAY_USER_BURST \
+  GATEWAY_WEBHOOK_BURST USER_UPSTREAM_SERVERS PAYMENT_UPSTREAM_SERVERS BRAIN_UPSTREAM_SERVERS \
+  GATEWAY_TLS_LISTEN GATEWAY_TLS_CERT_FILE GATEWAY_TLS_KEY_FILE GATEWAY_TLS_INCLUDE
+
+VARIABLES='${GATEWAY_RUN_DIR} ${GATEWAY_CONF_DIR} ${GATEWAY_ERROR_LOG} ${GATEWAY_ACCESS_LOG}
+${GATEWAY_LISTEN} ${GATEWAY_AUTH_RATE} ${GATEWAY_USER_RATE} ${GATEWAY_WEBHOOK_RATE}
+${GATEWAY_AUTH_BURST} ${GATEWAY_USER_BURST} ${GATEWAY_WEBHOOK_BURST} ${USER_UPSTREAM_SERVERS}
+${PAYMENT_UPSTREAM_SERVERS} ${BRAIN_UPSTREAM_SERVERS} ${GATEWAY_TLS_LISTEN}
+${GATEWAY_TLS_CERT_FILE} ${GATEWAY_TLS_KEY_FILE} ${GATEWAY_TLS_INCLUDE}'
+
+TEMPLATES=${GATEWAY_TEMPLATES:-/etc/meetmatt/gateway}
+mkdir -p "$GATEWAY_RUN_DIR" "$GATEWAY_CONF_DIR"
+for dir in client_body proxy fastcgi uwsgi scgi; do mkdir -p "$GATEWAY_RUN_DIR/$dir"; done
+for template in "$TEMPLATES"/*.template; do
+  envsubst "$VARIABLES" < "$template" > "$GATEWAY_CONF_DIR/$(basename "$template" .template)"
+done
+if [ -z "$GATEWAY_TLS_CERT_FILE" ] || [ -z "$GATEWAY_TLS_KEY_FILE" ]; then
+  echo '# TLS is off: set GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE' > "$GATEWAY_TLS_INCLUDE"
+fi
+# `--check`: render and validate only (scripts/test/gateway-config.test.ts runs it).
+if [ "${1:-}" = --check ]; then
+  exec nginx -t -p "$GATEWAY_RUN_DIR" -c "$GATEWAY_CONF_DIR/nginx.conf"
+fi
+exec nginx -p "$GATEWAY_RUN_DIR" -c "$GATEWAY_CONF_DIR/nginx.conf" -g 'daemon off;'
