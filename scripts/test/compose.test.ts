@@ -99,7 +99,7 @@ describe('docker-compose.yml', () => {
         'brain-service',
         'nowpayments-sandbox',
         'devin-sandbox',
-        'gateway',
+        'nginx',
       ].sort(),
     );
     expect(compose.services.postgres!.image).toMatch(/^postgres:15/);
@@ -258,15 +258,15 @@ describe('docker-compose.yml: provider sandboxes', () => {
   test('when the NOWPayments sandbox sends an IPN, then it goes through the gateway to the webhook', () => {
     const payment = compose.services[services.payment.name]!.environment ?? {};
     const callback = new URL(payment.NOWPAYMENTS_IPN_CALLBACK_URL!);
-    expect(callback.hostname).toBe('gateway');
-    expect(callback.port).toBe(compose.services.gateway!.environment?.GATEWAY_LISTEN);
+    expect(callback.hostname).toBe('nginx');
+    expect(callback.port).toBe(compose.services.nginx!.environment?.GATEWAY_LISTEN);
     expect(callback.pathname).toBe('/webhooks/nowpayments');
     expect(locationBlock('/webhooks/nowpayments')).toContain('proxy_pass http://payment_service;');
   });
 });
 
-describe('docker-compose.yml: gateway', () => {
-  const gateway = compose.services.gateway!;
+describe('docker-compose.yml: the gateway (nginx)', () => {
+  const gateway = compose.services.nginx!;
   const gatewayDir = path.join(root, 'infra', 'gateway');
   const templates = readdirSync(gatewayDir).filter((file) => file.endsWith('.template'));
   const script = readFileSync(path.join(gatewayDir, 'docker-entrypoint.sh'), 'utf8');

@@ -93,7 +93,14 @@ export async function launchSystem(
     processes.push(sandbox);
     waits.push(waitUntilReady(`${url}/healthz`, sandbox, 60_000));
     sandboxes.devin = url;
-    Object.assign(extra.brain, { DEVIN_API_URL: url, DEVIN_API_KEY: SANDBOX.devin.apiKey });
+    Object.assign(extra.brain, {
+      DEVIN_API_URL: url,
+      DEVIN_API_KEY: SANDBOX.devin.apiKey,
+      // The sandbox moves a session on every step: poll it at that pace, not Devin's 15 s.
+      ...(source.DEVIN_POLL_INTERVAL_MS
+        ? {}
+        : { DEVIN_POLL_INTERVAL_MS: String(Math.max(500, system.DEVIN_SANDBOX_STEP_MS)) }),
+    });
   }
 
   const serviceUrls = {} as RunningSystem['serviceUrls'];
