@@ -39,6 +39,8 @@ export interface Confirmation {
 const LOOKBACK_SLACK_MS = 10 * 60_000;
 const PAGE = 200;
 const MAX_ATTEMPTS = 50;
+/** Allocations a counter's view remembers; older confirmations are looked up in the stream. */
+const COUNTER_VIEW_SIZE = 50_000;
 
 /**
  * Issues the invoices of confirmed payments with gapless numbers per year:
@@ -51,6 +53,8 @@ const MAX_ATTEMPTS = 50;
  * Every number taken is issued to the payment it names, so the sequence has no gaps.
  */
 export class InvoiceIssuer {
+  private readonly counters = new Map<string, CounterView>();
+
   constructor(
     private readonly store: EventStore,
     private readonly commands: PaymentCommands,
@@ -163,7 +167,10 @@ export class InvoiceIssuer {
 
   /**
    * The counter's last number and revision, and the numbers these payments took if they took
-   * any: read newest first, only as far back as their confirmations (minus some clock slack).
+   * any. Served from the view of the counter kept here, brought up to date by reading forwards
+   * from its revision (usually nothing, or what another instance appended); read newest first,
+   * only as far back as the confirmations (minus some clock slack), when there is no view yet or
+   * it does not reach back far enough (a confirmation replayed long after).
    */
   private async readCounter(
     streamId: string,
@@ -171,11 +178,54 @@ export class InvoiceIssuer {
     notBefore: number,
   ): Promise<{ lastSequence: number; revision: number; allocated: Map<string, number> }> {
     const oldest = notBefore - LOOKBACK_SLACK_MS;
+    let view = this.counters.get(streamId);
+    if (view && view.coveredFrom <= oldest) await this.catchUp(streamId, view);
+    else {
+      view = await this.scanBackwards(streamId, oldest);
+      this.counters.set(streamId, view);
+    }
     const allocated = new Map<string, number>();
+    for (const id of paymentIds) {
+      const taken = view.byPayment.get(id);
+      if (taken) allocated.set(id, taken.sequence);
+    }
+    return { lastSequence: view.lastSequence, revision: view.revision, allocated };
+  }
+
+  private async catchUp(streamId: string, view: CounterView): Promise<void> {
+    for (;;) {
+      const page = await this.store.readStream(streamId, {
+        direction: 'forwards',
+        fromRevision: view.revision + 1,
+        maxCount: PAGE,
+      });
+      for (const recorded of page) {
+        const event = this.commands.catalog.toDomain(recorded) as InvoiceNumberAllocated;
+        view.revision = recorded.revision;
+        view.lastSequence = event.data.sequence;
+        view.byPayment.set(event.data.paymentId, {
+          sequence: event.data.sequence,
+          at: recorded.createdAt.getTime(),
+        });
+      }
+      if (page.length < PAGE) break;
+    }
+    // Bounded: forget the oldest allocations, and say how far back the view still reaches.
+    for (const [paymentId, { at }] of view.byPayment) {
+      if (view.byPayment.size <= COUNTER_VIEW_SIZE) break;
+      view.byPayment.delete(paymentId);
+      view.coveredFrom = Math.max(view.coveredFrom, at + 1);
+    }
+  }
+
+  /** Every allocation from the newest back to `oldest` (or the start), as a view. */
+  private async scanBackwards(streamId: string, oldest: number): Promise<CounterView> {
+    const newestFirst: { paymentId: string; sequence: number; at: number }[] = [];
     let lastSequence = 0;
     let revision = -1;
+    let coveredFrom = Number.NEGATIVE_INFINITY;
     let from: number | 'end' = 'end';
-    for (;;) {
+    scan: for (;;) {
       const page = await this.store.readStream(streamId, {
         direction: 'backwards',
         fromRevision: from,
@@ -183,21 +233,37 @@ export class InvoiceIssuer {
       });
       for (const recorded of page) {
         const event = this.commands.catalog.toDomain(recorded) as InvoiceNumberAllocated;
+        const at = recorded.createdAt.getTime();
         if (revision < 0) {
           revision = recorded.revision;
           lastSequence = event.data.sequence;
         }
-        if (paymentIds.has(event.data.paymentId))
-          allocated.set(event.data.paymentId, event.data.sequence);
-        if (allocated.size === paymentIds.size || recorded.createdAt.getTime() < oldest)
-          return { lastSequence, revision, allocated };
+        newestFirst.push({ paymentId: event.data.paymentId, sequence: event.data.sequence, at });
+        if (at < oldest) {
+          coveredFrom = oldest;
+          break scan;
+        }
       }
       const last = page[page.length - 1];
-      if (page.length < PAGE || !last || last.revision === 0)
-        return { lastSequence, revision, allocated };
+      if (page.length < PAGE || !last || last.revision === 0) break;
       from = last.revision - 1;
     }
+    const byPayment = new Map<string, { sequence: number; at: number }>();
+    for (const { paymentId, sequence, at } of newestFirst.reverse())
+      byPayment.set(paymentId, { sequence, at });
+    return { revision, lastSequence, byPayment, coveredFrom };
   }
+}
+
+/**
+ * What this issuer knows of a year's counter: its last revision and number, and the number each
+ * payment took, for every allocation made at or after `coveredFrom` (ms since the epoch).
+ */
+interface CounterView {
+  revision: number;
+  lastSequence: number;
+  byPayment: Map<string, { sequence: number; at: number }>;
+  coveredFrom: number;
 }
 
 export interface InvoicePolicyOptions {
