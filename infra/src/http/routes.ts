@@ -34,7 +34,7 @@ export interface RouteOptions {
    * Runs after the body is read and before anything is validated: a webhook proves its
    * signature here, so an unsigned request gets 401 whatever its body.
    */
-  verify?: (req: Request) => Promise<void> | void;
+  verify?: (req: Request, res: Response) => Promise<void> | void;
 }
 
 /** Mounts endpoints described in contracts/, so validation and documentation share one source. */
@@ -46,10 +46,16 @@ export class Routes {
     private readonly options: { authenticator?: Authenticator; bodyLimit: string },
   ) {}
 
-  add<E extends EndpointDef>(endpoint: E, handler: Handler<E>): void {
+  add<E extends EndpointDef>(endpoint: E, handler: Handler<E>, options: RouteOptions = {}): void {
     const chain: RequestHandler[] = [];
-    if (endpoint.body)
-      chain.push(this.jsonParser(endpoint.bodyLimit ?? this.options.bodyLimit), requireJson);
+    if (endpoint.body) chain.push(this.jsonParser(endpoint.bodyLimit ?? this.options.bodyLimit));
+    const { verify } = options;
+    if (verify)
+      chain.push(async (req, res, next) => {
+        await verify(req, res);
+        next();
+      });
+    if (endpoint.body) chain.push(requireJson);
     if (endpoint.auth === 'user' || endpoint.auth === 'admin')
       chain.push(this.authenticate(endpoint.auth));
     else if (endpoint.auth === 'none' && this.options.authenticator)

@@ -42,6 +42,17 @@ const refuse = defineEndpoint({
   responses: {},
 });
 
+const signed = defineEndpoint({
+  operationId: 'signed',
+  method: 'post',
+  path: '/signed',
+  summary: 'verified before validation',
+  tags: ['test'],
+  auth: 'signature',
+  body: z.object({ amount: z.number() }),
+  responses: {},
+});
+
 function buildApp(readyError?: () => string | undefined) {
   const { logger, entries } = captureLogger();
   const metrics = new Metrics('test-service', { defaultMetrics: false });
@@ -69,6 +80,19 @@ function buildApp(readyError?: () => string | undefined) {
       routes.add(refuse, async () => {
         throw HttpError.conflict('already there');
       });
+      routes.add(
+        signed,
+        async ({ body, res }) => ({
+          status: 200,
+          body: { amount: body.amount, verified: res.locals.verified as boolean },
+        }),
+        {
+          verify: (req, res) => {
+            if (req.get('x-signature') !== 'good') throw HttpError.unauthorized('bad signature');
+            res.locals.verified = true;
+          },
+        },
+      );
     },
   });
   return { app, entries, metrics };
@@ -137,6 +161,28 @@ describe('http kit', () => {
       .send({ name: 'x'.repeat(2_000), size: 1, tags: [] });
     expect(res.status).toBe(413);
     expect(res.body.title).toBe('Content Too Large');
+  });
+
+  test('when a route verifies its requests, then an unverified one gets 401 whatever its body, and a verified one is validated', async () => {
+    const { app } = buildApp();
+    const unsigned = [
+      await request(app).post('/signed').send({ amount: 'not a number' }),
+      await request(app).post('/signed').set('Content-Type', 'text/plain').send('hello'),
+      await request(app).post('/signed').set('x-signature', 'bad').send({ amount: 1 }),
+    ];
+    for (const res of unsigned) {
+      expect(res.status).toBe(401);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    const invalid = await request(app)
+      .post('/signed')
+      .set('x-signature', 'good')
+      .send({ amount: 'x' });
+    expect(invalid.status).toBe(400);
+    expect(JSON.stringify(invalid.body)).toContain('amount');
+    const ok = await request(app).post('/signed').set('x-signature', 'good').send({ amount: 5 });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ amount: 5, verified: true });
   });
 
   test('when the route is unknown, then a JSON 404 problem', async () => {

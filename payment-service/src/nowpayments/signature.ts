@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { type KeyObject, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 
 /**
  * The NOWPayments IPN signature (EXTERNAL-APIS.md): lowercase hex HMAC-SHA512, keyed with the
@@ -21,11 +21,53 @@ export function sortKeysDeep(value: unknown): unknown {
   );
 }
 
-/** The exact text NOWPayments signs: compact JSON of the recursively key-sorted body. */
+/**
+ * The exact text NOWPayments signs: compact JSON of the recursively key-sorted body, that is
+ * `JSON.stringify(sortKeysDeep(body))`, written directly rather than through a sorted copy (the
+ * webhook computes it for every IPN).
+ */
 export function canonicalIpnJson(body: unknown): string {
-  const text = JSON.stringify(sortKeysDeep(body)) as string | undefined;
+  const text = canonicalJson(body);
   if (text === undefined) throw new TypeError('an IPN body must be a JSON value');
   return text;
+}
+
+function canonicalJson(value: unknown): string | undefined {
+  if (Array.isArray(value)) {
+    // As JSON.stringify does: what has no JSON form becomes null inside an array.
+    return `[${value.map((item) => canonicalJson(item) ?? 'null').join(',')}]`;
+  }
+  if (!isPlainObject(value)) return JSON.stringify(value); // undefined for undefined and functions
+  let text = '';
+  for (const key of sortedKeys(value)) {
+    const member = canonicalJson(value[key]);
+    if (member === undefined) continue; // as JSON.stringify skips undefined and functions
+    text += `${text ? ',' : ''}${JSON.stringify(key)}:${member}`;
+  }
+  return `{${text}}`;
+}
+
+/**
+ * The keys in the order `JSON.stringify` writes an object built with sorted keys: array-index
+ * keys ("0", "9", "10") first in numeric order, as every JavaScript object orders them, then the
+ * others sorted. NOWPayments' own Node.js example signs exactly that.
+ */
+function sortedKeys(value: Record<string, unknown>): string[] {
+  const keys = Object.keys(value).sort();
+  const indices = keys.filter(isArrayIndex);
+  if (indices.length === 0) return keys;
+  indices.sort((a, b) => Number(a) - Number(b));
+  return [...indices, ...keys.filter((key) => !isArrayIndex(key))];
+}
+
+function isArrayIndex(key: string): boolean {
+  return /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 4_294_967_295;
+}
+
+/** The HMAC key of an IPN secret (trimmed), made once; undefined for an empty secret. */
+export function ipnKey(secret: string): KeyObject | undefined {
+  const key = secret.trim();
+  return key === '' ? undefined : createSecretKey(Buffer.from(key, 'utf8'));
 }
 
 /** Signs an IPN body the way NOWPayments does (the sandbox uses it; so can tests). */
@@ -58,11 +100,11 @@ export function verifyIpnSignature(
 export function verifyCanonicalIpn(
   canonical: string,
   signatureHeader: unknown,
-  secret: string,
+  secret: string | KeyObject | undefined,
 ): boolean {
   if (typeof signatureHeader !== 'string' || !SIGNATURE_HEX.test(signatureHeader)) return false;
-  const key = secret.trim();
-  if (key === '') return false;
+  const key = typeof secret === 'string' ? ipnKey(secret) : secret;
+  if (key === undefined) return false;
   const expected = createHmac('sha512', key).update(canonical, 'utf8').digest();
   return timingSafeEqual(expected, Buffer.from(signatureHeader, 'hex'));
 }

@@ -84,6 +84,24 @@ describe('IPN signature', () => {
     expect(signIpn(body, secret)).toBe(referenceSignature(body, secret));
   });
 
+  it('when written directly, then the canonical form is JSON.stringify of the sorted copy, for any JSON', () => {
+    const bodies: unknown[] = [
+      ipnBody(),
+      reverseKeysDeep(ipnBody({ extra: [{ b: 1, a: [3, { d: null, c: 'é"\\n' }] }, [], {}] })),
+      JSON.parse(
+        '{"__proto__":{"z":1,"a":2},"constructor":"x","10":1,"9":2,"b":[null,true,-0.5e-7]}',
+      ),
+      { skipped: undefined, kept: 0, list: [undefined, () => 1, 'x'] },
+      [],
+      'just a string',
+      42,
+      null,
+    ];
+    for (const body of bodies)
+      expect(canonicalIpnJson(body)).toBe(JSON.stringify(sortKeysDeep(body)));
+    expect(() => canonicalIpnJson(undefined)).toThrow(TypeError);
+  });
+
   it('when only the top level is sorted, then the signature differs because of the fee object', () => {
     const body = ipnBody();
     expect(topLevelOnlySignature(body, secret)).not.toBe(signIpn(body, secret));
