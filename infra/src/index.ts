@@ -29,6 +29,7 @@ export * from './auth/token-verifier';
 export * from './messaging/topology';
 export * from './messaging/cloud-event';
 export * from './messaging/confirm-publisher';
+export { keptProperties } from './messaging/failure-routing';
 export * from './messaging/managed-channel';
 export * from './messaging/event-publisher';
 export * from './messaging/relay';

@@ -86,10 +86,11 @@ function identityOf(message: ConsumeMessage): string {
 }
 
 /**
- * Properties worth carrying over. Not `expiration` (the copy must not expire in the parking
- * queue) and not `userId` (the broker checks it against the publishing connection's user).
+ * Properties of a message worth carrying over to a copy (parked, or redriven by an operator).
+ * Not `expiration` (the copy must not expire in the parking queue) and not `userId` (the broker
+ * checks it against the publishing connection's user).
  */
-function keptProperties(properties: MessageProperties) {
+export function keptProperties(properties: MessageProperties): Record<string, unknown> {
   const kept: Record<string, unknown> = {};
   for (const key of [
     'contentType',

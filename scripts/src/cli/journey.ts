@@ -1,10 +1,11 @@
 import { type ServiceKey, services } from '@meetmatt/contracts';
 import {
-  type EventMetadata,
+  type EventRow,
   type EventStore,
   PostgresEventStore,
   type RecordedEvent,
   START,
+  recordedFromRow,
 } from '@meetmatt/infra';
 import { agentIdFor } from '@meetmatt/brain-service/domain/agent-identity';
 import { type ServiceHandle } from './runtime';
@@ -148,7 +149,7 @@ async function findRelated(
 ): Promise<RecordedEvent[]> {
   if (correlationIds.length === 0 && eventIds.length === 0) return [];
   if (store instanceof PostgresEventStore) {
-    const { rows } = await store.pool.query<Row>(
+    const { rows } = await store.pool.query<EventRow>(
       `SELECT transaction_id::text AS xid, global_position::text AS pos, event_id, stream_id,
          stream_revision, event_type, data, metadata, created_at
        FROM es_events
@@ -157,7 +158,7 @@ async function findRelated(
        ORDER BY transaction_id, global_position LIMIT $3`,
       [correlationIds, eventIds, cap],
     );
-    return rows.map(toRecorded);
+    return rows.map(recordedFromRow);
   }
   const wantedCorrelation = new Set(correlationIds);
   const wantedCause = new Set(eventIds);
@@ -178,29 +179,4 @@ async function findRelated(
     }
     after = page[page.length - 1]!.position;
   }
-}
-
-interface Row {
-  xid: string;
-  pos: string;
-  event_id: string;
-  stream_id: string;
-  stream_revision: number | string;
-  event_type: string;
-  data: unknown;
-  metadata: EventMetadata;
-  created_at: Date;
-}
-
-function toRecorded(row: Row): RecordedEvent {
-  return {
-    id: row.event_id,
-    type: row.event_type,
-    data: row.data,
-    metadata: row.metadata,
-    streamId: row.stream_id,
-    revision: Number(row.stream_revision),
-    position: { commit: BigInt(row.xid), prepare: BigInt(row.pos) },
-    createdAt: row.created_at,
-  };
 }

@@ -3,6 +3,7 @@ import {
   type BrokerConnection,
   type OutgoingMessage,
   ReturnTracker,
+  keptProperties,
   publishConfirmed,
 } from '@meetmatt/infra';
 
@@ -200,19 +201,7 @@ function copyOf(message: Message, queue: string, fallbackId: string): OutgoingMe
   const headers: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(message.properties.headers ?? {}))
     if (!DROPPED_HEADERS.has(name)) headers[name] = value;
-  const kept: Record<string, unknown> = {};
-  for (const key of [
-    'contentType',
-    'contentEncoding',
-    'correlationId',
-    'timestamp',
-    'type',
-    'appId',
-    'priority',
-  ] as const) {
-    const value: unknown = message.properties[key];
-    if (value !== undefined && value !== null) kept[key] = value;
-  }
+  const kept = keptProperties(message.properties);
   const messageId =
     typeof message.properties.messageId === 'string' ? message.properties.messageId : fallbackId;
   return {

@@ -27,7 +27,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EVENT_COLUMNS = `transaction_id::text AS xid, global_position::text AS pos, event_id, stream_id,
   stream_revision, event_type, data, metadata, created_at`;
 
-interface EventRow {
+/** A row of es_events as the adapter selects it (see `recordedFromRow`). */
+export interface EventRow {
   xid: string;
   pos: string;
   event_id: string;
@@ -267,7 +268,7 @@ export class PostgresEventStore implements EventStore {
        ORDER BY stream_revision ${backwards ? 'DESC' : 'ASC'} LIMIT $2`,
       params,
     );
-    return rows.map(toRecorded);
+    return rows.map(recordedFromRow);
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
@@ -314,7 +315,9 @@ export class PostgresEventStore implements EventStore {
       values: params,
     });
     const first = rows[0];
-    const events = rows.filter((r): r is EventRow & StateRow => r.event_id != null).map(toRecorded);
+    const events = rows
+      .filter((r): r is EventRow & StateRow => r.event_id != null)
+      .map(recordedFromRow);
     // The lateral join keeps the inner order, but nothing promises it: sort to be sure.
     events.sort((a, b) => comparePositions(a.position, b.position));
     return {
@@ -421,7 +424,7 @@ export class PostgresEventStore implements EventStore {
       `SELECT ${EVENT_COLUMNS} FROM es_events WHERE event_id = $1`,
       [eventId],
     );
-    return rows[0] ? toRecorded(rows[0]) : undefined;
+    return rows[0] ? recordedFromRow(rows[0]) : undefined;
   }
 
   async ping(): Promise<void> {
@@ -464,7 +467,12 @@ function filterShape(filter: AllFilter | undefined): string {
     .join('');
 }
 
-function toRecorded(row: EventRow): RecordedEvent {
+/**
+ * A stored event from its row; the columns are selected as `transaction_id::text AS xid,
+ * global_position::text AS pos, event_id, stream_id, stream_revision, event_type, data, metadata,
+ * created_at` (an operator's tool querying es_events directly uses it too).
+ */
+export function recordedFromRow(row: EventRow): RecordedEvent {
   return {
     id: row.event_id,
     type: row.event_type,
