@@ -37,6 +37,8 @@ export interface PaymentsTable {
 /** Read model: the status history of each payment, oldest first. */
 export interface PaymentHistoryTable {
   id: Generated<number>;
+  /** The event the line comes from: a replay applies it again without a second line. */
+  event_id: string;
   payment_id: string;
   status: string;
   provider_status: string | null;

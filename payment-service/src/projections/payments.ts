@@ -24,7 +24,8 @@ type Projected = ProjectedEvent<Extract<PaymentEvent, { type: (typeof EVENT_TYPE
 
 export const paymentsProjection = defineProjection<PaymentDb, Projected>({
   name: 'payments',
-  version: 1,
+  // 2: history lines keyed by their event, so a replay (`meetmatt projections replay`) is harmless.
+  version: 2,
   eventTypes: EVENT_TYPES,
   tables: ['payments', 'payment_history'],
   createTables,
@@ -71,6 +72,7 @@ async function createTables(db: Kysely<PaymentDb>, schema: string): Promise<void
     .withSchema(schema)
     .createTable('payment_history')
     .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
+    .addColumn('event_id', 'uuid', (c) => c.notNull().unique())
     .addColumn('payment_id', 'uuid', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('provider_status', 'text')
@@ -113,7 +115,7 @@ async function applyBatch(trx: Transaction<PaymentDb>, events: Projected[]): Pro
       case 'payment.created': {
         const d = event.data;
         created.push(newRow(event));
-        history.push(historyLine(d.paymentId, 'waiting', null, 'created', d.createdAt));
+        history.push(historyLine(event, d.paymentId, 'waiting', null, 'created', d.createdAt));
         break;
       }
       case 'payment.status-changed': {
@@ -127,6 +129,7 @@ async function applyBatch(trx: Transaction<PaymentDb>, events: Projected[]): Pro
           row.actuallyPaid = Math.max(row.actuallyPaid ?? 0, d.actuallyPaid);
         history.push(
           historyLine(
+            event,
             d.paymentId,
             d.to,
             d.providerStatus ?? null,
@@ -156,9 +159,21 @@ async function applyBatch(trx: Transaction<PaymentDb>, events: Projected[]): Pro
       }
     }
   }
-  if (created.length > 0) await trx.insertInto('payments').values(created).execute();
+  // Idempotent, so a replay over events already applied changes nothing: a payment is created
+  // once, each event leaves at most one history line, and the row's changes only move forward.
+  if (created.length > 0)
+    await trx
+      .insertInto('payments')
+      .values(created)
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
   if (changes.size > 0) await updateRows(trx, changes);
-  if (history.length > 0) await trx.insertInto('payment_history').values(history).execute();
+  if (history.length > 0)
+    await trx
+      .insertInto('payment_history')
+      .values(history)
+      .onConflict((oc) => oc.column('event_id').doNothing())
+      .execute();
 }
 
 async function updateRows(
@@ -220,11 +235,19 @@ function newRow(event: Extract<Projected, { type: 'payment.created' }>): Inserta
 }
 
 function historyLine(
+  event: { id: string },
   paymentId: string,
   status: string,
   providerStatus: string | null,
   source: PaymentHistoryTable['source'],
   at: string,
 ): Insertable<PaymentHistoryTable> {
-  return { payment_id: paymentId, status, provider_status: providerStatus, source, at };
+  return {
+    event_id: event.id,
+    payment_id: paymentId,
+    status,
+    provider_status: providerStatus,
+    source,
+    at,
+  };
 }

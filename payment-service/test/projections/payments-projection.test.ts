@@ -33,13 +33,13 @@ describe('payments projection', () => {
     createdAt: new Date(),
   });
 
-  const apply = (events: PaymentEvent[]) =>
-    database.db.transaction().execute((trx) =>
-      paymentsProjection.apply(trx as never, events.map(recorded), {
-        schema: 'public',
-        rebuilding: false,
-      }),
-    );
+  const applyRecorded = (events: RecordedEvent[]) =>
+    database.db
+      .transaction()
+      .execute((trx) =>
+        paymentsProjection.apply(trx as never, events, { schema: 'public', rebuilding: false }),
+      );
+  const apply = (events: PaymentEvent[]) => applyRecorded(events.map(recorded));
 
   function opened(paymentId: string, at: string): PaymentEvent {
     return {
@@ -150,5 +150,27 @@ describe('payments projection', () => {
       invoiceNumber: null,
       refund: null,
     });
+  });
+
+  test('when events already applied are applied again (a replay), then the row and its history stay as they were', async () => {
+    const id = randomUUID();
+    const events = [
+      opened(id, '2026-04-01T10:00:00.000Z'),
+      moved(id, 'waiting', 'confirming', '2026-04-01T10:01:00.000Z', 0.0005),
+      moved(id, 'confirming', 'finished', '2026-04-01T10:02:00.000Z', 0.001),
+    ].map(recorded);
+    await applyRecorded(events.slice(0, 2));
+    await applyRecorded(events.slice(2));
+    const queries = new PaymentQueries(database.db);
+    const before = { row: await queries.find(id), history: await queries.history(id) };
+
+    // replayed from the first event, in other batches
+    await applyRecorded(events.slice(0, 1));
+    await applyRecorded(events.slice(1));
+
+    expect(await queries.find(id)).toEqual(before.row);
+    expect(await queries.history(id)).toEqual(before.history);
+    expect(before.history.map((h) => h.status)).toEqual(['waiting', 'confirming', 'finished']);
+    expect(before.row?.status).toBe('finished');
   });
 });
