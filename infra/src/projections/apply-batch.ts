@@ -25,7 +25,9 @@ export interface IsolatedOutcome {
 /**
  * Applies a batch and moves the checkpoint from `expected` to its last event in one
  * transaction; throws (and leaves nothing behind) if anything fails, including the guard's
- * check that nobody moved the checkpoint meanwhile.
+ * check that nobody moved the checkpoint meanwhile. A guard that can claim the batch in one
+ * statement saves three round trips of the six the runner's own work takes otherwise (a
+ * rebuild's batches are short enough for that to count).
  */
 export async function applyBatch(
   target: ApplyTarget,
@@ -34,12 +36,18 @@ export async function applyBatch(
 ): Promise<void> {
   const last = events[events.length - 1];
   if (!last) return;
+  const { guard } = target;
   await target.db.transaction().execute(async (trx) => {
-    await target.guard.lock(trx, expected);
-    await inSchema(trx, target.schema, () =>
-      target.projection.apply(bind(trx, target), upcastAll(target, events), context(target)),
-    );
-    await target.guard.advance(trx, last.position, events.length);
+    const work = () =>
+      target.projection.apply(bind(trx, target), upcastAll(target, events), context(target));
+    if (guard.claim) {
+      await guard.claim(trx, expected, last.position, events.length, target.schema);
+      await work();
+      return;
+    }
+    await guard.lock(trx, expected);
+    await inSchema(trx, target.schema, work);
+    await guard.advance(trx, last.position, events.length);
   });
 }
 

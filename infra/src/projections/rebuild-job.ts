@@ -125,19 +125,38 @@ export function rebuildGuard(
   options: { asyncCommit?: boolean } = {},
 ): CheckpointGuard {
   const name = projection.name;
+  const asyncCommit = options.asyncCommit ?? false;
+  const check = (row: RebuildRow | undefined, expected: Position) => {
+    if (!row || row.rebuild_id !== job.id)
+      throw new CheckpointMovedError(name, 'the rebuild was cancelled or replaced');
+    if (row.state !== 'building') throw new CheckpointMovedError(name, `rebuild ${row.state}`);
+    if (comparePositions(storedPosition(row.position), expected) !== 0)
+      throw new CheckpointMovedError(name, `rebuild position moved to ${row.position}`);
+  };
   return {
     async lock(trx, expected) {
-      const row = await lockRebuildRow(trx, name, options.asyncCommit ?? false);
-      if (!row || row.rebuild_id !== job.id)
-        throw new CheckpointMovedError(name, 'the rebuild was cancelled or replaced');
-      if (row.state !== 'building') throw new CheckpointMovedError(name, `rebuild ${row.state}`);
-      if (comparePositions(storedPosition(row.position), expected) !== 0)
-        throw new CheckpointMovedError(name, `rebuild position moved to ${row.position}`);
+      check(await lockRebuildRow(trx, name, asyncCommit), expected);
     },
     async advance(trx, to, applied) {
       await sql`UPDATE projection_rebuilds SET position = ${formatPosition(to)},
           events_done = events_done + ${applied}, updated_at = now()
         WHERE name = ${name}`.execute(trx);
+    },
+    async claim(trx, expected, to, applied, schema) {
+      // `old` locks the row before the update (which waits for it) moves it: the checks read the
+      // row as it was, and a failed one throws, which rolls the move back with the transaction.
+      const { rows } = await sql<RebuildRow>`
+        WITH old AS MATERIALIZED (
+          SELECT ${REBUILD_COLUMNS} FROM projection_rebuilds WHERE name = ${name} FOR UPDATE
+        ), moved AS (
+          UPDATE projection_rebuilds SET position = ${formatPosition(to)},
+            events_done = events_done + ${applied}, updated_at = now()
+          WHERE name = ${name} AND EXISTS (SELECT 1 FROM old)
+        )
+        SELECT old.*, set_config('search_path', ${quoteIdent(schema)}, true),
+          CASE WHEN ${asyncCommit} THEN set_config('synchronous_commit', 'off', true) END
+        FROM old`.execute(trx);
+      check(rows[0], expected);
     },
     async fail(trx, event, error) {
       await markRebuildFailed(trx, name, job.id, `event ${event.id}: ${errorMessage(error)}`);

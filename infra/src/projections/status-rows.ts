@@ -142,6 +142,23 @@ export interface CheckpointGuard {
   /** Locks the checkpoint's row and checks it still is `expected`; throws CheckpointMovedError. */
   lock(trx: Transaction<unknown>, expected: Position): Promise<void>;
   advance(trx: Transaction<unknown>, to: Position, applied: number): Promise<void>;
+  /**
+   * `lock` and `advance` in one statement, before the batch they are for, which also points the
+   * transaction's search_path at `schema` (as `inSchema` does) for the rest of it: the runner's
+   * own tables are not needed again before the commit, which puts the search_path back. Throws
+   * as `lock` does, and the caller's transaction then rolls the move back.
+   *
+   * Only for a row nobody else writes during a batch: a row updated, not just locked, makes an
+   * `INSERT … ON CONFLICT` of it wait for the batch (as `registerProjection` does for the status
+   * row when an instance boots), where a locked one lets it through.
+   */
+  claim?(
+    trx: Transaction<unknown>,
+    expected: Position,
+    to: Position,
+    applied: number,
+    schema: string,
+  ): Promise<void>;
   /** Records a poison event (after the events before it were advanced past). */
   fail(trx: Transaction<unknown>, event: RecordedEvent, error: unknown): Promise<void>;
 }
