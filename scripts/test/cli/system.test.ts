@@ -16,6 +16,7 @@ import {
   sql,
 } from '@meetmatt/infra';
 import { agentIdFor } from '@meetmatt/brain-service/domain/agent-identity';
+import { paymentsProjection } from '@meetmatt/payment-service/projections/payments';
 import { CliProcess, eventually, jsonOf, runCli } from './support';
 import { type RunningSystem, type SystemUser, startSystem } from './system';
 
@@ -222,7 +223,10 @@ describe('meetmatt against the running services', () => {
     await reading;
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(
-      /^rebuilt payment\/payments v1: \d+ events in .* \(\d+ events\/s\); live from \d+:\d+$/m,
+      new RegExp(
+        `^rebuilt payment/payments v${paymentsProjection.version}: \\d+ events in .* \\(\\d+ events/s\\); live from \\d+:\\d+$`,
+        'm',
+      ),
     );
     expect(failures).toEqual([]);
     expect(readsWhileBuilding).toBeGreaterThan(0);
