@@ -195,7 +195,7 @@ export const projectionsReplay: CommandSpec = {
   name: 'projections replay',
   summary: 'Apply a read model’s events again from a position or a time',
   description:
-    'Moves the checkpoint back so the events after --from are applied again to the live tables (and clears a failure). For projections whose apply is idempotent; anything that accumulates wants a rebuild.',
+    'Moves the checkpoint back so the events after --from are applied again to the live tables (and clears a failure). For projections whose apply is idempotent (payments); on the others (users, sessions, api_keys, notifications, agents) a replay stops on the first row already there, and a rebuild is the repair.',
   args: [{ name: 'name', description: 'The projection' }],
   options: {
     service: serviceOption,
@@ -208,8 +208,8 @@ export const projectionsReplay: CommandSpec = {
   changesState: true,
   examples: [
     'meetmatt projections replay payments --from 2026-05-01T10:00:00Z',
-    'meetmatt projections replay agents --from 30m --yes',
-    'meetmatt projections replay users --from 812:1200 --dry-run',
+    'meetmatt projections replay payments --from 30m --yes',
+    'meetmatt projections replay payments --from 812:1200 --dry-run',
   ],
   run: (runtime, invocation) =>
     run(() => import('./projections.js'), 'projectionsReplay', runtime, invocation),
