@@ -1,8 +1,11 @@
 /**
  * `npm test`: prepares like `npm start` (servers answering), then runs every workspace's tests
  * against the real PostgreSQL and RabbitMQ in two phases: everything that can share the servers
- * in parallel, then the tests that disturb them (`*.serial.test.ts`: broker restarts, killed
- * processes) one at a time. Extra arguments go to jest, e.g. `npm test -- payment-service`.
+ * in parallel, then one at a time the tests that disturb them (`*.serial.test.ts`: broker
+ * restarts, killed processes) and those that run the whole system (`*.system.test.ts`: three
+ * services, their sandboxes, nginx, each some forty PostgreSQL connections; side by side, and
+ * beside a running `npm start`, they would exhaust the server's 100). Extra arguments go to
+ * jest, e.g. `npm test -- payment-service`.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -43,16 +46,17 @@ async function main(): Promise<void> {
     `--maxWorkers=${workers}`,
     '--testPathIgnorePatterns',
     '/node_modules/',
-    '\\.serial\\.test\\.ts$',
+    '\\.(serial|system)\\.test\\.ts$',
     ...(process.env.EVENTSTORE_TEST_URL ? [] : ['esdb\\.contract\\.test\\.ts$']),
     '--passWithNoTests',
     ...extra,
   ]);
-  log('== phase 2: tests that disturb the servers (one at a time)');
+  log('== phase 2: tests that disturb the servers or run the whole system (one at a time)');
   const serial = jest([
     '--runInBand',
     '--testMatch',
     '**/*.serial.test.ts',
+    '**/*.system.test.ts',
     '--passWithNoTests',
     ...extra,
   ]);

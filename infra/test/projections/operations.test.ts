@@ -31,6 +31,12 @@ describe('projection operations', () => {
     expect((await set.waitFor(last, 5_000)).ok).toBe(true);
     const events = await h.allEvents();
     expect(await readAccounts(h.db)).toEqual(foldAccounts(events));
+    // The checkpoint passes the last event a moment before the runner reports itself live.
+    await until(
+      async () => (await set.status())[0]?.state === 'running',
+      'accounts runs again',
+      5_000,
+    );
     const [status] = await set.status();
     expect(status).toMatchObject({ state: 'running', eventsProcessed: events.length });
   });
