@@ -11,6 +11,8 @@ export class UsageRecorder {
   private requests = new Map<string, number>();
   private sessions = new Map<string, Date>();
   private apiKeys = new Map<string, Date>();
+  /** What the flush in progress is writing: still "not yet in the tables" until it commits. */
+  private writing: { sessions: Map<string, Date>; apiKeys: Map<string, Date> } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
 
@@ -41,11 +43,11 @@ export class UsageRecorder {
 
   /** Not yet flushed: lists merge it with what the tables say. */
   sessionLastUsed(sessionId: string): Date | undefined {
-    return this.sessions.get(sessionId);
+    return this.sessions.get(sessionId) ?? this.writing?.sessions.get(sessionId);
   }
 
   apiKeyLastUsed(keyId: string): Date | undefined {
-    return this.apiKeys.get(keyId);
+    return this.apiKeys.get(keyId) ?? this.writing?.apiKeys.get(keyId);
   }
 
   /** Writes what was counted since the last flush; one flush at a time. */
@@ -68,6 +70,7 @@ export class UsageRecorder {
     this.requests = new Map();
     this.sessions = new Map();
     this.apiKeys = new Map();
+    this.writing = { sessions, apiKeys };
     try {
       await this.db.transaction().execute(async (trx) => {
         if (requests.size > 0) {
@@ -111,6 +114,8 @@ export class UsageRecorder {
       this.logger.warn('usage not written, kept for the next flush', {
         error: (error as Error).message,
       });
+    } finally {
+      this.writing = undefined;
     }
   }
 }
