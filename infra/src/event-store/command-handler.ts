@@ -61,20 +61,33 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
   }
 }
 
+/** A stream folded into its decider's state, with what a command appending to it needs. */
+export interface LoadedStream<Event, State> {
+  state: State;
+  /** The revision it was read at; -1: no stream. */
+  revision: number;
+  events: Event[];
+  /** The correlation id of its first event: the journey the stream belongs to. */
+  correlationId: string | undefined;
+  /** Its last event's id: the cause of what a process records next. */
+  lastEventId: string | undefined;
+}
+
 /** A stream folded into its decider's state, with the revision it was read at (-1: no stream). */
 export async function loadState<Event extends DomainEvent, State>(
   store: EventStore,
   catalog: EventCatalog<Event>,
   decider: Pick<Decider<unknown, Event, State>, 'initialState' | 'evolve'>,
   streamId: string,
-): Promise<{ state: State; revision: number; events: Event[]; correlationId?: string }> {
+): Promise<LoadedStream<Event, State>> {
   const recorded = await store.readStream(streamId);
   const events = recorded.map((r) => catalog.toDomain(r));
-  const correlationId = recorded[0]?.metadata.correlationId;
+  const last = recorded[recorded.length - 1];
   return {
     state: events.reduce(decider.evolve, decider.initialState()),
-    revision: recorded.length ? recorded[recorded.length - 1]!.revision : -1,
+    revision: last ? last.revision : -1,
     events,
-    ...(correlationId ? { correlationId } : {}),
+    correlationId: recorded[0]?.metadata.correlationId,
+    lastEventId: last?.id,
   };
 }

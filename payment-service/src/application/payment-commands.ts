@@ -5,6 +5,7 @@ import {
   type CommandResult,
   EventCatalog,
   type EventStore,
+  type LoadedStream,
   WrongExpectedRevisionError,
   isDomainError,
   loadState,
@@ -24,11 +25,10 @@ export function paymentCatalog(): EventCatalog<StoredPaymentEvent> {
 const MAX_ATTEMPTS = 10;
 
 /** A payment's state at a revision, with the correlation id of its journey (its first event). */
-interface Loaded {
-  state: PaymentState;
-  revision: number;
-  correlationId?: string | undefined;
-}
+type Loaded = Pick<
+  LoadedStream<PaymentEvent, PaymentState>,
+  'state' | 'revision' | 'correlationId'
+>;
 
 export type PaymentCommandResult = CommandResult<PaymentEvent, PaymentState>;
 
@@ -86,7 +86,6 @@ export class PaymentCommands {
       const stamped: CausalMetadata = {
         ...metadata,
         correlationId: journey,
-        causationId: metadata.causationId ?? metadata.correlationId,
         ...(owner ? { userId: owner } : {}),
       };
       try {
@@ -136,8 +135,8 @@ export class PaymentCommands {
     // Two commands on one payment at once: keep whichever saw more of the stream.
     if (known && known.revision > loaded.revision) return;
     this.recent.delete(streamId);
-    const { state, revision, correlationId } = loaded;
-    this.recent.set(streamId, { state, revision, ...(correlationId ? { correlationId } : {}) });
+    const { state, revision, correlationId } = loaded; // not the events loadState also returns
+    this.recent.set(streamId, { state, revision, correlationId });
     if (this.recent.size > this.cacheSize) {
       const oldest = this.recent.keys().next().value;
       if (oldest !== undefined) this.recent.delete(oldest);

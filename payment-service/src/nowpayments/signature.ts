@@ -72,8 +72,8 @@ export function ipnKey(secret: string): KeyObject | undefined {
 
 /** Signs an IPN body the way NOWPayments does (the sandbox uses it; so can tests). */
 export function signIpn(body: unknown, secret: string): string {
-  const key = secret.trim();
-  if (key === '') throw new TypeError('the IPN secret is empty');
+  const key = ipnKey(secret);
+  if (key === undefined) throw new TypeError('the IPN secret is empty');
   return createHmac('sha512', key).update(canonicalIpnJson(body), 'utf8').digest('hex');
 }
 

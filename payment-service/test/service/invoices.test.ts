@@ -1,5 +1,7 @@
 import { paymentEventTypes } from '@meetmatt/contracts';
 import { type TestUser } from '@meetmatt/infra/testing';
+import { InvoiceIssuer } from '../../src/application/invoicing';
+import { PaymentCommands, paymentCatalog } from '../../src/application/payment-commands';
 import { type PaymentConfirmed } from '../../src/domain/payment';
 import {
   IPN_SECRET,
@@ -99,11 +101,14 @@ describe('payment-service: invoices', () => {
         return { data: confirmed.data as PaymentConfirmed['data'], at: confirmed.createdAt };
       }),
     );
-    // the policy issues them too, at the same time: three issuers per payment in all
+    // the policy issues them too, at the same time: three issuers per payment in all, one of
+    // them another instance's, with its own view of the counter to keep up to date
+    const store = h.service.host.eventStore;
+    const otherInstance = new InvoiceIssuer(store, new PaymentCommands(store, paymentCatalog()));
     const metadata = { correlationId: 'test', causationId: 'test' };
     await Promise.all(
-      [...confirmations, ...confirmations].map((c) =>
-        h.service.invoices.issue(c.data, c.at, metadata),
+      [h.service.invoices, otherInstance].flatMap((issuer) =>
+        confirmations.map((c) => issuer.issue(c.data, c.at, metadata)),
       ),
     );
 
