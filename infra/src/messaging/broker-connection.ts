@@ -99,10 +99,7 @@ export class BrokerConnection extends EventEmitter {
       try {
         const model = await amqp.connect(
           withHeartbeat(this.options.url, this.options.heartbeatSeconds ?? 10),
-          {
-            clientProperties: { connection_name: this.options.name },
-            timeout: 5_000,
-          },
+          socketOptions(this.options.name),
         );
         if ((this.stateValue as BrokerState) === 'closed') {
           await model.close().catch(() => undefined);
@@ -155,4 +152,18 @@ function withHeartbeat(url: string, seconds: number): string {
   const parsed = new URL(url);
   if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(seconds));
   return parsed.toString();
+}
+
+/**
+ * The broker socket's options. Besides amqplib's own, `writableHighWaterMark` goes to the
+ * socket: amqplib stops handing frames to the socket once that much is buffered, and a batch the
+ * relay publishes with the socket corked (confirm-publisher.ts) must fit, or the rest of it
+ * would leave one system call per message.
+ */
+function socketOptions(name: string): object {
+  return {
+    clientProperties: { connection_name: name },
+    timeout: 5_000,
+    writableHighWaterMark: 1 << 20,
+  };
 }

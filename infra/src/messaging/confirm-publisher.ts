@@ -1,3 +1,4 @@
+import { type Writable } from 'node:stream';
 import { type ConfirmChannel, type Message } from 'amqplib';
 import { type OutgoingMessage } from './cloud-event';
 
@@ -59,6 +60,7 @@ export async function publishConfirmed(
     if (--remaining === 0) allSettled();
   };
   if (remaining === 0) allSettled();
+  const uncork = corkSocket(channel, messages.length);
   for (let index = 0; index < messages.length; index++) {
     const { routingKey, content, options } = messages[index]!;
     try {
@@ -73,13 +75,18 @@ export async function publishConfirmed(
             error ? 'failed' : returns.take(options.messageId) ? 'returned' : 'confirmed',
           ),
       );
-      if (!writable) await drained(channel);
+      if (!writable) {
+        uncork(); // a corked socket would never drain
+        await drained(channel);
+      }
     } catch {
       // The channel closed under us: this message and the rest were never sent.
       for (let rest = index; rest < messages.length; rest++) settle(rest, 'failed');
       break;
     }
   }
+  // amqplib's muxer is scheduled from the channel's next tick, with setImmediate: release after it.
+  process.nextTick(() => setImmediate(uncork));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     settled,
@@ -87,6 +94,26 @@ export async function publishConfirmed(
   ]);
   clearTimeout(timer);
   return outcomes.map((outcome) => outcome ?? 'failed');
+}
+
+/**
+ * Holds the connection's socket writes back while a batch is published, so its messages leave
+ * in a few large writes instead of one system call each (amqplib writes every message on its
+ * own, and on a busy machine each write wakes the broker). The returned release is safe to call
+ * more than once.
+ */
+function corkSocket(channel: ConfirmChannel, messages: number): () => void {
+  const socket = (channel as unknown as { connection?: { stream?: Partial<Writable> } }).connection
+    ?.stream;
+  if (messages < 2 || typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function')
+    return () => undefined;
+  socket.cork();
+  let corked = true;
+  return () => {
+    if (!corked) return;
+    corked = false;
+    socket.uncork!();
+  };
 }
 
 /** Resolves when the channel's socket buffer has drained, or the channel has closed. */

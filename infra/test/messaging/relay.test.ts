@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { busHeaders, CLOUDEVENTS_CONTENT_TYPE } from '@meetmatt/contracts';
 import {
@@ -71,6 +72,40 @@ describe('the relay', () => {
       return !!head && !!position && comparePositions(position, head) >= 0;
     });
   }
+
+  test('when a batch of events is published, then it leaves in a few socket writes, not one per message, and arrives whole and in order', async () => {
+    const broker = await world.connect();
+    const queue = await boundQueue();
+    await Promise.all(Array.from({ length: 300 }, () => appendOrder(world.store)));
+    const events = await world.store.readAll();
+    expect(events).toHaveLength(300);
+    const publisher = new EventPublisher({
+      broker,
+      exchange: TEST_EXCHANGE,
+      source: TEST_SOURCE,
+      logger: world.logger,
+    });
+    // Every write to a broker socket while the batch is published (no other client is busy).
+    const socketPrototype = Socket.prototype as unknown as {
+      _writeGeneric: (this: Socket, ...args: unknown[]) => unknown;
+    };
+    const original = socketPrototype._writeGeneric;
+    let writes = 0;
+    socketPrototype._writeGeneric = function (this: Socket, ...args: unknown[]) {
+      if (this.remotePort === Number(new URL(testServers.rabbitmqUrl).port || 5672)) writes += 1;
+      return original.apply(this, args);
+    };
+    try {
+      const report = await publisher.publish(events);
+      expect(report).toEqual({ confirmed: 300, unroutable: [] });
+    } finally {
+      socketPrototype._writeGeneric = original;
+      await publisher.stop();
+    }
+    expect(writes).toBeLessThan(30);
+    const received = await drain(world, queue);
+    expect(received.map((m) => m.properties.messageId as string)).toEqual(events.map((e) => e.id));
+  });
 
   test('when events are stored, then each is published in order as a persistent CloudEvent whose message id is the event id, and the checkpoint follows the confirms', async () => {
     await world.connect();

@@ -19,6 +19,7 @@ import {
   type SubscribeToAllOptions,
   type Subscription,
 } from '../types';
+import { AppendBatcher } from './append-batcher';
 import { ChangeNotifier } from './change-notifier';
 import { PostgresSubscription } from './postgres-subscription';
 import { TIMESTAMPTZ, parseTimestamptz } from './timestamps';
@@ -122,6 +123,8 @@ export interface PostgresEventStoreOptions {
   logger?: Logger;
   /** How often an idle subscriber looks for events when no notification came. */
   pollIntervalMs?: number;
+  /** Append statements in flight at once through the pool; more appends wait and are batched. */
+  appendConcurrency?: number;
 }
 
 /** What one `$all` read saw, beyond the events. */
@@ -141,9 +144,16 @@ export class PostgresEventStore implements EventStore {
   readonly kind = 'postgres' as const;
   readonly notifier: ChangeNotifier;
   private readonly subscriptions = new Set<PostgresSubscription>();
+  private readonly batcher: AppendBatcher;
 
   constructor(private readonly options: PostgresEventStoreOptions) {
     this.notifier = new ChangeNotifier(options.pool, options.connectionString, options.logger);
+    this.batcher = new AppendBatcher({
+      pool: options.pool,
+      one: (append) =>
+        this.appendWith(options.pool, append.streamId, append.events, append.expected),
+      ...(options.appendConcurrency ? { concurrency: options.appendConcurrency } : {}),
+    });
   }
 
   get pool(): pg.Pool {
@@ -156,13 +166,16 @@ export class PostgresEventStore implements EventStore {
     options: { expectedRevision: ExpectedRevision },
   ): Promise<AppendResult> {
     const expected = options.expectedRevision;
+    if (events.length === 0) return this.appendWith(this.options.pool, streamId, events, expected);
+    checkStreamId(streamId);
+    const withIds = withEventIds(events);
     // 'any' and 'stream_exists' cannot conflict by definition: a race with another appender only
     // means reading the new end and inserting after it.
     const attempts = expected === 'any' || expected === 'stream_exists' ? 10 : 1;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.appendWith(this.options.pool, streamId, events, expected);
-        if (events.length > 0) this.notifier.appended();
+        const result = await this.batcher.append(streamId, withIds, expected);
+        this.notifier.appended();
         return result;
       } catch (error) {
         if (
@@ -188,11 +201,9 @@ export class PostgresEventStore implements EventStore {
     events: NewEvent[],
     expected: ExpectedRevision,
   ): Promise<AppendResult> {
-    if (!streamId || streamId.startsWith('$'))
-      throw new Error(`invalid stream id ${JSON.stringify(streamId)}`);
+    checkStreamId(streamId);
     if (events.length === 0) return this.checkOnly(streamId, expected);
-    const ids = events.map((e) => e.id ?? randomUUID());
-    for (const id of ids) if (!UUID.test(id)) throw new Error(`event id ${id} is not a UUID`);
+    const ids = withEventIds(events).map((e) => e.id);
     const [kind, exact] = typeof expected === 'number' ? ['exact', expected] : [expected, null];
     let row: AppendRow | undefined;
     try {
@@ -445,6 +456,20 @@ export class PostgresEventStore implements EventStore {
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     await this.notifier.close();
   }
+}
+
+function checkStreamId(streamId: string): void {
+  if (!streamId || streamId.startsWith('$'))
+    throw new Error(`invalid stream id ${JSON.stringify(streamId)}`);
+}
+
+/** The events with their ids: the ones given (checked), new ones for the others. */
+function withEventIds(events: NewEvent[]): (NewEvent & { id: string })[] {
+  return events.map((event) => {
+    if (event.id === undefined) return { ...event, id: randomUUID() };
+    if (!UUID.test(event.id)) throw new Error(`event id ${event.id} is not a UUID`);
+    return event as NewEvent & { id: string };
+  });
 }
 
 function filterConditions(filter: AllFilter | undefined, params: unknown[]): string {
