@@ -47,8 +47,12 @@ const contextFormat = winston.format((info) => {
 export function createLogger(options: LoggerOptions): Logger {
   const format = options.format ?? (process.env.NODE_ENV === 'production' ? 'json' : 'pretty');
   const level = options.level ?? 'info';
-  const base = [winston.format.timestamp(), contextFormat(), redactFormat()];
-  return winston.createLogger({
+  // winston runs the formats before its transports look at the level: drop what no transport
+  // writes first, so a debug entry costs nothing at level info.
+  // (Called only once the logger below exists.)
+  const enabled = winston.format((info) => logger.isLevelEnabled(info.level) && info);
+  const base = [enabled(), winston.format.timestamp(), contextFormat(), redactFormat()];
+  const logger: Logger = winston.createLogger({
     level: level === 'silent' ? 'error' : level,
     silent: level === 'silent',
     defaultMeta: { service: options.service },
@@ -58,6 +62,7 @@ export function createLogger(options: LoggerOptions): Logger {
         : winston.format.combine(...base, prettyLine()),
     transports: [options.transport ?? new winston.transports.Console({ stderrLevels: ['error'] })],
   });
+  return logger;
 }
 
 function prettyLine() {

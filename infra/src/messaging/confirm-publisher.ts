@@ -60,8 +60,12 @@ export async function publishConfirmed(
     if (--remaining === 0) allSettled();
   };
   if (remaining === 0) allSettled();
-  const uncork = corkSocket(channel, messages.length);
+  const socket = corkableSocket(channel, messages.length);
   for (let index = 0; index < messages.length; index++) {
+    if (index % CHUNK === 0) {
+      if (index > 0) await socket.flush(); // lets requests in between a long batch
+      socket.cork();
+    }
     const { routingKey, content, options } = messages[index]!;
     try {
       const writable = channel.publish(
@@ -76,7 +80,7 @@ export async function publishConfirmed(
           ),
       );
       if (!writable) {
-        uncork(); // a corked socket would never drain
+        socket.uncork(); // a corked socket would never drain
         await drained(channel);
       }
     } catch {
@@ -85,8 +89,7 @@ export async function publishConfirmed(
       break;
     }
   }
-  // amqplib's muxer is scheduled from the channel's next tick, with setImmediate: release after it.
-  process.nextTick(() => setImmediate(uncork));
+  void socket.flush();
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     settled,
@@ -96,23 +99,51 @@ export async function publishConfirmed(
   return outcomes.map((outcome) => outcome ?? 'failed');
 }
 
+/** Messages published between two turns of the event loop. */
+const CHUNK = 64;
+
+interface CorkableSocket {
+  cork(): void;
+  /** Safe to call when not corked. */
+  uncork(): void;
+  /** Resolves once amqplib has handed what was published to the socket, and uncorks it. */
+  flush(): Promise<void>;
+}
+
 /**
- * Holds the connection's socket writes back while a batch is published, so its messages leave
- * in a few large writes instead of one system call each (amqplib writes every message on its
- * own, and on a busy machine each write wakes the broker). The returned release is safe to call
- * more than once.
+ * Holds the connection's socket writes back while a chunk of a batch is published, so its
+ * messages leave in one write instead of one system call each (amqplib writes every message on
+ * its own, and on a busy machine each write wakes the broker).
  */
-function corkSocket(channel: ConfirmChannel, messages: number): () => void {
+function corkableSocket(channel: ConfirmChannel, messages: number): CorkableSocket {
   const socket = (channel as unknown as { connection?: { stream?: Partial<Writable> } }).connection
     ?.stream;
-  if (messages < 2 || typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function')
-    return () => undefined;
-  socket.cork();
-  let corked = true;
-  return () => {
+  let corked = false;
+  const uncork = () => {
     if (!corked) return;
     corked = false;
-    socket.uncork!();
+    socket!.uncork!();
+  };
+  if (messages < 2 || typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function')
+    return { cork: () => undefined, uncork, flush: () => Promise.resolve() };
+  return {
+    cork() {
+      if (corked) return;
+      corked = true;
+      socket.cork!();
+    },
+    uncork,
+    // amqplib's muxer moves frames to the socket with a setImmediate scheduled from the
+    // channel's next tick: release after it.
+    flush: () =>
+      new Promise<void>((resolve) =>
+        process.nextTick(() =>
+          setImmediate(() => {
+            uncork();
+            resolve();
+          }),
+        ),
+      ),
   };
 }
 

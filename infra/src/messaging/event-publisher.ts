@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type ConfirmChannel } from 'amqplib';
 import { busHeaders } from '@meetmatt/contracts';
 import { type RecordedEvent } from '../event-store/types';
@@ -79,9 +80,14 @@ export class EventPublisher {
     events: readonly RecordedEvent[],
     options: PublishOptions = {},
   ): Promise<PublishReport> {
-    const messages = events.map((event) =>
-      routed(toMessage(toCloudEvent(event, this.options.source)), this.options.exchange, options),
-    );
+    const messages: OutgoingMessage[] = [];
+    for (const [i, event] of events.entries()) {
+      // A long batch is encoded in chunks, so requests are served in between.
+      if (i > 0 && i % 64 === 0) await nextTurn();
+      messages.push(
+        routed(toMessage(toCloudEvent(event, this.options.source)), this.options.exchange, options),
+      );
+    }
     const exchange = options.queue === undefined ? this.options.exchange : '';
     const report: PublishReport = { confirmed: 0, unroutable: [] };
     let pending = messages;
