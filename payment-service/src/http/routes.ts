@@ -44,6 +44,9 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
   };
 
   return (routes) => {
+    // First: the busiest route (NOWPayments' IPNs) is matched before the others are tried.
+    addNowPaymentsWebhook(routes, deps);
+
     // Before /payments/:id, which would otherwise take "plans" for an id.
     routes.add(paymentEndpoints.listPlans, async () => ({
       status: 200,
@@ -201,8 +204,6 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
         body: { ...toPaymentView(row), history: await queries.history(row.id) },
       };
     });
-
-    addNowPaymentsWebhook(routes, deps);
   };
 }
 

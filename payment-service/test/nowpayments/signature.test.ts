@@ -91,6 +91,8 @@ describe('IPN signature', () => {
       JSON.parse(
         '{"__proto__":{"z":1,"a":2},"constructor":"x","10":1,"9":2,"b":[null,true,-0.5e-7]}',
       ),
+      // Keys Object.prototype also has, in some objects and not in others.
+      JSON.parse('{"a":{"toString":"x","valueOf":1},"b":{"c":{"hasOwnProperty":null}},"d":[{}]}'),
       { skipped: undefined, kept: 0, list: [undefined, () => 1, 'x'] },
       [],
       'just a string',
