@@ -17,7 +17,9 @@ export type AppendOne = (append: PendingAppend) => Promise<AppendResult>;
 /**
  * Every append of a batch in one statement: each stream's expected revision is checked on its
  * own, so one append's conflict only fails that append. Two appends to the same stream never
- * share a batch (the second would not see the first's revisions).
+ * share a batch (the second would not see the first's revisions). Rows go in in stream order, so
+ * two batches in flight that both touch two streams take their index entries in the same order
+ * and cannot deadlock on each other.
  */
 const APPEND_MANY_SQL = `
   WITH req AS (
@@ -39,7 +41,7 @@ const APPEND_MANY_SQL = `
     FROM jsonb_to_recordset($2::jsonb) AS e(r int, n int, id uuid, t text, d jsonb, m jsonb)
     JOIN base b ON b.i = e.r
     WHERE b.revision IS NOT NULL
-    ORDER BY e.r, e.n
+    ORDER BY b.s, e.n
     RETURNING stream_id, stream_revision, global_position
   )
   SELECT b.i, b.actual, max(ins.stream_revision) AS revision,
@@ -76,8 +78,8 @@ export interface AppendBatcherOptions {
  *
  * Each append keeps its own outcome: a wrong expected revision fails that append alone. A
  * batch the database refuses as a whole (a concurrent writer took one of its revisions between
- * the read and the insert, a duplicate event id, a value jsonb refuses) is sent again one
- * append at a time, so the error lands on the append that caused it.
+ * the read and the insert, a duplicate event id, a value jsonb refuses, a deadlock) is sent
+ * again one append at a time, so the error lands on the append that caused it.
  */
 export class AppendBatcher {
   private readonly queue: PendingAppend[] = [];
@@ -143,7 +145,7 @@ export class AppendBatcher {
         values: manyParams(batch),
       }));
     } catch (error) {
-      if (!refusedByData(error)) {
+      if (!retriedOneByOne(error)) {
         for (const append of batch) append.reject(error);
         return;
       }
@@ -197,9 +199,11 @@ function manyParams(batch: PendingAppend[]): [string, string] {
 
 /**
  * A statement the database refused because of what one of the appends carried (class 22: a
- * value; class 23: a constraint), not because the database or connection failed.
+ * value; class 23: a constraint) or because it met another writer (class 40: a deadlock with a
+ * transaction appending to several streams in another order), not because the database or the
+ * connection failed: sent again one append at a time, each gets its own outcome.
  */
-function refusedByData(error: unknown): boolean {
+function retriedOneByOne(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+  return typeof code === 'string' && ['22', '23', '40'].includes(code.slice(0, 2));
 }
