@@ -49,6 +49,8 @@ export async function publishConfirmed(
   exchange: string,
   messages: readonly OutgoingMessage[],
   timeoutMs: number,
+  /** Called once every message has been handed to the channel, before the confirms. */
+  handedOver: () => void = () => undefined,
 ): Promise<PublishOutcome[]> {
   const outcomes = new Array<PublishOutcome | undefined>(messages.length).fill(undefined);
   let remaining = messages.length;
@@ -90,6 +92,7 @@ export async function publishConfirmed(
     }
   }
   void socket.flush();
+  handedOver();
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     settled,

@@ -52,6 +52,8 @@ export class EventPublisher {
   private readonly channel: ManagedChannel;
   private readonly returns = new WeakMap<ConfirmChannel, ReturnTracker>();
   private readonly counters: MessagingMetrics | undefined;
+  /** Settles when the latest publish has handed all its messages to the channel. */
+  private handingOver: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: EventPublisherOptions) {
     this.counters = options.metrics ? messagingMetrics(options.metrics) : undefined;
@@ -75,35 +77,52 @@ export class EventPublisher {
     return this.channel.lastError;
   }
 
-  /** Resolves when the broker has confirmed every event; waits through broker outages. */
+  /**
+   * Resolves when the broker has confirmed every event; waits through broker outages. Calls
+   * made while an earlier one is still handing its messages to the channel wait for it, so
+   * batches reach the broker in the order they were published, while their confirms overlap.
+   */
   async publish(
     events: readonly RecordedEvent[],
     options: PublishOptions = {},
   ): Promise<PublishReport> {
-    const messages: OutgoingMessage[] = [];
-    for (const [i, event] of events.entries()) {
-      // A long batch is encoded in chunks, so requests are served in between.
-      if (i > 0 && i % 64 === 0) await nextTurn();
-      messages.push(
-        routed(toMessage(toCloudEvent(event, this.options.source)), this.options.exchange, options),
-      );
+    const previous = this.handingOver;
+    let handedOver!: () => void;
+    this.handingOver = new Promise<void>((resolve) => (handedOver = resolve));
+    try {
+      await previous;
+      const messages: OutgoingMessage[] = [];
+      for (const [i, event] of events.entries()) {
+        // A long batch is encoded in chunks, so requests are served in between.
+        if (i > 0 && i % 64 === 0) await nextTurn();
+        messages.push(
+          routed(
+            toMessage(toCloudEvent(event, this.options.source)),
+            this.options.exchange,
+            options,
+          ),
+        );
+      }
+      const exchange = options.queue === undefined ? this.options.exchange : '';
+      const report: PublishReport = { confirmed: 0, unroutable: [] };
+      let pending = messages;
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        if (options.signal?.aborted) throw abortError(options.signal);
+        const channel = await this.channel.whenOpen(options.signal);
+        const outcomes = await this.send(channel, exchange, pending, handedOver);
+        pending = pending.filter((message, i) => {
+          const outcome = outcomes[i]!;
+          if (outcome === 'returned') report.unroutable.push(message.options.messageId);
+          if (outcome !== 'failed') report.confirmed += 1;
+          return outcome === 'failed';
+        });
+        if (pending.length > 0)
+          await this.recover(channel, pending.length, attempt, options.signal);
+      }
+      return report;
+    } finally {
+      handedOver();
     }
-    const exchange = options.queue === undefined ? this.options.exchange : '';
-    const report: PublishReport = { confirmed: 0, unroutable: [] };
-    let pending = messages;
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      if (options.signal?.aborted) throw abortError(options.signal);
-      const channel = await this.channel.whenOpen(options.signal);
-      const outcomes = await this.send(channel, exchange, pending);
-      pending = pending.filter((message, i) => {
-        const outcome = outcomes[i]!;
-        if (outcome === 'returned') report.unroutable.push(message.options.messageId);
-        if (outcome !== 'failed') report.confirmed += 1;
-        return outcome === 'failed';
-      });
-      if (pending.length > 0) await this.recover(channel, pending.length, attempt, options.signal);
-    }
-    return report;
   }
 
   async stop(): Promise<void> {
@@ -114,6 +133,7 @@ export class EventPublisher {
     channel: ConfirmChannel,
     exchange: string,
     messages: OutgoingMessage[],
+    handedOver: () => void,
   ): Promise<PublishOutcome[]> {
     const label = { exchange: this.options.exchange };
     this.counters?.published.inc(label, messages.length);
@@ -123,6 +143,7 @@ export class EventPublisher {
       exchange,
       messages,
       this.options.confirmTimeoutMs ?? 30_000,
+      handedOver,
     );
     if (this.counters) this.count(this.counters, label, messages, outcomes);
     return outcomes;

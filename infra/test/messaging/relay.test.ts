@@ -107,6 +107,31 @@ describe('the relay', () => {
     expect(received.map((m) => m.properties.messageId as string)).toEqual(events.map((e) => e.id));
   });
 
+  test('when a second batch is published while the first is still being handed to the broker, then the broker receives them in order', async () => {
+    const broker = await world.connect();
+    const queue = await boundQueue();
+    await Promise.all(Array.from({ length: 400 }, () => appendOrder(world.store)));
+    const events = await world.store.readAll();
+    const publisher = new EventPublisher({
+      broker,
+      exchange: TEST_EXCHANGE,
+      source: TEST_SOURCE,
+      logger: world.logger,
+    });
+    try {
+      // As the relay does: the next batch starts before the previous one is confirmed.
+      const reports = await Promise.all([
+        publisher.publish(events.slice(0, 200)),
+        publisher.publish(events.slice(200)),
+      ]);
+      expect(reports.map((r) => r.confirmed)).toEqual([200, 200]);
+    } finally {
+      await publisher.stop();
+    }
+    const received = await drain(world, queue);
+    expect(received.map((m) => m.properties.messageId as string)).toEqual(events.map((e) => e.id));
+  });
+
   test('when events are stored, then each is published in order as a persistent CloudEvent whose message id is the event id, and the checkpoint follows the confirms', async () => {
     await world.connect();
     const queue = await boundQueue();
