@@ -2,6 +2,7 @@ import { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { busHeaders, CLOUDEVENTS_CONTENT_TYPE } from '@meetmatt/contracts';
 import {
+  type BrokerConnection,
   EventPublisher,
   Relay,
   type RelayOptions,
@@ -54,6 +55,16 @@ describe('the relay', () => {
     return created;
   }
 
+  /** A publisher to the test exchange, as the relay makes one. */
+  function testPublisher(broker: BrokerConnection): EventPublisher {
+    return new EventPublisher({
+      broker,
+      exchange: TEST_EXCHANGE,
+      source: TEST_SOURCE,
+      logger: world.logger,
+    });
+  }
+
   /** A queue bound to the test exchange for `keys`, declared before anything is published. */
   async function boundQueue(keys: string[] = ['#']): Promise<string> {
     const queue = `tap-${randomUUID().slice(0, 8)}`;
@@ -79,12 +90,7 @@ describe('the relay', () => {
     await Promise.all(Array.from({ length: 300 }, () => appendOrder(world.store)));
     const events = await world.store.readAll();
     expect(events).toHaveLength(300);
-    const publisher = new EventPublisher({
-      broker,
-      exchange: TEST_EXCHANGE,
-      source: TEST_SOURCE,
-      logger: world.logger,
-    });
+    const publisher = testPublisher(broker);
     // Every write to a broker socket while the batch is published (no other client is busy).
     const socketPrototype = Socket.prototype as unknown as {
       _writeGeneric: (this: Socket, ...args: unknown[]) => unknown;
@@ -112,12 +118,7 @@ describe('the relay', () => {
     const queue = await boundQueue();
     await Promise.all(Array.from({ length: 400 }, () => appendOrder(world.store)));
     const events = await world.store.readAll();
-    const publisher = new EventPublisher({
-      broker,
-      exchange: TEST_EXCHANGE,
-      source: TEST_SOURCE,
-      logger: world.logger,
-    });
+    const publisher = testPublisher(broker);
     try {
       // As the relay does: the next batch starts before the previous one is confirmed.
       const reports = await Promise.all([
@@ -255,12 +256,7 @@ describe('the relay', () => {
     const other = await boundQueue();
     await appendOrder(world.store);
     const events = await world.store.readAll();
-    const publisher = new EventPublisher({
-      broker,
-      exchange: TEST_EXCHANGE,
-      source: TEST_SOURCE,
-      logger: world.logger,
-    });
+    const publisher = testPublisher(broker);
     try {
       const report = await publisher.publish(events, { queue: target });
       expect(report).toEqual({ confirmed: 1, unroutable: [] });
