@@ -15,26 +15,26 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** `npm start` with these variables over the environment, to its exit. */
+function startWith(env: Record<string, string>) {
+  return spawnSync(process.execPath, [bootstrap, 'start'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+}
+
 describe('npm start', () => {
   test('when PORT is malformed, then it exits non-zero with one line naming PORT', () => {
-    const result = spawnSync(process.execPath, [bootstrap, 'start'], {
-      cwd: root,
-      env: { ...process.env, PORT: 'abc' },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const result = startWith({ PORT: 'abc' });
     expect(result.status).not.toBe(0);
     const lines = `${result.stdout}${result.stderr}`.trim().split('\n');
     expect(lines).toEqual(['Invalid configuration: PORT is "abc": expected a port number']);
   });
 
   test('when a service variable is malformed, then it exits non-zero naming it before starting anything', () => {
-    const result = spawnSync(process.execPath, [bootstrap, 'start'], {
-      cwd: root,
-      env: { ...process.env, LOG_LEVEL: 'loud' },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const result = startWith({ LOG_LEVEL: 'loud' });
     expect(result.status).not.toBe(0);
     expect(`${result.stdout}${result.stderr}`.trim().split('\n')).toEqual([
       expect.stringMatching(/^Invalid configuration: LOG_LEVEL is "loud"/),

@@ -62,8 +62,6 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
       metrics.httpDuration.observe(labels, seconds);
       if (route === '/healthz' || route === '/readyz' || route === '/metrics') return;
       const level = res.statusCode >= 500 ? 'error' : quiet.has(route) ? 'debug' : 'info';
-      // winston formats an entry before its transports drop it for its level: skip it here.
-      if (!logger.isLevelEnabled(level)) return;
       logger.log(level, 'request', {
         correlationId: requestId,
         method: req.method,

@@ -64,7 +64,7 @@ export async function publishConfirmed(
   if (remaining === 0) allSettled();
   const socket = corkableSocket(channel, messages.length);
   for (let index = 0; index < messages.length; index++) {
-    if (index % CHUNK === 0) {
+    if (index % PUBLISH_CHUNK === 0) {
       if (index > 0) await socket.flush(); // lets requests in between a long batch
       socket.cork();
     }
@@ -102,8 +102,8 @@ export async function publishConfirmed(
   return outcomes.map((outcome) => outcome ?? 'failed');
 }
 
-/** Messages published between two turns of the event loop. */
-const CHUNK = 64;
+/** Messages encoded or published between two turns of the event loop. */
+export const PUBLISH_CHUNK = 64;
 
 interface CorkableSocket {
   cork(): void;

@@ -8,7 +8,12 @@ import { backoffDelay } from '../runtime/backoff';
 import { abortError, pause } from './abortable';
 import { type BrokerConnection } from './broker-connection';
 import { type OutgoingMessage, toCloudEvent, toMessage } from './cloud-event';
-import { type PublishOutcome, ReturnTracker, publishConfirmed } from './confirm-publisher';
+import {
+  PUBLISH_CHUNK,
+  type PublishOutcome,
+  ReturnTracker,
+  publishConfirmed,
+} from './confirm-publisher';
 import { ManagedChannel } from './managed-channel';
 import { type MessagingMetrics, messagingMetrics } from './messaging-metrics';
 import { declareExchange } from './topology';
@@ -94,7 +99,7 @@ export class EventPublisher {
       const messages: OutgoingMessage[] = [];
       for (const [i, event] of events.entries()) {
         // A long batch is encoded in chunks, so requests are served in between.
-        if (i > 0 && i % 64 === 0) await nextTurn();
+        if (i > 0 && i % PUBLISH_CHUNK === 0) await nextTurn();
         messages.push(
           routed(
             toMessage(toCloudEvent(event, this.options.source)),

@@ -151,7 +151,7 @@ export class PostgresEventStore implements EventStore {
     this.batcher = new AppendBatcher({
       pool: options.pool,
       one: (append) =>
-        this.appendWith(options.pool, append.streamId, append.events, append.expected),
+        this.appendPrepared(options.pool, append.streamId, append.events, append.expected),
       ...(options.appendConcurrency ? { concurrency: options.appendConcurrency } : {}),
     });
   }
@@ -203,7 +203,16 @@ export class PostgresEventStore implements EventStore {
   ): Promise<AppendResult> {
     checkStreamId(streamId);
     if (events.length === 0) return this.checkOnly(streamId, expected);
-    const ids = withEventIds(events).map((e) => e.id);
+    return this.appendPrepared(client, streamId, withEventIds(events), expected);
+  }
+
+  /** `appendWith` for a checked stream id and events that carry their (checked) ids. */
+  private async appendPrepared(
+    client: Queryable,
+    streamId: string,
+    events: (NewEvent & { id: string })[],
+    expected: ExpectedRevision,
+  ): Promise<AppendResult> {
     const [kind, exact] = typeof expected === 'number' ? ['exact', expected] : [expected, null];
     let row: AppendRow | undefined;
     try {
@@ -217,7 +226,7 @@ export class PostgresEventStore implements EventStore {
           streamId,
           kind,
           exact,
-          ids,
+          events.map((e) => e.id),
           events.map((e) => e.type),
           events.map((e) => JSON.stringify(e.data)),
           events.map((e) => JSON.stringify(e.metadata)),
