@@ -7,6 +7,11 @@ export interface Principal {
   userId: string;
   role: Role;
   sessionId: string;
+  /**
+   * Set when the token was minted by /auth/verify in exchange for an API key (claim `akid`):
+   * such a caller holds a key, not a session, and revoking the key revokes the token.
+   */
+  apiKeyId?: string;
   /** The raw access token, for calls made on the caller's behalf. */
   token: string;
 }
