@@ -1,4 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -194,4 +196,176 @@ describe('gateway configuration rendered by the container entry point (docker-en
       ]);
     },
   );
+});
+
+/**
+ * The gateway's rate limits, on real nginx in front of a stub user-service whose /auth/verify
+ * accepts one token and one API key, so the test counts what reaches it.
+ */
+describe('gateway rate limits (real nginx, stub upstream)', () => {
+  const GOOD_TOKEN = 'good.token-1';
+  const GOOD_KEY = 'mm_goodkey';
+  let stub: http.Server;
+  let verifyCalls: string[];
+  let upstream: string;
+
+  beforeAll(async () => {
+    verifyCalls = [];
+    stub = http.createServer((req, res) => {
+      if (req.url === '/auth/verify') {
+        const credential = `${req.headers['x-api-key'] ?? ''}|${req.headers.authorization ?? ''}`;
+        verifyCalls.push(credential);
+        const valid =
+          /^\s*mm_goodkey\s*\|/.test(credential) ||
+          new RegExp(`^\\|\\s*bearer\\s+${GOOD_TOKEN.replace('.', '\\.')}\\s*$`, 'i').test(
+            credential,
+          );
+        res.writeHead(
+          valid ? 200 : 401,
+          valid ? { 'x-user-id': 'u-1', 'x-user-role': 'user' } : {},
+        );
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"ok":true}');
+    });
+    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+    upstream = `127.0.0.1:${(stub.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => stub?.close(resolve));
+  });
+
+  beforeEach(() => {
+    verifyCalls = [];
+  });
+
+  /** nginx on a free port with these limits; resolves once it answers, with a stop function. */
+  async function startNginx(name: string, limits: Partial<GatewayOptions>) {
+    const port = await freePort();
+    const dir = runDir(name);
+    const conf = renderGateway({
+      listen: `127.0.0.1:${port}`,
+      runDir: dir,
+      upstreams: { user: [upstream], payment: [upstream], brain: [upstream] },
+      ...limits,
+    });
+    const child = spawn(nginx, ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const status = await get(port, '/healthz', {}).catch(() => 0);
+      if (status === 200) break;
+      if (Date.now() > deadline) throw new Error('nginx did not answer within 10 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return {
+      port,
+      stop: async () => {
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
+  }
+
+  async function freePort(): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  /** A GET with headers exactly as given (node:http keeps tabs and inner spaces); its status. */
+  function get(port: number, route: string, headers: Record<string, string>): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, path: route, headers, agent: false, timeout: 5_000 },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  test('when 100 made-up tokens come from one address, then they meet 429 and most never reach /auth/verify', async () => {
+    // The shipped defaults: what `npm start` and compose run with.
+    const gateway = await startNginx('limits-junk', {});
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 100; i++)
+        statuses.push(
+          await get(gateway.port, '/payments', { authorization: `Bearer junk-${i}-${Date.now()}` }),
+        );
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(20);
+      expect(statuses.filter((s) => s !== 429 && s !== 401)).toEqual([]);
+      expect(verifyCalls.length).toBeLessThan(80);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  test('when one token is spelled Bearer, bearer, with extra spaces or a tab, then every spelling draws from one bucket', async () => {
+    // A generous address bucket, so only the per-credential one can say 429 here.
+    const gateway = await startNginx('limits-spellings', {
+      userRate: '1r/m',
+      userBurst: 3,
+      addressRate: '1000r/s',
+      addressBurst: 1000,
+    });
+    try {
+      const spellings = [
+        `Bearer ${GOOD_TOKEN}`,
+        `bearer ${GOOD_TOKEN}`,
+        `BEARER    ${GOOD_TOKEN}   `,
+        `Bearer\t${GOOD_TOKEN}`,
+      ];
+      const statuses: number[] = [];
+      for (const authorization of spellings)
+        statuses.push(await get(gateway.port, '/payments', { authorization }));
+      // burst 3 lets four through; a fifth spelling is the same person
+      expect(statuses).toEqual([200, 200, 200, 200]);
+      expect(
+        await get(gateway.port, '/payments', { authorization: `bEaReR \t ${GOOD_TOKEN}` }),
+      ).toBe(429);
+      // another credential has its own bucket, and an API key counts the same whatever its spaces
+      expect(await get(gateway.port, '/agents', { 'x-api-key': GOOD_KEY })).toBe(200);
+      expect(await get(gateway.port, '/agents', { 'x-api-key': ` ${GOOD_KEY}\t` })).toBe(200);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  test('when the Authorization header is not one bearer credential, then 401 without a call to /auth/verify', async () => {
+    const gateway = await startNginx('limits-malformed', {});
+    try {
+      for (const authorization of [
+        'Basic dXNlcjpwYXNz',
+        'Bearer',
+        'Bearer a b',
+        'Bearer a,b',
+        'Token abc',
+      ]) {
+        expect([authorization, await get(gateway.port, '/payments', { authorization })]).toEqual([
+          authorization,
+          401,
+        ]);
+      }
+      expect(await get(gateway.port, '/agents', { 'x-api-key': 'two keys' })).toBe(401);
+      expect(verifyCalls).toEqual([]);
+      // the control: a well-formed credential is asked about
+      expect(await get(gateway.port, '/payments', { authorization: `Bearer ${GOOD_TOKEN}` })).toBe(
+        200,
+      );
+      expect(verifyCalls).toHaveLength(1);
+    } finally {
+      await gateway.stop();
+    }
+  });
 });

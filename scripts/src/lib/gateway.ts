@@ -21,9 +21,12 @@ export interface GatewayOptions {
   /** e.g. '10r/s'. */
   authRate?: string;
   userRate?: string;
+  /** Every authenticated request of one client address, whatever credential it carries. */
+  addressRate?: string;
   webhookRate?: string;
   authBurst?: number;
   userBurst?: number;
+  addressBurst?: number;
   webhookBurst?: number;
   accessLog?: string;
   tls?: { listen: string; certFile: string; keyFile: string };
@@ -53,9 +56,11 @@ export function gatewayValues(options: GatewayOptions): Record<string, string> {
     GATEWAY_LISTEN: options.listen,
     GATEWAY_AUTH_RATE: options.authRate ?? '10r/s',
     GATEWAY_USER_RATE: options.userRate ?? '20r/s',
+    GATEWAY_ADDRESS_RATE: options.addressRate ?? '30r/s',
     GATEWAY_WEBHOOK_RATE: options.webhookRate ?? '50r/s',
     GATEWAY_AUTH_BURST: String(options.authBurst ?? 20),
     GATEWAY_USER_BURST: String(options.userBurst ?? 40),
+    GATEWAY_ADDRESS_BURST: String(options.addressBurst ?? 60),
     GATEWAY_WEBHOOK_BURST: String(options.webhookBurst ?? 100),
     USER_UPSTREAM_SERVERS: servers(options.upstreams.user),
     PAYMENT_UPSTREAM_SERVERS: servers(options.upstreams.payment),

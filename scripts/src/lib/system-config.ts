@@ -27,6 +27,11 @@ export const systemConfigSchema = z.object({
     .string()
     .regex(/^\d+r\/[sm]$/, 'expected a rate such as 20r/s')
     .default('20r/s'),
+  /** Every authenticated request from one client address, whatever credential it carries. */
+  GATEWAY_ADDRESS_RATE: z
+    .string()
+    .regex(/^\d+r\/[sm]$/, 'expected a rate such as 30r/s')
+    .default('30r/s'),
   GATEWAY_AUTH_RATE: z
     .string()
     .regex(/^\d+r\/[sm]$/, 'expected a rate such as 10r/s')

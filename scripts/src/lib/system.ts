@@ -24,6 +24,14 @@ function stringEnv(source: NodeJS.ProcessEnv): Record<string, string> {
   return out;
 }
 
+/** How `launchSystem` starts what it runs; the fault suite's supervisor passes its own. */
+export interface LaunchHooks {
+  /** Starts a TypeScript process (a sandbox or a service); a supervisor records how, to restart it. */
+  startTs?: typeof startTsProcess;
+  /** Whether the gateway's access log is echoed (`npm start` does; the fault suite does not). */
+  echoAccessLog?: boolean;
+}
+
 /**
  * Starts everything `npm start` runs: the provider sandboxes (when no real key is set), the
  * three services and the nginx gateway; resolves once each answers its readiness probe.
@@ -35,7 +43,9 @@ export async function launchSystem(
   log: (line: string) => void,
   processes: ManagedProcess[],
   source: NodeJS.ProcessEnv = process.env,
+  hooks: LaunchHooks = {},
 ): Promise<RunningSystem> {
+  const startTs = hooks.startTs ?? startTsProcess;
   const nginx = ensureNginx(log);
   const local = (port: number) => `http://127.0.0.1:${port}`;
   const gatewayUrl = local(system.PORT);
@@ -61,7 +71,7 @@ export async function launchSystem(
       NOWPAYMENTS_IPN_SECRET: SANDBOX.nowpayments.ipnSecret,
       NOWPAYMENTS_SANDBOX_STEP_MS: String(system.NOWPAYMENTS_SANDBOX_STEP_MS),
     };
-    const sandbox = startTsProcess(
+    const sandbox = startTs(
       'nowpayments-sbx',
       'payment-service/src/nowpayments/sandbox-main.ts',
       sandboxEnv,
@@ -84,7 +94,7 @@ export async function launchSystem(
       DEVIN_API_KEY: SANDBOX.devin.apiKey,
       DEVIN_SANDBOX_STEP_MS: String(system.DEVIN_SANDBOX_STEP_MS),
     };
-    const sandbox = startTsProcess(
+    const sandbox = startTs(
       'devin-sbx',
       'brain-service/src/devin/sandbox-main.ts',
       sandboxEnv,
@@ -106,7 +116,7 @@ export async function launchSystem(
   const serviceUrls = {} as RunningSystem['serviceUrls'];
   for (const key of serviceKeys) {
     const name = services[key].name;
-    const child = startTsProcess(
+    const child = startTs(
       name,
       `${name}/src/main.ts`,
       { ...serviceEnv(system, key, source), ...extra[key] },
@@ -126,6 +136,7 @@ export async function launchSystem(
       brain: [`127.0.0.1:${servicePort(system, 'brain')}`],
     },
     userRate: system.GATEWAY_USER_RATE,
+    addressRate: system.GATEWAY_ADDRESS_RATE,
     authRate: system.GATEWAY_AUTH_RATE,
     ...(system.GATEWAY_TLS_CERT_FILE && system.GATEWAY_TLS_KEY_FILE
       ? {
@@ -137,7 +148,7 @@ export async function launchSystem(
         }
       : {}),
   };
-  const gateway = startGateway(nginx, gatewayOptions, index++);
+  const gateway = startGateway(nginx, gatewayOptions, index++, hooks.echoAccessLog ?? true);
   processes.push(gateway);
   waits.push(waitUntilReady(`${gatewayUrl}/healthz`, gateway, 30_000));
 
