@@ -9,6 +9,7 @@ import {
 import { z } from 'zod';
 import { RoleSchema } from '@meetmatt/contracts';
 import { type Authenticator, type Principal, bearerToken } from '../http/auth';
+import { type RevocationCheck } from './revocation-list';
 
 /** The only signing algorithm we accept: `alg: none`, HS256 with the public key as secret, RS256… are refused. */
 export const ACCESS_TOKEN_ALGORITHM = 'EdDSA';
@@ -17,6 +18,8 @@ export const AccessTokenClaimsSchema = z.object({
   sub: z.string().min(1),
   role: RoleSchema,
   sid: z.string().min(1),
+  /** The API key a token was minted from by /auth/verify. */
+  akid: z.string().min(1).optional(),
 });
 
 export interface TokenVerifierOptions {
@@ -32,16 +35,20 @@ export interface TokenVerifierOptions {
   cooldownMs?: number;
   /** Clock tolerance for exp/nbf, seconds. */
   clockToleranceSeconds?: number;
+  /** Revoked sessions and API keys: their tokens are refused although their signature holds. */
+  revocations?: RevocationCheck;
 }
 
 export type VerifyResult =
   | { ok: true; principal: Principal }
-  | { ok: false; reason: 'missing' | 'expired' | 'invalid' | 'unavailable' };
+  | { ok: false; reason: 'missing' | 'expired' | 'invalid' | 'revoked' | 'unavailable' };
 
 /**
  * Verifies access tokens the way every service does: EdDSA only, issuer and audience checked,
  * expiry enforced, keys from user-service's JWKS (fetched, cached, refetched on an unknown `kid`,
- * which is how key rotation reaches us).
+ * which is how key rotation reaches us); then, given a revocation list, a token of a revoked
+ * session (`sid`) or API key (`akid`) is refused, and so is one living longer than the list
+ * keeps its entries (it would come back to life once its revocation was forgotten).
  */
 export class TokenVerifier implements Authenticator {
   private readonly keys: JWTVerifyGetKey;
@@ -79,12 +86,21 @@ export class TokenVerifier implements Authenticator {
       });
       const claims = AccessTokenClaimsSchema.safeParse(payload);
       if (!claims.success) return { ok: false, reason: 'invalid' };
+      const { sub, role, sid, akid } = claims.data;
+      const revocations = this.options.revocations;
+      if (revocations) {
+        if (payload.exp! - payload.iat! > revocations.maxTokenLifetimeSeconds)
+          return { ok: false, reason: 'invalid' };
+        if (revocations.has(sid) || (akid !== undefined && revocations.has(akid)))
+          return { ok: false, reason: 'revoked' };
+      }
       return {
         ok: true,
         principal: {
-          userId: claims.data.sub,
-          role: claims.data.role,
-          sessionId: claims.data.sid,
+          userId: sub,
+          role,
+          sessionId: sid,
+          ...(akid !== undefined ? { apiKeyId: akid } : {}),
           token,
         },
       };
