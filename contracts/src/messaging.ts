@@ -17,6 +17,9 @@ export const queues = {
   userPaymentEvents: 'user-service.payment-events',
   userAgentEvents: 'user-service.agent-events',
   paymentAgentEvents: 'payment-service.agent-events',
+  /** Session and API-key revocations, so each service refuses their tokens itself. */
+  paymentRevocations: 'payment-service.user-revocations',
+  brainRevocations: 'brain-service.user-revocations',
 } as const;
 
 /** The delays a failed message waits before its next attempt; after the last it is parked. */

@@ -2,6 +2,7 @@ import { checkpointsMigration } from '../coordination/checkpoint-store';
 import { eventStoreMigration } from '../event-store/postgres/schema';
 import { projectionsMigration } from '../projections/schema';
 import { inboxMigration } from '../messaging/inbox';
+import { revokedCredentialsMigration } from '../auth/revoked-credentials';
 import { type Migrations } from './migrations';
 
 /**
@@ -14,4 +15,5 @@ export const infraMigrations: Migrations = {
   '20261127-02-checkpoints': checkpointsMigration,
   '20261128-01-projections': projectionsMigration,
   '20261128-02-inbox': inboxMigration,
+  '20261202-01-revoked-credentials': revokedCredentialsMigration,
 };
