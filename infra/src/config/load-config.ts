@@ -96,4 +96,13 @@ export const authConfig = {
   AUTH_JWKS_URL: env.url('http://127.0.0.1:3002/.well-known/jwks.json'),
   AUTH_ISSUER: z.string().min(1).default(accessTokenDefaults.issuer),
   AUTH_AUDIENCE: z.string().min(1).default(accessTokenDefaults.audience),
+  /**
+   * The longest life of an access token user-service signs (the larger of its
+   * ACCESS_TOKEN_TTL_SECONDS and API_KEY_TOKEN_TTL_SECONDS): revocations are kept that long, and
+   * a token meant to live longer is refused.
+   */
+  ACCESS_TOKEN_MAX_TTL_SECONDS: env.int(
+    Math.max(accessTokenDefaults.ttlSeconds, accessTokenDefaults.apiKeyTokenTtlSeconds),
+    60,
+  ),
 };
