@@ -3,6 +3,8 @@ import {
   type Logger,
   type RunningService,
   ServiceHost,
+  RevocationFeed,
+  RevocationList,
   TokenVerifier,
   createHttpApp,
   runMain,
@@ -101,6 +103,9 @@ export async function start(options: StartBrainOptions = {}): Promise<RunningBra
       repositoryOwner: config.AGENT_REPOSITORY_OWNER,
       now,
     });
+    // Logged-out sessions and revoked API keys are refused here too, not only at the gateway.
+    const revocations = new RevocationList(config.ACCESS_TOKEN_MAX_TTL_SECONDS);
+    await RevocationFeed.start(host, { queue: queues.brainRevocations, list: revocations });
     const app = createHttpApp({
       service: services.brain.name,
       logger,
@@ -111,6 +116,7 @@ export async function start(options: StartBrainOptions = {}): Promise<RunningBra
         jwksUrl: config.AUTH_JWKS_URL,
         issuer: config.AUTH_ISSUER,
         audience: config.AUTH_AUDIENCE,
+        revocations,
       }),
       routes: agentRoutes({
         db,

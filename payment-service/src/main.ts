@@ -11,6 +11,8 @@ import {
   type Logger,
   type RunningService,
   ServiceHost,
+  RevocationFeed,
+  RevocationList,
   TokenVerifier,
   createHttpApp,
   runMain,
@@ -96,6 +98,9 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
 
     await openings.sweep();
     await host.startProjections([paymentsProjection], catalog);
+    // Logged-out sessions and revoked API keys are refused here too, not only at the gateway.
+    const revocations = new RevocationList(config.ACCESS_TOKEN_MAX_TTL_SECONDS);
+    await RevocationFeed.start(host, { queue: queues.paymentRevocations, list: revocations });
     const app = createHttpApp({
       service: services.payment.name,
       logger,
@@ -106,6 +111,7 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
         issuer: config.AUTH_ISSUER,
         audience: config.AUTH_AUDIENCE,
         jwksUrl: config.AUTH_JWKS_URL,
+        revocations,
       }),
       routes: paymentRoutes({
         catalogue,

@@ -106,6 +106,7 @@ export class RevocationFeed {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.options.list.stop();
     await this.polling;
   }
 
