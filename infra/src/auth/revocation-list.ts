@@ -9,7 +9,7 @@ export interface RevocationCheck {
  * Beyond the token lifetime an entry is kept this long: the verifiers' clock tolerance (5 s) and
  * the skew between the issuer's clock and ours.
  */
-const MARGIN_SECONDS = 65;
+export const REVOCATION_MARGIN_SECONDS = 65;
 
 /**
  * Sessions and API keys whose access tokens are refused, in memory so that checking a token
@@ -27,7 +27,7 @@ export class RevocationList implements RevocationCheck {
     readonly maxTokenLifetimeSeconds: number,
     private readonly now: () => number = Date.now,
   ) {
-    this.windowMs = (maxTokenLifetimeSeconds + MARGIN_SECONDS) * 1000;
+    this.windowMs = (maxTokenLifetimeSeconds + REVOCATION_MARGIN_SECONDS) * 1000;
     this.timer = setInterval(() => this.prune(), Math.min(this.windowMs, 60_000));
     this.timer.unref();
   }

@@ -93,7 +93,9 @@ export class RevokedCredentials {
       params,
     );
     return {
-      rows: rows.flatMap((r) => (r.id && r.revoked_at ? [{ id: r.id, revokedAt: r.revoked_at }] : [])),
+      rows: rows.flatMap((r) =>
+        r.id && r.revoked_at ? [{ id: r.id, revokedAt: r.revoked_at }] : [],
+      ),
       readAt: rows[0]?.read_at ?? new Date(),
     };
   }

@@ -15,6 +15,8 @@ export interface AccessTokenClaims {
   role: Role;
   /** The session, or the API key for tokens handed out in exchange for one. */
   sessionId: string;
+  /** For tokens handed out in exchange for an API key (claim `akid`): revoking the key ends them. */
+  apiKeyId?: string;
 }
 
 export type CheckedToken =
@@ -26,7 +28,7 @@ const CLOCK_TOLERANCE_MS = 5_000;
 /**
  * Signs access tokens, and checks them for every endpoint and for /auth/verify: the shared
  * TokenVerifier (EdDSA only, issuer, audience, expiry) against the local key set, then the
- * in-memory list of revoked sessions. No database round trip. A token that verified once is
+ * in-memory list of revoked sessions and API keys. No database round trip. A token that verified once is
  * remembered until it expires (a different string is a different token, so a tampered one is
  * verified afresh), which spares the signature check on the hot path.
  */
@@ -42,7 +44,8 @@ export class AccessTokens implements Authenticator {
   ) {}
 
   async sign(claims: AccessTokenClaims, ttlSeconds: number): Promise<string> {
-    return new SignJWT({ role: claims.role, sid: claims.sessionId })
+    const akid = claims.apiKeyId ? { akid: claims.apiKeyId } : {};
+    return new SignJWT({ role: claims.role, sid: claims.sessionId, ...akid })
       .setProtectedHeader({ alg: 'EdDSA', kid: this.keys.kid, typ: 'JWT' })
       .setSubject(claims.userId)
       .setIssuer(this.options.issuer)
@@ -67,7 +70,9 @@ export class AccessTokens implements Authenticator {
       known = { principal: result.principal, expiresAtMs: (exp ?? 0) * 1000 };
       this.remember(token, known);
     }
-    if (this.revocations.has(known.principal.sessionId)) return { ok: false, reason: 'revoked' };
+    const { sessionId, apiKeyId } = known.principal;
+    if (this.revocations.has(sessionId) || (apiKeyId && this.revocations.has(apiKeyId)))
+      return { ok: false, reason: 'revoked' };
     return { ok: true, ...known };
   }
 

@@ -1,35 +1,13 @@
+import { REVOCATION_MARGIN_SECONDS, RevocationList } from '@meetmatt/infra';
+
 /**
- * Sessions (and API keys) whose access tokens must be refused, kept in memory so /auth/verify
- * needs no database. An entry is needed only while a token issued before the revocation can
- * still be unexpired: for `windowMs` (the longest token life plus clock tolerance).
+ * Sessions and API keys whose access tokens must be refused: infra's list, the one payment and
+ * brain keep too, fed here from this service's own store (the live feed) rather than the bus,
+ * so /auth/verify needs no database. `windowMs` is how long an entry is kept: the longest token
+ * life plus infra's margin.
  */
-export class Revocations {
-  private readonly revoked = new Map<string, number>();
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(private readonly windowMs: number) {
-    this.timer = setInterval(() => this.prune(), Math.min(windowMs, 60_000));
-    this.timer.unref();
-  }
-
-  has(id: string): boolean {
-    return this.revoked.has(id);
-  }
-
-  add(id: string, revokedAt: Date | string = new Date()): void {
-    const until = new Date(revokedAt).getTime() + this.windowMs;
-    if (until > Date.now()) this.revoked.set(id, Math.max(until, this.revoked.get(id) ?? 0));
-  }
-
-  get size(): number {
-    return this.revoked.size;
-  }
-
-  prune(now = Date.now()): void {
-    for (const [id, until] of this.revoked) if (until <= now) this.revoked.delete(id);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
+export class Revocations extends RevocationList {
+  constructor(windowMs: number) {
+    super(windowMs / 1000 - REVOCATION_MARGIN_SECONDS);
   }
 }

@@ -41,7 +41,8 @@ export class VerifyCaller {
     const { principal } = checked;
     const now = new Date();
     this.options.usage.request(principal.userId, now);
-    this.options.usage.sessionUsed(principal.sessionId, now);
+    if (principal.apiKeyId) this.options.usage.apiKeyUsed(principal.apiKeyId, now);
+    else this.options.usage.sessionUsed(principal.sessionId, now);
     return { ok: true, userId: principal.userId, role: principal.role };
   }
 
@@ -77,7 +78,11 @@ export class VerifyCaller {
     const minted = this.minted.get(keyId);
     if (minted && minted.reuseUntil > now) return minted.token;
     const ttl = this.options.apiKeyTokenTtlSeconds;
-    const token = await this.options.tokens.sign({ userId, role, sessionId: keyId }, ttl);
+    // `sid` stays the key id, as before `akid`: a verifier that knows only `sid` still refuses it.
+    const token = await this.options.tokens.sign(
+      { userId, role, sessionId: keyId, apiKeyId: keyId },
+      ttl,
+    );
     if (this.minted.size >= 20_000) this.minted.clear();
     // Handed out until half its life is gone: the gateway gets at least ttl/2 of validity.
     this.minted.set(keyId, { token, reuseUntil: now + (ttl * 1000) / 2 });

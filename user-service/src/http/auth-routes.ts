@@ -1,6 +1,6 @@
 import { type Request } from 'express';
 import { userEndpoints } from '@meetmatt/contracts';
-import { HttpError, type Routes } from '@meetmatt/infra';
+import { GATEWAY_SECRET_HEADER, GatewaySecret, HttpError, type Routes } from '@meetmatt/infra';
 import {
   type ClientInfo,
   listSessions,
@@ -61,7 +61,14 @@ export function authRoutes(
     return { status: 204 };
   });
 
+  // The token exchange is the gateway's: to anyone else /auth/verify does not exist, so a client
+  // that reaches the service directly mints no token from an API key.
+  const gateway = new GatewaySecret(ctx.config.GATEWAY_SHARED_SECRET);
+  if (!gateway.configured)
+    ctx.logger.warn('GATEWAY_SHARED_SECRET is not set: /auth/verify answers nobody');
   addPublic(routes, userEndpoints.verify, async ({ req }) => {
+    if (!gateway.matches(req.headers[GATEWAY_SECRET_HEADER]))
+      throw HttpError.notFound(`No route for ${req.method} ${req.path}`);
     const caller = await deps.verifyCaller.verify(req);
     if (!caller.ok && caller.reason === 'unavailable')
       throw new HttpError(503, 'unavailable', 'Cannot check this credential right now', {
