@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { defaultPlans } from '@meetmatt/contracts';
-import { authConfig, baseServiceConfig, env, loadConfig } from '@meetmatt/infra';
+import {
+  authConfig,
+  baseServiceConfig,
+  env,
+  loadConfig,
+  refuseUnsafeProductionSecrets,
+} from '@meetmatt/infra';
 import { SANDBOX_DEVIN_API_KEY } from './devin/sandbox-defaults';
 
 const planLimits = Object.fromEntries(defaultPlans.map((p) => [p.id, p.maxAcuLimit]));
@@ -58,13 +64,14 @@ export const brainConfigSchema = z
     BUILD_SCAN_INTERVAL_MS: env.int(5_000, 1),
   })
   .superRefine((config, ctx) => {
-    if (config.NODE_ENV === 'production' && config.DEVIN_API_KEY === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['DEVIN_API_KEY'],
-        message: 'required when NODE_ENV=production (the sandbox key is for local runs only)',
-      });
-    }
+    // Outside development: the real Devin key, never the sandbox's, and the service's own
+    // database and broker accounts.
+    refuseUnsafeProductionSecrets(config, ctx, {
+      required: ['DEVIN_API_KEY'],
+      secrets: ['DEVIN_API_KEY'],
+      credentialUrls: ['DATABASE_URL', 'RABBITMQ_URL'],
+      refused: [SANDBOX_DEVIN_API_KEY],
+    });
     if (config.DEVIN_POLL_MAX_INTERVAL_MS < config.DEVIN_POLL_INTERVAL_MS) {
       ctx.addIssue({
         code: 'custom',

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { type Plan, PlanSchema, defaultPlans } from '@meetmatt/contracts';
-import { authConfig, baseServiceConfig, env, loadConfig } from '@meetmatt/infra';
+import {
+  authConfig,
+  baseServiceConfig,
+  env,
+  loadConfig,
+  refuseUnsafeProductionSecrets,
+} from '@meetmatt/infra';
 
 /** What our NOWPayments sandbox (sandbox-main.ts) accepts by default: local use only. */
 export const SANDBOX_API_KEY = 'sandbox-api-key';
@@ -65,16 +71,14 @@ export const paymentConfigSchema = z
         message: 'required when NOWPAYMENTS_API_KEY is set (the IPN secret of the same account)',
       });
     }
-    if (config.NODE_ENV !== 'production') return;
-    for (const variable of REQUIRED_IN_PRODUCTION) {
-      if (config[variable] === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [variable],
-          message: 'required when NODE_ENV=production (the local default is the sandbox’s)',
-        });
-      }
-    }
+    // Outside development: the real NOWPayments secrets, never the sandbox's, and the
+    // service's own database and broker accounts.
+    refuseUnsafeProductionSecrets(config, ctx, {
+      required: REQUIRED_IN_PRODUCTION,
+      secrets: REQUIRED_IN_PRODUCTION,
+      credentialUrls: ['DATABASE_URL', 'RABBITMQ_URL'],
+      refused: [SANDBOX_API_KEY, SANDBOX_IPN_SECRET],
+    });
   });
 
 type ParsedConfig = z.infer<typeof paymentConfigSchema>;

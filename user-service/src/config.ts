@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { accessTokenDefaults } from '@meetmatt/contracts';
-import { authConfig, baseServiceConfig, env, loadConfig } from '@meetmatt/infra';
+import {
+  authConfig,
+  baseServiceConfig,
+  env,
+  loadConfig,
+  refuseUnsafeProductionSecrets,
+} from '@meetmatt/infra';
+import { parseSigningKeys } from './application/signing-keys';
 
 /** One private signing key as a JWK: Ed25519 (OKP), with its `kid`. */
 const PrivateSigningJwkSchema = z.looseObject({
@@ -12,14 +19,17 @@ const PrivateSigningJwkSchema = z.looseObject({
 });
 export type PrivateSigningJwk = z.infer<typeof PrivateSigningJwkSchema>;
 
-/** `AUTH_SIGNING_KEYS`: a JWKS of private keys, oldest first; the last one signs. */
+/**
+ * `AUTH_SIGNING_KEYS` (or `AUTH_SIGNING_KEYS_FILE`): private keys, oldest first; the last one
+ * signs. A JWKS, one JWK or PEM (parseSigningKeys).
+ */
 const signingKeys = z
   .string()
   .transform((text, ctx) => {
     try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected JSON: {"keys":[…]}' });
+      return parseSigningKeys(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
       return z.NEVER;
     }
   })
@@ -68,16 +78,14 @@ export const userConfigSchema = z
     SSE_HEARTBEAT_MS: env.int(15_000, 100),
   })
   .superRefine((config, ctx) => {
-    if (
-      config.NODE_ENV === 'production' &&
-      !config.AUTH_SIGNING_KEYS &&
-      !config.AUTH_SIGNING_KEYS_FROM_DATABASE
-    ) {
+    if (config.NODE_ENV !== 'production') return;
+    // The signing key comes from a secret, never from the database, outside development.
+    if (config.AUTH_SIGNING_KEYS_FROM_DATABASE) {
       ctx.addIssue({
         code: 'custom',
-        path: ['AUTH_SIGNING_KEYS'],
+        path: ['AUTH_SIGNING_KEYS_FROM_DATABASE'],
         message:
-          'required when NODE_ENV=production: a JWKS of Ed25519 private keys (or AUTH_SIGNING_KEYS_FROM_DATABASE=true, development only)',
+          'refused when NODE_ENV=production: the signing key comes from AUTH_SIGNING_KEYS or AUTH_SIGNING_KEYS_FILE',
       });
     }
   });

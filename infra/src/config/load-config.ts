@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { accessTokenDefaults } from '@meetmatt/contracts';
+
+export * from './production-secrets';
 
 /**
  * Raised when the environment does not satisfy a service's configuration schema.
@@ -21,11 +24,13 @@ type Env = Record<string, string | undefined>;
 /**
  * Parses the environment against a zod schema whose keys are the variable names.
  * Empty strings count as unset, so `FOO= npm start` falls back to the default.
+ * Any variable may instead be given as `<NAME>_FILE`, the path of a file holding its value
+ * (Docker and Kubernetes secrets are files); its trailing newline is dropped.
  */
 export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.env): z.infer<S> {
   const input: Env = {};
   for (const key of Object.keys(schema.shape)) {
-    const value = env[key];
+    const value = env[key] ?? fromFile(key, env[`${key}_FILE`]);
     input[key] = value === undefined || value.trim() === '' ? undefined : value;
   }
   const result = schema.safeParse(input);
@@ -37,8 +42,39 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.
   throw new ConfigError(variable, `${shown}: ${issue?.message ?? 'invalid'}`);
 }
 
+/** The variables a schema reads, with the `_FILE` form of each. */
+export function configVariables(schema: z.ZodObject): string[] {
+  return Object.keys(schema.shape).flatMap((key) => [key, `${key}_FILE`]);
+}
+
+function fromFile(variable: string, file: string | undefined): string | undefined {
+  if (file === undefined || file.trim() === '') return undefined;
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'unreadable';
+    throw new ConfigError(
+      `${variable}_FILE`,
+      `is ${JSON.stringify(file)}: cannot read it (${code})`,
+    );
+  }
+}
+
 function describeValue(variable: string, value: string): string {
-  return /SECRET|KEY|PASSWORD|TOKEN/i.test(variable) ? '(hidden)' : JSON.stringify(value);
+  if (/SECRET|KEY|PASSWORD|TOKEN/i.test(variable)) return '(hidden)';
+  return JSON.stringify(withoutPassword(value));
+}
+
+/** A URL's password is a secret whatever the variable is called (DATABASE_URL, RABBITMQ_URL). */
+function withoutPassword(value: string): string {
+  try {
+    const url = new URL(value);
+    if (!url.password) return value;
+    url.password = '***';
+    return url.toString();
+  } catch {
+    return value.replace(/\/\/([^:/@\s]*):[^@\s]*@/, '//$1:***@');
+  }
 }
 
 /** Reusable field parsers for configuration schemas. */
@@ -87,8 +123,17 @@ export const baseServiceConfig = {
     .string()
     .regex(/^esdb(\+discover)?:\/\//, 'expected an esdb:// URL (unset means the service database)')
     .optional(),
-  SHUTDOWN_TIMEOUT_MS: env.int(10_000, 0),
+  SHUTDOWN_TIMEOUT_MS: env.int(20_000, 1_000),
   READ_YOUR_WRITES_TIMEOUT_MS: env.int(2_000, 0),
+  // Bounds on every wait (issue 15); documented in .env.example.
+  DATABASE_STATEMENT_TIMEOUT_MS: env.int(10_000, 0),
+  DATABASE_LOCK_TIMEOUT_MS: env.int(5_000, 0),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: env.int(30_000, 0),
+  DATABASE_POOL_TIMEOUT_MS: env.int(3_000, 100),
+  REQUEST_TIMEOUT_MS: env.int(15_000, 0),
+  LIVENESS_STUCK_MS: env.int(30_000, 1_000),
+  HOUSEKEEPING_INTERVAL_MS: env.int(3_600_000, 1_000),
+  INBOX_RETENTION_MS: env.int(14 * 86_400_000, 60_000),
 };
 
 /** How a service that does not issue tokens verifies them (user-service's JWKS). */

@@ -1,7 +1,7 @@
 import { type CryptoKey, type JWK, exportJWK, generateKeyPair, importJWK } from 'jose';
 import { type Kysely, sql } from 'kysely';
 import { type Logger } from '@meetmatt/infra';
-import { randomUUID } from 'node:crypto';
+import { createHash, createPrivateKey, randomUUID } from 'node:crypto';
 import { type PrivateSigningJwk } from '../config';
 import { type UserDb } from '../db';
 
@@ -14,10 +14,12 @@ export interface KeyRing {
 }
 
 /**
- * From AUTH_SIGNING_KEYS when set (production: keys from the secret store, rotated by adding a
- * key at the end and, once tokens signed with the old one have expired, removing it). Otherwise
- * a development key generated at the first boot and kept in the service's database, so every
- * instance and every restart signs and verifies with the same key.
+ * From AUTH_SIGNING_KEYS (or the file AUTH_SIGNING_KEYS_FILE names) when set: production
+ * requires it, so the key lives in the secret store, never in the database a backup or a
+ * read-only role can copy; rotated by adding a key at the end and, once tokens signed with the
+ * old one have expired, removing it. Otherwise (development and tests only: the configuration
+ * refuses it under NODE_ENV=production) a key generated at the first boot and kept in the
+ * service's database, so every instance and every restart signs and verifies with the same key.
  */
 export async function loadKeyRing(
   configured: { keys: PrivateSigningJwk[] } | undefined,
@@ -80,4 +82,49 @@ async function developmentKeys(db: Kysely<UserDb>, logger: Logger): Promise<Priv
     }
   });
   return read();
+}
+
+/**
+ * The text of AUTH_SIGNING_KEYS in any of the forms a secret store hands out: a JWKS
+ * (`{"keys":[…]}`, oldest first), one private JWK, or one or more PKCS#8 PEM blocks (oldest
+ * first; `openssl genpkey -algorithm ed25519`). A key without a kid gets its RFC 7638
+ * thumbprint, so every instance names the same key the same way. The result is checked by the
+ * configuration schema (Ed25519 only, a kid each).
+ */
+export function parseSigningKeys(text: string): { keys: unknown[] } {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('-----BEGIN')) {
+    const blocks = trimmed.match(/-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g) ?? [];
+    if (blocks.length === 0) throw new Error('expected PEM blocks');
+    return {
+      keys: blocks.map((pem) => {
+        let jwk: JWK;
+        try {
+          jwk = createPrivateKey(pem).export({ format: 'jwk' }) as JWK;
+        } catch {
+          throw new Error('expected a PKCS#8 private key in each PEM block');
+        }
+        return withKid(jwk);
+      }),
+    };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(trimmed);
+  } catch {
+    throw new Error('expected a JWKS {"keys":[…]}, one private JWK, or PEM');
+  }
+  if (parsed && typeof parsed === 'object' && 'keys' in parsed) {
+    const keys = (parsed as { keys: unknown }).keys;
+    return { keys: Array.isArray(keys) ? keys.map(withKid) : [] };
+  }
+  return { keys: [withKid(parsed)] };
+}
+
+function withKid(key: unknown): unknown {
+  if (!key || typeof key !== 'object') return key;
+  const jwk = key as JWK;
+  if (jwk.kid || jwk.kty !== 'OKP' || typeof jwk.x !== 'string') return jwk;
+  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x });
+  return { ...jwk, kid: createHash('sha256').update(canonical).digest('base64url') };
 }
