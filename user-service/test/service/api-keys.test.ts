@@ -8,6 +8,7 @@ import {
   eventually,
   registerUser,
   startWorld,
+  fromGateway,
 } from '../support/world';
 
 describe('API keys', () => {
@@ -71,7 +72,7 @@ describe('API keys', () => {
       (r: request.Test) => r.set('Authorization', `Bearer ${created.key}`),
       (r: request.Test) => r.set('X-Api-Key', created.key),
     ]) {
-      const res = await send(request(world.url).get('/auth/verify')).expect(200);
+      const res = await send(request(world.url).get('/auth/verify').set(fromGateway)).expect(200);
       expect(res.headers['x-user-id']).toBe(user.userId);
       expect(res.headers['x-user-role']).toBe('user');
       const token = res.headers['x-access-token'] as string;
@@ -96,6 +97,7 @@ describe('API keys', () => {
     const { body: created } = await createKey(user).expect(201);
     const verified = await request(world.url)
       .get('/auth/verify')
+      .set(fromGateway)
       .set('X-Api-Key', created.key)
       .expect(200);
     const token = verified.headers['x-access-token'] as string;
@@ -103,9 +105,14 @@ describe('API keys', () => {
       .delete(`/users/${user.userId}/api-keys/${created.id}`)
       .set('Authorization', user.authorization)
       .expect(204);
-    await request(world.url).get('/auth/verify').set('X-Api-Key', created.key).expect(401);
     await request(world.url)
       .get('/auth/verify')
+      .set(fromGateway)
+      .set('X-Api-Key', created.key)
+      .expect(401);
+    await request(world.url)
+      .get('/auth/verify')
+      .set(fromGateway)
       .set('Authorization', `Bearer ${token}`)
       .expect(401);
     const list = await request(world.url)
@@ -124,13 +131,22 @@ describe('API keys', () => {
     const user = await registerUser(world.url);
     const { body: created } = await createKey(user).expect(201);
     const other = await world.startAnother();
-    await request(other.url).get('/auth/verify').set('X-Api-Key', created.key).expect(200);
+    await request(other.url)
+      .get('/auth/verify')
+      .set(fromGateway)
+      .set('X-Api-Key', created.key)
+      .expect(200);
     await request(world.url)
       .delete(`/users/${user.userId}/api-keys/${created.id}`)
       .set('Authorization', user.authorization)
       .expect(204);
     await eventually(
-      () => request(other.url).get('/auth/verify').set('X-Api-Key', created.key).expect(401),
+      () =>
+        request(other.url)
+          .get('/auth/verify')
+          .set(fromGateway)
+          .set('X-Api-Key', created.key)
+          .expect(401),
       5_000,
     );
   });
@@ -142,7 +158,10 @@ describe('API keys', () => {
   ])('when a key with %s is presented, then 401', async (_what, make) => {
     const user = await registerUser(world.url);
     const { body: created } = await createKey(user).expect(201);
-    const res = await request(world.url).get('/auth/verify').set('X-Api-Key', make(created.key));
+    const res = await request(world.url)
+      .get('/auth/verify')
+      .set(fromGateway)
+      .set('X-Api-Key', make(created.key));
     expect(res.status).toBe(401);
     expect(res.headers['x-user-id']).toBeUndefined();
   });
@@ -153,9 +172,18 @@ describe('API keys', () => {
       name: 'short-lived',
       expiresAt: new Date(Date.now() + 5_000).toISOString(),
     }).expect(201);
-    await request(world.url).get('/auth/verify').set('X-Api-Key', created.key).expect(200);
+    await request(world.url)
+      .get('/auth/verify')
+      .set(fromGateway)
+      .set('X-Api-Key', created.key)
+      .expect(200);
     await eventually(
-      () => request(world.url).get('/auth/verify').set('X-Api-Key', created.key).expect(401),
+      () =>
+        request(world.url)
+          .get('/auth/verify')
+          .set(fromGateway)
+          .set('X-Api-Key', created.key)
+          .expect(401),
       10_000,
     );
   });
@@ -203,6 +231,10 @@ describe('API keys', () => {
       .delete(`/users/${a.userId}/api-keys/${randomUUID()}`)
       .set('Authorization', a.authorization)
       .expect(404);
-    await request(world.url).get('/auth/verify').set('X-Api-Key', created.key).expect(200);
+    await request(world.url)
+      .get('/auth/verify')
+      .set(fromGateway)
+      .set('X-Api-Key', created.key)
+      .expect(200);
   });
 });

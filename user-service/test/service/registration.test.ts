@@ -8,6 +8,7 @@ import {
   startWorld,
   strongPassword,
   uniqueEmail,
+  fromGateway,
 } from '../support/world';
 
 describe('registration and login', () => {
@@ -238,6 +239,7 @@ describe('registration and login', () => {
     expect(here.body.keys).toHaveLength(1);
     const res = await request(other.url)
       .get('/auth/verify')
+      .set(fromGateway)
       .set('Authorization', user.authorization)
       .expect(200);
     expect(res.headers['x-user-id']).toBe(user.userId);

@@ -18,6 +18,7 @@ import {
   eventually,
   registerUser,
   startWorld,
+  fromGateway,
 } from '../support/world';
 
 async function sign(
@@ -36,7 +37,7 @@ async function sign(
 }
 
 const verify = (url: string, authorization?: string) => {
-  const req = request(url).get('/auth/verify');
+  const req = request(url).get('/auth/verify').set(fromGateway);
   return authorization ? req.set('Authorization', authorization) : req;
 };
 

@@ -9,6 +9,7 @@ import {
   publishCloudEvent,
   registerUser,
   startWorld,
+  fromGateway,
 } from '../support/world';
 
 describe('usage', () => {
@@ -44,11 +45,20 @@ describe('usage', () => {
     for (let i = 0; i < 3; i++)
       await request(world.url)
         .get('/auth/verify')
+        .set(fromGateway)
         .set('Authorization', user.authorization)
         .expect(200);
     for (let i = 0; i < 2; i++)
-      await request(world.url).get('/auth/verify').set('X-Api-Key', key.key).expect(200);
-    await request(world.url).get('/auth/verify').set('Authorization', 'Bearer nope').expect(401);
+      await request(world.url)
+        .get('/auth/verify')
+        .set(fromGateway)
+        .set('X-Api-Key', key.key)
+        .expect(200);
+    await request(world.url)
+      .get('/auth/verify')
+      .set(fromGateway)
+      .set('Authorization', 'Bearer nope')
+      .expect(401);
     const res = await usage(user).expect(200);
     expect(res.body.apiRequests).toEqual({ total: 5, byDay: [{ day: today(), count: 5 }] });
     expect(res.body.to).toBe(today());
@@ -61,6 +71,7 @@ describe('usage', () => {
     for (let i = 0; i < 4; i++)
       await request(other.url)
         .get('/auth/verify')
+        .set(fromGateway)
         .set('Authorization', user.authorization)
         .expect(200);
     await eventually(async () => {
@@ -127,6 +138,7 @@ describe('usage', () => {
     const user = await registerUser(world.url);
     await request(world.url)
       .get('/auth/verify')
+      .set(fromGateway)
       .set('Authorization', user.authorization)
       .expect(200);
     const res = await usage(user, '?from=2020-01-01&to=2020-01-31').expect(200);

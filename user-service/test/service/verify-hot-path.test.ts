@@ -9,7 +9,7 @@ import {
   testServers,
 } from '@meetmatt/infra/testing';
 import { type RunningUserService, start } from '../../src/main';
-import { eventually, registerUser, testEnv } from '../support/world';
+import { eventually, fromGateway, registerUser, testEnv } from '../support/world';
 
 /**
  * /auth/verify is on the path of every request through the gateway: a valid JWT is answered
@@ -52,7 +52,11 @@ describe('/auth/verify without the database', () => {
       .set('Authorization', user.authorization)
       .send({ name: 'hot path' })
       .expect(201);
-    await request(service.url).get('/auth/verify').set('X-Api-Key', key.key).expect(200);
+    await request(service.url)
+      .get('/auth/verify')
+      .set(fromGateway)
+      .set('X-Api-Key', key.key)
+      .expect(200);
     await service.context.usage.flush();
 
     proxy.cut();
@@ -60,20 +64,26 @@ describe('/auth/verify without the database', () => {
     for (let i = 0; i < 5; i++) {
       const jwt = await request(service.url)
         .get('/auth/verify')
+        .set(fromGateway)
         .set('Authorization', user.authorization);
       expect(jwt.status).toBe(200);
       expect(jwt.headers['x-user-id']).toBe(user.userId);
-      const apiKey = await request(service.url).get('/auth/verify').set('X-Api-Key', key.key);
+      const apiKey = await request(service.url)
+        .get('/auth/verify')
+        .set(fromGateway)
+        .set('X-Api-Key', key.key);
       expect(apiKey.status).toBe(200);
       expect(apiKey.headers['x-access-token']).toEqual(expect.any(String));
     }
     await request(service.url)
       .get('/auth/verify')
+      .set(fromGateway)
       .set('Authorization', 'Bearer forged.token.here')
       .expect(401);
     // a key that is not cached needs the database: 503, and the gateway refuses the request
     const unknown = await request(service.url)
       .get('/auth/verify')
+      .set(fromGateway)
       .set('X-Api-Key', `mm_UNKNOWNPREFIX_${'x'.repeat(43)}`);
     expect(unknown.status).toBe(503);
     expect(unknown.headers['retry-after']).toBeDefined();

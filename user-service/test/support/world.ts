@@ -29,6 +29,10 @@ export interface UserWorld {
   stop(): Promise<void>;
 }
 
+/** What the gateway would send: /auth/verify answers nobody else (404). */
+export const GATEWAY_SECRET = `test-gateway-${randomUUID()}`;
+export const fromGateway = { 'X-Gateway-Secret': GATEWAY_SECRET };
+
 export function testEnv(database: TestDatabase, vhost: TestVhost): Record<string, string> {
   return {
     PORT: '0',
@@ -40,6 +44,7 @@ export function testEnv(database: TestDatabase, vhost: TestVhost): Record<string
     USAGE_FLUSH_INTERVAL_MS: '200',
     SSE_HEARTBEAT_MS: '200',
     READ_YOUR_WRITES_TIMEOUT_MS: '5000',
+    GATEWAY_SHARED_SECRET: GATEWAY_SECRET,
   };
 }
 
