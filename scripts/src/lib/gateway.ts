@@ -30,6 +30,8 @@ export interface GatewayOptions {
   webhookBurst?: number;
   accessLog?: string;
   tls?: { listen: string; certFile: string; keyFile: string };
+  /** Sent to /auth/verify in X-Gateway-Secret (user-service's GATEWAY_SHARED_SECRET). */
+  sharedSecret?: string;
 }
 
 const templateDir = path.join(repoRoot, 'infra', 'gateway');
@@ -69,6 +71,7 @@ export function gatewayValues(options: GatewayOptions): Record<string, string> {
     GATEWAY_TLS_LISTEN: options.tls?.listen ?? '443',
     GATEWAY_TLS_CERT_FILE: options.tls?.certFile ?? '',
     GATEWAY_TLS_KEY_FILE: options.tls?.keyFile ?? '',
+    GATEWAY_SHARED_SECRET: options.sharedSecret ?? '',
   };
 }
 

@@ -36,6 +36,8 @@ export const systemConfigSchema = z.object({
     .string()
     .regex(/^\d+r\/[sm]$/, 'expected a rate such as 10r/s')
     .default('10r/s'),
+  /** What the gateway shows /auth/verify (X-Gateway-Secret); unset, one is made for each run. */
+  GATEWAY_SHARED_SECRET: z.string().trim().min(16, 'expected at least 16 characters').optional(),
   /** TLS for the gateway (deployments): both or neither. */
   GATEWAY_TLS_PORT: env.port(8443),
   GATEWAY_TLS_CERT_FILE: z.string().optional(),

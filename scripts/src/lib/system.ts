@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { services } from '@meetmatt/contracts';
 import { type GatewayOptions, startGateway } from './gateway';
@@ -61,6 +62,10 @@ export async function launchSystem(
     NOWPAYMENTS_IPN_CALLBACK_URL: `${gatewayUrl}/webhooks/nowpayments`,
   };
   extra.brain = { AUTH_JWKS_URL: jwks };
+  // Only the gateway may swap a credential for a token at /auth/verify: it proves itself with a
+  // secret it shares with user-service alone.
+  const gatewaySecret = system.GATEWAY_SHARED_SECRET ?? randomBytes(32).toString('base64url');
+  extra.user = { GATEWAY_SHARED_SECRET: gatewaySecret };
 
   if (!source.NOWPAYMENTS_API_KEY) {
     const url = local(system.NOWPAYMENTS_SANDBOX_PORT);
@@ -135,6 +140,7 @@ export async function launchSystem(
       payment: [`127.0.0.1:${servicePort(system, 'payment')}`],
       brain: [`127.0.0.1:${servicePort(system, 'brain')}`],
     },
+    sharedSecret: gatewaySecret,
     userRate: system.GATEWAY_USER_RATE,
     addressRate: system.GATEWAY_ADDRESS_RATE,
     authRate: system.GATEWAY_AUTH_RATE,
