@@ -9,6 +9,7 @@
  * and it moves much less than throughput when the machine is shared.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import express from 'express';
@@ -145,8 +146,12 @@ export default async function bench(): Promise<BenchReport> {
     createTestDatabase('bench_verify'),
     createTestVhost('bench_verify'),
   ]);
+  // The gateway's secret: /auth/verify answers nobody else.
+  const gatewaySecret = randomBytes(32).toString('base64url');
+  const fromGateway = { 'x-gateway-secret': gatewaySecret };
   const service = await start({
     env: {
+      GATEWAY_SHARED_SECRET: gatewaySecret,
       PORT: '0',
       DATABASE_URL: database.url,
       RABBITMQ_URL: vhost.url,
@@ -175,9 +180,9 @@ export default async function bench(): Promise<BenchReport> {
       apiKey: [] as LoadResult[],
     };
     for (let round = 0; round < ROUNDS; round++) {
-      runs.baseline.push(await load(baseline.url, { authorization }));
-      runs.jwt.push(await load(verifyUrl, { authorization }));
-      runs.apiKey.push(await load(verifyUrl, { 'x-api-key': key.key }));
+      runs.baseline.push(await load(baseline.url, { ...fromGateway, authorization }));
+      runs.jwt.push(await load(verifyUrl, { ...fromGateway, authorization }));
+      runs.apiKey.push(await load(verifyUrl, { ...fromGateway, 'x-api-key': key.key }));
     }
     for (const [name, results] of Object.entries(runs)) {
       const failed = results.reduce((n, r) => n + r.failed, 0);
