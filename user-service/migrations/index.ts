@@ -90,8 +90,25 @@ const usage: Migration = {
   },
 };
 
+/** Sign-up and sign-in counters per client address and per account (AuthLimits). */
+const authLimits: Migration = {
+  async up(db) {
+    await sql`
+      CREATE TABLE auth_rate_limits (
+        key text PRIMARY KEY,
+        window_start timestamptz NOT NULL,
+        hits integer NOT NULL
+      )`.execute(db);
+    await sql`CREATE INDEX auth_rate_limits_window ON auth_rate_limits (window_start)`.execute(db);
+  },
+  async down(db) {
+    await sql`DROP TABLE IF EXISTS auth_rate_limits`.execute(db);
+  },
+};
+
 /** The user service's own tables, in order. Projection tables belong to their projections. */
 export const migrations: Migrations = {
   '20261201-01-secrets': secrets,
   '20261201-02-usage': usage,
+  '20261202-01-auth-limits': authLimits,
 };

@@ -41,16 +41,6 @@ const signingKeys = z
       }),
   );
 
-const emailList = z
-  .string()
-  .transform((text) =>
-    text
-      .split(',')
-      .map((e) => e.trim().toLowerCase())
-      .filter(Boolean),
-  )
-  .default([]);
-
 /** Every setting of the user service, read once at boot. Documented in .env.example. */
 export const userConfigSchema = z
   .object({
@@ -72,8 +62,19 @@ export const userConfigSchema = z
       .default(17),
     LOGIN_FAILURES_BEFORE_DELAY: env.int(5, 1),
     LOGIN_MAX_DELAY_SECONDS: env.int(900, 1),
-    ADMIN_EMAILS: emailList,
+    PASSWORD_HASH_CONCURRENCY: env.int(4, 1),
+    PASSWORD_HASH_QUEUE: env.int(16, 0),
+    PASSWORD_HASH_WAIT_MS: env.int(5_000, 1),
+    AUTH_RATE_LIMIT_WINDOW_SECONDS: env.int(60, 1),
+    REGISTER_LIMIT_PER_ADDRESS: env.int(60, 1),
+    REGISTER_LIMIT_PER_EMAIL: env.int(5, 1),
+    LOGIN_LIMIT_PER_ADDRESS: env.int(120, 1),
+    LOGIN_LIMIT_PER_ACCOUNT: env.int(20, 1),
+    RECENT_AUTH_MAX_AGE_MS: env.int(600_000, 1_000),
+    NOTIFICATION_STREAMS_PER_USER: env.int(5, 1),
     API_KEY_CACHE_TTL_MS: env.int(30_000, 0),
+    /** What the gateway sends in X-Gateway-Secret; unset, /auth/verify answers nobody (404). */
+    GATEWAY_SHARED_SECRET: z.string().trim().min(16, 'expected at least 16 characters').optional(),
     USAGE_FLUSH_INTERVAL_MS: env.int(5_000, 10),
     SSE_HEARTBEAT_MS: env.int(15_000, 100),
   })
@@ -88,6 +89,19 @@ export const userConfigSchema = z
           'refused when NODE_ENV=production: the signing key comes from AUTH_SIGNING_KEYS or AUTH_SIGNING_KEYS_FILE',
       });
     }
+    if (!config.AUTH_SIGNING_KEYS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_SIGNING_KEYS'],
+        message:
+          'required when NODE_ENV=production: Ed25519 private keys (a JWKS, a JWK or PEM), or AUTH_SIGNING_KEYS_FILE naming a file that holds them',
+      });
+    }
+    refuseUnsafeProductionSecrets(config, ctx, {
+      credentialUrls: ['DATABASE_URL', 'RABBITMQ_URL'],
+      required: ['GATEWAY_SHARED_SECRET'],
+      secrets: ['GATEWAY_SHARED_SECRET'],
+    });
   });
 
 export type UserConfig = z.infer<typeof userConfigSchema>;

@@ -21,11 +21,13 @@ export interface ServiceTables {
     last_used_at: Date | null;
   };
   login_throttle: {
+    /** sha256 of the email's key and the client address (LoginThrottle.key). */
     email_hash: string;
     failures: number;
     last_failure_at: Date;
     blocked_until: Date | null;
   };
+  auth_rate_limits: { key: string; window_start: Date; hits: number };
   signing_keys: { kid: string; private_jwk: unknown; created_at: Generated<Date> };
   api_usage_daily: { user_id: string; day: string; requests: number };
   session_activity: { session_id: string; last_used_at: Date };

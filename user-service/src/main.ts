@@ -32,7 +32,8 @@ import { type UserContext } from './application/context';
 import { LiveFeed } from './application/live-feed';
 import { LoginThrottle } from './application/login-throttle';
 import { NotificationHub } from './application/notification-hub';
-import { PasswordHasher } from './application/passwords';
+import { HashGate, PasswordHasher } from './application/passwords';
+import { AuthLimits } from './application/rate-limits';
 import { Revocations } from './application/revocations';
 import { loadKeyRing } from './application/signing-keys';
 import { UsageRecorder } from './application/usage-recorder';
@@ -66,7 +67,7 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
     migrations,
     ...(options.logger ? { logger: options.logger } : {}),
   });
-  const hub = new NotificationHub();
+  const hub = new NotificationHub(config.NOTIFICATION_STREAMS_PER_USER);
   try {
     const db = host.database.db;
     const logger = host.logger;
@@ -87,6 +88,19 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
     );
     const apiKeys = new ApiKeyCache(db, config.API_KEY_CACHE_TTL_MS);
     const usage = new UsageRecorder(db, logger, config.USAGE_FLUSH_INTERVAL_MS);
+    const limits = new AuthLimits(db, config.AUTH_RATE_LIMIT_WINDOW_SECONDS * 1000);
+    limits.start();
+    host.onStop(() => limits.stop());
+    const passwords = new PasswordHasher(
+      config.PASSWORD_SCRYPT_LOG_N,
+      8,
+      1,
+      new HashGate({
+        concurrency: config.PASSWORD_HASH_CONCURRENCY,
+        queue: config.PASSWORD_HASH_QUEUE,
+        waitMs: config.PASSWORD_HASH_WAIT_MS,
+      }),
+    );
 
     const ctx: UserContext = {
       config,
@@ -95,12 +109,13 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
       db,
       logger,
       metrics: host.metrics,
-      passwords: new PasswordHasher(config.PASSWORD_SCRYPT_LOG_N),
+      passwords,
       throttle: new LoginThrottle(
         db,
         config.LOGIN_FAILURES_BEFORE_DELAY,
         config.LOGIN_MAX_DELAY_SECONDS,
       ),
+      limits,
       tokens,
       revocations,
       apiKeys,
@@ -125,6 +140,15 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
     });
     host.metrics.gauge('notification_streams_open', 'Open SSE notification streams', [], (g) =>
       g.set(hub.connections),
+    );
+    host.metrics.gauge(
+      'password_hashes_in_progress',
+      'Password hashes running and waiting for a slot',
+      ['state'],
+      (g) => {
+        g.set({ state: 'running' }, passwords.load.running);
+        g.set({ state: 'waiting' }, passwords.load.waiting);
+      },
     );
     host.metrics.gauge(
       'revocations_in_memory',

@@ -4,6 +4,20 @@ import { type EndpointDef, ProblemSchema, defineEndpoint, problems } from '../ht
 import { buildOpenApiDocument } from '../openapi';
 import { NotificationKindSchema, PreferencesSchema } from './events';
 
+/** 503: every password-hashing slot is busy; Retry-After says when to come back. */
+const hashingBusy = {
+  description: 'Password hashing is at capacity: try again after Retry-After',
+  schema: ProblemSchema,
+  contentType: 'application/problem+json',
+};
+
+/** 403: an API key, or a session whose password was not checked recently. */
+const credentialsManagement = {
+  ...problems[403],
+  description:
+    'Needs a session (not an API key) whose password was checked in the last few minutes: POST /auth/confirm-password',
+};
+
 /** 428: a conditional request without its condition (If-Match on PUT /users/:id). */
 const preconditionRequired = {
   description: 'If-Match is required: send the ETag of GET /users/:id',
@@ -20,7 +34,20 @@ const password = z
   .min(12, 'must be at least 12 characters')
   .max(256, 'must be at most 256 characters')
   .describe('At least 12 characters');
-const displayName = z.string().trim().min(1).max(80).describe('Name shown in the app');
+/**
+ * Text a person types: no NUL and no other control characters (PostgreSQL refuses NUL in text
+ * and jsonb, and a control character in a name is never meant). Everything that is stored goes
+ * through it.
+ */
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    // eslint-disable-next-line no-control-regex -- control characters are what it refuses
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters (such as NUL)');
+const displayName = text(80).describe('Name shown in the app');
 
 export const UserSchema = z
   .object({
@@ -48,13 +75,24 @@ export const AuthResponseSchema = TokensSchema.extend({ user: UserSchema }).meta
   id: 'AuthResponse',
 });
 export const RefreshRequestSchema = z
-  .object({ refreshToken: z.string().min(1).max(512).describe('The refresh token last received') })
+  .object({
+    refreshToken: z
+      .string()
+      .min(1)
+      .max(512)
+      .regex(/^[A-Za-z0-9_-]+$/, 'expected a refresh token (base64url)')
+      .describe('The refresh token last received'),
+  })
   .meta({ id: 'RefreshRequest' });
 export const LogoutRequestSchema = z
   .object({
     all: z.boolean().default(false).describe('End every session of the user, not only this one'),
   })
   .meta({ id: 'LogoutRequest' });
+
+export const ConfirmPasswordRequestSchema = z
+  .object({ password: z.string().min(1).max(256).describe('Your password') })
+  .meta({ id: 'ConfirmPasswordRequest' });
 
 export const SessionSchema = z
   .object({
@@ -70,7 +108,18 @@ export const SessionSchema = z
 export const UserParamsSchema = z.object({ id: IdSchema.describe('User id') });
 
 export const UpdateUserRequestSchema = z
-  .object({ displayName: displayName.optional(), email: email.optional() })
+  .object({
+    displayName: displayName.optional(),
+    email: email.optional(),
+    currentPassword: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe(
+        'Your password, to change the email when this session has not confirmed it in the last few minutes',
+      ),
+  })
   .refine((v) => v.displayName !== undefined || v.email !== undefined, {
     message: 'give displayName or email',
   })
@@ -88,30 +137,38 @@ export const ApiKeySchema = z
   .meta({ id: 'ApiKey' });
 export const CreateApiKeyRequestSchema = z
   .object({
-    name: z.string().trim().min(1).max(80).describe('What the key is for'),
+    name: text(80).describe('What the key is for'),
     expiresAt: z.iso
       .datetime({ offset: true, message: 'expected an ISO 8601 date-time' })
+      .refine(storableInstant, 'expected a date-time between 1970 and 9999 (UTC)')
       .optional()
-      .describe('When it stops working; never when absent'),
+      .describe('When it stops working (at most 2 years ahead); never when absent'),
   })
   .meta({ id: 'CreateApiKeyRequest' });
 export const CreatedApiKeySchema = ApiKeySchema.extend({
   key: z.string().describe('mm_<prefix>_<secret>: shown this once, store it now'),
 }).meta({ id: 'CreatedApiKey' });
 
+/**
+ * Within what a date column holds and a person means: an offset can push
+ * `9999-12-31T23:59:59-23:59` into year 10000, and day arithmetic on year 1 leaves the calendar.
+ */
+function storableInstant(value: string): boolean {
+  const year = new Date(value).getUTCFullYear();
+  return year >= 1970 && year <= 9999;
+}
+
+const usageDay = z.iso
+  .date({ message: 'expected a date (YYYY-MM-DD)' })
+  .refine((day) => day >= '2000-01-01' && day <= '9999-12-31', 'expected a date from 2000 to 9999');
+
 /** The longest period GET /users/:id/usage answers for. */
 export const USAGE_MAX_DAYS = 366;
 
 export const UsageQuerySchema = z
   .object({
-    from: z.iso
-      .date({ message: 'expected a date (YYYY-MM-DD)' })
-      .optional()
-      .describe('First day (UTC), default 29 days before `to`'),
-    to: z.iso
-      .date({ message: 'expected a date (YYYY-MM-DD)' })
-      .optional()
-      .describe('Last day (UTC), inclusive, default today'),
+    from: usageDay.optional().describe('First day (UTC), default 29 days before `to`'),
+    to: usageDay.optional().describe('Last day (UTC), inclusive, default today'),
   })
   .refine((q) => !q.from || !q.to || q.from <= q.to, {
     message: 'must not be before from',
@@ -195,7 +252,11 @@ export const userEndpoints = {
       201: { description: 'Registered and signed in', schema: AuthResponseSchema },
       400: problems[400],
       409: problems[409],
-      429: problems[429],
+      429: {
+        ...problems[429],
+        description: 'Too many sign-ups from this address or for this email',
+      },
+      503: hashingBusy,
     },
   }),
   login: defineEndpoint({
@@ -213,6 +274,7 @@ export const userEndpoints = {
       400: problems[400],
       401: problems[401],
       429: problems[429],
+      503: hashingBusy,
     },
   }),
   refresh: defineEndpoint({
@@ -237,7 +299,29 @@ export const userEndpoints = {
     tags: auth,
     auth: 'user',
     body: LogoutRequestSchema,
-    responses: { 204: { description: 'Signed out' }, 401: problems[401] },
+    responses: {
+      204: { description: 'Signed out' },
+      401: problems[401],
+      403: credentialsManagement,
+    },
+  }),
+  confirmPassword: defineEndpoint({
+    operationId: 'confirmPassword',
+    method: 'post',
+    path: '/auth/confirm-password',
+    summary: 'Type your password again, so this session may manage credentials for a while',
+    description:
+      'Creating API keys, changing the email and ending sessions need a session whose password was checked in the last few minutes (RECENT_AUTH_MAX_AGE_MS). API keys cannot.',
+    tags: auth,
+    auth: 'user',
+    body: ConfirmPasswordRequestSchema,
+    responses: {
+      204: { description: 'Confirmed' },
+      400: problems[400],
+      401: problems[401],
+      403: { ...problems[403], description: 'Wrong password, or not a session (an API key)' },
+      429: problems[429],
+    },
   }),
   listSessions: defineEndpoint({
     operationId: 'listSessions',
@@ -261,7 +345,11 @@ export const userEndpoints = {
     tags: auth,
     auth: 'user',
     params: z.object({ id: IdSchema.describe('Session id') }),
-    responses: { 204: { description: 'Revoked' }, 404: problems[404] },
+    responses: {
+      204: { description: 'Revoked' },
+      403: credentialsManagement,
+      404: problems[404],
+    },
   }),
   verify: defineEndpoint({
     operationId: 'verify',
@@ -328,6 +416,7 @@ export const userEndpoints = {
         headers: { ETag: 'The new revision' },
       },
       400: problems[400],
+      403: credentialsManagement,
       404: problems[404],
       409: { ...problems[409], description: 'The new email belongs to another account' },
       412: problems[412],
@@ -343,7 +432,11 @@ export const userEndpoints = {
     auth: 'user',
     params: userParams,
     query: UsageQuerySchema,
-    responses: { 200: { description: 'Usage', schema: UsageSchema }, 404: problems[404] },
+    responses: {
+      200: { description: 'Usage', schema: UsageSchema },
+      400: problems[400],
+      404: problems[404],
+    },
   }),
   getPreferences: defineEndpoint({
     operationId: 'getPreferences',
@@ -411,6 +504,7 @@ export const userEndpoints = {
     responses: {
       201: { description: 'Created', schema: CreatedApiKeySchema },
       400: problems[400],
+      403: credentialsManagement,
       404: problems[404],
     },
   }),

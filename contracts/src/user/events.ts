@@ -26,7 +26,12 @@ export const PreferencesSchema = z
       .regex(/^[a-z0-9]{2,20}$/, 'expected a lower-case crypto ticker')
       .nullable()
       .describe('Pre-selected crypto at checkout'),
-    timeZone: z.string().min(1).max(64).describe('IANA time zone, e.g. Europe/Paris'),
+    timeZone: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9_+\-/]+$/, 'expected an IANA time zone such as Europe/Paris')
+      .describe('IANA time zone, e.g. Europe/Paris'),
     locale: z
       .string()
       .regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'expected a locale such as en or en-GB')
@@ -106,6 +111,20 @@ export const userEvents = {
     }),
     { description: 'Display name and/or email changed' },
   ),
+  roleChanged: defineEvent(
+    'user.role-changed',
+    z.object({
+      userId,
+      role: RoleSchema.describe('The role from now on'),
+      previousRole: RoleSchema,
+      operator: z.string().min(1).max(128).describe('Who ran the command ($USER or --operator)'),
+      changedAt: TimestampSchema,
+    }),
+    {
+      description:
+        'An operator granted or revoked the admin role (meetmatt users grant-admin / revoke-admin): the only way a role changes',
+    },
+  ),
   preferencesUpdated: defineEvent(
     'user.preferences-updated',
     z.object({ userId, preferences: PreferencesSchema, updatedAt: TimestampSchema }),
@@ -135,6 +154,14 @@ export const userEvents = {
       revokedAt: TimestampSchema,
     }),
     { description: 'A session ended; its access tokens are refused from now on' },
+  ),
+  sessionPasswordConfirmed: defineEvent(
+    'user.session-password-confirmed',
+    z.object({ userId, sessionId: IdSchema, confirmedAt: TimestampSchema }),
+    {
+      description:
+        'The session’s user typed their password again (POST /auth/confirm-password): it may manage credentials for a few minutes',
+    },
   ),
   apiKeyCreated: defineEvent(
     'user.api-key-created',

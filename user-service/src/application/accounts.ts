@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type Role } from '@meetmatt/contracts';
-import { type DomainError, type Position, domainError } from '@meetmatt/infra';
+import { sql } from 'kysely';
+import { type DomainError, type Position, type Principal, domainError } from '@meetmatt/infra';
+import { type RecentAuth } from '../domain/credentials';
 import { emailReservationDecider } from '../domain/email-reservation-decide';
 import { sessionDecider } from '../domain/session-decide';
 import { type SessionRevokeReason } from '../domain/session';
@@ -9,6 +11,10 @@ import { type UserState } from '../domain/user';
 import { userDecider } from '../domain/user-decide';
 import { type UserContext } from './context';
 import { latest, loadStream, runCommand } from './commands';
+import { recentAuthOf } from './credentials';
+import { LoginThrottle } from './login-throttle';
+import { HashingBusyError } from './passwords';
+import { type RateLimit } from './rate-limits';
 import { newRefreshToken, sha256 } from './secrets';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: DomainError };
@@ -46,10 +52,12 @@ export function userView(state: Extract<UserState, { status: 'registered' }>): U
 }
 
 /**
- * Sign up: the password is hashed first (slow, before anything is written), then the email is
- * reserved in its own stream (the event store's expected-revision check is what makes it
- * unique: of two registrations at once, one appends and the other finds it taken), then the
- * credentials row and the `user.registered` event, then a first session.
+ * Sign up. Cheap refusals come before the slow hash (rate limits per client address and per
+ * email, an address already taken), so a flood of sign-ups cannot buy scrypt time. Then the
+ * email is reserved in its own stream (the event store's expected-revision check is what makes
+ * it unique: of two registrations at once, one appends and the other finds it taken), then the
+ * credentials row and the `user.registered` event, then a first session. A registration that
+ * fails before its `user.registered` event leaves no credentials row and no reservation behind.
  */
 export async function register(
   ctx: UserContext,
@@ -57,16 +65,42 @@ export async function register(
   client: ClientInfo,
 ): Promise<Result<SignedIn>> {
   const email = normaliseEmail(input.email);
+  const limited = await overLimit(ctx, [
+    [{ name: 'register:address', limit: ctx.config.REGISTER_LIMIT_PER_ADDRESS }, addressOf(client)],
+    [{ name: 'register:email', limit: ctx.config.REGISTER_LIMIT_PER_EMAIL }, emailKey(email)],
+  ]);
+  if (limited) return { ok: false, error: tooManyRequests(limited, 'sign-ups') };
+  const taken = await emailTaken(ctx, email);
+  if (taken) return { ok: false, error: taken };
   const passwordHash = await ctx.passwords.hash(input.password);
   const userId = randomUUID();
   const reserved = await reserveEmail(ctx, email, userId);
   if (!reserved.ok) return reserved;
+  let registered: Awaited<ReturnType<typeof registerUser>> | undefined;
+  try {
+    registered = await registerUser(ctx, userId, email, passwordHash, input.displayName);
+  } finally {
+    if (!registered?.ok) await undoRegistration(ctx, email, userId);
+  }
+  if (!registered.ok) return registered;
+  if (registered.state.status !== 'registered') throw new Error('registration left no user');
+  const session = await startSession(ctx, registered.state.userId, registered.state.role, client);
+  await ctx.waitForProjections(latest(reserved.value, registered.position, session.position));
+  return { ok: true, value: { user: userView(registered.state), ...session.tokens } };
+}
+
+async function registerUser(
+  ctx: UserContext,
+  userId: string,
+  email: string,
+  passwordHash: string,
+  displayName: string | undefined,
+) {
   await ctx.db
     .insertInto('credentials')
     .values({ user_id: userId, password_hash: passwordHash })
     .execute();
-  const role: Role = ctx.config.ADMIN_EMAILS.includes(email) ? 'admin' : 'user';
-  const registered = await runCommand({
+  return runCommand({
     store: ctx.store,
     catalog: ctx.catalog,
     decider: userDecider,
@@ -76,21 +110,49 @@ export async function register(
       type: 'Register',
       userId,
       email,
-      displayName: input.displayName ?? defaultDisplayName(email),
-      role,
+      displayName: displayName ?? defaultDisplayName(email),
       now: ctx.now().toISOString(),
     },
   });
-  if (!registered.ok) return registered;
-  if (registered.state.status !== 'registered') throw new Error('registration left no user');
-  const session = await startSession(ctx, registered.state.userId, role, client);
-  await ctx.waitForProjections(latest(reserved.value, registered.position, session.position));
-  return { ok: true, value: { user: userView(registered.state), ...session.tokens } };
+}
+
+/** Gives back what a registration that never recorded its user took (best effort, logged). */
+async function undoRegistration(ctx: UserContext, email: string, userId: string): Promise<void> {
+  try {
+    await ctx.db.deleteFrom('credentials').where('user_id', '=', userId).execute();
+    await releaseEmail(ctx, email, userId);
+  } catch (error) {
+    // The reservation then lapses after its grace period (RESERVATION_GRACE_MS).
+    ctx.logger.warn('could not undo a failed registration', {
+      userId,
+      error: (error as Error).message,
+    });
+  }
+}
+
+/** The address as taken refuses a registration: decided on the reservation as it stands. */
+async function emailTaken(ctx: UserContext, email: string): Promise<DomainError | undefined> {
+  const current = await loadStream(ctx, emailReservationDecider, streams.email(email));
+  if (current.state.status !== 'reserved') return undefined;
+  const decided = emailReservationDecider.decide(
+    {
+      type: 'ReserveEmail',
+      email,
+      userId: randomUUID(),
+      holderUsesIt: await holderUsesEmail(ctx, current.state.userId, email),
+      now: ctx.now().toISOString(),
+    },
+    current.state,
+  );
+  return Array.isArray(decided) ? undefined : decided;
 }
 
 /**
  * Sign in. Whether or not the email has an account, the same queries run and one scrypt
  * verification is spent (against a dummy hash when there is none), and the same 401 comes back.
+ * Limits come first: per client address, per account (except from an address this account has
+ * signed in from before), and the guess throttle per account and address, which counts the
+ * attempt before the password is hashed.
  */
 export async function login(
   ctx: UserContext,
@@ -100,116 +162,239 @@ export async function login(
   const email = normaliseEmail(input.email);
   const key = emailKey(email);
   const now = ctx.now();
-  const wait = await ctx.throttle.blockedFor(key, now);
-  if (wait > 0) return { ok: false, error: tooManyAttempts(wait) };
+  const address = addressOf(client);
+  const addressLimited = await overLimit(ctx, [
+    [{ name: 'login:address', limit: ctx.config.LOGIN_LIMIT_PER_ADDRESS }, address],
+  ]);
+  if (addressLimited) return { ok: false, error: tooManyRequests(addressLimited, 'sign-ins') };
 
   const reservation = await loadStream(ctx, emailReservationDecider, streams.email(email));
   const candidate = reservation.state.status === 'reserved' ? reservation.state.userId : NO_USER;
-  const [credentials, user] = await Promise.all([
+  const [credentials, user, known] = await Promise.all([
     ctx.db
       .selectFrom('credentials')
       .select('password_hash')
       .where('user_id', '=', candidate)
       .executeTakeFirst(),
     loadStream(ctx, userDecider, streams.user(candidate)),
+    knownAddress(ctx, candidate, client.ip),
   ]);
+  if (!known) {
+    const accountLimited = await overLimit(ctx, [
+      [{ name: 'login:account', limit: ctx.config.LOGIN_LIMIT_PER_ACCOUNT }, key],
+    ]);
+    if (accountLimited) return { ok: false, error: tooManyAttempts(accountLimited) };
+  }
+  const throttleKey = LoginThrottle.key(key, client.ip);
+  const attempt = await ctx.throttle.reserve(throttleKey, now);
+  if (!attempt.ok) return { ok: false, error: tooManyAttempts(attempt.retryAfterSeconds) };
+
   const account =
     credentials && user.state.status === 'registered' && user.state.email === email
       ? { state: user.state, hash: credentials.password_hash }
       : undefined;
-  const valid = account
-    ? await ctx.passwords.verify(input.password, account.hash)
-    : await ctx.passwords.verifyDummy(input.password);
-  if (!valid || !account) {
-    await ctx.throttle.recordFailure(key, now);
-    return { ok: false, error: invalidCredentials() };
+  let valid: boolean;
+  try {
+    valid = account
+      ? await ctx.passwords.verify(input.password, account.hash)
+      : await ctx.passwords.verifyDummy(input.password);
+  } catch (error) {
+    // Not evaluated (hashing at capacity): it was no guess.
+    await ctx.throttle.release(throttleKey, 'not-evaluated').catch(() => undefined);
+    throw error;
   }
-  await ctx.throttle.reset(key);
-  if (ctx.passwords.needsRehash(account.hash)) {
-    const rehashed = await ctx.passwords.hash(input.password);
-    await ctx.db
-      .updateTable('credentials')
-      .set({ password_hash: rehashed, updated_at: now })
-      .where('user_id', '=', account.state.userId)
-      .execute();
-  }
+  if (!valid || !account) return { ok: false, error: invalidCredentials() };
+  await ctx.throttle.release(throttleKey, 'success');
+  await upgradeHash(ctx, account.state.userId, account.hash, input.password, now);
   const session = await startSession(ctx, account.state.userId, account.state.role, client);
   await ctx.waitForProjections(session.position);
   return { ok: true, value: { user: userView(account.state), ...session.tokens } };
 }
 
+async function upgradeHash(
+  ctx: UserContext,
+  userId: string,
+  hash: string,
+  password: string,
+  now: Date,
+): Promise<void> {
+  if (!ctx.passwords.needsRehash(hash)) return;
+  let rehashed: string;
+  try {
+    rehashed = await ctx.passwords.hash(password);
+  } catch (error) {
+    // The next sign-in upgrades it; this one need not wait for a hashing slot.
+    if (error instanceof HashingBusyError) return;
+    throw error;
+  }
+  await ctx.db
+    .updateTable('credentials')
+    .set({ password_hash: rehashed, updated_at: now })
+    .where('user_id', '=', userId)
+    .execute();
+}
+
+/** Whether this account has opened a session from this address before (its read model). */
+async function knownAddress(ctx: UserContext, userId: string, ip: string | null): Promise<boolean> {
+  if (!ip || userId === NO_USER) return false;
+  const row = await ctx.db
+    .selectFrom('sessions')
+    .select('id')
+    .where('user_id', '=', userId)
+    .where('ip', '=', ip)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /**
- * Rotates a refresh token: the presented one is marked used and a new one issued, in one
- * transaction that locks its row, so of two refreshes with one token only one succeeds. A token
- * that was already used means it leaked (or the client misbehaves): the whole session ends.
+ * The user typed their password again in this session (for credential changes, which need a
+ * recent check). Throttled like a sign-in: a stolen session token cannot guess the password.
+ */
+export async function confirmPassword(
+  ctx: UserContext,
+  principal: Principal,
+  password: string,
+  client: ClientInfo,
+): Promise<Result<Position | undefined>> {
+  const checked = await checkPassword(ctx, principal, password, client);
+  if (!checked.ok) return checked;
+  const confirmed = await runCommand({
+    store: ctx.store,
+    catalog: ctx.catalog,
+    decider: sessionDecider,
+    streamId: streams.session(checked.value.sessionId),
+    userId: principal.userId,
+    command: { type: 'ConfirmPassword', userId: principal.userId, now: ctx.now().toISOString() },
+  });
+  return confirmed.ok ? { ok: true, value: confirmed.position } : confirmed;
+}
+
+/**
+ * The caller's own password, checked now (throttled, counted before hashing). Only a session
+ * may do this: an API key is refused before any hashing.
+ */
+export async function checkPassword(
+  ctx: UserContext,
+  principal: Principal,
+  password: string,
+  client: ClientInfo,
+): Promise<Result<RecentAuth & { sessionId: string }>> {
+  const auth = await recentAuthOf(ctx, principal);
+  if (auth.credential.kind !== 'session')
+    return {
+      ok: false,
+      error: domainError('session-required', 'Only a signed-in session can confirm a password'),
+    };
+  const user = await loadStream(ctx, userDecider, streams.user(principal.userId));
+  if (user.state.status !== 'registered')
+    return { ok: false, error: domainError('user-not-found', 'No such user') };
+  const now = ctx.now();
+  const throttleKey = LoginThrottle.key(emailKey(user.state.email), client.ip);
+  const attempt = await ctx.throttle.reserve(throttleKey, now);
+  if (!attempt.ok) return { ok: false, error: tooManyAttempts(attempt.retryAfterSeconds) };
+  const row = await ctx.db
+    .selectFrom('credentials')
+    .select('password_hash')
+    .where('user_id', '=', principal.userId)
+    .executeTakeFirst();
+  let valid: boolean;
+  try {
+    valid = row ? await ctx.passwords.verify(password, row.password_hash) : false;
+  } catch (error) {
+    await ctx.throttle.release(throttleKey, 'not-evaluated').catch(() => undefined);
+    throw error;
+  }
+  if (!valid) return { ok: false, error: wrongPassword() };
+  await ctx.throttle.release(throttleKey, 'success');
+  return {
+    ok: true,
+    value: {
+      credential: { ...auth.credential, passwordCheckedAt: now.toISOString() },
+      maxAgeMs: auth.maxAgeMs,
+      sessionId: auth.credential.sessionId,
+    },
+  };
+}
+
+/**
+ * Rotates a refresh token: the presented one is marked used and a new one issued in one
+ * statement, so of two refreshes with one token only one succeeds. A token that was already
+ * used means it leaked (or the client misbehaves): the whole session ends.
+ *
+ * Nothing waits for a second pool connection while holding a lock: the session and the user
+ * are read before, and the rotation is a single statement whose row lock lasts only as long as
+ * that statement (many refreshes of one token at once queue on the row, not on the pool).
  */
 export async function refresh(ctx: UserContext, refreshToken: string): Promise<Result<SignedIn>> {
   const tokenHash = sha256(refreshToken);
   const now = ctx.now();
-  const outcome = await ctx.db.transaction().execute(async (trx) => {
-    const row = await trx
+  const row = await ctx.db
+    .selectFrom('refresh_tokens')
+    .select(['session_id', 'user_id', 'used_at', 'expires_at'])
+    .where('token_hash', '=', tokenHash)
+    .executeTakeFirst();
+  if (!row) return { ok: false, error: invalidRefreshToken() };
+  if (row.used_at) return refreshTokenReused(ctx, row.user_id, row.session_id);
+  if (row.expires_at.getTime() <= now.getTime()) return { ok: false, error: invalidRefreshToken() };
+  const [session, user] = await Promise.all([
+    loadStream(ctx, sessionDecider, streams.session(row.session_id)),
+    loadStream(ctx, userDecider, streams.user(row.user_id)),
+  ]);
+  if (session.state.status !== 'active' || user.state.status !== 'registered')
+    return { ok: false, error: invalidRefreshToken() };
+  const next = newRefreshToken();
+  const { rows } = await sql<{ session_id: string }>`
+    WITH used AS (
+      UPDATE refresh_tokens SET used_at = ${now}
+      WHERE token_hash = ${tokenHash} AND used_at IS NULL AND expires_at > ${now}
+      RETURNING session_id, user_id)
+    INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at, used_at)
+    SELECT ${sha256(next)}, session_id, user_id, ${refreshExpiry(ctx, now)}, NULL FROM used
+    RETURNING session_id`.execute(ctx.db);
+  if (rows.length === 0) {
+    // Another refresh of this token got there first (or the session was just ended).
+    const after = await ctx.db
       .selectFrom('refresh_tokens')
-      .selectAll()
+      .select('used_at')
       .where('token_hash', '=', tokenHash)
-      .forUpdate()
       .executeTakeFirst();
-    if (!row) return { kind: 'invalid' as const };
-    if (row.used_at) return { kind: 'reused' as const, row };
-    if (row.expires_at.getTime() <= now.getTime()) return { kind: 'invalid' as const };
-    const [session, user] = await Promise.all([
-      loadStream(ctx, sessionDecider, streams.session(row.session_id)),
-      loadStream(ctx, userDecider, streams.user(row.user_id)),
-    ]);
-    if (session.state.status !== 'active' || user.state.status !== 'registered')
-      return { kind: 'invalid' as const };
-    const next = newRefreshToken();
-    await trx
-      .updateTable('refresh_tokens')
-      .set({ used_at: now })
-      .where('token_hash', '=', tokenHash)
-      .execute();
-    await trx
-      .insertInto('refresh_tokens')
-      .values({
-        token_hash: sha256(next),
-        session_id: row.session_id,
-        user_id: row.user_id,
-        expires_at: refreshExpiry(ctx, now),
-        used_at: null,
-      })
-      .execute();
-    return { kind: 'rotated' as const, row, user: user.state, next };
-  });
-  if (outcome.kind === 'invalid') return { ok: false, error: invalidRefreshToken() };
-  if (outcome.kind === 'reused') {
-    await revokeSession(ctx, outcome.row.user_id, outcome.row.session_id, 'refresh-token-reuse');
-    ctx.logger.warn('refresh token reused: session revoked', {
-      userId: outcome.row.user_id,
-      sessionId: outcome.row.session_id,
-    });
-    return {
-      ok: false,
-      error: domainError(
-        'refresh-token-reused',
-        'This refresh token was already used: the session has been ended, sign in again',
-      ),
-    };
+    if (after?.used_at) return refreshTokenReused(ctx, row.user_id, row.session_id);
+    return { ok: false, error: invalidRefreshToken() };
   }
-  ctx.usage.sessionUsed(outcome.row.session_id, now);
+  ctx.usage.sessionUsed(row.session_id, now);
   const accessToken = await ctx.tokens.sign(
-    { userId: outcome.user.userId, role: outcome.user.role, sessionId: outcome.row.session_id },
+    { userId: user.state.userId, role: user.state.role, sessionId: row.session_id },
     ctx.config.ACCESS_TOKEN_TTL_SECONDS,
   );
   return {
     ok: true,
     value: {
-      user: userView(outcome.user),
+      user: userView(user.state),
       accessToken,
-      refreshToken: outcome.next,
+      refreshToken: next,
       expiresIn: ctx.config.ACCESS_TOKEN_TTL_SECONDS,
     },
   };
 }
+
+async function refreshTokenReused(
+  ctx: UserContext,
+  userId: string,
+  sessionId: string,
+): Promise<Result<never>> {
+  await revokeSession(ctx, userId, sessionId, 'refresh-token-reuse', SYSTEM);
+  ctx.logger.warn('refresh token reused: session revoked', { userId, sessionId });
+  return {
+    ok: false,
+    error: domainError(
+      'refresh-token-reused',
+      'This refresh token was already used: the session has been ended, sign in again',
+    ),
+  };
+}
+
+const SYSTEM: RecentAuth = { credential: { kind: 'system' }, maxAgeMs: 0 };
 
 /**
  * Ends a session: its access tokens are refused at once here (and by the other instances as
@@ -220,6 +405,7 @@ export async function revokeSession(
   userId: string,
   sessionId: string,
   reason: SessionRevokeReason,
+  auth: RecentAuth,
 ): Promise<Result<Position | undefined>> {
   const now = ctx.now();
   const revoked = await runCommand({
@@ -228,7 +414,7 @@ export async function revokeSession(
     decider: sessionDecider,
     streamId: streams.session(sessionId),
     userId,
-    command: { type: 'RevokeSession', userId, reason, now: now.toISOString() },
+    command: { type: 'RevokeSession', userId, reason, auth, now: now.toISOString() },
   });
   if (!revoked.ok) return revoked;
   if (revoked.state.status === 'revoked') ctx.revocations.add(sessionId, revoked.state.revokedAt);
@@ -236,16 +422,27 @@ export async function revokeSession(
   return { ok: true, value: revoked.position };
 }
 
-/** POST /auth/logout: this session, or with `all` every live session of the user. */
+/**
+ * POST /auth/logout: this session, or with `all` every live session of the user (which needs
+ * a recent password). The current session is ended first: when it is refused, nothing is.
+ */
 export async function logout(
   ctx: UserContext,
-  userId: string,
-  currentSessionId: string,
+  principal: Principal,
   all: boolean,
-): Promise<void> {
+): Promise<Result<void>> {
+  const { userId, sessionId: currentSessionId } = principal;
+  const auth = await recentAuthOf(ctx, principal);
   const positions: (Position | undefined)[] = [];
-  const current = await revokeSession(ctx, userId, currentSessionId, all ? 'logout-all' : 'logout');
-  if (current.ok) positions.push(current.value);
+  const current = await revokeSession(
+    ctx,
+    userId,
+    currentSessionId,
+    all ? 'logout-all' : 'logout',
+    auth,
+  );
+  if (!current.ok) return current;
+  positions.push(current.value);
   if (all) {
     const live = await ctx.db
       .selectFrom('sessions')
@@ -255,11 +452,12 @@ export async function logout(
       .execute();
     for (const { id } of live) {
       if (id === currentSessionId) continue;
-      const result = await revokeSession(ctx, userId, id, 'logout-all');
+      const result = await revokeSession(ctx, userId, id, 'logout-all', auth);
       if (result.ok) positions.push(result.value);
     }
   }
   await ctx.waitForProjections(latest(...positions));
+  return { ok: true, value: undefined };
 }
 
 export interface SessionView {
@@ -331,11 +529,10 @@ export async function reserveEmail(
     streamId: streams.email(email),
     userId,
     command: async (state) => {
-      let holderUsesIt = false;
-      if (state.status === 'reserved' && state.userId !== userId) {
-        const holder = await loadStream(ctx, userDecider, streams.user(state.userId));
-        holderUsesIt = holder.state.status === 'registered' && holder.state.email === email;
-      }
+      const holderUsesIt =
+        state.status === 'reserved' && state.userId !== userId
+          ? await holderUsesEmail(ctx, state.userId, email)
+          : false;
       return {
         type: 'ReserveEmail' as const,
         email,
@@ -346,6 +543,24 @@ export async function reserveEmail(
     },
   });
   return reserved.ok ? { ok: true, value: reserved.position } : reserved;
+}
+
+/**
+ * Whether a reservation's holder has had this address on their profile, now or before: an
+ * address its user moved away from and kept (an admin's) is not a registration that died.
+ */
+async function holderUsesEmail(
+  ctx: UserContext,
+  holderId: string,
+  email: string,
+): Promise<boolean> {
+  const holder = await loadStream(ctx, userDecider, streams.user(holderId));
+  if (holder.state.status !== 'registered') return false;
+  return holder.events.some(
+    (event) =>
+      (event.type === 'user.registered' || event.type === 'user.profile-updated') &&
+      event.data.email === email,
+  );
 }
 
 export async function releaseEmail(
@@ -423,6 +638,38 @@ export function invalidCredentials(): DomainError {
 
 function invalidRefreshToken(): DomainError {
   return domainError('invalid-refresh-token', 'This refresh token is not valid');
+}
+
+/** A client address for the limits; requests without one share a bucket. */
+function addressOf(client: ClientInfo): string {
+  return client.ip ?? 'unknown';
+}
+
+/** Counts a hit on each limit in turn; the wait of the first one exceeded, or 0. */
+async function overLimit(ctx: UserContext, rules: [RateLimit, string][]): Promise<number> {
+  const now = ctx.now();
+  for (const [rule, subject] of rules) {
+    const wait = await ctx.limits.hit(rule, subject, now);
+    if (wait > 0) return wait;
+  }
+  return 0;
+}
+
+export function wrongPassword(): DomainError {
+  return domainError('wrong-password', 'The password is not right');
+}
+
+export function tooManyRequests(
+  retryAfterSeconds: number,
+  what: string,
+): DomainError & { retryAfterSeconds: number } {
+  return {
+    ...domainError(
+      'too-many-attempts',
+      `Too many ${what} from here: try again in ${retryAfterSeconds} s`,
+    ),
+    retryAfterSeconds,
+  };
 }
 
 export function tooManyAttempts(retryAfterSeconds: number): DomainError & {

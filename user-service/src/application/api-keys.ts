@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { type Principal } from '@meetmatt/infra';
+import { initialApiKeyState } from '../domain/api-key';
+import { type ApiKeyCommand, apiKeyDecider } from '../domain/api-key-decide';
 import { streams } from '../domain/streams';
-import { apiKeyDecider } from '../domain/api-key-decide';
 import { type Result } from './accounts';
 import { runCommand } from './commands';
 import { type UserContext } from './context';
+import { recentAuthOf } from './credentials';
 import { newApiKey, sha256 } from './secrets';
 
 export interface ApiKeyView {
@@ -18,10 +21,12 @@ export interface ApiKeyView {
 /**
  * Issues a key: its hash goes into `api_key_credentials`, its description into the event; the
  * key itself is in the answer only. It works once the read model has it, which is before the
- * answer (read-your-writes).
+ * answer (read-your-writes). Only a session whose password was checked recently may: the
+ * decider is asked before anything is written, so a refusal leaves no trace.
  */
 export async function createApiKey(
   ctx: UserContext,
+  principal: Principal,
   userId: string,
   input: { name: string; expiresAt?: string | undefined },
 ): Promise<Result<ApiKeyView & { key: string }>> {
@@ -29,6 +34,18 @@ export async function createApiKey(
   const { prefix, secret, key } = newApiKey();
   const now = ctx.now().toISOString();
   const expiresAt = input.expiresAt ? new Date(input.expiresAt).toISOString() : null;
+  const command: ApiKeyCommand = {
+    type: 'CreateApiKey',
+    keyId,
+    userId,
+    name: input.name,
+    prefix,
+    expiresAt,
+    auth: await recentAuthOf(ctx, principal),
+    now,
+  };
+  const refused = apiKeyDecider.decide(command, initialApiKeyState());
+  if (!Array.isArray(refused)) return { ok: false, error: refused };
   await ctx.db
     .insertInto('api_key_credentials')
     .values({ key_id: keyId, prefix, secret_hash: sha256(secret), user_id: userId })
@@ -39,7 +56,7 @@ export async function createApiKey(
     decider: apiKeyDecider,
     streamId: streams.apiKey(keyId),
     userId,
-    command: { type: 'CreateApiKey', keyId, userId, name: input.name, prefix, expiresAt, now },
+    command,
   });
   if (!created.ok) {
     await ctx.db.deleteFrom('api_key_credentials').where('key_id', '=', keyId).execute();

@@ -13,6 +13,7 @@ import { type AccessTokens } from './access-tokens';
 import { type ApiKeyCache } from './api-key-cache';
 import { type LoginThrottle } from './login-throttle';
 import { type PasswordHasher } from './passwords';
+import { type AuthLimits } from './rate-limits';
 import { type Revocations } from './revocations';
 import { type UsageRecorder } from './usage-recorder';
 
@@ -26,6 +27,7 @@ export interface UserContext {
   metrics: Metrics;
   passwords: PasswordHasher;
   throttle: LoginThrottle;
+  limits: AuthLimits;
   tokens: AccessTokens;
   revocations: Revocations;
   apiKeys: ApiKeyCache;

@@ -13,24 +13,26 @@ export class PasswordHasher {
     private readonly logN: number,
     private readonly r = 8,
     private readonly p = 1,
+    /** At most this many hashes at once, a few more waiting (PASSWORD_HASH_*). */
+    private readonly gate = new HashGate({ concurrency: 4, queue: 16, waitMs: 5_000 }),
   ) {}
+
+  /** Hashes running and waiting, for the metrics. */
+  get load(): { running: number; waiting: number } {
+    return this.gate.load;
+  }
 
   async hash(password: string): Promise<string> {
     const salt = randomBytes(16);
-    const key = await derive(password, salt, this.logN, this.r, this.p);
+    const key = await this.gate.run(() => derive(password, salt, this.logN, this.r, this.p));
     return `$scrypt$ln=${this.logN},r=${this.r},p=${this.p}$${salt.toString('base64')}$${key.toString('base64')}`;
   }
 
   async verify(password: string, stored: string): Promise<boolean> {
     const parsed = parse(stored);
     if (!parsed) return false;
-    const key = await derive(
-      password,
-      parsed.salt,
-      parsed.logN,
-      parsed.r,
-      parsed.p,
-      parsed.key.length,
+    const key = await this.gate.run(() =>
+      derive(password, parsed.salt, parsed.logN, parsed.r, parsed.p, parsed.key.length),
     );
     return key.length === parsed.key.length && timingSafeEqual(key, parsed.key);
   }
@@ -50,6 +52,74 @@ export class PasswordHasher {
   needsRehash(stored: string): boolean {
     const parsed = parse(stored);
     return !parsed || parsed.logN !== this.logN || parsed.r !== this.r || parsed.p !== this.p;
+  }
+}
+
+/** Every hashing slot is taken and the queue is full (or the wait ran out): answer 503. */
+export class HashingBusyError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('password hashing is at capacity');
+    this.name = 'HashingBusyError';
+  }
+}
+
+/**
+ * Caps concurrent scrypt work. Each hash takes 128 MiB and a libuv thread for a quarter of a
+ * second or more: unbounded, a burst of sign-ups exhausts memory and the thread pool that DNS
+ * and file I/O share, and every other request waits. Beyond the slots a few callers queue, for
+ * a bounded time; the rest are told to come back (503 with Retry-After).
+ */
+export class HashGate {
+  private running = 0;
+  private readonly waiting: { admit: () => void; timer: NodeJS.Timeout }[] = [];
+
+  constructor(private readonly limits: { concurrency: number; queue: number; waitMs: number }) {}
+
+  get load(): { running: number; waiting: number } {
+    return { running: this.running, waiting: this.waiting.length };
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await work();
+    } finally {
+      this.release();
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.running < this.limits.concurrency) {
+      this.running += 1;
+      return Promise.resolve();
+    }
+    if (this.waiting.length >= this.limits.queue)
+      return Promise.reject(new HashingBusyError(this.retryAfter()));
+    return new Promise((resolve, reject) => {
+      const entry = {
+        // The slot is handed over by release(): `running` stays counted.
+        admit: () => {
+          clearTimeout(entry.timer);
+          resolve();
+        },
+        timer: setTimeout(() => {
+          const index = this.waiting.indexOf(entry);
+          if (index >= 0) this.waiting.splice(index, 1);
+          reject(new HashingBusyError(this.retryAfter()));
+        }, this.limits.waitMs),
+      };
+      this.waiting.push(entry);
+    });
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next.admit();
+    else this.running -= 1;
+  }
+
+  private retryAfter(): number {
+    return Math.max(1, Math.ceil(this.limits.waitMs / 1000));
   }
 }
 

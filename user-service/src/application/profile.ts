@@ -1,10 +1,20 @@
 import { type Preferences } from '@meetmatt/contracts';
-import { type Position, domainError } from '@meetmatt/infra';
+import { type Position, type Principal, domainError } from '@meetmatt/infra';
+import { type RecentAuth } from '../domain/credentials';
 import { normaliseEmail, streams } from '../domain/streams';
 import { userDecider } from '../domain/user-decide';
-import { type Result, type UserView, releaseEmail, reserveEmail, userView } from './accounts';
+import {
+  type ClientInfo,
+  type Result,
+  type UserView,
+  checkPassword,
+  releaseEmail,
+  reserveEmail,
+  userView,
+} from './accounts';
 import { latest, loadStream, runCommand } from './commands';
 import { type UserContext } from './context';
+import { recentAuthOf } from './credentials';
 
 export interface Versioned<T> {
   value: T;
@@ -49,15 +59,24 @@ export async function getPreferences(
 
 /**
  * Changes the display name and/or email, on the revision the client saw (If-Match). A new
- * email is reserved first (409 when it belongs to someone else), then the profile changes
- * (412 if it moved meanwhile, and the new reservation is given back), then the old email is
- * released for others to use.
+ * email needs a recent password: the one in the body (checked here), or a session that
+ * confirmed it lately; the decider is asked before anything is written. The new email is then
+ * reserved (409 when it belongs to someone else), the profile changes (412 if it moved
+ * meanwhile, and the new reservation is given back), and the old email is released for others
+ * to use, except an admin's, which stays reserved to them: an operator's old address must not
+ * become anyone's account.
  */
 export async function updateUser(
   ctx: UserContext,
+  principal: Principal,
   userId: string,
   ifMatch: number,
-  change: { displayName?: string | undefined; email?: string | undefined },
+  change: {
+    displayName?: string | undefined;
+    email?: string | undefined;
+    currentPassword?: string | undefined;
+  },
+  client: ClientInfo,
 ): Promise<Result<Versioned<UserView>>> {
   const current = await loadStream(ctx, userDecider, streams.user(userId));
   if (current.state.status !== 'registered')
@@ -75,6 +94,21 @@ export async function updateUser(
     change.email !== undefined && normaliseEmail(change.email) !== oldEmail
       ? normaliseEmail(change.email)
       : undefined;
+  let auth: RecentAuth;
+  if (newEmail && change.currentPassword !== undefined) {
+    const checked = await checkPassword(ctx, principal, change.currentPassword, client);
+    if (!checked.ok) return checked;
+    auth = checked.value;
+  } else auth = await recentAuthOf(ctx, principal);
+  const command = {
+    type: 'UpdateProfile' as const,
+    ...(change.displayName !== undefined ? { displayName: change.displayName } : {}),
+    ...(newEmail ? { email: newEmail } : {}),
+    auth,
+    now: ctx.now().toISOString(),
+  };
+  const refused = userDecider.decide(command, current.state);
+  if (!Array.isArray(refused)) return { ok: false, error: refused };
   let reservedAt: Position | undefined;
   if (newEmail) {
     const reserved = await reserveEmail(ctx, newEmail, userId);
@@ -88,18 +122,14 @@ export async function updateUser(
     streamId: streams.user(userId),
     userId,
     expectedRevision: ifMatch,
-    command: {
-      type: 'UpdateProfile',
-      ...(change.displayName !== undefined ? { displayName: change.displayName } : {}),
-      ...(newEmail ? { email: newEmail } : {}),
-      now: ctx.now().toISOString(),
-    },
+    command,
   });
   if (!updated.ok) {
     if (newEmail) await releaseEmail(ctx, newEmail, userId);
     return updated;
   }
-  const releasedAt = newEmail ? await releaseEmail(ctx, oldEmail, userId) : undefined;
+  const keepOld = current.state.role === 'admin';
+  const releasedAt = newEmail && !keepOld ? await releaseEmail(ctx, oldEmail, userId) : undefined;
   await ctx.waitForProjections(latest(reservedAt, updated.position, releasedAt));
   if (updated.state.status !== 'registered') throw new Error('profile update left no user');
   return { ok: true, value: { value: userView(updated.state), revision: updated.revision } };

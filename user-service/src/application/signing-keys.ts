@@ -100,7 +100,7 @@ export function parseSigningKeys(text: string): { keys: unknown[] } {
       keys: blocks.map((pem) => {
         let jwk: JWK;
         try {
-          jwk = createPrivateKey(pem).export({ format: 'jwk' }) as JWK;
+          jwk = createPrivateKey(pem).export({ format: 'jwk' });
         } catch {
           throw new Error('expected a PKCS#8 private key in each PEM block');
         }
@@ -115,7 +115,7 @@ export function parseSigningKeys(text: string): { keys: unknown[] } {
     throw new Error('expected a JWKS {"keys":[…]}, one private JWK, or PEM');
   }
   if (parsed && typeof parsed === 'object' && 'keys' in parsed) {
-    const keys = (parsed as { keys: unknown }).keys;
+    const keys = (parsed).keys;
     return { keys: Array.isArray(keys) ? keys.map(withKid) : [] };
   }
   return { keys: [withKid(parsed)] };

@@ -1,4 +1,5 @@
 import { type Decider, type DomainError, domainError } from '@meetmatt/infra';
+import { type RecentAuth, requireRecentPassword } from './credentials';
 import { type ApiKeyEvent, type ApiKeyState, evolveApiKey, initialApiKeyState } from './api-key';
 
 export type ApiKeyCommand =
@@ -9,19 +10,31 @@ export type ApiKeyCommand =
       name: string;
       prefix: string;
       expiresAt: string | null;
+      /** A key is a credential: only a session with a recent password makes one. */
+      auth: RecentAuth;
       now: string;
     }
   | { type: 'RevokeApiKey'; userId: string; now: string };
 
 type Result = ApiKeyEvent[] | DomainError;
 
+/** The longest life a key may be given: one that never expires is asked for by leaving it out. */
+export const API_KEY_MAX_LIFETIME_MS = 2 * 366 * 86_400_000;
+
 function create(
   command: Extract<ApiKeyCommand, { type: 'CreateApiKey' }>,
   state: ApiKeyState,
 ): Result {
   if (state.status !== 'none') return domainError('api-key-exists', 'This key already exists');
+  const refused = requireRecentPassword(command.auth, command.now);
+  if (refused) return refused;
   if (command.expiresAt !== null && Date.parse(command.expiresAt) <= Date.parse(command.now))
     return domainError('expiry-in-the-past', 'expiresAt must be in the future');
+  if (
+    command.expiresAt !== null &&
+    Date.parse(command.expiresAt) - Date.parse(command.now) > API_KEY_MAX_LIFETIME_MS
+  )
+    return domainError('expiry-too-far', 'expiresAt must be at most 2 years ahead');
   return [
     {
       type: 'user.api-key-created',

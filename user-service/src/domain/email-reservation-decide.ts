@@ -13,8 +13,10 @@ export type EmailReservationCommand =
       email: string;
       userId: string;
       /**
-       * Whether the current holder's profile carries this address (fetched by the handler; false
-       * when the address is free or the holder never finished registering).
+       * Whether the current holder has used this address on their profile, now or before
+       * (fetched by the handler; false when the address is free or the holder never finished
+       * registering). An address a user moved away from is still theirs while they hold its
+       * reservation: an admin's old addresses are kept that way, never freed.
        */
       holderUsesIt: boolean;
       now: string;

@@ -1,4 +1,5 @@
 import { type Decider, type DomainError, domainError } from '@meetmatt/infra';
+import { type RecentAuth, requireRecentPassword, requireSession } from './credentials';
 import {
   type SessionEvent,
   type SessionRevokeReason,
@@ -21,6 +22,14 @@ export type SessionCommand =
       /** Who asks: only the session's owner may end it. */
       userId: string;
       reason: SessionRevokeReason;
+      /** Who asks and how: ending other sessions needs a recent password. */
+      auth: RecentAuth;
+      now: string;
+    }
+  | {
+      type: 'ConfirmPassword';
+      userId: string;
+      /** The handler checked the password just now; the domain records when. */
       now: string;
     };
 
@@ -49,6 +58,12 @@ function revoke(
   command: Extract<SessionCommand, { type: 'RevokeSession' }>,
   state: SessionState,
 ): Result {
+  // The credential first: an API key is refused whatever session it names.
+  const refused =
+    command.reason === 'logout' || command.reason === 'refresh-token-reuse'
+      ? requireSession(command.auth.credential)
+      : requireRecentPassword(command.auth, command.now);
+  if (refused) return refused;
   if (state.status === 'none' || state.userId !== command.userId)
     return domainError('session-not-found', 'No such session');
   if (state.status === 'revoked') return [];
@@ -65,12 +80,28 @@ function revoke(
   ];
 }
 
+function confirmPassword(
+  command: Extract<SessionCommand, { type: 'ConfirmPassword' }>,
+  state: SessionState,
+): Result {
+  if (state.status !== 'active' || state.userId !== command.userId)
+    return domainError('session-not-found', 'No such session');
+  return [
+    {
+      type: 'user.session-password-confirmed',
+      data: { userId: state.userId, sessionId: state.sessionId, confirmedAt: command.now },
+    },
+  ];
+}
+
 export function decideSession(command: SessionCommand, state: SessionState): Result {
   switch (command.type) {
     case 'StartSession':
       return start(command, state);
     case 'RevokeSession':
       return revoke(command, state);
+    case 'ConfirmPassword':
+      return confirmPassword(command, state);
     default: {
       const unknown: never = command;
       throw new Error(`unknown command ${JSON.stringify(unknown)}`);

@@ -1,5 +1,6 @@
 import { type Preferences, type Role } from '@meetmatt/contracts';
 import { type Decider, type DomainError, domainError } from '@meetmatt/infra';
+import { type Credential, type RecentAuth, requireRecentPassword } from './credentials';
 import { type UserEvent, type UserState, evolveUser, initialUserState } from './user';
 
 export type UserCommand =
@@ -9,7 +10,6 @@ export type UserCommand =
       /** Normalised, and already reserved for this user. */
       email: string;
       displayName: string;
-      role: Role;
       now: string;
     }
   | {
@@ -17,6 +17,15 @@ export type UserCommand =
       displayName?: string;
       /** Normalised, and already reserved for this user. */
       email?: string;
+      /** Changing the email (the way into the account) needs a recent password. */
+      auth: RecentAuth;
+      now: string;
+    }
+  | {
+      type: 'ChangeRole';
+      role: Role;
+      /** Only an operator at the command line changes a role; nobody through the API. */
+      credential: Credential;
       now: string;
     }
   | { type: 'UpdatePreferences'; preferences: Preferences; now: string };
@@ -32,7 +41,8 @@ function register(command: Extract<UserCommand, { type: 'Register' }>, state: Us
         userId: command.userId,
         email: command.email,
         displayName: command.displayName,
-        role: command.role,
+        // Registering never makes an admin: that is an operator's act (ChangeRole).
+        role: 'user',
         registeredAt: command.now,
       },
     },
@@ -51,6 +61,10 @@ function updateProfile(
   const email =
     command.email !== undefined && command.email !== state.email ? command.email : undefined;
   if (displayName === undefined && email === undefined) return [];
+  if (email !== undefined) {
+    const refused = requireRecentPassword(command.auth, command.now);
+    if (refused) return refused;
+  }
   return [
     {
       type: 'user.profile-updated',
@@ -59,6 +73,28 @@ function updateProfile(
         ...(displayName !== undefined ? { displayName } : {}),
         ...(email !== undefined ? { email } : {}),
         updatedAt: command.now,
+      },
+    },
+  ];
+}
+
+function changeRole(
+  command: Extract<UserCommand, { type: 'ChangeRole' }>,
+  state: UserState,
+): Result {
+  if (command.credential.kind !== 'operator')
+    return domainError('operator-required', 'Only an operator changes a role (meetmatt users …)');
+  if (state.status !== 'registered') return domainError('user-not-found', 'No such user');
+  if (state.role === command.role) return [];
+  return [
+    {
+      type: 'user.role-changed',
+      data: {
+        userId: state.userId,
+        role: command.role,
+        previousRole: state.role,
+        operator: command.credential.operator,
+        changedAt: command.now,
       },
     },
   ];
@@ -99,6 +135,8 @@ export function decideUser(command: UserCommand, state: UserState): Result {
       return register(command, state);
     case 'UpdateProfile':
       return updateProfile(command, state);
+    case 'ChangeRole':
+      return changeRole(command, state);
     case 'UpdatePreferences':
       return updatePreferences(command, state);
     default: {

@@ -4,6 +4,7 @@ import { type EventOf, type Preferences, type Role, type userEvents } from '@mee
 export type UserEvent =
   | EventOf<typeof userEvents.registered>
   | EventOf<typeof userEvents.profileUpdated>
+  | EventOf<typeof userEvents.roleChanged>
   | EventOf<typeof userEvents.preferencesUpdated>;
 
 export type UserState =
@@ -39,6 +40,9 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
         ...(event.data.displayName !== undefined ? { displayName: event.data.displayName } : {}),
         ...(event.data.email !== undefined ? { email: event.data.email } : {}),
       };
+    case 'user.role-changed':
+      if (state.status !== 'registered') return state;
+      return { ...state, role: event.data.role };
     case 'user.preferences-updated':
       if (state.status !== 'registered') return state;
       return { ...state, preferences: event.data.preferences };

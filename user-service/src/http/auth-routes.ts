@@ -3,6 +3,7 @@ import { userEndpoints } from '@meetmatt/contracts';
 import { GATEWAY_SECRET_HEADER, GatewaySecret, HttpError, type Routes } from '@meetmatt/infra';
 import {
   type ClientInfo,
+  confirmPassword,
   listSessions,
   login,
   logout,
@@ -11,12 +12,13 @@ import {
   revokeSession,
 } from '../application/accounts';
 import { type UserContext } from '../application/context';
+import { recentAuthOf } from '../application/credentials';
 import { addPublic, addAuthenticated } from './typed-routes';
 import { type KeyRing } from '../application/signing-keys';
 import { type VerifyCaller } from '../application/verify-caller';
-import { orThrow } from './problems';
+import { hashing, orThrow } from './problems';
 
-function clientOf(req: Request): ClientInfo {
+export function clientOf(req: Request): ClientInfo {
   return { userAgent: req.get('user-agent') ?? null, ip: req.ip ?? null };
 }
 
@@ -29,13 +31,13 @@ export function authRoutes(
 ): void {
   addPublic(routes, userEndpoints.register, async ({ body, req }) => ({
     status: 201,
-    body: orThrow(await register(ctx, body, clientOf(req))),
+    body: orThrow(await hashing(() => register(ctx, body, clientOf(req)))),
     headers: noStore,
   }));
 
   addPublic(routes, userEndpoints.login, async ({ body, req }) => ({
     status: 200,
-    body: orThrow(await login(ctx, body, clientOf(req))),
+    body: orThrow(await hashing(() => login(ctx, body, clientOf(req)))),
     headers: noStore,
   }));
 
@@ -46,8 +48,16 @@ export function authRoutes(
   }));
 
   addAuthenticated(routes, userEndpoints.logout, async ({ body, principal }) => {
-    await logout(ctx, principal.userId, principal.sessionId, body.all);
+    orThrow(await logout(ctx, principal, body.all));
     return { status: 204 };
+  });
+
+  addAuthenticated(routes, userEndpoints.confirmPassword, async ({ body, principal, req }) => {
+    const position = orThrow(
+      await hashing(() => confirmPassword(ctx, principal, body.password, clientOf(req))),
+    );
+    await ctx.waitForProjections(position);
+    return { status: 204, headers: noStore };
   });
 
   addAuthenticated(routes, userEndpoints.listSessions, async ({ principal }) => ({
@@ -56,7 +66,10 @@ export function authRoutes(
   }));
 
   addAuthenticated(routes, userEndpoints.revokeSession, async ({ params, principal }) => {
-    const position = orThrow(await revokeSession(ctx, principal.userId, params.id, 'revoked'));
+    const auth = await recentAuthOf(ctx, principal);
+    const position = orThrow(
+      await revokeSession(ctx, principal.userId, params.id, 'revoked', auth),
+    );
     await ctx.waitForProjections(position);
     return { status: 204 };
   });

@@ -47,7 +47,7 @@ export function notificationStreamRoute(
       };
 
       let closed = false;
-      const unsubscribe = hub.subscribe(params.id, send);
+      const unsubscribe = hub.subscribe(params.id, send, () => end());
       const heartbeat = setInterval(() => {
         if (ctx.revocations.has(principal.sessionId)) return end();
         res.write(': heartbeat\n\n');

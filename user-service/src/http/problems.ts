@@ -1,4 +1,5 @@
 import { type Principal, type DomainError, HttpError } from '@meetmatt/infra';
+import { HashingBusyError } from '../application/passwords';
 
 const STATUS: Record<string, number> = {
   'email-taken': 409,
@@ -13,13 +14,17 @@ const STATUS: Record<string, number> = {
   'invalid-credentials': 401,
   'invalid-refresh-token': 401,
   'refresh-token-reused': 401,
+  'session-required': 403,
+  'recent-auth-required': 403,
+  'operator-required': 403,
+  'wrong-password': 403,
 };
 
 /** A domain error as the problem+json answer it becomes. */
 export function problemFor(error: DomainError & { retryAfterSeconds?: number }): HttpError {
   if (error.code === 'too-many-attempts')
     return HttpError.tooManyRequests(error.message, error.retryAfterSeconds ?? 1);
-  if (error.code === 'expiry-in-the-past')
+  if (error.code === 'expiry-in-the-past' || error.code === 'expiry-too-far')
     return HttpError.badRequest(`Invalid request: expiresAt: ${error.message}`, [
       { field: 'expiresAt', in: 'body', message: error.message },
     ]);
@@ -27,6 +32,21 @@ export function problemFor(error: DomainError & { retryAfterSeconds?: number }):
   if (status === 401) return HttpError.unauthorized(error.message);
   if (status) return new HttpError(status, error.code, error.message);
   return new HttpError(409, error.code, error.message);
+}
+
+/**
+ * Runs work that hashes a password: when every hashing slot is busy, 503 with Retry-After
+ * instead of a queue that grows without bound.
+ */
+export async function hashing<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof HashingBusyError)) throw error;
+    throw new HttpError(503, 'busy', 'Too many sign-ins at once: try again shortly', {
+      headers: { 'Retry-After': String(error.retryAfterSeconds) },
+    });
+  }
 }
 
 /** Unwraps a result, or throws the problem its error becomes. */

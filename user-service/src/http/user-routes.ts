@@ -6,7 +6,16 @@ import { addAuthenticated } from './typed-routes';
 import { listNotifications, markNotificationRead } from '../application/notifications';
 import { getPreferences, getUser, updatePreferences, updateUser } from '../application/profile';
 import { getUsage, usagePeriod } from '../application/usage';
-import { etag, mayChange, mayRead, orThrow, parseIfMatch, preconditionRequired } from './problems';
+import { clientOf } from './auth-routes';
+import {
+  etag,
+  hashing,
+  mayChange,
+  mayRead,
+  orThrow,
+  parseIfMatch,
+  preconditionRequired,
+} from './problems';
 
 export function userRoutes(routes: Routes, ctx: UserContext): void {
   addAuthenticated(routes, userEndpoints.getUser, async ({ params, principal }) => {
@@ -22,7 +31,9 @@ export function userRoutes(routes: Routes, ctx: UserContext): void {
     if (ifMatch === null) throw preconditionRequired();
     const expected = ifMatch ?? (await getUser(ctx, params.id))?.revision;
     if (expected === undefined) throw HttpError.notFound('No such user');
-    const updated = orThrow(await updateUser(ctx, params.id, expected, body));
+    const updated = orThrow(
+      await hashing(() => updateUser(ctx, principal, params.id, expected, body, clientOf(req))),
+    );
     return { status: 200, body: updated.value, headers: { ETag: etag(updated.revision) } };
   });
 
@@ -68,7 +79,7 @@ export function userRoutes(routes: Routes, ctx: UserContext): void {
     mayChange(principal, params.id);
     return {
       status: 201,
-      body: orThrow(await createApiKey(ctx, params.id, body)),
+      body: orThrow(await createApiKey(ctx, principal, params.id, body)),
       headers: { 'Cache-Control': 'no-store' },
     };
   });

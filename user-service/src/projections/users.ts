@@ -6,13 +6,19 @@ import { DEFAULT_PREFERENCES } from '../domain/user';
 type Event =
   | EventOf<typeof userEvents.registered>
   | EventOf<typeof userEvents.profileUpdated>
+  | EventOf<typeof userEvents.roleChanged>
   | EventOf<typeof userEvents.preferencesUpdated>;
 
 /** Profiles and preferences, with the user stream's revision (the ETag). */
 export const usersProjection = defineProjection<ReadModelTables, Event>({
   name: 'users',
   version: 1,
-  eventTypes: ['user.registered', 'user.profile-updated', 'user.preferences-updated'],
+  eventTypes: [
+    'user.registered',
+    'user.profile-updated',
+    'user.role-changed',
+    'user.preferences-updated',
+  ],
   tables: ['users'],
   async createTables(db, schema) {
     await db.schema
@@ -61,6 +67,17 @@ export const usersProjection = defineProjection<ReadModelTables, Event>({
                 : {}),
               ...(event.data.email !== undefined ? { email: event.data.email } : {}),
               updated_at: new Date(event.data.updatedAt),
+              revision: event.revision,
+            })
+            .where('id', '=', event.data.userId)
+            .execute();
+          break;
+        case 'user.role-changed':
+          await trx
+            .updateTable('users')
+            .set({
+              role: event.data.role,
+              updated_at: new Date(event.data.changedAt),
               revision: event.revision,
             })
             .where('id', '=', event.data.userId)

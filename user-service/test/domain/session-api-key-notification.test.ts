@@ -7,6 +7,10 @@ import { notificationDecider } from '../../src/domain/notification-decide';
 import { sessionDecider } from '../../src/domain/session-decide';
 
 const now = '2026-01-01T00:00:00.000Z';
+const auth = {
+  credential: { kind: 'session' as const, sessionId: randomUUID(), passwordCheckedAt: now },
+  maxAgeMs: 600_000,
+};
 
 describe('session decider', () => {
   const spec = deciderSpec(sessionDecider);
@@ -20,7 +24,7 @@ describe('session decider', () => {
   test('when its owner revokes it, then user.session-revoked with the reason', () => {
     spec
       .given([started])
-      .when({ type: 'RevokeSession', userId, reason: 'logout', now })
+      .when({ type: 'RevokeSession', userId, reason: 'logout', auth, now })
       .then([
         {
           type: 'user.session-revoked',
@@ -32,7 +36,7 @@ describe('session decider', () => {
   test('when another user revokes it, then session-not-found', () => {
     spec
       .given([started])
-      .when({ type: 'RevokeSession', userId: randomUUID(), reason: 'revoked', now })
+      .when({ type: 'RevokeSession', userId: randomUUID(), reason: 'revoked', auth, now })
       .thenFails('session-not-found');
   });
 
@@ -45,7 +49,7 @@ describe('session decider', () => {
           data: { userId, sessionId, reason: 'logout', revokedAt: now },
         },
       ])
-      .when({ type: 'RevokeSession', userId, reason: 'refresh-token-reuse', now })
+      .when({ type: 'RevokeSession', userId, reason: 'refresh-token-reuse', auth, now })
       .thenNothingHappens();
   });
 });
@@ -65,6 +69,7 @@ describe('API key decider', () => {
         name: 'ci',
         prefix: 'abcdefgh1234',
         expiresAt: now,
+        auth,
         now,
       })
       .thenFails('expiry-in-the-past');

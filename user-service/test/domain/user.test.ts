@@ -6,6 +6,10 @@ import { userDecider } from '../../src/domain/user-decide';
 const spec = deciderSpec(userDecider);
 const userId = randomUUID();
 const now = '2026-01-01T00:00:00.000Z';
+const auth = {
+  credential: { kind: 'session' as const, sessionId: randomUUID(), passwordCheckedAt: now },
+  maxAgeMs: 600_000,
+};
 const registered = {
   type: 'user.registered' as const,
   data: {
@@ -26,7 +30,6 @@ describe('user decider', () => {
         userId,
         email: 'ada@example.com',
         displayName: 'Ada',
-        role: 'user',
         now,
       })
       .then([registered]);
@@ -40,7 +43,6 @@ describe('user decider', () => {
         userId,
         email: 'ada@example.com',
         displayName: 'Ada',
-        role: 'user',
         now,
       })
       .thenFails('user-exists');
@@ -49,7 +51,7 @@ describe('user decider', () => {
   test('when only the display name changes, then the event carries only it', () => {
     spec
       .given([registered])
-      .when({ type: 'UpdateProfile', displayName: 'Ada L.', email: 'ada@example.com', now })
+      .when({ type: 'UpdateProfile', displayName: 'Ada L.', email: 'ada@example.com', auth, now })
       .then([
         { type: 'user.profile-updated', data: { userId, displayName: 'Ada L.', updatedAt: now } },
       ]);
@@ -58,14 +60,14 @@ describe('user decider', () => {
   test('when nothing changes, then nothing happens', () => {
     spec
       .given([registered])
-      .when({ type: 'UpdateProfile', displayName: 'Ada', now })
+      .when({ type: 'UpdateProfile', displayName: 'Ada', auth, now })
       .thenNothingHappens();
   });
 
   test('when an unknown user is updated, then user-not-found', () => {
     spec
       .given([])
-      .when({ type: 'UpdateProfile', displayName: 'X', now })
+      .when({ type: 'UpdateProfile', displayName: 'X', auth, now })
       .thenFails('user-not-found');
   });
 
