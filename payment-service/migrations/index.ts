@@ -42,4 +42,16 @@ export const migrations: Migrations = {
       await sql`DROP TABLE IF EXISTS payment_openings`.execute(db);
     },
   },
+  /**
+   * NOWPayments' answer, kept with the opening until it is recorded: a payment opened at
+   * NOWPayments whose recording failed is recorded later from here instead of being orphaned.
+   */
+  '20261202-01-payment-openings-answer': {
+    async up(db) {
+      await sql`ALTER TABLE payment_openings ADD COLUMN answer jsonb`.execute(db);
+    },
+    async down(db) {
+      await sql`ALTER TABLE payment_openings DROP COLUMN IF EXISTS answer`.execute(db);
+    },
+  },
 };

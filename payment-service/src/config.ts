@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Plan, PlanSchema, defaultPlans } from '@meetmatt/contracts';
+import { CryptoCurrencySchema, type Plan, PlanSchema, defaultPlans } from '@meetmatt/contracts';
 import {
   authConfig,
   baseServiceConfig,
@@ -13,6 +13,22 @@ export const SANDBOX_API_KEY = 'sandbox-api-key';
 export const SANDBOX_IPN_SECRET = 'sandbox-ipn-secret';
 
 const REQUIRED_IN_PRODUCTION = ['NOWPAYMENTS_API_KEY', 'NOWPAYMENTS_IPN_SECRET'] as const;
+
+/** The coins on offer when PAYMENT_CURRENCIES is not set: those our sandbox knows. */
+export const DEFAULT_PAY_CURRENCIES = [
+  'btc',
+  'eth',
+  'ltc',
+  'usdttrc20',
+  'usdterc20',
+  'usdc',
+  'trx',
+  'bnbbsc',
+  'sol',
+  'doge',
+  'xrp',
+  'xlm',
+] as const;
 
 /** PLANS_JSON: a JSON array of plans replacing the default catalogue. */
 const plansJson = z.string().transform((text, ctx): Plan[] => {
@@ -61,6 +77,20 @@ export const paymentConfigSchema = z
       .min(1)
       .default('Meet Matt, 1 Example Street, 75001 Paris, France'),
     PLANS_JSON: plansJson.optional(),
+    /** The share of the crypto amount that may be missing and a payment still count as paid. */
+    PAYMENT_UNDERPAYMENT_TOLERANCE: z.coerce
+      .number({ message: 'expected a number' })
+      .min(0)
+      .max(0.5)
+      .default(0.005),
+    /** The coins a customer may pay with: refused before NOWPayments is asked otherwise. */
+    PAYMENT_CURRENCIES: z
+      .string()
+      .default(DEFAULT_PAY_CURRENCIES.join(','))
+      .transform((text) =>
+        [...new Set(text.split(',').map((c) => c.trim().toLowerCase()))].filter(Boolean),
+      )
+      .pipe(z.array(CryptoCurrencySchema).min(1, 'expected at least one coin')),
   })
   .superRefine((config, ctx) => {
     // A real key with the sandbox's IPN secret would refuse every real IPN.

@@ -1,5 +1,5 @@
 import { type ColumnType, type Generated } from 'kysely';
-import { type AgentSpec } from '@meetmatt/contracts';
+import { type AgentSpec, type PaymentDiscrepancy } from '@meetmatt/contracts';
 
 /** The payment service's tables as kysely sees them. */
 
@@ -29,6 +29,8 @@ export interface PaymentsTable {
   refund_status: 'requested' | 'completed' | null;
   refund_reason: string | null;
   refund_reference: string | null;
+  /** Why NOWPayments' `finished` was not taken as paid (underpaid, mismatched), with the figures. */
+  discrepancy: ColumnType<PaymentDiscrepancy | null, string | null, string | null>;
   expires_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
@@ -62,6 +64,11 @@ export interface IdempotencyKeysTable {
 export interface PaymentOpeningsTable {
   payment_id: string;
   started_at: Generated<Date>;
+  /**
+   * What NOWPayments answered (the OpenPayment command's data and time), written before it is
+   * recorded: a payment whose recording failed is recorded from here later, never orphaned.
+   */
+  answer: ColumnType<unknown, string | null | undefined, string | null>;
 }
 
 export interface PaymentDb {

@@ -80,7 +80,13 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
     });
     const queries = new PaymentQueries(db);
     const openings = new PaymentOpenings(db, config.NOWPAYMENTS_TIMEOUT_MS + 60_000);
-    const reports = new ProviderReports({ commands, openings, logger });
+    const reports = new ProviderReports({
+      commands,
+      openings,
+      logger,
+      underpaymentTolerance: config.PAYMENT_UNDERPAYMENT_TOLERANCE,
+      paymentOfProviderPayment: (id) => queries.idOfProviderPayment(id),
+    });
     const refunds = new Refunds(commands, logger);
     const waitForProjections = host.waitForProjections.bind(host);
     // Until the port is bound, the default callback (this service's own URL) is unknown.
@@ -89,6 +95,7 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
       commands,
       provider,
       catalogue,
+      payCurrencies: config.PAYMENT_CURRENCIES,
       idempotency: new IdempotencyKeys(db, { leaseMs: config.NOWPAYMENTS_TIMEOUT_MS + 5_000 }),
       openings,
       ipnCallbackUrl: () => ipnCallbackUrl!,

@@ -11,19 +11,38 @@ import {
 import { PlanSchema } from '../catalogue';
 import { type EndpointDef, ProblemSchema, defineEndpoint, problems } from '../http';
 import { buildOpenApiDocument } from '../openapi';
-import { AgentSpecSchema, PaymentStatusSchema } from './events';
+import { AgentOrderSchema } from '../brain/repository';
+import { AgentSpecSchema, PaymentFigureSchema, PaymentStatusSchema } from './events';
 
 export const CreatePaymentRequestSchema = z
   .object({
-    plan: z.string().min(1).max(40).describe('Plan id from GET /payments/plans, e.g. starter'),
-    payCurrency: CryptoCurrencySchema,
-    agent: AgentSpecSchema,
+    plan: z
+      .string()
+      .min(1)
+      .max(40)
+      .refine((text) => !text.includes('\u0000'), 'must not contain NUL (\\u0000) characters')
+      .describe('Plan id from GET /payments/plans, e.g. starter'),
+    payCurrency: CryptoCurrencySchema.describe(
+      'The coin to pay with: one the service accepts (a 400 lists them), lower case',
+    ),
+    agent: AgentOrderSchema,
     autoDeploy: z
       .boolean()
       .default(true)
       .describe('Deploy as soon as the payment is confirmed (default true)'),
   })
   .meta({ id: 'CreatePaymentRequest' });
+
+export const PaymentDiscrepancySchema = z
+  .object({
+    kind: z
+      .enum(['underpaid', 'mismatched'])
+      .describe('underpaid: less than the amount arrived; mismatched: another coin or price'),
+    figures: z.array(PaymentFigureSchema).describe('What we asked for beside what was reported'),
+    at: TimestampSchema.describe('When it was recorded'),
+  })
+  .meta({ id: 'PaymentDiscrepancy' });
+export type PaymentDiscrepancy = z.infer<typeof PaymentDiscrepancySchema>;
 
 export const PaymentSchema = z
   .object({
@@ -50,6 +69,9 @@ export const PaymentSchema = z
       })
       .nullable()
       .describe('Refund state, when one was asked for'),
+    discrepancy: PaymentDiscrepancySchema.nullable().describe(
+      'Why a payment NOWPayments called finished was not confirmed (status underpaid or mismatched); null otherwise',
+    ),
     expiresAt: TimestampSchema.nullable(),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { CryptoCurrencySchema, FiatCurrencySchema, IdSchema, TimestampSchema } from '../common';
 import { type EventUnion, defineEvent } from '../events';
 
-/** Payment statuses, ours and NOWPayments' alike (we keep theirs verbatim). */
-export const PaymentStatusSchema = z
+/** The statuses NOWPayments reports for a payment (EXTERNAL-APIS.md), kept verbatim. */
+export const ProviderPaymentStatusSchema = z
   .enum([
     'waiting',
     'confirming',
@@ -17,30 +17,63 @@ export const PaymentStatusSchema = z
     'cancelled',
   ])
   .describe(
-    'waiting → confirming → confirmed → sending → finished; final: finished, partially_paid, failed, refunded, expired, cancelled',
+    'NOWPayments: waiting → confirming → confirmed → sending → finished; final: finished, partially_paid, failed, refunded, expired, cancelled',
+  );
+export type ProviderPaymentStatus = z.infer<typeof ProviderPaymentStatusSchema>;
+
+/**
+ * A payment's status: NOWPayments' own, plus two of ours for a payment NOWPayments called
+ * `finished` that we do not accept as paid: `underpaid` (less than the amount arrived, beyond the
+ * tolerance) and `mismatched` (another coin, or a price that is not ours).
+ */
+export const PaymentStatusSchema = z
+  .enum([...ProviderPaymentStatusSchema.options, 'underpaid', 'mismatched'])
+  .describe(
+    'waiting → confirming → confirmed → sending → finished; final: finished, partially_paid, failed, refunded, expired, cancelled, underpaid (less than asked arrived; later deposits may still complete it), mismatched (another coin or price than ours)',
   );
 export type PaymentStatus = z.infer<typeof PaymentStatusSchema>;
+
+/**
+ * PostgreSQL stores no NUL character in text or jsonb: a string carrying one is refused here, as
+ * the client's mistake, before anything is asked of NOWPayments or written.
+ */
+const withoutNul = (schema: z.ZodString) =>
+  schema.refine((text) => !text.includes('\u0000'), 'must not contain NUL (\\u0000) characters');
 
 /** What the customer buys: the agent Devin will build on confirmation. */
 export const AgentSpecSchema = z
   .object({
-    name: z.string().trim().min(1).max(80).describe('The agent name'),
-    instructions: z
-      .string()
-      .trim()
-      .min(1)
-      .max(20_000)
-      .describe('What the agent should do; goes into the Devin prompt'),
+    name: withoutNul(z.string().trim().min(1).max(80)).describe('The agent name'),
+    instructions: withoutNul(z.string().trim().min(1).max(20_000)).describe(
+      'What the agent should do; goes into the Devin prompt',
+    ),
     repository: z
       .string()
       .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/name')
       .optional()
-      .describe('GitHub repository owner/name to build in; named from the agent when absent'),
+      .describe(
+        'Legacy, ignored: orders no longer name a repository (AgentOrder refuses one); the brain builds every agent under its own organisation',
+      ),
   })
   .meta({ id: 'AgentSpec' });
 export type AgentSpec = z.infer<typeof AgentSpecSchema>;
 
 const paymentId = IdSchema.describe('Our payment id (also NOWPayments order_id)');
+
+/** One figure of a payment as we asked for it and as NOWPayments reported it. */
+export const PaymentFigureSchema = z
+  .object({
+    field: z
+      .enum(['payCurrency', 'priceAmount', 'priceCurrency', 'actuallyPaid'])
+      .describe('Which figure: the coin, the fiat price and its currency, or the crypto received'),
+    expected: z.union([z.string(), z.number()]).describe('Ours'),
+    actual: z
+      .union([z.string(), z.number()])
+      .nullable()
+      .describe('As NOWPayments reported it (null: not reported)'),
+  })
+  .meta({ id: 'PaymentFigure' });
+export type PaymentFigure = z.infer<typeof PaymentFigureSchema>;
 const userId = IdSchema.describe('The paying user');
 
 export const paymentEvents = {
@@ -85,6 +118,23 @@ export const paymentEvents = {
         .describe('payment_status as NOWPayments sent it (unknown values kept)'),
       actuallyPaid: z.number().nullable().describe('Crypto received so far'),
       outcomeAmount: z.number().nullable().describe('What NOWPayments settles to us'),
+      parentProviderPaymentId: z
+        .string()
+        .nullable()
+        .optional()
+        .describe(
+          'parent_payment_id: set when this is a repeat deposit NOWPayments made a payment of its own',
+        ),
+      payCurrency: z
+        .string()
+        .nullable()
+        .optional()
+        .describe(
+          'pay_currency as reported: the coin that arrived (absent on events before 2026-12)',
+        ),
+      payAmount: z.number().nullable().optional().describe('pay_amount as reported'),
+      priceAmount: z.number().nullable().optional().describe('price_amount as reported'),
+      priceCurrency: z.string().nullable().optional().describe('price_currency as reported'),
       source: z
         .enum(['webhook', 'reconciler'])
         .describe('A signed IPN, or our own poll of GET /v1/payment'),
@@ -156,6 +206,47 @@ export const paymentEvents = {
     {
       description:
         'Less than the amount arrived; final for this payment (NOWPayments keeps the funds)',
+    },
+  ),
+  underpaid: defineEvent(
+    'payment.underpaid',
+    z.object({
+      paymentId,
+      userId,
+      payCurrency: CryptoCurrencySchema,
+      payAmount: z.number().describe('The crypto amount we asked for'),
+      actuallyPaid: z
+        .number()
+        .describe('What arrived: the settled deposits in our coin, repeat deposits included'),
+      shortfall: z.number().describe('payAmount − actuallyPaid'),
+      tolerance: z
+        .number()
+        .describe('The share of payAmount allowed to be missing (PAYMENT_UNDERPAYMENT_TOLERANCE)'),
+      providerPaymentId: z.string().describe('The NOWPayments payment whose report this was'),
+      providerStatus: z.string().describe('What NOWPayments said (finished, partially_paid)'),
+      at: TimestampSchema,
+    }),
+    {
+      description:
+        'NOWPayments called the payment finished but less than the amount arrived, beyond the tolerance: not confirmed, no invoice, nothing deployed. A later deposit (parent_payment_id) may complete it.',
+    },
+  ),
+  mismatched: defineEvent(
+    'payment.mismatched',
+    z.object({
+      paymentId,
+      userId,
+      mismatches: z
+        .array(PaymentFigureSchema)
+        .min(1)
+        .describe('Each figure NOWPayments reported that is not ours'),
+      providerPaymentId: z.string().describe('The NOWPayments payment whose report this was'),
+      providerStatus: z.string().describe('What NOWPayments said'),
+      at: TimestampSchema,
+    }),
+    {
+      description:
+        'NOWPayments reported a payment in another coin or at another price than ours: not confirmed, no invoice, nothing deployed',
     },
   ),
   failed: defineEvent(

@@ -3,7 +3,7 @@ import { type AgentSpec, type CreatePaymentResponseSchema } from '@meetmatt/cont
 import { type Logger, type Position } from '@meetmatt/infra';
 import { type z } from 'zod';
 import { type PaymentCreated } from '../domain/payment';
-import { paymentStreamId } from '../domain/payment-decide';
+import { type OpenPaymentCommand, paymentStreamId } from '../domain/payment-decide';
 import { type NowPayment, type NowPaymentsClient, NowPaymentsError } from '../nowpayments';
 import { canonicalIpnJson } from '../nowpayments/signature';
 import { type Catalogue } from './catalogue';
@@ -23,6 +23,7 @@ export interface CreatePaymentRequest {
 export type CreatePaymentOutcome =
   | { ok: true; response: CreatePaymentResponse; replayed: boolean }
   | { ok: false; error: 'unknown-plan'; knownPlans: string[] }
+  | { ok: false; error: 'unsupported-currency'; supported: readonly string[] }
   | { ok: false; error: 'idempotency-key-reused' | 'idempotency-key-in-progress' }
   | { ok: false; error: 'provider-failed'; detail: string };
 
@@ -30,6 +31,8 @@ export interface CreatePaymentDeps {
   commands: PaymentCommands;
   provider: NowPaymentsClient;
   catalogue: Catalogue;
+  /** The coins a customer may pay with (PAYMENT_CURRENCIES). */
+  payCurrencies: readonly string[];
   idempotency: IdempotencyKeys;
   openings: PaymentOpenings;
   /** Our webhook, resolved when the service knows its own address. */
@@ -42,6 +45,8 @@ export interface CreatePaymentDeps {
 /**
  * POST /payments/create: the price comes from the catalogue, NOWPayments opens the payment, and
  * only its answer is recorded (`payment.created`), so a provider failure leaves nothing behind.
+ * Everything that can refuse the request is checked before NOWPayments is asked; once it has
+ * answered, its answer is kept with the opening until recorded, so no payment it opened is lost.
  */
 export class CreatePayment {
   constructor(private readonly deps: CreatePaymentDeps) {}
@@ -54,6 +59,8 @@ export class CreatePayment {
     const { catalogue, idempotency } = this.deps;
     const plan = catalogue.find(request.plan);
     if (!plan) return { ok: false, error: 'unknown-plan', knownPlans: catalogue.ids };
+    if (!this.deps.payCurrencies.includes(request.payCurrency))
+      return { ok: false, error: 'unsupported-currency', supported: this.deps.payCurrencies };
     if (idempotencyKey === undefined) return this.open(userId, request, randomUUID());
 
     const requestHash = createHash('sha256').update(canonicalIpnJson(request)).digest('hex');
@@ -93,10 +100,12 @@ export class CreatePayment {
   ): Promise<CreatePaymentOutcome> {
     const { openings } = this.deps;
     await openings.begin(paymentId);
+    let recorded = true;
     try {
-      return await this.openWithProvider(userId, request, paymentId);
+      return await this.openWithProvider(userId, request, paymentId, () => (recorded = false));
     } finally {
-      await openings.end(paymentId).catch(() => undefined);
+      // An answer not recorded stays with its opening, to be recorded by the next IPN or round.
+      if (recorded) await openings.end(paymentId).catch(() => undefined);
     }
   }
 
@@ -104,6 +113,7 @@ export class CreatePayment {
     userId: string,
     request: CreatePaymentRequest,
     paymentId: string,
+    notRecorded: () => void,
   ): Promise<CreatePaymentOutcome> {
     const { commands, provider, catalogue, logger } = this.deps;
     const plan = catalogue.find(request.plan)!;
@@ -128,31 +138,48 @@ export class CreatePayment {
       });
       return { ok: false, error: 'provider-failed', detail: providerDetail(error) };
     }
-    const result = await commands.execute(
-      paymentId,
-      {
-        type: 'OpenPayment',
-        data: {
-          paymentId,
-          userId,
-          plan: plan.id,
-          priceAmount: plan.priceAmount,
-          priceCurrency: plan.priceCurrency,
-          payCurrency: opened.payCurrency.toLowerCase(),
-          payAmount: opened.payAmount,
-          payAddress: opened.payAddress,
-          payinExtraId: opened.payinExtraId,
-          providerPaymentId: opened.paymentId,
-          expiresAt: isoOrNull(opened.validUntil ?? opened.expirationEstimateDate),
-          agent: request.agent,
-          autoDeploy: request.autoDeploy,
-          maxAcuLimit: plan.maxAcuLimit,
-        },
-        now: nowIso(),
+    const command = {
+      type: 'OpenPayment' as const,
+      data: {
+        paymentId,
+        userId,
+        plan: plan.id,
+        priceAmount: plan.priceAmount,
+        priceCurrency: plan.priceCurrency,
+        payCurrency: opened.payCurrency.toLowerCase(),
+        payAmount: opened.payAmount,
+        payAddress: opened.payAddress,
+        payinExtraId: opened.payinExtraId,
+        providerPaymentId: opened.paymentId,
+        expiresAt: isoOrNull(opened.validUntil ?? opened.expirationEstimateDate),
+        agent: request.agent,
+        autoDeploy: request.autoDeploy,
+        maxAcuLimit: plan.maxAcuLimit,
       },
-      causalMetadata(userId),
-    );
-    if (!result.ok) throw new Error(`payment ${paymentId} not opened: ${result.error.message}`);
+      now: nowIso(),
+    };
+    await this.keepAnswer(paymentId, opened, command, notRecorded);
+    let result;
+    try {
+      result = await commands.execute(paymentId, command, causalMetadata(userId));
+    } catch (error) {
+      notRecorded();
+      logger.warn('payment opened at NOWPayments but not recorded yet', {
+        paymentId,
+        providerPaymentId: opened.paymentId,
+        error: (error as Error).message,
+      });
+      throw error;
+    }
+    if (!result.ok && result.error.code === 'payment-exists') {
+      // Recorded from the kept answer meanwhile (an IPN or a reconciliation round got there first).
+      const response = await this.recordedResponse(paymentId);
+      if (response) return { ok: true, replayed: false, response };
+    }
+    if (!result.ok) {
+      notRecorded();
+      throw new Error(`payment ${paymentId} not opened: ${result.error.message}`);
+    }
     await this.deps.waitForProjections(result.position);
     const created = result.events[0];
     if (created?.type !== 'payment.created') throw new Error('payment.created was not decided');
@@ -163,6 +190,27 @@ export class CreatePayment {
       providerPaymentId: created.data.providerPaymentId,
     });
     return { ok: true, replayed: false, response: responseOf(created) };
+  }
+
+  /** NOWPayments has opened its payment: from here on it must end up recorded. */
+  private async keepAnswer(
+    paymentId: string,
+    opened: NowPayment,
+    command: { data: OpenPaymentCommand['data']; now: string },
+    notRecorded: () => void,
+  ): Promise<void> {
+    try {
+      await this.deps.openings.answer(paymentId, { data: command.data, now: command.now });
+    } catch (error) {
+      // Nowhere to keep it: the log is what is left for an operator to find the payment by.
+      notRecorded();
+      this.deps.logger.error('payment opened at NOWPayments could not be kept', {
+        paymentId,
+        providerPaymentId: opened.paymentId,
+        error: (error as Error).message,
+      });
+      throw error;
+    }
   }
 
   /** The answer of a payment already recorded, or undefined when there is none. */

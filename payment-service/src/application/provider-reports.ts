@@ -4,6 +4,7 @@ import { type CausalMetadata, type Logger, type Position } from '@meetmatt/infra
 import { PAYMENT_NOT_FOUND, type ProviderReport, paymentStreamId } from '../domain/payment-decide';
 import { type NowPaymentDetails } from '../nowpayments';
 import { canonicalIpnJson } from '../nowpayments/signature';
+import { recordAnsweredOpening } from './abandoned-openings';
 import { type PaymentOpenings } from './openings';
 import { type PaymentCommands, causalMetadata, nowIso } from './payment-commands';
 
@@ -32,6 +33,13 @@ export interface ProviderReportsOptions {
   commands: PaymentCommands;
   openings: PaymentOpenings;
   logger: Logger;
+  /** PAYMENT_UNDERPAYMENT_TOLERANCE: the share of the crypto amount that may be missing. */
+  underpaymentTolerance: number;
+  /**
+   * Our payment whose NOWPayments payment is this one: a repeat deposit's IPN may not carry our
+   * `order_id`, only its `parent_payment_id`.
+   */
+  paymentOfProviderPayment?: (providerPaymentId: string) => Promise<string | undefined>;
   /** How long a report for a payment being opened waits for it to be recorded. */
   openingWaitMs?: number;
 }
@@ -56,16 +64,32 @@ export class ProviderReports {
       providerStatus: report.providerStatus,
       source: report.source,
     };
+    if ((!paymentId || !UUID.test(paymentId)) && report.parentProviderPaymentId) {
+      paymentId = await this.options.paymentOfProviderPayment?.(report.parentProviderPaymentId);
+    }
     if (!paymentId || !UUID.test(paymentId)) {
       this.logger.warn('nowpayments report for an unknown payment', fields);
       return { kind: 'unknown-payment' };
     }
-    const command = { type: 'RecordProviderReport' as const, report, now: nowIso() };
+    const command = {
+      type: 'RecordProviderReport' as const,
+      report,
+      underpaymentTolerance: this.options.underpaymentTolerance,
+      now: nowIso(),
+    };
     let result = await this.commands.execute(paymentId, command, metadata);
     if (!result.ok && result.error.code === PAYMENT_NOT_FOUND) {
       // Perhaps the IPN overtook NOWPayments' answer to our own request: while the payment is
       // being opened, wait for it to be recorded.
       if (!(await this.recorded(paymentId))) {
+        // NOWPayments answered but recording its answer failed: record it now, then the report.
+        const recovered = await recordAnsweredOpening(
+          paymentId,
+          this.commands,
+          this.options.openings,
+          this.logger,
+        );
+        if (recovered) return this.record(paymentId, report, metadata);
         if (await this.options.openings.isOpening(paymentId)) {
           this.logger.info('nowpayments report for a payment still being opened', fields);
           return { kind: 'not-yet-recorded' };
@@ -83,6 +107,12 @@ export class ProviderReports {
     }
     const change = result.events.find((e) => e.type === 'payment.status-changed');
     const changed = change ? { from: change.data.from, to: change.data.to } : null;
+    const refused = result.events.find(
+      (e) => e.type === 'payment.underpaid' || e.type === 'payment.mismatched',
+    );
+    // Not an error of ours, but money an operator has to look at: said loudly, with the figures.
+    if (refused)
+      this.logger.warn(`payment not confirmed: ${refused.type}`, { ...fields, ...refused.data });
     // Checked first: on the webhook's hot path, winston would format the entry before dropping it.
     if (this.logger.isInfoEnabled()) {
       this.logger.info(changed ? 'payment moved' : 'nowpayments report recorded', {
@@ -91,6 +121,28 @@ export class ProviderReports {
       });
     }
     return { kind: 'recorded', changed, position: result.position };
+  }
+
+  /**
+   * Records the payments NOWPayments opened whose recording was abandoned over `olderThanMs`
+   * ago (the reconciler runs it each round): how many were recorded.
+   */
+  async recoverAbandonedOpenings(olderThanMs: number): Promise<number> {
+    let count = 0;
+    for (const paymentId of await this.options.openings.abandonedAnswers(olderThanMs)) {
+      try {
+        if (
+          await recordAnsweredOpening(paymentId, this.commands, this.options.openings, this.logger)
+        )
+          count += 1;
+      } catch (error) {
+        this.logger.warn('abandoned payment opening not recorded yet', {
+          paymentId,
+          error: (error as Error).message,
+        });
+      }
+    }
+    return count;
   }
 
   /** Whether the payment's stream exists, waiting for it while the payment is being opened. */
@@ -116,6 +168,11 @@ export function reportFromIpn(ipn: NowPaymentsIpn, signedText: string): Provider
     providerStatus: ipn.payment_status,
     actuallyPaid: ipn.actually_paid ?? null,
     outcomeAmount: ipn.outcome_amount ?? null,
+    parentProviderPaymentId: providerId(ipn.parent_payment_id),
+    payCurrency: ipn.pay_currency ?? null,
+    payAmount: ipn.pay_amount ?? null,
+    priceAmount: ipn.price_amount ?? null,
+    priceCurrency: ipn.price_currency ?? null,
     source: 'webhook',
     fingerprint: sha256(signedText),
   };
@@ -139,9 +196,19 @@ export function reportFromPoll(details: NowPaymentDetails): ProviderReport {
     providerStatus: details.status,
     actuallyPaid: details.actuallyPaid,
     outcomeAmount: details.outcomeAmount,
+    parentProviderPaymentId: details.parentPaymentId,
+    payCurrency: details.payCurrency,
+    payAmount: details.payAmount,
+    priceAmount: details.priceAmount,
+    priceCurrency: details.priceCurrency,
     source: 'reconciler',
     fingerprint: sha256(canonicalIpnJson(learned)),
   };
+}
+
+/** NOWPayments ids arrive as numbers or strings; ours are strings, absent ones null. */
+function providerId(id: string | number | null | undefined): string | null {
+  return id === null || id === undefined || id === '' ? null : String(id);
 }
 
 function pause(ms: number): Promise<void> {

@@ -23,6 +23,9 @@ export interface ReconcilerOptions {
   batchSize: number;
 }
 
+/** An opening answered by NOWPayments but not recorded for this long was abandoned. */
+const ABANDONED_AFTER_MS = 30_000;
+
 /**
  * A lost IPN must not lose a sale: payments NOWPayments may still move, opened long enough ago,
  * are looked up with GET /v1/payment/:id and what it says goes through the same path as an IPN.
@@ -33,6 +36,8 @@ export class Reconciler {
   /** One round (the operator CLI calls it too): returns what changed. */
   async reconcileOnce({ olderThanMs }: { olderThanMs: number }): Promise<ReconcileResult> {
     const { provider, reports, queries, logger, batchSize } = this.options;
+    // First the payments NOWPayments opened whose recording failed: then they are polled too.
+    await reports.recoverAbandonedOpenings(Math.min(olderThanMs, ABANDONED_AFTER_MS));
     const due = await queries.openBefore(new Date(Date.now() - olderThanMs), batchSize);
     const result: ReconcileResult = { examined: due.length, changed: [], failed: [] };
     for (const payment of due) {

@@ -1,4 +1,9 @@
-import { type AgentSpec, type PaymentStatus } from '@meetmatt/contracts';
+import {
+  type AgentSpec,
+  type PaymentFigure,
+  type PaymentStatus,
+  type ProviderPaymentStatus,
+} from '@meetmatt/contracts';
 import { type Decider, type DomainError, domainError } from '@meetmatt/infra';
 import {
   type OpenPayment,
@@ -9,6 +14,7 @@ import {
   isPaid,
   knownStatus,
   movesForward,
+  received,
 } from './payment';
 
 /** Opens the payment once NOWPayments has answered (its answer arrives on the command). */
@@ -40,6 +46,13 @@ export interface ProviderReport {
   providerStatus: string;
   actuallyPaid: number | null;
   outcomeAmount: number | null;
+  /** `parent_payment_id`: set on a repeat deposit NOWPayments made a payment of its own. */
+  parentProviderPaymentId: string | null;
+  /** The figures NOWPayments reports, checked against ours before a payment is confirmed. */
+  payCurrency: string | null;
+  payAmount: number | null;
+  priceAmount: number | null;
+  priceCurrency: string | null;
   source: 'webhook' | 'reconciler';
   /** Hash of what was reported: the same report twice has the same fingerprint. */
   fingerprint: string;
@@ -48,6 +61,11 @@ export interface ProviderReport {
 export interface RecordProviderReportCommand {
   type: 'RecordProviderReport';
   report: ProviderReport;
+  /**
+   * The share of the crypto amount that may be missing and the payment still count as paid
+   * (PAYMENT_UNDERPAYMENT_TOLERANCE, 0.005 by default): network fees and rounding.
+   */
+  underpaymentTolerance: number;
   now: string;
 }
 
@@ -99,8 +117,11 @@ export function openPayment(command: OpenPaymentCommand, state: PaymentState): D
 
 /**
  * The report is recorded as evidence, then moves the payment if it is news: a report seen
- * before changes nothing; one that would move the payment backwards, names a status we do not
- * know, or concerns another NOWPayments payment (a repeat deposit) is recorded and ignored.
+ * before changes nothing; one that would move the payment backwards or names a status we do not
+ * know is recorded and ignored. NOWPayments' word is not enough to confirm: `finished` confirms
+ * only when the coin, the price and what arrived are what we asked for (see `judge`). A repeat
+ * deposit (a NOWPayments payment whose `parent_payment_id` is ours) moves no status of its own:
+ * it adds to what arrived, and confirms the payment once the deposits add up to the amount.
  */
 export function recordProviderReport(
   command: RecordProviderReportCommand,
@@ -117,62 +138,196 @@ export function recordProviderReport(
       providerStatus: report.providerStatus,
       actuallyPaid: report.actuallyPaid,
       outcomeAmount: report.outcomeAmount,
+      parentProviderPaymentId: report.parentProviderPaymentId,
+      payCurrency: report.payCurrency,
+      payAmount: report.payAmount,
+      priceAmount: report.priceAmount,
+      priceCurrency: report.priceCurrency,
       source: report.source,
       fingerprint: report.fingerprint,
       receivedAt: now,
     },
   };
-  const to = knownStatus(report.providerStatus);
-  if (
-    report.providerPaymentId !== state.providerPaymentId ||
-    to === null ||
-    !movesForward(state.status, to)
-  ) {
-    return [evidence];
+  const main = report.providerPaymentId === state.providerPaymentId;
+  const repeat = !main && report.parentProviderPaymentId === state.providerPaymentId;
+  if (!main && !repeat) return [evidence];
+  const after = evolve(state, evidence) as typeof state;
+  const to = main ? knownStatus(report.providerStatus) : null;
+  if (to === null || !movesForward(state.status, to))
+    return [evidence, ...completion(command, after)];
+  return [evidence, ...moveTo(to, command, after)];
+}
+
+/** The events of a status NOWPayments reported for its payment that moves ours forward. */
+function moveTo(
+  to: ProviderPaymentStatus,
+  command: RecordProviderReportCommand,
+  state: OpenPayment,
+): PaymentEvent[] {
+  if (to === 'finished') {
+    const verdict = judge(command, state);
+    switch (verdict.kind) {
+      case 'paid':
+        return confirm(command, state, verdict.received);
+      case 'underpaid':
+        return [
+          statusChanged(command, state, 'underpaid', verdict.received),
+          {
+            type: 'payment.underpaid',
+            data: {
+              paymentId: state.paymentId,
+              userId: state.userId,
+              payCurrency: state.payCurrency,
+              payAmount: state.payAmount,
+              actuallyPaid: verdict.received,
+              shortfall: state.payAmount - verdict.received,
+              tolerance: command.underpaymentTolerance,
+              providerPaymentId: command.report.providerPaymentId,
+              providerStatus: command.report.providerStatus,
+              at: command.now,
+            },
+          },
+        ];
+      case 'mismatched':
+        return [
+          statusChanged(command, state, 'mismatched', state.actuallyPaid),
+          {
+            type: 'payment.mismatched',
+            data: {
+              paymentId: state.paymentId,
+              userId: state.userId,
+              mismatches: verdict.mismatches,
+              providerPaymentId: command.report.providerPaymentId,
+              providerStatus: command.report.providerStatus,
+              at: command.now,
+            },
+          },
+        ];
+    }
   }
-  const afterEvidence = evolve(state, evidence) as typeof state;
+  // Repeat deposits that already arrived may complete what NOWPayments calls partially paid.
+  if (to === 'partially_paid' && state.deposits.size > 1 && enough(command, state)) {
+    return confirm(command, state, received(state));
+  }
   return [
-    evidence,
-    {
-      type: 'payment.status-changed',
-      data: {
-        paymentId: state.paymentId,
-        userId: state.userId,
-        from: state.status,
-        to,
-        source: report.source,
-        providerStatus: report.providerStatus,
-        actuallyPaid: afterEvidence.actuallyPaid,
-        changedAt: now,
-      },
-    },
-    ...outcomeOf(to, afterEvidence, now),
+    statusChanged(command, state, to, state.actuallyPaid),
+    ...outcomeOf(to, state, command.now),
   ];
 }
 
+/** Statuses from which deposits adding up to the amount confirm the payment. */
+const COMPLETABLE: readonly PaymentStatus[] = [
+  'waiting',
+  'confirming',
+  'confirmed',
+  'sending',
+  'partially_paid',
+  'underpaid',
+  'expired',
+];
+
+/** A report that moved no status may still be the deposit that completes the amount. */
+function completion(command: RecordProviderReportCommand, state: OpenPayment): PaymentEvent[] {
+  if (state.confirmed || !COMPLETABLE.includes(state.status) || !enough(command, state)) return [];
+  return confirm(command, state, received(state));
+}
+
+type Verdict =
+  | { kind: 'paid'; received: number }
+  | { kind: 'underpaid'; received: number }
+  | { kind: 'mismatched'; mismatches: PaymentFigure[] };
+
+/**
+ * Whether NOWPayments' `finished` is the money we asked for: its coin and price are ours, and the
+ * settled deposits in our coin reach the amount within the tolerance. A figure not reported
+ * cannot be checked, so it does not match.
+ */
+export function judge(command: RecordProviderReportCommand, state: OpenPayment): Verdict {
+  const { report } = command;
+  const mismatches: PaymentFigure[] = [];
+  if (report.payCurrency?.toLowerCase() !== state.payCurrency)
+    mismatches.push({
+      field: 'payCurrency',
+      expected: state.payCurrency,
+      actual: report.payCurrency,
+    });
+  if (report.priceAmount === null || Math.abs(report.priceAmount - state.priceAmount) >= 0.005)
+    mismatches.push({
+      field: 'priceAmount',
+      expected: state.priceAmount,
+      actual: report.priceAmount,
+    });
+  if (report.priceCurrency?.toLowerCase() !== state.priceCurrency.toLowerCase()) {
+    mismatches.push({
+      field: 'priceCurrency',
+      expected: state.priceCurrency,
+      actual: report.priceCurrency,
+    });
+  }
+  if (mismatches.length > 0) return { kind: 'mismatched', mismatches };
+  const sum = received(state);
+  return enough(command, state)
+    ? { kind: 'paid', received: sum }
+    : { kind: 'underpaid', received: sum };
+}
+
+/** The settled deposits reach the amount, within the tolerance (and a float's last digit). */
+function enough(command: RecordProviderReportCommand, state: OpenPayment): boolean {
+  const required = state.payAmount * (1 - command.underpaymentTolerance);
+  return received(state) >= required - state.payAmount * 1e-9;
+}
+
+function confirm(
+  command: RecordProviderReportCommand,
+  state: OpenPayment,
+  paid: number,
+): PaymentEvent[] {
+  return [
+    statusChanged(command, state, 'finished', paid),
+    {
+      type: 'payment.confirmed',
+      data: {
+        paymentId: state.paymentId,
+        userId: state.userId,
+        plan: state.plan,
+        priceAmount: state.priceAmount,
+        priceCurrency: state.priceCurrency,
+        payCurrency: state.payCurrency,
+        actuallyPaid: paid,
+        agent: state.agent,
+        autoDeploy: state.autoDeploy,
+        ...(state.maxAcuLimit ? { maxAcuLimit: state.maxAcuLimit } : {}),
+        confirmedAt: command.now,
+      },
+    },
+  ];
+}
+
+function statusChanged(
+  command: RecordProviderReportCommand,
+  state: OpenPayment,
+  to: PaymentStatus,
+  actuallyPaid: number | null,
+): PaymentEvent {
+  return {
+    type: 'payment.status-changed',
+    data: {
+      paymentId: state.paymentId,
+      userId: state.userId,
+      from: state.status,
+      to,
+      source: command.report.source,
+      providerStatus: command.report.providerStatus,
+      actuallyPaid,
+      changedAt: command.now,
+    },
+  };
+}
+
 /** The event that says what a status means for the business, when it means something. */
-function outcomeOf(status: PaymentStatus, state: OpenPayment, now: string): PaymentEvent[] {
+function outcomeOf(status: ProviderPaymentStatus, state: OpenPayment, now: string): PaymentEvent[] {
   const { paymentId, userId } = state;
   switch (status) {
-    case 'finished':
-      return [
-        {
-          type: 'payment.confirmed',
-          data: {
-            paymentId,
-            userId,
-            plan: state.plan,
-            priceAmount: state.priceAmount,
-            priceCurrency: state.priceCurrency,
-            payCurrency: state.payCurrency,
-            actuallyPaid: state.actuallyPaid,
-            agent: state.agent,
-            autoDeploy: state.autoDeploy,
-            ...(state.maxAcuLimit ? { maxAcuLimit: state.maxAcuLimit } : {}),
-            confirmedAt: now,
-          },
-        },
-      ];
     case 'partially_paid':
       return [
         {
@@ -205,6 +360,7 @@ function outcomeOf(status: PaymentStatus, state: OpenPayment, now: string): Paym
       return [{ type: 'payment.expired', data: { paymentId, userId, at: now } }];
     case 'refunded':
       return [{ type: 'payment.refunded', data: { paymentId, userId, at: now } }];
+    case 'finished': // judged in moveTo
     case 'waiting':
     case 'confirming':
     case 'confirmed':

@@ -3,6 +3,8 @@ import {
   type EventOf,
   type PaymentStatus,
   PaymentStatusSchema,
+  type ProviderPaymentStatus,
+  ProviderPaymentStatusSchema,
   type paymentEvents,
 } from '@meetmatt/contracts';
 
@@ -18,6 +20,8 @@ export type PaymentIpnReceived = EventOf<Defs['ipnReceived']>;
 export type PaymentStatusChanged = EventOf<Defs['statusChanged']>;
 export type PaymentConfirmed = EventOf<Defs['confirmed']>;
 export type PaymentPartiallyPaid = EventOf<Defs['partiallyPaid']>;
+export type PaymentUnderpaid = EventOf<Defs['underpaid']>;
+export type PaymentMismatched = EventOf<Defs['mismatched']>;
 export type PaymentFailed = EventOf<Defs['failed']>;
 export type PaymentExpired = EventOf<Defs['expired']>;
 export type PaymentRefunded = EventOf<Defs['refunded']>;
@@ -32,6 +36,8 @@ export type PaymentEvent =
   | PaymentStatusChanged
   | PaymentConfirmed
   | PaymentPartiallyPaid
+  | PaymentUnderpaid
+  | PaymentMismatched
   | PaymentFailed
   | PaymentExpired
   | PaymentRefunded
@@ -42,6 +48,21 @@ export type PaymentEvent =
 export type RefundState =
   | { status: 'requested'; reason: string }
   | { status: 'completed'; reason: string; reference: string };
+
+/**
+ * One deposit NOWPayments reported for the payment: its own payment (`providerPaymentId`), or a
+ * repeat deposit to the same address, which NOWPayments makes a payment of its own with
+ * `parent_payment_id` set to ours.
+ */
+export interface Deposit {
+  /**
+   * What arrived, as reported with `finished` or `partially_paid` (NOWPayments keeps the funds,
+   * so they count); null until such a report. Earlier statuses' figures do not count.
+   */
+  settledPaid: number | null;
+  /** The coin it arrived in, lower case; null when not reported. */
+  payCurrency: string | null;
+}
 
 export interface OpenPayment {
   paymentId: string;
@@ -59,6 +80,8 @@ export interface OpenPayment {
   /** Paid in full at some point (it stays true if NOWPayments later refunds it). */
   confirmed: boolean;
   actuallyPaid: number | null;
+  /** Every deposit reported, ours and repeat ones, by NOWPayments payment id. */
+  deposits: ReadonlyMap<string, Deposit>;
   /** Fingerprints of every provider report recorded: the same report twice changes nothing. */
   fingerprints: ReadonlySet<string>;
   invoiceNumber: string | null;
@@ -88,6 +111,7 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
       status: 'waiting',
       confirmed: false,
       actuallyPaid: null,
+      deposits: new Map(),
       fingerprints: new Set(),
       invoiceNumber: null,
       refund: null,
@@ -103,6 +127,7 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
         ...state,
         fingerprints,
         actuallyPaid: paid !== null && paid > (state.actuallyPaid ?? 0) ? paid : state.actuallyPaid,
+        deposits: withDeposit(state, event.data),
       };
     }
     case 'payment.status-changed':
@@ -123,6 +148,8 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
     case 'payment.confirmed':
       return { ...state, confirmed: true };
     case 'payment.partially-paid':
+    case 'payment.underpaid':
+    case 'payment.mismatched':
     case 'payment.failed':
     case 'payment.expired':
     case 'payment.refunded':
@@ -146,6 +173,8 @@ const RANK: Record<PaymentStatus, number> = {
   failed: 4,
   expired: 4,
   cancelled: 4,
+  underpaid: 4,
+  mismatched: 4,
   refunded: 5,
 };
 
@@ -157,6 +186,8 @@ export const FINAL_STATUSES: readonly PaymentStatus[] = [
   'refunded',
   'expired',
   'cancelled',
+  'underpaid',
+  'mismatched',
 ];
 
 /** Statuses the reconciler still asks NOWPayments about. */
@@ -174,13 +205,53 @@ export function movesForward(from: PaymentStatus, to: PaymentStatus): boolean {
   return RANK[to] > RANK[from];
 }
 
-/** A status we know, or null for one NOWPayments invented after we were written. */
-export function knownStatus(providerStatus: string): PaymentStatus | null {
-  const parsed = PaymentStatusSchema.safeParse(providerStatus);
+/**
+ * A NOWPayments status we know, or null for one it invented after we were written. Our own
+ * statuses (`underpaid`, `mismatched`) are not NOWPayments': a report naming them is unknown.
+ */
+export function knownStatus(providerStatus: string): ProviderPaymentStatus | null {
+  const parsed = ProviderPaymentStatusSchema.safeParse(providerStatus);
   return parsed.success ? parsed.data : null;
 }
 
-/** Paid, in full or in part: what a refund can give back. */
+/** Money arrived and NOWPayments kept it, in full or in part: what a refund can give back. */
 export function isPaid(status: PaymentStatus): boolean {
-  return status === 'finished' || status === 'partially_paid';
+  return (
+    status === 'finished' ||
+    status === 'partially_paid' ||
+    status === 'underpaid' ||
+    status === 'mismatched'
+  );
+}
+
+/** NOWPayments keeps the funds of a deposit in these statuses: they count towards the amount. */
+const SETTLED: readonly string[] = ['finished', 'partially_paid'];
+
+/** The deposits once this report is folded in; a report about another payment changes none. */
+function withDeposit(
+  state: OpenPayment,
+  report: PaymentIpnReceived['data'],
+): ReadonlyMap<string, Deposit> {
+  const ours =
+    report.providerPaymentId === state.providerPaymentId ||
+    report.parentProviderPaymentId === state.providerPaymentId;
+  if (!ours) return state.deposits;
+  const known = state.deposits.get(report.providerPaymentId);
+  const settles = SETTLED.includes(report.providerStatus);
+  const deposit: Deposit = {
+    settledPaid: settles
+      ? Math.max(known?.settledPaid ?? 0, report.actuallyPaid ?? 0)
+      : (known?.settledPaid ?? null),
+    payCurrency: report.payCurrency?.toLowerCase() ?? known?.payCurrency ?? null,
+  };
+  return new Map(state.deposits).set(report.providerPaymentId, deposit);
+}
+
+/** What arrived and counts: the settled deposits in the payment's own coin, summed. */
+export function received(state: OpenPayment): number {
+  let sum = 0;
+  for (const deposit of state.deposits.values())
+    if (deposit.settledPaid !== null && deposit.payCurrency === state.payCurrency)
+      sum += deposit.settledPaid;
+  return sum;
 }

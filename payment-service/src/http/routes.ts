@@ -86,6 +86,14 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
               message: `no plan "${body.plan}"; on sale: ${outcome.knownPlans.join(', ')}`,
             },
           ]);
+        case 'unsupported-currency':
+          throw HttpError.badRequest(`Unsupported payCurrency ${body.payCurrency}`, [
+            {
+              field: 'payCurrency',
+              in: 'body',
+              message: `not a coin we accept; supported: ${outcome.supported.join(', ')}`,
+            },
+          ]);
         case 'idempotency-key-reused':
           throw new HttpError(
             422,

@@ -44,6 +44,16 @@ export class PaymentQueries {
       .executeTakeFirst();
   }
 
+  /** Our payment whose NOWPayments payment has this id, if any. */
+  async idOfProviderPayment(providerPaymentId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('payments')
+      .select('id')
+      .where('provider_payment_id', '=', providerPaymentId)
+      .executeTakeFirst();
+    return row?.id;
+  }
+
   async history(paymentId: string): Promise<PaymentHistoryEntry[]> {
     const rows = await this.db
       .selectFrom('payment_history')
@@ -104,12 +114,21 @@ export function encodeCursor(cursor: Cursor): string {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** undefined when the text is not a cursor we made. */
+/** What `encodeCursor` writes: a four-digit year, which PostgreSQL's timestamptz can hold. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * undefined when the text is not a cursor we made. JavaScript dates reach years that PostgreSQL
+ * cannot store (-200000): only the exact form we write is taken, so no such year reaches a query.
+ */
 export function decodeCursor(text: string): Cursor | undefined {
   const [at, id, ...rest] = Buffer.from(text, 'base64url').toString('utf8').split('|');
   if (rest.length > 0 || at === undefined || id === undefined || !UUID.test(id)) return undefined;
+  if (!CURSOR_TIME.test(at)) return undefined;
   const createdAt = new Date(at);
-  return Number.isNaN(createdAt.getTime()) ? undefined : { createdAt, id };
+  return Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== at
+    ? undefined
+    : { createdAt, id };
 }
 
 export function toPaymentView(row: PaymentRow): PaymentView {
@@ -136,6 +155,7 @@ export function toPaymentView(row: PaymentRow): PaymentView {
           reference: row.refund_reference,
         }
       : null,
+    discrepancy: row.discrepancy,
     expiresAt: row.expires_at?.toISOString() ?? null,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),

@@ -1,4 +1,4 @@
-import { paymentEventTypes } from '@meetmatt/contracts';
+import { type PaymentDiscrepancy, paymentEventTypes } from '@meetmatt/contracts';
 import { type ProjectedEvent, defineProjection } from '@meetmatt/infra';
 import { type Insertable, type Kysely, type Transaction, sql } from 'kysely';
 import { type PaymentDb, type PaymentHistoryTable, type PaymentsTable } from '../database';
@@ -15,6 +15,8 @@ import { type PaymentEvent } from '../domain/payment';
 const EVENT_TYPES = [
   paymentEventTypes.created,
   paymentEventTypes.statusChanged,
+  paymentEventTypes.underpaid,
+  paymentEventTypes.mismatched,
   paymentEventTypes.invoiceIssued,
   paymentEventTypes.refundRequested,
   paymentEventTypes.refundCompleted,
@@ -25,7 +27,8 @@ type Projected = ProjectedEvent<Extract<PaymentEvent, { type: (typeof EVENT_TYPE
 export const paymentsProjection = defineProjection<PaymentDb, Projected>({
   name: 'payments',
   // 2: history lines keyed by their event, so a replay (`meetmatt projections replay`) is harmless.
-  version: 2,
+  // 3: the discrepancy of an underpaid or mismatched payment; payments found by NOWPayments id.
+  version: 3,
   eventTypes: EVENT_TYPES,
   tables: ['payments', 'payment_history'],
   createTables,
@@ -56,6 +59,7 @@ async function createTables(db: Kysely<PaymentDb>, schema: string): Promise<void
     .addColumn('refund_status', 'text')
     .addColumn('refund_reason', 'text')
     .addColumn('refund_reference', 'text')
+    .addColumn('discrepancy', 'jsonb')
     .addColumn('expires_at', 'timestamptz')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
@@ -68,6 +72,8 @@ async function createTables(db: Kysely<PaymentDb>, schema: string): Promise<void
   await sql`CREATE INDEX payments_status_page ON payments (status, created_at DESC, id DESC)`.execute(
     db,
   );
+  // A repeat deposit's IPN may name only its parent, NOWPayments' id of our payment.
+  await sql`CREATE INDEX payments_provider_payment ON payments (provider_payment_id)`.execute(db);
   await db.schema
     .withSchema(schema)
     .createTable('payment_history')
@@ -92,6 +98,7 @@ interface RowChange {
   refundStatus?: 'requested' | 'completed';
   refundReason?: string;
   refundReference?: string;
+  discrepancy?: PaymentDiscrepancy;
   updatedAt: string;
 }
 
@@ -137,6 +144,27 @@ async function applyBatch(trx: Transaction<PaymentDb>, events: Projected[]): Pro
             d.changedAt,
           ),
         );
+        break;
+      }
+      case 'payment.underpaid': {
+        const d = event.data;
+        change(d.paymentId, d.at).discrepancy = {
+          kind: 'underpaid',
+          figures: [
+            { field: 'payCurrency', expected: d.payCurrency, actual: d.payCurrency },
+            { field: 'actuallyPaid', expected: d.payAmount, actual: d.actuallyPaid },
+          ],
+          at: d.at,
+        };
+        break;
+      }
+      case 'payment.mismatched': {
+        const d = event.data;
+        change(d.paymentId, d.at).discrepancy = {
+          kind: 'mismatched',
+          figures: d.mismatches,
+          at: d.at,
+        };
         break;
       }
       case 'payment.invoice-issued': {
@@ -186,6 +214,7 @@ async function updateRows(
            ${c.confirmedAt ?? null}::timestamptz, ${c.invoiceNumber ?? null}::text,
            ${c.invoiceIssuedAt ?? null}::timestamptz, ${c.refundStatus ?? null}::text,
            ${c.refundReason ?? null}::text, ${c.refundReference ?? null}::text,
+           ${c.discrepancy ? JSON.stringify(c.discrepancy) : null}::jsonb,
            ${c.updatedAt}::timestamptz)`,
   );
   await sql`
@@ -199,9 +228,10 @@ async function updateRows(
       refund_status = coalesce(v.refund_status, p.refund_status),
       refund_reason = coalesce(v.refund_reason, p.refund_reason),
       refund_reference = coalesce(v.refund_reference, p.refund_reference),
+      discrepancy = coalesce(v.discrepancy, p.discrepancy),
       updated_at = greatest(p.updated_at, v.updated_at)
     FROM (VALUES ${sql.join(rows)}) AS v(id, status, actually_paid, confirmed_at, invoice_number,
-      invoice_issued_at, refund_status, refund_reason, refund_reference, updated_at)
+      invoice_issued_at, refund_status, refund_reason, refund_reference, discrepancy, updated_at)
     WHERE p.id = v.id`.execute(trx);
 }
 
@@ -228,6 +258,7 @@ function newRow(event: Extract<Projected, { type: 'payment.created' }>): Inserta
     refund_status: null,
     refund_reason: null,
     refund_reference: null,
+    discrepancy: null,
     expires_at: d.expiresAt,
     created_at: d.createdAt,
     updated_at: d.createdAt,

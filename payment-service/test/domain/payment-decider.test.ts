@@ -42,15 +42,23 @@ function report(status: string, overrides: Partial<ProviderReport> = {}): Provid
     providerStatus: status,
     actuallyPaid: status === 'waiting' ? 0 : 0.0008,
     outcomeAmount: 0.000796,
+    parentProviderPaymentId: null,
+    payCurrency: 'btc',
+    payAmount: 0.0008,
+    priceAmount: 49,
+    priceCurrency: 'usd',
     source: 'webhook',
     fingerprint: `fp-${status}`,
     ...overrides,
   };
 }
 
+const TOLERANCE = 0.005;
+
 const record = (r: ProviderReport): PaymentCommand => ({
   type: 'RecordProviderReport',
   report: r,
+  underpaymentTolerance: TOLERANCE,
   now: NOW,
 });
 
@@ -63,6 +71,11 @@ function evidence(r: ProviderReport): PaymentEvent {
       providerStatus: r.providerStatus,
       actuallyPaid: r.actuallyPaid,
       outcomeAmount: r.outcomeAmount,
+      parentProviderPaymentId: r.parentProviderPaymentId,
+      payCurrency: r.payCurrency,
+      payAmount: r.payAmount,
+      priceAmount: r.priceAmount,
+      priceCurrency: r.priceCurrency,
       source: r.source,
       fingerprint: r.fingerprint,
       receivedAt: NOW,
@@ -206,6 +219,255 @@ describe('payment decider', () => {
           expect([from, to, movesForward(from, to)]).toEqual([from, to, j > i]),
         ),
       );
+    });
+  });
+
+  describe('money checks: finished confirms only the money we asked for', () => {
+    const beforeFinish = [created, ...reported('waiting', 'sending')];
+
+    function movedTo(
+      to: PaymentStatus,
+      actuallyPaid: number | null,
+      from: PaymentStatus = 'sending',
+    ) {
+      return {
+        type: 'payment.status-changed' as const,
+        data: {
+          paymentId,
+          userId,
+          from,
+          to,
+          source: 'webhook' as const,
+          providerStatus: 'finished',
+          actuallyPaid,
+          changedAt: NOW,
+        },
+      };
+    }
+
+    test('when finished reports 1% of pay_amount actually paid, then the payment is underpaid with the figures, not confirmed', () => {
+      const short = report('finished', { actuallyPaid: 0.000008 });
+      spec
+        .given(beforeFinish)
+        .when(record(short))
+        .then([
+          evidence(short),
+          movedTo('underpaid', 0.000008),
+          {
+            type: 'payment.underpaid',
+            data: {
+              paymentId,
+              userId,
+              payCurrency: 'btc',
+              payAmount: 0.0008,
+              actuallyPaid: 0.000008,
+              shortfall: 0.0008 - 0.000008,
+              tolerance: TOLERANCE,
+              providerPaymentId: '5077125051',
+              providerStatus: 'finished',
+              at: NOW,
+            },
+          },
+        ]);
+    });
+
+    test('when finished reports another coin and price_amount 0.01, then the payment is mismatched with both figures, not confirmed', () => {
+      const other = report('finished', {
+        payCurrency: 'usdttrc20',
+        priceAmount: 0.01,
+        actuallyPaid: 0.01,
+      });
+      spec
+        .given(beforeFinish)
+        .when(record(other))
+        .then([
+          evidence(other),
+          movedTo('mismatched', 0.01),
+          {
+            type: 'payment.mismatched',
+            data: {
+              paymentId,
+              userId,
+              mismatches: [
+                { field: 'payCurrency', expected: 'btc', actual: 'usdttrc20' },
+                { field: 'priceAmount', expected: 49, actual: 0.01 },
+              ],
+              providerPaymentId: '5077125051',
+              providerStatus: 'finished',
+              at: NOW,
+            },
+          },
+        ]);
+    });
+
+    test('when finished reports price_amount 0.01 in our coin, paid in full, then the payment is mismatched', () => {
+      spec
+        .given(beforeFinish)
+        .when(record(report('finished', { priceAmount: 0.01 })))
+        .thenState((state) => {
+          expect(state.exists && state.status).toBe('mismatched');
+          expect(state.exists && state.confirmed).toBe(false);
+        });
+    });
+
+    test('when finished reports another fiat currency for the price, or leaves the coin out, then the payment is mismatched', () => {
+      spec
+        .given(beforeFinish)
+        .when(record(report('finished', { priceCurrency: 'eur' })))
+        .thenState((state) => expect(state.exists && state.status).toBe('mismatched'));
+      spec
+        .given(beforeFinish)
+        .when(record(report('finished', { payCurrency: null })))
+        .thenState((state) => expect(state.exists && state.status).toBe('mismatched'));
+    });
+
+    test('when what arrived is short by less than the tolerance, then the payment is confirmed; by more, underpaid', () => {
+      const within = report('finished', { actuallyPaid: 0.0008 * 0.996 });
+      spec
+        .given(beforeFinish)
+        .when(record(within))
+        .then([
+          evidence(within),
+          movedTo('finished', 0.0008 * 0.996),
+          { ...confirmedEvent, data: { ...confirmedEvent.data, actuallyPaid: 0.0008 * 0.996 } },
+        ]);
+      spec
+        .given(beforeFinish)
+        .when(record(report('finished', { actuallyPaid: 0.0008 * (1 - TOLERANCE) })))
+        .thenState((state) => expect(state.exists && state.status).toBe('finished'));
+      spec
+        .given(beforeFinish)
+        .when(record(report('finished', { actuallyPaid: 0.0008 * 0.994 })))
+        .thenState((state) => expect(state.exists && state.status).toBe('underpaid'));
+    });
+
+    test('when the tolerance is zero, then only the full amount confirms', () => {
+      spec
+        .given(beforeFinish)
+        .when({
+          ...record(report('finished', { actuallyPaid: 0.0008 * 0.999 })),
+          underpaymentTolerance: 0,
+        } as PaymentCommand)
+        .thenState((state) => expect(state.exists && state.status).toBe('underpaid'));
+    });
+
+    test('when repeat deposits (parent_payment_id ours) bring the sum to the amount, then the payment is confirmed then', () => {
+      const first = report('finished', { actuallyPaid: 0.0005, fingerprint: 'fp-first' });
+      const underpaid = paymentDecider.decide(
+        record(first),
+        beforeFinish.reduce(paymentDecider.evolve, paymentDecider.initialState()),
+      ) as PaymentEvent[];
+      expect(underpaid.map((e) => e.type)).toContain('payment.underpaid');
+      const repeat = report('finished', {
+        providerPaymentId: '5077125099',
+        parentProviderPaymentId: '5077125051',
+        actuallyPaid: 0.0003,
+        payAmount: 0.0003,
+        priceAmount: 18.38,
+        fingerprint: 'fp-repeat',
+      });
+      spec
+        .given([...beforeFinish, ...underpaid])
+        .when(record(repeat))
+        .then([
+          evidence(repeat),
+          movedTo('finished', 0.0005 + 0.0003, 'underpaid'),
+          { ...confirmedEvent, data: { ...confirmedEvent.data, actuallyPaid: 0.0005 + 0.0003 } },
+        ]);
+    });
+
+    test('when a repeat deposit arrives while the payment is partially paid and completes it, then the payment is confirmed', () => {
+      const partial = report('partially_paid', { actuallyPaid: 0.0004 });
+      const partialEvents = paymentDecider.decide(
+        record(partial),
+        [created].reduce(paymentDecider.evolve, paymentDecider.initialState()),
+      ) as PaymentEvent[];
+      const repeat = report('finished', {
+        providerPaymentId: '5077125100',
+        parentProviderPaymentId: '5077125051',
+        actuallyPaid: 0.0004,
+        fingerprint: 'fp-repeat-2',
+      });
+      spec
+        .given([created, ...partialEvents])
+        .when(record(repeat))
+        .thenState((state) => {
+          expect(state.exists && state.status).toBe('finished');
+          expect(state.exists && state.confirmed).toBe(true);
+        });
+    });
+
+    test('when repeat deposits do not reach the amount, or arrive in another coin, or are not settled, then nothing is confirmed', () => {
+      const first = report('finished', { actuallyPaid: 0.0004, fingerprint: 'fp-first' });
+      const given = [
+        ...beforeFinish,
+        ...(paymentDecider.decide(
+          record(first),
+          beforeFinish.reduce(paymentDecider.evolve, paymentDecider.initialState()),
+        ) as PaymentEvent[]),
+      ];
+      const repeat = (overrides: Partial<ProviderReport>) =>
+        report('finished', {
+          providerPaymentId: '5077125101',
+          parentProviderPaymentId: '5077125051',
+          actuallyPaid: 0.0004,
+          fingerprint: `fp-${JSON.stringify(overrides)}`,
+          ...overrides,
+        });
+      for (const r of [
+        repeat({ actuallyPaid: 0.0002 }),
+        repeat({ payCurrency: 'eth' }),
+        repeat({ providerStatus: 'confirming' }),
+      ]) {
+        spec
+          .given(given)
+          .when(record(r))
+          .then([evidence(r)]);
+      }
+    });
+
+    test('when a deposit names another parent, then it is recorded and adds nothing', () => {
+      const stranger = report('finished', {
+        providerPaymentId: '77',
+        parentProviderPaymentId: '78',
+        fingerprint: 'fp-stranger',
+      });
+      spec
+        .given(beforeFinish)
+        .when(record(stranger))
+        .then([evidence(stranger)]);
+    });
+
+    test('when a report names one of our own statuses, then it is unknown to NOWPayments and changes nothing', () => {
+      const ours = report('underpaid', { fingerprint: 'fp-ours' });
+      spec
+        .given(beforeFinish)
+        .when(record(ours))
+        .then([evidence(ours)]);
+    });
+
+    test('when an underpaid payment is invoiced, then refused; when an operator refunds it, then requested', () => {
+      const given = [
+        ...beforeFinish,
+        ...(paymentDecider.decide(
+          record(report('finished', { actuallyPaid: 0.000008 })),
+          beforeFinish.reduce(paymentDecider.evolve, paymentDecider.initialState()),
+        ) as PaymentEvent[]),
+      ];
+      spec
+        .given(given)
+        .when({ type: 'IssueInvoice', invoiceNumber: 'MM-2026-000009', now: NOW })
+        .thenFails('payment-not-confirmed');
+      spec
+        .given(given)
+        .when({
+          type: 'RequestRefund',
+          reason: 'Underpaid, give back what arrived',
+          requestedBy: 'operator',
+          operatorId,
+          now: NOW,
+        })
+        .thenState((state) => expect(state.exists && state.refund?.status).toBe('requested'));
     });
   });
 
