@@ -10,24 +10,28 @@ import {
 import { SANDBOX_DEVIN_API_KEY } from './devin/sandbox-defaults';
 
 const planLimits = Object.fromEntries(defaultPlans.map((p) => [p.id, p.maxAcuLimit]));
+const planBuilds = Object.fromEntries(
+  defaultPlans.flatMap((p) => (p.buildsIncluded ? [[p.id, p.buildsIncluded]] : [])),
+);
 
-/** `{"starter": 10, "pro": 50}`: a plan id to the Devin compute budget (ACUs) of its builds. */
-const acuLimitsJson = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected a JSON object of plan ids to ACU limits' });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z.record(z.string().min(1), z.number().int().positive(), {
-      message: 'expected a JSON object of plan ids to positive whole ACU limits',
-    }),
-  )
-  .default(planLimits);
+/** A JSON object of plan ids to positive whole numbers (`what` names the numbers). */
+const perPlanJson = (what: string, defaults: Record<string, number>) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `expected a JSON object of plan ids to ${what}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(
+      z.record(z.string().min(1), z.number().int().positive(), {
+        message: `expected a JSON object of plan ids to positive whole ${what}`,
+      }),
+    )
+    .default(defaults);
 
 /** Every setting of the brain service, read once at boot. Documented in .env.example. */
 export const brainConfigSchema = z
@@ -44,7 +48,8 @@ export const brainConfigSchema = z
     DEVIN_RETRY_MIN_DELAY_MS: env.int(500, 0),
     DEVIN_RETRY_MAX_DELAY_MS: env.int(10_000, 0),
     DEVIN_MAX_ACU_LIMIT: env.int(10, 1),
-    DEVIN_MAX_ACU_LIMITS: acuLimitsJson,
+    /** `{"starter": 10, "pro": 50}`: a plan id to the Devin compute budget (ACUs) of its builds. */
+    DEVIN_MAX_ACU_LIMITS: perPlanJson('ACU limits', planLimits),
     DEVIN_POLL_INTERVAL_MS: env.int(15_000, 1),
     DEVIN_POLL_MAX_INTERVAL_MS: env.int(60_000, 1),
     DEVIN_BUILD_DEADLINE_MS: env.int(3 * 60 * 60 * 1000, 1),
@@ -56,11 +61,16 @@ export const brainConfigSchema = z
         'Please continue without waiting for us: make the most reasonable choice, note it in the pull request description, and finish the agent.',
       ),
     DEVIN_FOLLOW_UP_LIMIT: env.int(2, 0),
+    /** The GitHub organisation every agent repository is created under: Devin works nowhere else. */
     AGENT_REPOSITORY_OWNER: z
       .string()
       .regex(/^[A-Za-z0-9_.-]+$/, 'expected a GitHub owner name')
       .default('meetmatt-agents'),
     AGENT_BUILD_ATTEMPTS: env.int(2, 1),
+    /** `{"starter": 3}`: the builds a plan includes, the first deploy counting as one. */
+    AGENT_BUILDS_INCLUDED_BY_PLAN: perPlanJson('build counts', planBuilds),
+    /** The builds of a plan missing from AGENT_BUILDS_INCLUDED_BY_PLAN. */
+    AGENT_BUILDS_INCLUDED: env.int(3, 1),
     BUILD_SCAN_INTERVAL_MS: env.int(5_000, 1),
   })
   .superRefine((config, ctx) => {
@@ -90,6 +100,11 @@ export function loadBrainConfig(
 ): BrainConfig {
   const config = loadConfig(brainConfigSchema, source);
   return { ...config, DEVIN_API_KEY: config.DEVIN_API_KEY ?? SANDBOX_DEVIN_API_KEY };
+}
+
+/** The builds `plan` includes, the first deploy among them: the plan's own count, else the default. */
+export function buildsIncludedFor(config: BrainConfig, plan: string): number {
+  return config.AGENT_BUILDS_INCLUDED_BY_PLAN[plan] ?? config.AGENT_BUILDS_INCLUDED;
 }
 
 /** The Devin budget of a build of `plan`: the plan's own limit, else the default. */

@@ -14,7 +14,7 @@ import { AgentCommands } from './application/agent-commands';
 import { AgentRepository, agentCatalog } from './application/agent-repository';
 import { BuildTracker } from './application/build-tracker';
 import { consumedPaymentEvents, paymentEventsHandler } from './application/payment-events';
-import { type BrainConfig, loadBrainConfig, maxAcuLimitFor } from './config';
+import { type BrainConfig, buildsIncludedFor, loadBrainConfig, maxAcuLimitFor } from './config';
 import { DevinClient } from './devin';
 import { agentRoutes } from './http/routes';
 import { agentsProjection } from './projections/agents-projection';
@@ -46,6 +46,10 @@ export async function start(options: StartBrainOptions = {}): Promise<RunningBra
     const db = host.database.db;
     const now = () => new Date();
     const agents = new AgentRepository(store);
+    const policy = {
+      repositoryOwner: config.AGENT_REPOSITORY_OWNER,
+      buildsIncluded: (plan: string) => buildsIncludedFor(config, plan),
+    };
     const devin = new DevinClient({
       apiUrl: config.DEVIN_API_URL,
       apiKey: config.DEVIN_API_KEY,
@@ -67,7 +71,7 @@ export async function start(options: StartBrainOptions = {}): Promise<RunningBra
         db,
         store,
         logger,
-        repositoryOwner: config.AGENT_REPOSITORY_OWNER,
+        policy,
         now,
       }),
     });
@@ -92,6 +96,7 @@ export async function start(options: StartBrainOptions = {}): Promise<RunningBra
         followUpLimit: config.DEVIN_FOLLOW_UP_LIMIT,
         maxAttempts: config.AGENT_BUILD_ATTEMPTS,
         maxAcuLimit: (plan) => maxAcuLimitFor(config, plan),
+        repositoryOwner: config.AGENT_REPOSITORY_OWNER,
       },
     });
     tracker.start();
@@ -100,7 +105,7 @@ export async function start(options: StartBrainOptions = {}): Promise<RunningBra
     const commands = new AgentCommands({
       db,
       agents,
-      repositoryOwner: config.AGENT_REPOSITORY_OWNER,
+      policy,
       now,
     });
     // Logged-out sessions and revoked API keys are refused here too, not only at the gateway.

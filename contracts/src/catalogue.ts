@@ -14,6 +14,14 @@ export const PlanSchema = z
       .regex(/^[a-z]{3}$/)
       .describe('Fiat currency, lower case'),
     maxAcuLimit: z.number().int().positive().describe('Devin compute budget (ACUs) for a build'),
+    buildsIncluded: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'How many Devin builds the plan pays for, the first deploy included; beyond them a rebuild is refused (402). Absent: the brain’s configuration for the plan',
+      ),
     description: z.string().describe('What the plan includes'),
   })
   .meta({ id: 'Plan' });
@@ -27,7 +35,9 @@ export const defaultPlans: readonly Plan[] = [
     priceAmount: 49,
     priceCurrency: 'usd',
     maxAcuLimit: 10,
-    description: 'One agent built and deployed by Devin, with a pull request to your repository',
+    buildsIncluded: 3,
+    description:
+      'One agent built and deployed by Devin, with a pull request in a repository we create for it',
   },
   {
     id: 'pro',
@@ -35,6 +45,7 @@ export const defaultPlans: readonly Plan[] = [
     priceAmount: 199,
     priceCurrency: 'usd',
     maxAcuLimit: 50,
+    buildsIncluded: 10,
     description: 'A larger build budget, for agents with integrations and tests',
   },
   {
@@ -43,6 +54,7 @@ export const defaultPlans: readonly Plan[] = [
     priceAmount: 999,
     priceCurrency: 'usd',
     maxAcuLimit: 200,
+    buildsIncluded: 25,
     description: 'The largest build budget, for complex multi-service agents',
   },
 ];

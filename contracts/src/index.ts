@@ -12,3 +12,4 @@ export * from './user/api';
 export * from './user/events';
 export * from './brain/api';
 export * from './brain/events';
+export * from './brain/repository';

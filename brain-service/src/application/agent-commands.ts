@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely } from 'kysely';
-import { type Position, isDomainError, requestContext } from '@meetmatt/infra';
+import { type Position, requestContext } from '@meetmatt/infra';
 import { type Agent } from '../domain/agent';
 import { agentErrors } from '../domain/agent-decide';
 import { agentIdFor } from '../domain/agent-identity';
 import { type BrainDb } from '../projections/db';
 import { type AgentRepository } from './agent-repository';
-import { type DeployOverrides, deployCommandFor } from './deploy-request';
+import { type BuildPolicy, type DeployOverrides, deployCommandFor } from './deploy-request';
 import { type KnownPaymentStatus, findPayment } from './payments';
 
 export interface AgentCommandsDeps {
   db: Kysely<BrainDb>;
   agents: AgentRepository;
-  repositoryOwner: string;
+  policy: BuildPolicy;
   now: () => Date;
 }
 
@@ -20,12 +20,15 @@ export type DeployOutcome =
   | { kind: 'created'; agent: Agent; position: Position | undefined }
   | { kind: 'existing'; agent: Agent }
   | { kind: 'unpaid'; status: KnownPaymentStatus }
+  | { kind: 'blocked'; message: string }
   | { kind: 'not-found' };
 
 export type RebuildOutcome =
   | { kind: 'requested'; agent: Agent; position: Position | undefined }
   | { kind: 'not-found' }
-  | { kind: 'in-progress'; message: string };
+  | { kind: 'in-progress'; message: string }
+  | { kind: 'blocked'; message: string }
+  | { kind: 'quota-exhausted'; message: string };
 
 /** The user-facing commands on agents: deploy a paid order, rebuild an agent. */
 export class AgentCommands {
@@ -58,12 +61,17 @@ export class AgentCommands {
         maxAcuLimit: payment.maxAcuLimit ?? undefined,
       },
       'user',
-      this.deps.repositoryOwner,
+      this.deps.policy,
       this.deps.now(),
       overrides,
     );
     const result = await this.deps.agents.execute(agentId, command, this.metadata(userId));
-    if (!result.ok) throw new Error(`deploy refused: ${result.error.message}`);
+    if (!result.ok) {
+      // A refund recorded in the agent's stream before the payments read model heard of it.
+      if (result.error.code === agentErrors.buildsBlocked)
+        return { kind: 'blocked', message: result.error.message };
+      throw new Error(`deploy refused: ${result.error.message}`);
+    }
     if (!result.state.exists) throw new Error('deploy recorded nothing');
     return result.events.length > 0
       ? { kind: 'created', agent: result.state, position: result.position }
@@ -75,18 +83,36 @@ export class AgentCommands {
     viewer: { userId: string; admin: boolean },
     instructions: string | undefined,
   ): Promise<RebuildOutcome> {
+    // The plan's builds, for agents whose stream predates recording them.
+    const loaded = await this.deps.agents.load(agentId);
+    if (!loaded.state.exists) return { kind: 'not-found' };
+    const buildsIncluded = this.deps.policy.buildsIncluded(loaded.state.plan);
     const result = await this.deps.agents.execute(
       agentId,
       {
         type: 'RequestRebuild',
-        data: { userId: viewer.userId, admin: viewer.admin, instructions, now: this.deps.now() },
+        data: {
+          userId: viewer.userId,
+          admin: viewer.admin,
+          instructions,
+          buildsIncluded,
+          now: this.deps.now(),
+        },
       },
       this.metadata(viewer.userId),
     );
     if (!result.ok) {
-      if (isDomainError(result.error) && result.error.code === agentErrors.buildInProgress)
-        return { kind: 'in-progress', message: result.error.message };
-      return { kind: 'not-found' };
+      const { code, message } = result.error;
+      switch (code) {
+        case agentErrors.buildInProgress:
+          return { kind: 'in-progress', message };
+        case agentErrors.buildsBlocked:
+          return { kind: 'blocked', message };
+        case agentErrors.buildQuotaExhausted:
+          return { kind: 'quota-exhausted', message };
+        default:
+          return { kind: 'not-found' };
+      }
     }
     if (!result.state.exists) return { kind: 'not-found' };
     return { kind: 'requested', agent: result.state, position: result.position };

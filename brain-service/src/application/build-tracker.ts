@@ -52,7 +52,7 @@ export class BuildTracker {
         ? {
             outcomes: options.metrics.counter(
               'brain_build_attempts_ended_total',
-              'Build attempts that ended: deployed, retried (failed, another attempt follows), failed (final)',
+              'Build attempts that ended: deployed, retried (failed, another attempt follows), failed (final), stopped (by us: payment refunded, repository not ours)',
               ['outcome'],
             ),
           }

@@ -2,7 +2,8 @@ import { type Counter } from 'prom-client';
 import { type Logger, backoffDelay, isDomainError, requestContext } from '@meetmatt/infra';
 import { type DevinClient, DevinError } from '../devin';
 import { type Agent, type CurrentSession, isActive, needsSession } from '../domain/agent';
-import { type AgentCommand } from '../domain/agent-decide';
+import { type AgentCommand, blockReasonText } from '../domain/agent-decide';
+import { isOurRepository } from '../domain/agent-identity';
 import { type AgentRepository, type EventContext } from './agent-repository';
 import { pause } from './pause';
 import { observeSession } from './session-observation';
@@ -20,6 +21,8 @@ export interface BuildSettings {
   /** Attempts per build: 2 retries a failed attempt once with a fresh session. */
   maxAttempts: number;
   maxAcuLimit(plan: string): number;
+  /** The organisation every repository Devin works in must belong to. */
+  repositoryOwner: string;
 }
 
 export interface BuildWorkerDeps {
@@ -96,6 +99,8 @@ async function step(
   signal: AbortSignal,
 ): Promise<StepResult> {
   const execute = (command: AgentCommand) => record(agent, command, metadata, deps);
+  const stop = stopReason(agent, deps.settings.repositoryOwner);
+  if (stop) return stopBuild(agent, stop, execute, deps);
   if (needsSession(agent)) {
     let created;
     try {
@@ -116,22 +121,25 @@ async function step(
         now: deps.now(),
       },
     });
-    if (started) {
-      deps.logger.info('devin session started', {
-        agentId: agent.agentId,
-        sessionId: created.session_id,
-        build: agent.build,
-        attempt: agent.attempt,
-        newSession: created.is_new_session ?? null,
-      });
+    if (!started) {
+      // The agent moved on while Devin was asked (builds blocked, say): the session is no one's.
+      await terminate(created.session_id, deps);
+      return 'again';
     }
+    deps.logger.info('devin session started', {
+      agentId: agent.agentId,
+      sessionId: created.session_id,
+      build: agent.build,
+      attempt: agent.attempt,
+      newSession: created.is_new_session ?? null,
+    });
     return 'active';
   }
   const session = agent.session!;
   const now = deps.now();
   const pastDeadline = now.getTime() - Date.parse(session.startedAt) > deps.settings.deadlineMs;
   const deadlineFailure = async () => {
-    await terminate(session, deps);
+    await terminate(session.id, deps);
     const reason = `the build deadline of ${formatMs(deps.settings.deadlineMs)} passed`;
     return fail(agent, session.id, reason, execute, deps);
   };
@@ -193,7 +201,7 @@ async function step(
       return 'again';
     }
     case 'failed':
-      if (next.terminate) await terminate(session, deps);
+      if (next.terminate) await terminate(session.id, deps);
       return fail(agent, session.id, next.reason, execute, deps);
   }
 }
@@ -307,15 +315,52 @@ async function fail(
 }
 
 /** Best effort: a session we give up on should stop spending the customer's budget. */
-async function terminate(session: CurrentSession, deps: BuildWorkerDeps): Promise<void> {
+async function terminate(sessionId: string, deps: BuildWorkerDeps): Promise<void> {
   try {
-    await deps.devin.terminate(session.id);
+    await deps.devin.terminate(sessionId);
   } catch (error) {
     deps.logger.warn('could not terminate a devin session', {
-      sessionId: session.id,
+      sessionId,
       error: (error as Error).message,
     });
   }
+}
+
+/**
+ * Why this build must not go on, if it must not: the payment is being refunded, or the
+ * repository is not ours (a stream recorded before repositories were always ours).
+ */
+function stopReason(agent: Agent, repositoryOwner: string): string | null {
+  if (agent.blockedBy) return `stopped: ${blockReasonText(agent.blockedBy)}`;
+  if (!isOurRepository(agent.repository, repositoryOwner))
+    return `stopped: the repository ${agent.repository} is not under ${repositoryOwner}`;
+  return null;
+}
+
+/** Stops the session under way, if any, and ends the build for good. */
+async function stopBuild(
+  agent: Agent,
+  reason: string,
+  execute: (command: AgentCommand) => Promise<boolean>,
+  deps: BuildWorkerDeps,
+): Promise<StepResult> {
+  const sessionId = agent.session?.id ?? null;
+  if (sessionId) await terminate(sessionId, deps);
+  const stopped = await execute({
+    type: 'StopBuild',
+    data: { build: agent.build, attempt: agent.attempt, sessionId, reason, now: deps.now() },
+  });
+  if (stopped) {
+    deps.outcomes?.inc({ outcome: 'stopped' });
+    deps.logger.warn('agent build stopped', {
+      agentId: agent.agentId,
+      sessionId,
+      build: agent.build,
+      attempt: agent.attempt,
+      reason,
+    });
+  }
+  return 'again';
 }
 
 /**

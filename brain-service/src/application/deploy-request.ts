@@ -14,17 +14,24 @@ export interface PaidOrder {
 export interface DeployOverrides {
   name?: string | undefined;
   instructions?: string | undefined;
-  repository?: string | undefined;
+}
+
+/** What the brain's configuration says of every build: where, and how many a plan includes. */
+export interface BuildPolicy {
+  /** The organisation that owns every agent repository (AGENT_REPOSITORY_OWNER). */
+  repositoryOwner: string;
+  buildsIncluded(plan: string): number;
 }
 
 /**
  * The deploy command for a paid order: what the buyer gave at checkout, overridden by what
- * they give when deploying by hand; a repository named from the slug when none was given.
+ * they give when deploying by hand. The repository is ours and named from the slug, whatever
+ * an older order may carry in `agent.repository`.
  */
 export function deployCommandFor(
   order: PaidOrder,
   trigger: 'payment' | 'user',
-  repositoryOwner: string,
+  policy: BuildPolicy,
   now: Date,
   overrides: DeployOverrides = {},
 ): Extract<AgentCommand, { type: 'RequestDeploy' }> {
@@ -41,12 +48,11 @@ export function deployCommandFor(
       name,
       slug,
       instructions: overrides.instructions ?? order.agent.instructions,
-      repository:
-        overrides.repository ??
-        order.agent.repository ??
-        defaultRepository(repositoryOwner, slug, agentId),
+      repository: defaultRepository(policy.repositoryOwner, slug, agentId),
       ...(order.maxAcuLimit === undefined ? {} : { maxAcuLimit: order.maxAcuLimit }),
+      buildsIncluded: policy.buildsIncluded(order.plan),
       trigger,
+      repositoryOwner: policy.repositoryOwner,
       now,
     },
   };

@@ -9,25 +9,29 @@ import {
   appendToNewStream,
   isDomainError,
 } from '@meetmatt/infra';
-import { initialAgentState } from '../domain/agent';
+import { type BuildBlockReason, initialAgentState } from '../domain/agent';
 import { decideAgent } from '../domain/agent-decide';
-import { agentStreamId } from '../domain/agent-identity';
+import { agentIdFor, agentStreamId } from '../domain/agent-identity';
 import { type BrainDb } from '../projections/db';
-import { agentCatalog } from './agent-repository';
-import { deployCommandFor } from './deploy-request';
+import { AgentRepository, agentCatalog } from './agent-repository';
+import { type BuildPolicy, deployCommandFor } from './deploy-request';
 import { type PaymentFacts, recordPayment } from './payments';
 
 /**
- * The payment events the brain listens to. `payment.confirmed` deploys; the others only keep
- * the payments read model, so that POST /agents/deploy can tell a payment of the caller's that
- * is not paid (402) from one the brain has never heard of (404).
+ * The payment events the brain listens to. `payment.confirmed` deploys; a refund asked for or
+ * made blocks every build of the payment's agent; the others only keep the payments read model,
+ * so that POST /agents/deploy can tell a payment of the caller's that is not paid (402) from one
+ * the brain has never heard of (404).
  */
 export const consumedPaymentEvents = [
   paymentEvents.created,
   paymentEvents.confirmed,
   paymentEvents.partiallyPaid,
+  paymentEvents.underpaid,
+  paymentEvents.mismatched,
   paymentEvents.failed,
   paymentEvents.expired,
+  paymentEvents.refundRequested,
   paymentEvents.refunded,
   paymentEvents.refundCompleted,
 ] as const;
@@ -38,7 +42,7 @@ export interface PaymentEventsDeps {
   db: Kysely<BrainDb>;
   store: EventStore;
   logger: Logger;
-  repositoryOwner: string;
+  policy: BuildPolicy;
   now?: () => Date;
 }
 
@@ -47,18 +51,63 @@ export interface PaymentEventsDeps {
  * inbox (one transaction with the inbox row); the deploy is appended to the agent's stream with
  * `no_stream`, so a redelivery, or a deploy the user already asked for, ends in a harmless
  * conflict. The append runs whatever the inbox said: a crash between the two must still deploy.
+ * A refund is recorded in the agent's stream likewise, creating it when no deploy came first,
+ * so that a deploy arriving after it (redelivered, or out of order) finds the stream taken.
  */
 export function paymentEventsHandler(
   deps: PaymentEventsDeps,
 ): (event: ConsumedPaymentEvent) => Promise<HandlerResult> {
   const inbox = new Inbox(deps.db, queues.brainPaymentEvents);
+  const agents = new AgentRepository(deps.store);
   const now = deps.now ?? (() => new Date());
   return async (event) => {
     const recorded = await inbox.once(event.id, (trx) => recordPayment(trx, factsOf(event)));
+    const block = blockReasonOf(event);
+    if (block) {
+      const blocked = await blockBuilds(deps, agents, event, block, now());
+      return recorded === 'duplicate' && blocked === 'duplicate' ? 'duplicate' : 'processed';
+    }
     if (event.type !== paymentEvents.confirmed.type || !event.data.autoDeploy) return recorded;
     const deployed = await requestDeploy(deps, event, now());
     return recorded === 'duplicate' && deployed === 'duplicate' ? 'duplicate' : 'processed';
   };
+}
+
+function blockReasonOf(event: ConsumedPaymentEvent): BuildBlockReason | null {
+  switch (event.type) {
+    case paymentEvents.refundRequested.type:
+      return 'refund-requested';
+    case paymentEvents.refunded.type:
+    case paymentEvents.refundCompleted.type:
+      return 'refunded';
+    default:
+      return null;
+  }
+}
+
+async function blockBuilds(
+  deps: PaymentEventsDeps,
+  agents: AgentRepository,
+  event: ConsumedPaymentEvent,
+  reason: BuildBlockReason,
+  now: Date,
+): Promise<'processed' | 'duplicate'> {
+  const { paymentId, userId } = event.data;
+  const agentId = agentIdFor(paymentId);
+  const result = await agents.execute(
+    agentId,
+    { type: 'BlockBuilds', data: { agentId, userId, paymentId, reason, now } },
+    { correlationId: event.correlationId, causationId: event.id, userId },
+  );
+  if (!result.ok) throw new Error(`builds not blocked: ${result.error.message}`);
+  if (result.events.length === 0) return 'duplicate';
+  deps.logger.info('agent builds blocked', {
+    agentId,
+    paymentId,
+    reason,
+    correlationId: event.correlationId,
+  });
+  return 'processed';
 }
 
 async function requestDeploy(
@@ -70,7 +119,7 @@ async function requestDeploy(
   const command = deployCommandFor(
     { paymentId, userId, plan, agent, maxAcuLimit },
     'payment',
-    deps.repositoryOwner,
+    deps.policy,
     now,
   );
   const decided = decideAgent(command, initialAgentState());
@@ -114,6 +163,12 @@ function factsOf(event: ConsumedPaymentEvent): PaymentFacts {
       };
     case paymentEvents.partiallyPaid.type:
       return { paymentId, userId, status: 'partially_paid' };
+    case paymentEvents.underpaid.type:
+      return { paymentId, userId, status: 'underpaid' };
+    case paymentEvents.mismatched.type:
+      return { paymentId, userId, status: 'mismatched' };
+    case paymentEvents.refundRequested.type:
+      return { paymentId, userId, status: 'refund_requested' };
     case paymentEvents.failed.type:
       return { paymentId, userId, status: 'failed' };
     case paymentEvents.expired.type:

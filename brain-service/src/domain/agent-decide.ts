@@ -4,10 +4,12 @@ import {
   type Agent,
   type AgentEvent,
   type AgentState,
+  type BuildBlockReason,
   evolveAgent,
   initialAgentState,
   isActive,
 } from './agent';
+import { isOurRepository } from './agent-identity';
 
 type Data<T extends ContractAgentEvent['type']> = Extract<ContractAgentEvent, { type: T }>['data'];
 type BuildLogLine = Data<'agent.build-progressed'>['lines'][number];
@@ -15,7 +17,11 @@ type BuildLogLine = Data<'agent.build-progressed'>['lines'][number];
 export type AgentCommand =
   | {
       type: 'RequestDeploy';
-      data: Omit<Data<'agent.deploy-requested'>, 'requestedAt'> & { now: Date };
+      data: Omit<Data<'agent.deploy-requested'>, 'requestedAt'> & {
+        /** The organisation every agent repository must belong to (AGENT_REPOSITORY_OWNER). */
+        repositoryOwner: string;
+        now: Date;
+      };
     }
   | {
       type: 'StartSession';
@@ -54,7 +60,34 @@ export type AgentCommand =
     }
   | {
       type: 'RequestRebuild';
-      data: { userId: string; admin: boolean; instructions?: string | undefined; now: Date };
+      data: {
+        userId: string;
+        admin: boolean;
+        instructions?: string | undefined;
+        /** The plan's builds when the agent's stream does not say (agents deployed before it did). */
+        buildsIncluded: number;
+        now: Date;
+      };
+    }
+  | {
+      type: 'BlockBuilds';
+      data: {
+        agentId: string;
+        userId: string;
+        paymentId: string;
+        reason: BuildBlockReason;
+        now: Date;
+      };
+    }
+  | {
+      type: 'StopBuild';
+      data: {
+        build: number;
+        attempt: number;
+        sessionId: string | null;
+        reason: string;
+        now: Date;
+      };
     };
 
 /** Codes of the rules an agent command can break; the HTTP layer maps them to statuses. */
@@ -64,17 +97,34 @@ export const agentErrors = {
   notBuilding: 'not-building',
   staleAttempt: 'stale-attempt',
   staleSession: 'stale-session',
+  /** A refund of the payment was asked for or made: no build may start. */
+  buildsBlocked: 'builds-blocked',
+  /** Every build the plan includes has been used. */
+  buildQuotaExhausted: 'build-quota-exhausted',
+  /** Devin would work in a repository that is not under our organisation. */
+  foreignRepository: 'foreign-repository',
 } as const;
 
 type Decided = AgentEvent[] | DomainError;
 
-/** A deploy for a payment that already has its agent changes nothing: one payment, one agent. */
+/**
+ * A deploy for a payment that already has its agent changes nothing: one payment, one agent.
+ * The repository is checked here, not only where the request was parsed: whatever path a deploy
+ * comes by, Devin is never sent to a repository outside our organisation.
+ */
 function requestDeploy(
   command: Extract<AgentCommand, { type: 'RequestDeploy' }>,
   state: AgentState,
 ): Decided {
   if (state.exists) return [];
-  const { now, ...data } = command.data;
+  const { now, repositoryOwner, ...data } = command.data;
+  if (state.blockedBy) return blocked(state.blockedBy);
+  if (!isOurRepository(data.repository, repositoryOwner)) {
+    return domainError(
+      agentErrors.foreignRepository,
+      `repository ${data.repository} is not under ${repositoryOwner}`,
+    );
+  }
   return [
     { type: agentEvents.deployRequested.type, data: { ...data, requestedAt: now.toISOString() } },
   ];
@@ -88,6 +138,7 @@ function startSession(
   if (!state.exists) return notFound();
   if (state.session?.id === sessionId) return [];
   if (!isActive(state)) return domainError(agentErrors.notBuilding, `agent is ${state.status}`);
+  if (state.blockedBy) return blocked(state.blockedBy);
   if (state.session) {
     return domainError(agentErrors.staleAttempt, `session ${state.session.id} is already building`);
   }
@@ -197,17 +248,29 @@ function failBuild(
   ];
 }
 
-/** Another user's agent is "not found": its existence is not theirs to learn. */
+/**
+ * Another user's agent is "not found": its existence is not theirs to learn. Each build spends
+ * Devin time the plan paid for, so the plan's builds (the first deploy counting as one) are all
+ * there is, and none once the payment is being refunded; an operator is held to the same.
+ */
 function requestRebuild(
   command: Extract<AgentCommand, { type: 'RequestRebuild' }>,
   state: AgentState,
 ): Decided {
   const { userId, admin, instructions, now } = command.data;
   if (!state.exists || (!admin && state.userId !== userId)) return notFound();
+  if (state.blockedBy) return blocked(state.blockedBy);
   if (isActive(state)) {
     return domainError(
       agentErrors.buildInProgress,
       `build ${state.build} is still ${state.status}`,
+    );
+  }
+  const included = state.buildsIncluded ?? command.data.buildsIncluded;
+  if (state.build >= included) {
+    return domainError(
+      agentErrors.buildQuotaExhausted,
+      `the ${state.plan} plan includes ${included} build${included === 1 ? '' : 's'}, the first deploy included, and ${state.build} ${state.build === 1 ? 'has' : 'have'} run`,
     );
   }
   return [
@@ -219,6 +282,55 @@ function requestRebuild(
         instructions: instructions ?? state.instructions,
         build: state.build + 1,
         requestedAt: now.toISOString(),
+      },
+    },
+  ];
+}
+
+/** Recorded once, whether or not the agent exists yet: what matters is that nothing follows. */
+function blockBuilds(
+  command: Extract<AgentCommand, { type: 'BlockBuilds' }>,
+  state: AgentState,
+): Decided {
+  if (state.blockedBy) return [];
+  const { agentId, userId, paymentId, reason, now } = command.data;
+  return [
+    {
+      type: agentEvents.buildsBlocked.type,
+      data: { agentId, userId, paymentId, reason, at: now.toISOString() },
+    },
+  ];
+}
+
+/** Ends the build under way for good, by our own decision: no retry, no refund asked for. */
+function stopBuild(
+  command: Extract<AgentCommand, { type: 'StopBuild' }>,
+  state: AgentState,
+): Decided {
+  const { build, attempt, sessionId, reason, now } = command.data;
+  if (!state.exists) return notFound();
+  if (!isActive(state)) return domainError(agentErrors.notBuilding, `agent is ${state.status}`);
+  if (build !== state.build || attempt !== state.attempt) {
+    return domainError(agentErrors.staleAttempt, `build ${build} attempt ${attempt} is over`);
+  }
+  if ((state.session?.id ?? null) !== sessionId) {
+    return domainError(
+      agentErrors.staleSession,
+      `session ${sessionId} is not the agent's current one`,
+    );
+  }
+  return [
+    {
+      type: agentEvents.buildStopped.type,
+      data: {
+        agentId: state.agentId,
+        userId: state.userId,
+        paymentId: state.paymentId,
+        sessionId,
+        reason,
+        attempt,
+        build,
+        stoppedAt: now.toISOString(),
       },
     },
   ];
@@ -238,6 +350,10 @@ export function decideAgent(command: AgentCommand, state: AgentState): Decided {
       return failBuild(command, state);
     case 'RequestRebuild':
       return requestRebuild(command, state);
+    case 'BlockBuilds':
+      return blockBuilds(command, state);
+    case 'StopBuild':
+      return stopBuild(command, state);
     default: {
       const unknown: never = command;
       throw new Error(`unknown command ${JSON.stringify(unknown)}`);
@@ -253,6 +369,20 @@ export const agentDecider: Decider<AgentCommand, AgentEvent, AgentState> = {
 
 function notFound(): DomainError {
   return domainError(agentErrors.notFound, 'no such agent');
+}
+
+const blockReasons: Record<BuildBlockReason, string> = {
+  'refund-requested': 'a refund of the payment was requested',
+  refunded: 'the payment was refunded',
+};
+
+function blocked(reason: BuildBlockReason): DomainError {
+  return domainError(agentErrors.buildsBlocked, `no build may start: ${blockReasons[reason]}`);
+}
+
+/** Why builds stopped, in words a customer reads in the agent's history. */
+export function blockReasonText(reason: BuildBlockReason): string {
+  return blockReasons[reason];
 }
 
 function currentSession(

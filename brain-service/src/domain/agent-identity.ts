@@ -42,9 +42,28 @@ export function slugFor(name: string): string {
 }
 
 /**
- * The repository of an agent whose buyer named none: `<owner>/<slug>-<8 hex of the id>`, so
- * two agents with the same name never share one.
+ * The repository of an agent: always ours, `<owner>/<slug>-<8 hex of the id>`, so two agents
+ * with the same name never share one. Customers never name it.
  */
 export function defaultRepository(owner: string, slug: string, agentId: string): string {
   return `${owner}/${slug}-${agentId.replace(/-/g, '').slice(0, 8)}`;
+}
+
+/** What GitHub accepts as a repository name, less the `.` and `..` that only mean paths. */
+const REPOSITORY_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+
+/**
+ * Whether Devin may work in `repository`: one of `owner`'s (GitHub owners compare without case),
+ * with a plain name. Anything else, another owner or a path in disguise, is not ours.
+ */
+export function isOurRepository(repository: string, owner: string): boolean {
+  const parts = repository.split('/');
+  if (parts.length !== 2) return false;
+  const [repoOwner, name] = parts as [string, string];
+  return (
+    repoOwner.toLowerCase() === owner.toLowerCase() &&
+    REPOSITORY_NAME.test(name) &&
+    name !== '.' &&
+    name !== '..'
+  );
 }

@@ -1,6 +1,11 @@
-import { type AgentEvent, type AgentStatus, agentEvents } from '@meetmatt/contracts';
+import {
+  type AgentEvent,
+  type AgentStatus,
+  type BuildBlockReason,
+  agentEvents,
+} from '@meetmatt/contracts';
 
-export { type AgentEvent };
+export { type AgentEvent, type BuildBlockReason };
 
 /** The Devin session building the agent right now. */
 export interface CurrentSession {
@@ -27,6 +32,10 @@ export interface Agent {
   repository: string;
   /** The Devin budget the payment carried; null: the configured one for the plan. */
   maxAcuLimit: number | null;
+  /** Builds the plan pays for, the first deploy included; null: the configured one for the plan. */
+  buildsIncluded: number | null;
+  /** Why no build may start any more (the payment is being refunded); null: builds may start. */
+  blockedBy: BuildBlockReason | null;
   status: AgentStatus;
   /** 1 for the first deploy, +1 per rebuild. */
   build: number;
@@ -36,13 +45,22 @@ export interface Agent {
   requestedAt: string;
 }
 
-export type AgentState = { exists: false } | Agent;
+/**
+ * No agent yet. A refund can arrive before any deploy (the user had not deployed yet, or the
+ * refund overtook the confirmation): it is recorded all the same, so no deploy can follow it.
+ */
+export interface NoAgent {
+  exists: false;
+  blockedBy: BuildBlockReason | null;
+}
 
-export const initialAgentState = (): AgentState => ({ exists: false });
+export type AgentState = NoAgent | Agent;
+
+export const initialAgentState = (): AgentState => ({ exists: false, blockedBy: null });
 
 /** Waiting for a Devin session to be created: the build's next attempt has none yet. */
 export function needsSession(state: AgentState): boolean {
-  return state.exists && isActive(state) && state.session === null;
+  return state.exists && isActive(state) && state.session === null && state.blockedBy === null;
 }
 
 /** Requested or building: the tracker has work to do for it. */
@@ -64,6 +82,8 @@ export function evolveAgent(state: AgentState, event: AgentEvent): AgentState {
       instructions: d.instructions,
       repository: d.repository,
       maxAcuLimit: d.maxAcuLimit ?? null,
+      buildsIncluded: d.buildsIncluded ?? null,
+      blockedBy: state.blockedBy,
       status: 'requested',
       build: 1,
       attempt: 1,
@@ -71,6 +91,8 @@ export function evolveAgent(state: AgentState, event: AgentEvent): AgentState {
       requestedAt: d.requestedAt,
     };
   }
+  if (event.type === agentEvents.buildsBlocked.type)
+    return { ...state, blockedBy: state.blockedBy ?? event.data.reason };
   if (!state.exists) return state;
   switch (event.type) {
     case agentEvents.sessionStarted.type:
@@ -108,6 +130,8 @@ export function evolveAgent(state: AgentState, event: AgentEvent): AgentState {
       return event.data.final
         ? { ...state, status: 'failed', session: null }
         : { ...state, status: 'building', session: null, attempt: event.data.attempt + 1 };
+    case agentEvents.buildStopped.type:
+      return { ...state, status: 'failed', session: null };
     case agentEvents.rebuildRequested.type:
       return {
         ...state,

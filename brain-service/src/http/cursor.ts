@@ -2,7 +2,17 @@ import { z } from 'zod';
 import { HttpError } from '@meetmatt/infra';
 import { type PageCursor } from '../projections/agent-queries';
 
-const CursorSchema = z.tuple([z.iso.datetime({ offset: true }), z.uuid()]);
+/** The instants a cursor can hold: those an agent can have been created at, give or take. */
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+const CursorSchema = z.tuple([
+  z.iso.datetime({ offset: true }).refine((text) => {
+    const at = Date.parse(text);
+    return Number.isFinite(at) && at >= EARLIEST && at <= LATEST;
+  }),
+  z.uuid(),
+]);
 
 /** Opaque to clients: the (created_at, id) of the last item of the previous page. */
 export function encodeCursor(cursor: PageCursor): string {

@@ -56,8 +56,10 @@ export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
           throw new HttpError(
             402,
             'payment-not-confirmed',
-            `The payment is ${outcome.status.replace('_', ' ')}, not confirmed: nothing to deploy yet`,
+            `The payment is ${outcome.status.replace('_', ' ')}, not confirmed: nothing to deploy`,
           );
+        case 'blocked':
+          throw new HttpError(402, 'builds-blocked', `Nothing is deployed: ${outcome.message}`);
         case 'existing':
           return { status: 200, body: deployAnswer(outcome.agent) };
         case 'created':
@@ -124,6 +126,10 @@ export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
             `The agent is being built (${outcome.message}); rebuild it once it is deployed or failed`,
             'build-in-progress',
           );
+        case 'blocked':
+          throw new HttpError(402, 'builds-blocked', `No rebuild: ${outcome.message}`);
+        case 'quota-exhausted':
+          throw new HttpError(402, 'build-quota-exhausted', `No rebuild: ${outcome.message}`);
         case 'requested': {
           await deps.waitForProjections(outcome.position);
           const row = await findAgent(db, params.id, viewerOf(principal));

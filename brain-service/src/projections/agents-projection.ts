@@ -2,6 +2,7 @@ import { type Kysely, type Transaction, sql } from 'kysely';
 import { agentEvents } from '@meetmatt/contracts';
 import { type ProjectedEvent, type Projection, defineProjection } from '@meetmatt/infra';
 import { type AgentEvent } from '../domain/agent';
+import { blockReasonText } from '../domain/agent-decide';
 import { type BrainDb } from './db';
 
 /**
@@ -211,6 +212,33 @@ async function applyOne(trx: Transaction<BrainDb>, event: Event): Promise<void> 
         event,
         `Build ${d.build} attempt ${d.attempt} failed${d.final ? '' : ', retrying with a new session'}: ${d.reason}`,
       );
+      return;
+    }
+    case agentEvents.buildsBlocked.type: {
+      const d = event.data;
+      // A refund may come before any deploy: then there is no agent to show it on.
+      const updated = await trx
+        .updateTable('agents')
+        .set({ updated_at: d.at })
+        .where('id', '=', d.agentId)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) return;
+      await history(trx, event, `No more builds: ${blockReasonText(d.reason)}`);
+      return;
+    }
+    case agentEvents.buildStopped.type: {
+      const d = event.data;
+      await trx
+        .updateTable('agents')
+        .set({
+          status: 'failed',
+          attempt: d.attempt,
+          failure_reason: d.reason,
+          updated_at: d.stoppedAt,
+        })
+        .where('id', '=', d.agentId)
+        .execute();
+      await history(trx, event, `Build ${d.build} attempt ${d.attempt} ${d.reason}`);
       return;
     }
     case agentEvents.rebuildRequested.type: {

@@ -7,6 +7,7 @@ import { type AgentCommand, agentDecider, agentErrors } from '../../src/domain/a
 const now = new Date('2026-12-01T10:00:00.000Z');
 const at = now.toISOString();
 const spec = deciderSpec(agentDecider);
+const OWNER = 'meetmatt-agents';
 
 function ids() {
   return { agentId: randomUUID(), userId: randomUUID(), paymentId: randomUUID() };
@@ -21,7 +22,7 @@ function requested(id = ids()): Extract<AgentEvent, { type: 'agent.deploy-reques
       name: 'Support bot',
       slug: 'support-bot',
       instructions: 'Answer questions.',
-      repository: 'acme/support-bot',
+      repository: `${OWNER}/support-bot-0a1b2c3d`,
       trigger: 'payment',
       requestedAt: at,
     },
@@ -82,7 +83,7 @@ function deployed(base: ReturnType<typeof requested>, sessionId: string): AgentE
       paymentId,
       sessionId,
       repository,
-      pullRequestUrl: 'https://github.com/acme/support-bot/pull/1',
+      pullRequestUrl: `https://github.com/${OWNER}/support-bot-0a1b2c3d/pull/1`,
       structuredOutput: null,
       build: 1,
       deployedAt: at,
@@ -101,7 +102,7 @@ describe('the agent decider', () => {
     const { requestedAt: _, ...data } = event.data;
     spec
       .given([])
-      .when({ type: 'RequestDeploy', data: { ...data, now } })
+      .when({ type: 'RequestDeploy', data: { ...data, repositoryOwner: OWNER, now } })
       .then([event]);
   });
 
@@ -110,7 +111,10 @@ describe('the agent decider', () => {
     const { requestedAt: _, ...data } = event.data;
     spec
       .given([event])
-      .when({ type: 'RequestDeploy', data: { ...data, name: 'Other', now } })
+      .when({
+        type: 'RequestDeploy',
+        data: { ...data, name: 'Other', repositoryOwner: OWNER, now },
+      })
       .thenNothingHappens();
   });
 
@@ -246,7 +250,7 @@ describe('the agent decider', () => {
         type: 'CompleteBuild',
         data: {
           sessionId: 's1',
-          pullRequestUrl: 'https://github.com/acme/support-bot/pull/1',
+          pullRequestUrl: `https://github.com/${OWNER}/support-bot-0a1b2c3d/pull/1`,
           structuredOutput: null,
           now,
         },
@@ -260,7 +264,13 @@ describe('the agent decider', () => {
       .given([base, started(base, 's1'), deployed(base, 's1')])
       .when({
         type: 'RequestRebuild',
-        data: { userId: base.data.userId, admin: false, instructions: 'New.', now },
+        data: {
+          userId: base.data.userId,
+          admin: false,
+          instructions: 'New.',
+          buildsIncluded: 3,
+          now,
+        },
       })
       .then([
         {
@@ -286,7 +296,10 @@ describe('the agent decider', () => {
         started(base, 's2', 2),
         failed(base, 's2', 2, true),
       ])
-      .when({ type: 'RequestRebuild', data: { userId: base.data.userId, admin: false, now } })
+      .when({
+        type: 'RequestRebuild',
+        data: { userId: base.data.userId, admin: false, buildsIncluded: 3, now },
+      })
       .thenState((state) =>
         expect(state).toMatchObject({
           status: 'building',
@@ -301,7 +314,10 @@ describe('the agent decider', () => {
     const base = requested();
     spec
       .given([base, started(base, 's1')])
-      .when({ type: 'RequestRebuild', data: { userId: base.data.userId, admin: false, now } })
+      .when({
+        type: 'RequestRebuild',
+        data: { userId: base.data.userId, admin: false, buildsIncluded: 3, now },
+      })
       .thenFails(agentErrors.buildInProgress);
   });
 
@@ -310,11 +326,17 @@ describe('the agent decider', () => {
     const history = [base, started(base, 's1'), deployed(base, 's1')];
     spec
       .given(history)
-      .when({ type: 'RequestRebuild', data: { userId: randomUUID(), admin: false, now } })
+      .when({
+        type: 'RequestRebuild',
+        data: { userId: randomUUID(), admin: false, buildsIncluded: 3, now },
+      })
       .thenFails(agentErrors.notFound);
     spec
       .given(history)
-      .when({ type: 'RequestRebuild', data: { userId: randomUUID(), admin: true, now } })
+      .when({
+        type: 'RequestRebuild',
+        data: { userId: randomUUID(), admin: true, buildsIncluded: 3, now },
+      })
       .thenState((s) => expect(s).toMatchObject({ build: 2 }));
   });
 

@@ -3,29 +3,25 @@ import { IdParamsSchema, IdSchema, PageQuerySchema, TimestampSchema, pageOf } fr
 import { type EndpointDef, defineEndpoint, problems } from '../http';
 import { buildOpenApiDocument } from '../openapi';
 import { AgentStatusSchema, BuildLogLineSchema } from './events';
+import { NoRepositorySchema } from './repository';
+
+/** PostgreSQL stores no NUL character: a string carrying one is the client's mistake (400). */
+const withoutNul = (schema: z.ZodString) =>
+  schema.refine((text) => !text.includes('\u0000'), 'must not contain NUL (\\u0000) characters');
+
+/** The largest build log sequence number the read model can hold (a PostgreSQL integer). */
+const MAX_LOG_SEQ = 2_147_483_647;
 
 export const DeployAgentRequestSchema = z
   .object({
     paymentId: IdSchema.describe('A confirmed payment of yours'),
-    name: z
-      .string()
-      .trim()
-      .min(1)
-      .max(80)
+    name: withoutNul(z.string().trim().min(1).max(80))
       .optional()
       .describe('Overrides the name given at checkout'),
-    instructions: z
-      .string()
-      .trim()
-      .min(1)
-      .max(20_000)
+    instructions: withoutNul(z.string().trim().min(1).max(20_000))
       .optional()
       .describe('Overrides the instructions given at checkout'),
-    repository: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/name')
-      .optional()
-      .describe('owner/name to build in'),
+    repository: NoRepositorySchema,
   })
   .meta({ id: 'DeployAgentRequest' });
 
@@ -75,12 +71,19 @@ export const AgentStatusResponseSchema = z
 
 export const AgentLogsQuerySchema = z.object({
   after: z.coerce
-    .number()
+    .number({ message: 'expected a number' })
     .int()
     .min(0)
+    .max(MAX_LOG_SEQ)
     .optional()
     .describe('Return lines after this sequence number'),
-  limit: z.coerce.number().int().min(1).max(500).default(100).describe('At most this many lines'),
+  limit: z.coerce
+    .number({ message: 'expected a number' })
+    .int()
+    .min(1)
+    .max(500)
+    .default(100)
+    .describe('At most this many lines'),
 });
 export const AgentLogsSchema = z
   .object({
@@ -97,11 +100,7 @@ export const AgentLogsSchema = z
 
 export const RebuildRequestSchema = z
   .object({
-    instructions: z
-      .string()
-      .trim()
-      .min(1)
-      .max(20_000)
+    instructions: withoutNul(z.string().trim().min(1).max(20_000))
       .optional()
       .describe('New instructions; the last ones when absent'),
   })
@@ -120,7 +119,9 @@ export const brainEndpoints = {
       '(automatically on confirmation, or by an earlier call). The brain learns of payments from the ' +
       'payment service’s events: a payment of yours it knows that is not confirmed (still waiting, ' +
       'failed, expired, partially paid, refunded) is 402; one it has not heard of, or another ' +
-      'user’s, is 404. Right after paying, a 402 or 404 may turn into a 202 within seconds.',
+      'user’s, is 404. Right after paying, a 402 or 404 may turn into a 202 within seconds. A payment ' +
+      'whose refund was asked for is 402. The repository is always one Meet Matt creates under its own ' +
+      'organisation, named from the agent: a request naming one is 400.',
     tags,
     auth: 'user',
     body: DeployAgentRequestSchema,
@@ -186,6 +187,10 @@ export const brainEndpoints = {
     method: 'post',
     path: '/agents/:id/rebuild',
     summary: 'Build a deployed or failed agent again, in a new Devin session',
+    description:
+      'Each plan includes a number of builds, the first deploy counting as one (starter 3, pro 10, ' +
+      'enterprise 25 by default). Beyond them, or once a refund of the payment was asked for or ' +
+      'made, the answer is 402 and no build starts; 409 while a build is under way.',
     tags,
     auth: 'user',
     params: IdParamsSchema,
@@ -194,6 +199,7 @@ export const brainEndpoints = {
       202: { description: 'Rebuild started', schema: AgentSummarySchema },
       400: problems[400],
       401: problems[401],
+      402: problems[402],
       404: problems[404],
       409: problems[409],
     },

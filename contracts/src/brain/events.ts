@@ -15,6 +15,11 @@ export const BuildLogLineSchema = z
   })
   .meta({ id: 'BuildLogLine' });
 
+export const BuildBlockReasonSchema = z
+  .enum(['refund-requested', 'refunded'])
+  .describe('What the payment service said: a refund was asked for, or it was made');
+export type BuildBlockReason = z.infer<typeof BuildBlockReasonSchema>;
+
 const agentId = IdSchema.describe(
   'The agent (derived from the payment id: one payment, one agent)',
 );
@@ -29,9 +34,11 @@ export const agentEvents = {
       paymentId: IdSchema,
       plan: z.string(),
       name: z.string(),
-      slug: z.string().describe('URL-safe name, used for the repository when none was given'),
+      slug: z.string().describe('URL-safe name, from which the repository is named'),
       instructions: z.string(),
-      repository: z.string().describe('owner/name the agent is built in'),
+      repository: z
+        .string()
+        .describe('owner/name the agent is built in: always under our own organisation'),
       maxAcuLimit: z
         .number()
         .int()
@@ -39,6 +46,14 @@ export const agentEvents = {
         .optional()
         .describe(
           'The Devin budget (ACUs) of each build, from the payment; absent: the brain’s configuration for the plan',
+        ),
+      buildsIncluded: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe(
+          'Builds the plan pays for, this first one included; absent (older events): the brain’s configuration for the plan',
         ),
       trigger: z.enum(['payment', 'user']).describe('Automatic on payment, or POST /agents/deploy'),
       requestedAt: TimestampSchema,
@@ -120,6 +135,37 @@ export const agentEvents = {
       requestedAt: TimestampSchema,
     }),
     { description: 'The user asked for a new build of a deployed or failed agent' },
+  ),
+  buildsBlocked: defineEvent(
+    'agent.builds-blocked',
+    z.object({
+      agentId,
+      userId,
+      paymentId: IdSchema,
+      reason: BuildBlockReasonSchema,
+      at: TimestampSchema,
+    }),
+    {
+      description:
+        'The payment is being refunded: no build starts from now on, and a build under way is stopped. May be the first event of the stream, when the refund comes before any deploy',
+    },
+  ),
+  buildStopped: defineEvent(
+    'agent.build-stopped',
+    z.object({
+      agentId,
+      userId,
+      paymentId: IdSchema,
+      sessionId: z.string().nullable().describe('The Devin session stopped, when one ran'),
+      reason: z.string(),
+      attempt: z.number().int().positive(),
+      build: z.number().int().positive(),
+      stoppedAt: TimestampSchema,
+    }),
+    {
+      description:
+        'We stopped a build ourselves (builds blocked, or a repository not ours): final, with no retry and no refund asked for',
+    },
   ),
 };
 
