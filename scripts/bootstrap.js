@@ -9,7 +9,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const [command = 'start', ...args] = process.argv.slice(2);
-const commands = new Set(['start', 'test', 'bench', 'demo', 'meetmatt', 'install']);
+const commands = new Set(['start', 'test', 'bench', 'demo', 'chaos', 'meetmatt', 'install']);
 
 function fail(message) {
   process.stderr.write(`${message}\n`);

@@ -1,0 +1,322 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { services } from '@meetmatt/contracts';
+import { dropDatabase, withDatabase } from '@meetmatt/infra';
+import { prepareSystem } from '../lib/prepare';
+import { type ManagedProcess, repoRoot, stopAll } from '../lib/processes';
+import { launchSystem } from '../lib/system';
+import {
+  loadSystemConfig,
+  serviceDatabaseUrl,
+  serviceKeys,
+  validateServiceConfigs,
+} from '../lib/system-config';
+import { type CheckTargets, journeyProblems, systemProblems } from './checks';
+import { type CallFigures, newCallFigures } from './client';
+import { type ChaosConfig, type FaultKind } from './config';
+import { type FaultContext, type FaultDone, faultSequence, injectFault } from './faults';
+import { type JourneyRecord, runChaosJourney, scenarioOf } from './journeys';
+import { divertProcessOutput } from './output';
+import { Supervisor } from './supervisor';
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface ChaosReport {
+  journeys: JourneyRecord[];
+  faults: FaultDone[];
+  restarts: Map<string, number>;
+  /** From the end of the last fault to the first moment every check passed; null: never. */
+  settleMs: number | null;
+  calls: CallFigures;
+  problems: string[];
+  durationMs: number;
+  logFile: string;
+}
+
+/**
+ * The settings the services run with during a chaos run, unless set: sandboxes and trackers at a
+ * test's pace, the reconciler quick enough to catch a lost IPN within seconds, passwords cheap
+ * to hash (two cores hash every journey's twice), limits that let the journeys through, and
+ * warnings only in the log.
+ */
+const RUN_DEFAULTS: Record<string, string> = {
+  NOWPAYMENTS_SANDBOX_STEP_MS: '250',
+  DEVIN_SANDBOX_STEP_MS: '250',
+  RECONCILER_INTERVAL_MS: '1000',
+  RECONCILER_MIN_AGE_MS: '4000',
+  DEVIN_POLL_INTERVAL_MS: '500',
+  DEVIN_POLL_MAX_INTERVAL_MS: '2000',
+  BUILD_SCAN_INTERVAL_MS: '1000',
+  PASSWORD_SCRYPT_LOG_N: '12',
+  GATEWAY_AUTH_RATE: '500r/s',
+  GATEWAY_USER_RATE: '500r/s',
+  LOG_LEVEL: 'warn',
+};
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A RabbitMQ virtual host of the run's own, so its queues meet no one else's. */
+async function createVhost(rabbitmqUrl: string, name: string) {
+  const base = new URL(rabbitmqUrl);
+  const user = decodeURIComponent(base.username || 'guest');
+  await run('rabbitmqctl', ['add_vhost', name], { timeout: 60_000 });
+  await run('rabbitmqctl', ['set_permissions', '-p', name, user, '.*', '.*', '.*'], {
+    timeout: 60_000,
+  });
+  base.pathname = `/${encodeURIComponent(name)}`;
+  return base.toString();
+}
+
+/**
+ * Runs the whole system as `npm start` does, on ports, databases and a vhost of its own, under
+ * a supervisor; drives journeys through the gateway while injecting faults; waits for the
+ * system to settle; checks it; stops and cleans up. Never throws for what it finds: every
+ * finding is in `problems`.
+ */
+export async function runChaos(
+  config: ChaosConfig,
+  source: NodeJS.ProcessEnv = process.env,
+): Promise<ChaosReport> {
+  const started = Date.now();
+  const id = `${new Date(started).toISOString().replace(/[-:]/g, '').slice(0, 15)}_${process.pid}`;
+  const runDir = path.join(repoRoot, '.run', `chaos-${id}`);
+  mkdirSync(runDir, { recursive: true });
+  const logFile = path.join(runDir, 'run.log');
+  const output = divertProcessOutput(logFile);
+  const say = output.say;
+  const problems: string[] = [];
+  const journeys: JourneyRecord[] = [];
+  const faults: FaultDone[] = [];
+  const calls = newCallFigures();
+  const supervisor = new Supervisor({
+    log: (line) => say(line),
+  });
+  const processes: ManagedProcess[] = [];
+  let vhostName: string | undefined;
+  const databases: string[] = [];
+  let settleMs: number | null = null;
+
+  const postgresUrl = source.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const rabbitmqUrl = source.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  try {
+    vhostName = `meetmatt_chaos_${id}`;
+    const vhostUrl = await createVhost(rabbitmqUrl, vhostName);
+    const ports = {
+      PORT: await freePort(),
+      PAYMENT_SERVICE_PORT: await freePort(),
+      USER_SERVICE_PORT: await freePort(),
+      BRAIN_SERVICE_PORT: await freePort(),
+      NOWPAYMENTS_SANDBOX_PORT: await freePort(),
+      DEVIN_SANDBOX_PORT: await freePort(),
+    };
+    const env: NodeJS.ProcessEnv = { ...RUN_DEFAULTS, ...source };
+    for (const [name, port] of Object.entries(ports)) env[name] = String(port);
+    for (const key of serviceKeys) {
+      const name = `meetmatt_chaos_${id}_${key}`.toLowerCase();
+      env[`${key.toUpperCase()}_DATABASE_URL`] = withDatabase(postgresUrl, name);
+      databases.push(name);
+    }
+    env.RABBITMQ_URL = vhostUrl;
+    // The real providers are never called by a chaos run.
+    for (const name of [
+      'NOWPAYMENTS_API_KEY',
+      'NOWPAYMENTS_API_URL',
+      'DEVIN_API_KEY',
+      'DEVIN_API_URL',
+    ]) {
+      delete env[name];
+    }
+    const system = loadSystemConfig(env);
+    validateServiceConfigs(system, env);
+    say(
+      `chaos run ${id}: ${config.CHAOS_JOURNEYS} journeys, ${config.CHAOS_CONCURRENCY} at a time, faults (${config.CHAOS_FAULTS.join(', ')}) every ${config.CHAOS_FAULT_INTERVAL_MS} ms${config.CHAOS_FAULT_COUNT ? `, ${config.CHAOS_FAULT_COUNT} in all` : ''}`,
+    );
+    say(`process output: ${logFile}`);
+    await prepareSystem(system, say);
+    const running = await launchSystem(system, say, processes, env, {
+      startTs: supervisor.startTs,
+      echoAccessLog: false,
+    });
+    say(`system ready at ${running.gatewayUrl} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+
+    const serviceNames = serviceKeys.map((k) => services[k].name);
+    const targets: CheckTargets = {
+      gatewayUrl: running.gatewayUrl,
+      serviceUrls: Object.fromEntries(
+        serviceKeys.map((k) => [services[k].name, running.serviceUrls[k]]),
+      ),
+      paymentDatabaseUrl: serviceDatabaseUrl(system, 'payment'),
+      brainDatabaseUrl: serviceDatabaseUrl(system, 'brain'),
+      devinSandboxUrl: running.sandboxes.devin!,
+      vhost: vhostName,
+    };
+    const faultContext: FaultContext = {
+      supervisor,
+      services: serviceNames,
+      postgresUrl,
+      databases,
+      rabbitmqUrl: vhostUrl,
+      brokerDownMs: config.CHAOS_BROKER_DOWN_MS,
+      pgCluster: config.CHAOS_PG_CLUSTER,
+    };
+
+    const drive = driveJourneys(config, running.gatewayUrl, journeys, calls);
+    let journeysDone = false;
+    const journeysEnded = drive.then(() => (journeysDone = true));
+    const progress = setInterval(() => {
+      const done = journeys.filter((j) => j.endedAt).length;
+      say(
+        `… ${done}/${config.CHAOS_JOURNEYS} journeys done, ${faults.length} faults, ${supervisor.totalRestarts()} restarts`,
+      );
+    }, 10_000);
+    const faultLoop = (async () => {
+      const next = faultSequence(config.CHAOS_FAULTS);
+      for (;;) {
+        const wakeAt = Date.now() + config.CHAOS_FAULT_INTERVAL_MS;
+        while (Date.now() < wakeAt && !(journeysDone && !config.CHAOS_FAULT_COUNT))
+          await sleep(100);
+        const enough = config.CHAOS_FAULT_COUNT
+          ? faults.length >= config.CHAOS_FAULT_COUNT
+          : journeysDone;
+        if (enough) return;
+        const kind: FaultKind = next();
+        try {
+          const fault = await injectFault(kind, faultContext);
+          faults.push(fault);
+          say(`fault ${faults.length}: ${fault.detail} (${fault.endedAt - fault.startedAt} ms)`);
+        } catch (error) {
+          const now = Date.now();
+          faults.push({
+            kind,
+            detail: `failed: ${(error as Error).message}`,
+            startedAt: now,
+            endedAt: now,
+          });
+          problems.push(`fault ${kind} could not be injected: ${(error as Error).message}`);
+          say(
+            `fault ${faults.length} (${kind}) could not be injected: ${(error as Error).message}`,
+          );
+        }
+      }
+    })();
+    await Promise.all([journeysEnded, faultLoop]);
+    clearInterval(progress);
+    const lastFaultEnd = faults.at(-1)?.endedAt ?? Date.now();
+    say(
+      `journeys and faults over: ${journeys.filter((j) => !j.error).length}/${journeys.length} journeys saw their payment end; ${faults.length} faults; waiting for the system to settle`,
+    );
+
+    const deadline = Date.now() + config.CHAOS_SETTLE_TIMEOUT_MS;
+    let remaining: string[] = [];
+    for (;;) {
+      remaining = await systemProblems(journeys, targets);
+      for (const name of serviceNames) {
+        if (!supervisor.isRunning(name)) remaining.push(`${name} is not running`);
+      }
+      if (remaining.length === 0) {
+        settleMs = Date.now() - lastFaultEnd;
+        say(`settled ${(settleMs / 1000).toFixed(1)} s after the last fault`);
+        break;
+      }
+      if (Date.now() > deadline) {
+        say(`not settled within ${config.CHAOS_SETTLE_TIMEOUT_MS / 1000} s`);
+        break;
+      }
+      await sleep(1_000);
+    }
+    problems.push(...journeyProblems(journeys), ...remaining);
+    if (settleMs !== null && settleMs > config.CHAOS_SETTLE_TARGET_MS) {
+      problems.push(
+        `settled ${(settleMs / 1000).toFixed(1)} s after the last fault: over the ${config.CHAOS_SETTLE_TARGET_MS / 1000} s target`,
+      );
+    }
+    for (const error of calls.serverErrors) problems.push(`a journey was answered 500: ${error}`);
+  } catch (error) {
+    problems.push(`the run broke off: ${(error as Error).stack ?? String(error)}`);
+  } finally {
+    await sleep(300); // the last lines of a process that just died
+    for (const exit of supervisor.unexpectedExits) {
+      problems.push(
+        `${exit.name} exited by itself (code ${exit.code}, signal ${exit.signal}); its last lines:\n    ${output.tail(exit.name).join('\n    ')}`,
+      );
+    }
+    const stopped = await supervisor.stop(25_000);
+    for (const s of stopped.filter((p) => p.forced)) {
+      problems.push(`${s.name} did not exit within 25 s of SIGTERM (SIGKILLed)`);
+    }
+    await stopAll(processes, 5_000);
+    if (!config.CHAOS_KEEP) {
+      for (const name of databases) {
+        await dropDatabase(withDatabase(postgresUrl, name)).catch((e: Error) =>
+          say(`could not drop database ${name}: ${e.message}`),
+        );
+      }
+      if (vhostName) {
+        await run('rabbitmqctl', ['delete_vhost', vhostName], { timeout: 60_000 }).catch(
+          (e: Error) => say(`could not delete vhost ${vhostName}: ${e.message}`),
+        );
+      }
+    } else say(`kept databases ${databases.join(', ')} and vhost ${vhostName}`);
+    await output.restore();
+    if (problems.length === 0 && !config.CHAOS_KEEP)
+      rmSync(runDir, { recursive: true, force: true });
+  }
+  return {
+    journeys,
+    faults,
+    restarts: supervisor.restarts,
+    settleMs,
+    calls,
+    problems,
+    durationMs: Date.now() - started,
+    logFile,
+  };
+}
+
+/**
+ * Runs the journeys with bounded concurrency. With a fixed fault count, starts are spread over
+ * the window the faults take, so the faults meet journeys in flight rather than an idle system.
+ */
+async function driveJourneys(
+  config: ChaosConfig,
+  baseUrl: string,
+  journeys: JourneyRecord[],
+  calls: CallFigures,
+): Promise<void> {
+  const t0 = Date.now();
+  const window = config.CHAOS_FAULT_COUNT * config.CHAOS_FAULT_INTERVAL_MS;
+  const spacing = window / config.CHAOS_JOURNEYS;
+  let nextIndex = 0;
+  const worker = async () => {
+    for (;;) {
+      const index = nextIndex++;
+      if (index >= config.CHAOS_JOURNEYS) return;
+      const notBefore = t0 + index * spacing;
+      if (Date.now() < notBefore) await sleep(notBefore - Date.now());
+      const record: JourneyRecord = { index, scenario: scenarioOf(index), startedAt: Date.now() };
+      journeys.push(record);
+      try {
+        await runChaosJourney(record, {
+          baseUrl,
+          callBudgetMs: config.CHAOS_CALL_BUDGET_MS,
+          timeoutMs: config.CHAOS_JOURNEY_TIMEOUT_MS,
+          figures: calls,
+        });
+      } catch (error) {
+        record.error = (error as Error).message;
+      }
+      record.endedAt = Date.now();
+    }
+  };
+  await Promise.all(Array.from({ length: config.CHAOS_CONCURRENCY }, worker));
+}
