@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { dedicatedClient, destroySocket, endClient } from '../db/dedicated-client';
 import { type Logger } from '../logging/logger';
+import { pause } from '../messaging/abortable';
 import { sleep } from '../runtime/backoff';
 
 export interface LeaderLockOptions {
@@ -11,6 +13,12 @@ export interface LeaderLockOptions {
   logger?: Logger;
   /** How often a follower tries to take over. */
   retryMs?: number;
+  /**
+   * How often the leader checks its lock's connection with a round trip. A connection the
+   * server terminated announces itself; one to a server (or through a proxy) that went silent
+   * does not, and the check is what ends that leadership.
+   */
+  heartbeatMs?: number;
 }
 
 /** Two 32-bit halves of a SHA-256 of the key: advisory locks take a pair of ints. */
@@ -24,6 +32,9 @@ export function advisoryKey(key: string): [number, number] {
  * on a connection of its own. The server releases the lock when that connection dies, so a
  * crashed leader is replaced within `retryMs`; the work is told to stop (its signal aborts) as
  * soon as this instance notices the connection is gone.
+ *
+ * Losing the connection is never fatal: the work is told to stop, and the loop tries to lead
+ * again with the next connection it can make (re-acquired as soon as the server is back).
  *
  * The lock makes double work rare, not impossible (a leader that lost its connection may still
  * be finishing a batch), so the work itself stays safe under overlap: projections check their
@@ -64,6 +75,7 @@ export class LeaderLock {
       client.on('end', () => onLost());
       this.leading = true;
       logger?.info('leading', { key });
+      const heartbeat = this.heartbeat(client, controller.signal);
       try {
         await work(controller.signal);
       } catch (error) {
@@ -72,6 +84,7 @@ export class LeaderLock {
       } finally {
         this.leading = false;
         controller.abort();
+        await heartbeat;
         await this.release(client);
       }
       if (!this.stopped) await sleep(200, (wake) => (this.wake = wake));
@@ -83,16 +96,34 @@ export class LeaderLock {
     this.stopped = true;
     this.wake?.();
     const client = this.client;
-    if (client) await client.end().catch(() => undefined);
+    if (client) await endClient(client);
+  }
+
+  /** A round trip every `heartbeatMs` while leading; a failed one cuts the connection. */
+  private async heartbeat(client: pg.Client, signal: AbortSignal): Promise<void> {
+    const everyMs = this.options.heartbeatMs ?? 5_000;
+    while (!signal.aborted) {
+      await pause(everyMs, signal);
+      if (signal.aborted) return;
+      try {
+        await client.query('SELECT 1');
+      } catch (error) {
+        if (signal.aborted) return;
+        this.options.logger?.warn('leader lock connection not answering', {
+          key: this.options.key,
+          error: (error as Error).message,
+        });
+        destroySocket(client);
+        return;
+      }
+    }
   }
 
   private async tryAcquire(): Promise<pg.Client | undefined> {
-    const client = new pg.Client({
+    const client = dedicatedClient({
       connectionString: this.options.connectionString,
-      keepAlive: true,
-      application_name: `leader:${this.options.key}`.slice(0, 63),
+      applicationName: `leader:${this.options.key}`,
     });
-    client.on('error', () => undefined);
     try {
       await client.connect();
       const [a, b] = advisoryKey(this.options.key);
@@ -110,13 +141,13 @@ export class LeaderLock {
         error: (error as Error).message,
       });
     }
-    await client.end().catch(() => undefined);
+    await endClient(client);
     return undefined;
   }
 
   private async release(client: pg.Client): Promise<void> {
     this.client = undefined;
     // Closing the session releases the lock.
-    await client.end().catch(() => undefined);
+    await endClient(client);
   }
 }

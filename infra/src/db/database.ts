@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { type Logger } from '../logging/logger';
+import { destroySocket } from './dedicated-client';
 
 /**
  * int8 columns come back as numbers: counts, revisions and amounts in minor units all fit in 2^53.
@@ -19,8 +20,30 @@ export interface DatabaseOptions {
   /** Pool size; two cores do not gain from more than a handful of connections per service. */
   max?: number;
   applicationName?: string;
+  /** Server-side bound on one statement (0 turns it off, for migrations). */
   statementTimeoutMs?: number;
+  /** Server-side bound on waiting for a lock (row, table or advisory). */
+  lockTimeoutMs?: number;
+  /** A transaction left open and idle this long is ended by the server, releasing its locks. */
+  idleInTransactionTimeoutMs?: number;
+  /** How long a request waits for a free connection before it fails (and answers 503). */
+  connectionTimeoutMs?: number;
 }
+
+/** Defaults chosen so that nothing waits forever and a request budget of 15 s can still answer. */
+export const databaseTimeoutDefaults = {
+  statementTimeoutMs: 10_000,
+  lockTimeoutMs: 5_000,
+  idleInTransactionTimeoutMs: 30_000,
+  connectionTimeoutMs: 3_000,
+};
+
+/**
+ * Beyond the statement timeout, how long the client waits for an answer before it gives the
+ * connection up: a server (or a proxy) that stopped answering never sends the statement
+ * timeout's error, and the statement would otherwise hold its connection forever.
+ */
+const READ_GRACE_MS = 5_000;
 
 export interface Database<DB = unknown> {
   pool: pg.Pool;
@@ -28,25 +51,57 @@ export interface Database<DB = unknown> {
   url: string;
   /** Resolves when a round trip succeeds within `timeoutMs`; rejects with the reason otherwise. */
   ping(timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
+  close(timeoutMs?: number): Promise<void>;
 }
 
 export function createPool(options: DatabaseOptions): pg.Pool {
+  const statementTimeoutMs =
+    options.statementTimeoutMs ?? databaseTimeoutDefaults.statementTimeoutMs;
+  const lockTimeoutMs = options.lockTimeoutMs ?? databaseTimeoutDefaults.lockTimeoutMs;
+  const idleInTransactionTimeoutMs =
+    options.idleInTransactionTimeoutMs ?? databaseTimeoutDefaults.idleInTransactionTimeoutMs;
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.max ?? 10,
     idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 3_000,
+    connectionTimeoutMillis:
+      options.connectionTimeoutMs ?? databaseTimeoutDefaults.connectionTimeoutMs,
     application_name: options.applicationName,
-    statement_timeout: options.statementTimeoutMs,
+    // 0 (off) is sent as such: a pool without timeouts says so explicitly (migrations).
+    statement_timeout: statementTimeoutMs,
+    lock_timeout: lockTimeoutMs,
+    idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
+    ...(statementTimeoutMs > 0 ? { query_timeout: statementTimeoutMs + READ_GRACE_MS } : {}),
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     types,
   });
-  // An idle client whose server went away emits here; without a listener the process would crash.
-  pool.on('error', (error) =>
-    options.logger?.warn('database connection lost', { error: error.message }),
-  );
+  guardConnections(pool, options.logger);
   return pool;
+}
+
+/**
+ * The pool listens for errors on idle clients only. A client checked out when its connection
+ * drops (the server terminated it, a failover) emits 'error' with nobody listening, which would
+ * crash the process; the statement in progress fails on its own, so a log line is enough. A
+ * client handed back while its statement is still unanswered (the client-side read timeout
+ * gave up on it) would block every later statement on it: its connection is cut, so the pool
+ * drops it.
+ */
+function guardConnections(pool: pg.Pool, logger: Logger | undefined): void {
+  pool.on('connect', (client) => {
+    client.on('error', (error) =>
+      logger?.warn('database connection lost', { error: error.message }),
+    );
+  });
+  pool.on('release', (_error: Error | undefined, client: pg.PoolClient) => {
+    if ((client as unknown as { _activeQuery?: unknown })._activeQuery) {
+      logger?.warn('database connection abandoned: a statement got no answer');
+      (
+        client as unknown as { connection?: { stream?: { destroy(): void } } }
+      ).connection?.stream?.destroy();
+    }
+  });
 }
 
 export function createDatabase<DB = unknown>(options: DatabaseOptions): Database<DB> {
@@ -60,10 +115,14 @@ export function createDatabase<DB = unknown>(options: DatabaseOptions): Database
     async ping(timeoutMs = 1_500) {
       await withTimeout(pool.query('SELECT 1'), timeoutMs, 'database did not answer');
     },
-    async close() {
+    async close(timeoutMs = 5_000) {
       if (closed) return;
       closed = true;
-      await db.destroy();
+      // pool.end() waits for checked-out clients; one stuck on a dead server must not hold
+      // shutdown, so after the bound the pool is left to the process exit.
+      await withTimeout(db.destroy(), timeoutMs, 'database pool did not close').catch(
+        (error: Error) => options.logger?.warn(error.message),
+      );
     },
   };
 }
@@ -104,7 +163,11 @@ async function withAdminClient<T>(url: string, fn: (client: pg.Client) => Promis
   const client = new pg.Client({
     connectionString: withDatabase(url, 'postgres'),
     connectionTimeoutMillis: 5_000,
+    statement_timeout: 30_000,
+    query_timeout: 35_000,
   });
+  // A connection lost between statements must fail the statement, not the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await fn(client);

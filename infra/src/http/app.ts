@@ -6,8 +6,10 @@ import express, {
   type Response,
 } from 'express';
 import { systemEndpoints } from '@meetmatt/contracts';
+import { isUnavailableError } from '../db/unavailable';
 import { type Logger } from '../logging/logger';
 import { type Metrics } from '../metrics/metrics';
+import { type LivenessReport } from '../runtime/liveness';
 import { requestContext } from '../runtime/request-context';
 import { type Authenticator } from './auth';
 import { HttpError, problemBody } from './errors';
@@ -29,7 +31,18 @@ export interface HttpAppOptions {
   /** Addresses of proxies whose X-Forwarded-For is believed (express `trust proxy`). */
   trustProxy?: boolean | string | number;
   routes: (routes: Routes) => void;
+  /**
+   * How long a request may take before it is answered 503 with Retry-After (default 15 s; 0
+   * turns it off). A response already started (an event stream) is left alone.
+   */
+  requestTimeoutMs?: number;
+  /** What /healthz reports; without it /healthz answers 200 whenever it can answer at all. */
+  liveness?: { report(): LivenessReport };
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+/** Seconds a client is told to wait before trying a request the service could not serve. */
+const RETRY_AFTER_SECONDS = 2;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -74,12 +87,24 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     });
     requestContext.run({ correlationId: requestId }, () => next());
   });
+  app.use(requestBudget(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS));
 
   const routes = new Routes(express.Router(), {
     authenticator: options.authenticator,
     bodyLimit: options.bodyLimit ?? '100kb',
   });
-  routes.add(systemEndpoints.healthz, async () => ({ status: 200, body: { status: 'ok' } }));
+  const liveness = options.liveness;
+  app.get(systemEndpoints.healthz.path, (_req, res) => {
+    const report = liveness?.report();
+    if (!report || report.alive) {
+      res.status(200).json({ status: 'ok' });
+      return;
+    }
+    if (report.alive !== lastAlive) logger.error('not alive', { reason: report.reason });
+    lastAlive = report.alive;
+    res.status(503).json({ status: 'stuck', reason: report.reason });
+  });
+  let lastAlive = true;
   app.get(systemEndpoints.readyz.path, readinessHandler(options.readiness, logger));
   app.get(systemEndpoints.metrics.path, async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.text());
@@ -112,11 +137,52 @@ interface BodyParserError {
   limit?: number;
 }
 
+/**
+ * Answers 503 when a request runs past its budget, whatever it is waiting for (a hung database
+ * connection, a lock, a provider): the client learns to retry instead of hanging with it. The
+ * handler itself runs on; its late answer is dropped (routes skip a response already sent).
+ */
+function requestBudget(timeoutMs: number) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (timeoutMs <= 0 || req.headers.accept === 'text/event-stream') return next();
+    const timer = setTimeout(() => {
+      if (res.headersSent) return;
+      res
+        .status(503)
+        .setHeader('Retry-After', String(RETRY_AFTER_SECONDS))
+        .type('application/problem+json')
+        .send(
+          JSON.stringify(
+            problemBody(
+              503,
+              'request-timeout',
+              `The request could not be completed within ${timeoutMs} ms; try again shortly`,
+              req.originalUrl,
+              res.locals.requestId as string | undefined,
+            ),
+          ),
+        );
+    }, timeoutMs);
+    timer.unref();
+    const clear = () => clearTimeout(timer);
+    res.once('finish', clear);
+    res.once('close', clear);
+    next();
+  };
+}
+
 function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const requestId = res.locals.requestId as string | undefined;
     const problem = toHttpError(error);
-    if (problem.status >= 500 && !(error instanceof HttpError)) {
+    if (problem.code === 'service-unavailable' && !(error instanceof HttpError)) {
+      logger.warn('dependency unavailable', {
+        correlationId: requestId,
+        method: req.method,
+        path: req.path,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    } else if (problem.status >= 500 && !(error instanceof HttpError)) {
       logger.error('unhandled error', {
         correlationId: requestId,
         method: req.method,
@@ -153,6 +219,14 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
 
 function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  if (isUnavailableError(error)) {
+    return new HttpError(
+      503,
+      'service-unavailable',
+      'A dependency of this service is unavailable for the moment; try again shortly',
+      { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } },
+    );
+  }
   const parserError = error as BodyParserError;
   switch (parserError?.type) {
     case 'entity.parse.failed':

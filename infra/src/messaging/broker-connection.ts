@@ -88,8 +88,12 @@ export class BrokerConnection extends EventEmitter {
     this.wake?.();
     const model = this.model;
     this.model = undefined;
-    if (model) await model.close().catch(() => undefined);
-    await this.loop;
+    // A broker that stopped answering never acknowledges the close: the socket is cut instead.
+    if (model) {
+      const closed = await settlesWithin(model.close(), CLOSE_TIMEOUT_MS);
+      if (!closed) destroyConnection(model);
+    }
+    await settlesWithin(this.loop ?? Promise.resolve(), CLOSE_TIMEOUT_MS);
   }
 
   private async run(): Promise<void> {
@@ -145,6 +149,28 @@ export class BrokerConnection extends EventEmitter {
       await sleep(delay, (wake) => (this.wake = wake));
     }
   }
+}
+
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/** Whether `promise` settled (either way) within `ms`. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const result = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return result;
+}
+
+function destroyConnection(model: ChannelModel): void {
+  (
+    model as unknown as { connection?: { stream?: { destroy(): void } } }
+  ).connection?.stream?.destroy();
 }
 
 /** Heartbeats detect a dead broker within seconds rather than at the next write. */

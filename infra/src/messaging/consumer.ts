@@ -43,6 +43,11 @@ export interface ConsumerOptions<Defs extends readonly EventDefinition[]> {
   retryDelaysMs?: readonly number[];
   /** How long `stop()` waits for handlers in progress before closing the channel. */
   stopTimeoutMs?: number;
+  /**
+   * How long one handler may run (default 60 s). Past it the message is treated as failed and
+   * goes on to its next retry; the abandoned handler may still finish, which idempotency absorbs.
+   */
+  handlerTimeoutMs?: number;
   /** How long a retry or park copy may wait for its confirm. */
   confirmTimeoutMs?: number;
 }
@@ -76,6 +81,7 @@ export class Consumer<Defs extends readonly EventDefinition[] = readonly EventDe
       logger: options.logger,
       metrics: options.metrics ? messagingMetrics(options.metrics) : undefined,
       confirmTimeoutMs: options.confirmTimeoutMs ?? 10_000,
+      handlerTimeoutMs: options.handlerTimeoutMs ?? 60_000,
       returns: new WeakMap(),
       resetChannel: (reason, channel) => this.channel.reset(reason, channel),
     };
@@ -153,6 +159,15 @@ export class Consumer<Defs extends readonly EventDefinition[] = readonly EventDe
     if (message === null) {
       // The broker cancelled us (the queue was deleted): a fresh channel declares it again.
       void this.channel.reset('consumer cancelled by the broker', channel);
+      return;
+    }
+    if (this.stopped) {
+      // Delivered while the cancel was on its way: not started, so straight back to the queue.
+      try {
+        channel.nack(message, false, true);
+      } catch {
+        // The channel closed: the broker requeues it anyway.
+      }
       return;
     }
     const done = processDelivery(this.context, channel, message)

@@ -6,6 +6,7 @@ import { type ConsumedEvent, parseDelivery } from './consumed-event';
 import { ReturnTracker, publishConfirmed } from './confirm-publisher';
 import { type FailurePlan, failureCopy, planHandlerFailure, planPark } from './failure-routing';
 import { type ConsumeOutcome, type MessagingMetrics } from './messaging-metrics';
+import { failureExchangeName } from './topology';
 
 /** Thrown by a handler for a message that can never succeed: it is parked without retries. */
 export class RejectMessageError extends Error {
@@ -24,6 +25,8 @@ export interface DeliveryContext {
   logger: Logger;
   metrics: MessagingMetrics | undefined;
   confirmTimeoutMs: number;
+  /** A handler still running after this long is abandoned and the message retried. */
+  handlerTimeoutMs?: number;
   returns: WeakMap<ConfirmChannel, ReturnTracker>;
   /** Replaces `channel` (if still current), so its unacknowledged messages are redelivered. */
   resetChannel(reason: string, channel: ConfirmChannel): Promise<void>;
@@ -60,7 +63,7 @@ export async function processDelivery(
         causationId: event.id,
         ...(event.userId ? { userId: event.userId } : {}),
       },
-      () => context.handle(event),
+      () => withinBudget(context.handle(event), context.handlerTimeoutMs),
     );
     timer?.();
     const outcome = result === 'duplicate' ? 'duplicate' : 'handled';
@@ -76,6 +79,20 @@ export async function processDelivery(
     timer?.();
     await handlerFailed(context, channel, message, event, error);
   }
+}
+
+function withinBudget<T>(work: Promise<T>, timeoutMs: number | undefined): Promise<T> {
+  if (!timeoutMs || timeoutMs <= 0) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`handler did not finish within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  // The abandoned handler's own failure, if it comes later, has nobody to report to.
+  work.catch(() => undefined);
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 async function handlerFailed(
@@ -117,7 +134,13 @@ async function routeFailure(
 ): Promise<void> {
   const copy = failureCopy(message, plan, context.queue, error, new Date());
   const returns = context.returns.get(channel) ?? new ReturnTracker();
-  const [outcome] = await publishConfirmed(channel, returns, '', [copy], context.confirmTimeoutMs);
+  const [outcome] = await publishConfirmed(
+    channel,
+    returns,
+    failureExchangeName(context.queue),
+    [copy],
+    context.confirmTimeoutMs,
+  );
   if (outcome !== 'confirmed') {
     context.logger.warn('could not route a failed message, it will be redelivered', {
       queue: context.queue,

@@ -3,7 +3,7 @@ import { type ConfirmChannel } from 'amqplib';
 import { type Logger } from '../logging/logger';
 import { backoffDelay } from '../runtime/backoff';
 import { abortable, pause } from './abortable';
-import { type BrokerConnection } from './broker-connection';
+import { type BrokerConnection, settlesWithin } from './broker-connection';
 
 export interface ManagedChannelOptions {
   broker: BrokerConnection;
@@ -88,8 +88,9 @@ export class ManagedChannel extends EventEmitter {
     this.emit('stopped');
     const channel = this.channel;
     this.channel = undefined;
-    if (channel) await channel.close().catch(() => undefined);
-    await this.loop;
+    // A channel close the broker never answers must not hold a shutdown.
+    if (channel) await settlesWithin(channel.close(), 2_000);
+    await settlesWithin(this.loop ?? Promise.resolve(), 2_000);
   }
 
   private async run(): Promise<void> {

@@ -1,5 +1,5 @@
-import pg from 'pg';
 import { advisoryKey } from '../coordination/leader-lock';
+import { dedicatedClient, endClient } from '../db/dedicated-client';
 
 export interface ExclusiveLock {
   /** Aborts when the lock's connection is lost (the server released the lock with it). */
@@ -16,15 +16,16 @@ export async function tryExclusiveLock(
   connectionString: string,
   key: string,
 ): Promise<ExclusiveLock | undefined> {
-  const client = new pg.Client({
-    connectionString,
-    keepAlive: true,
-    application_name: `lock:${key}`.slice(0, 63),
-  });
+  const client = dedicatedClient({ connectionString, applicationName: `lock:${key}` });
   const controller = new AbortController();
   const onLost = () => controller.abort(new Error(`lock ${key} lost with its connection`));
   client.on('error', onLost);
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    await endClient(client);
+    throw error;
+  }
   try {
     const [a, b] = advisoryKey(key);
     const { rows } = await client.query<{ locked: boolean }>(
@@ -32,11 +33,11 @@ export async function tryExclusiveLock(
       [a, b],
     );
     if (!rows[0]?.locked) {
-      await client.end();
+      await endClient(client);
       return undefined;
     }
   } catch (error) {
-    await client.end().catch(() => undefined);
+    await endClient(client);
     throw error;
   }
   client.on('end', onLost);
@@ -44,7 +45,7 @@ export async function tryExclusiveLock(
     lost: controller.signal,
     async release() {
       client.off('end', onLost);
-      await client.end().catch(() => undefined);
+      await endClient(client);
     },
   };
 }

@@ -1,5 +1,11 @@
 import { type Kysely } from 'kysely';
-import { type Database, createDatabase, ensureDatabase, redactUrl } from '../db/database';
+import {
+  type Database,
+  createDatabase,
+  ensureDatabase,
+  redactUrl,
+  withTimeout,
+} from '../db/database';
 import { type Migrations, migrate } from '../db/migrations';
 import { infraMigrations } from '../db/infra-migrations';
 import { type Logger, createLogger } from '../logging/logger';
@@ -19,6 +25,8 @@ import { Relay, type RelayOptions } from '../messaging/relay';
 import { type Projection } from '../projections/projection';
 import { Projections } from '../projections/projection-set';
 import { type WaitResult } from '../projections/wait';
+import { Housekeeping, inboxPruneTask } from './housekeeping';
+import { Liveness } from './liveness';
 
 export interface ServiceHostConfig {
   PORT: number;
@@ -28,8 +36,17 @@ export interface ServiceHostConfig {
   EVENTSTORE_URL?: string | undefined;
   LOG_LEVEL: string;
   LOG_FORMAT?: 'json' | 'pretty' | undefined;
+  /** The whole of a graceful stop; past it the process exits anyway (run-main.ts). */
   SHUTDOWN_TIMEOUT_MS: number;
   READ_YOUR_WRITES_TIMEOUT_MS: number;
+  DATABASE_STATEMENT_TIMEOUT_MS?: number;
+  DATABASE_LOCK_TIMEOUT_MS?: number;
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS?: number;
+  DATABASE_POOL_TIMEOUT_MS?: number;
+  REQUEST_TIMEOUT_MS?: number;
+  LIVENESS_STUCK_MS?: number;
+  HOUSEKEEPING_INTERVAL_MS?: number;
+  INBOX_RETENTION_MS?: number;
 }
 
 export interface ServiceHostOptions {
@@ -54,6 +71,9 @@ export class ServiceHost<DB = unknown> {
   private projectionSet: Projections<DB> | undefined;
   private readonly consumers: Consumer[] = [];
   private relayValue: Relay | undefined;
+  private readonly housekeepingValue: Housekeeping;
+  private shuttingDown = false;
+  readonly liveness: Liveness;
 
   private constructor(
     readonly name: string,
@@ -63,7 +83,23 @@ export class ServiceHost<DB = unknown> {
     readonly database: Database<DB>,
     readonly broker: BrokerConnection,
     readonly eventStore: EventStore,
-  ) {}
+  ) {
+    this.liveness = new Liveness({
+      pool: database.pool,
+      stuckMs: config.LIVENESS_STUCK_MS ?? 30_000,
+    });
+    this.housekeepingValue = new Housekeeping({
+      connectionString: config.DATABASE_URL,
+      logger,
+      intervalMs: config.HOUSEKEEPING_INTERVAL_MS ?? 3_600_000,
+      tasks: [
+        inboxPruneTask(
+          database.db as Kysely<unknown>,
+          config.INBOX_RETENTION_MS ?? 14 * 86_400_000,
+        ),
+      ],
+    });
+  }
 
   static async create<DB>(options: ServiceHostOptions): Promise<ServiceHost<DB>> {
     const { name, config } = options;
@@ -76,17 +112,28 @@ export class ServiceHost<DB = unknown> {
       });
     const metrics = new Metrics(name);
     await ensureDatabase(config.DATABASE_URL);
+    // Migrations may build indexes or wait for another instance's migration: no request bounds.
+    const migrator = createDatabase({
+      url: config.DATABASE_URL,
+      logger,
+      max: 1,
+      applicationName: `${name}:migrate`,
+      statementTimeoutMs: 0,
+      lockTimeoutMs: 0,
+    });
+    try {
+      await migrateAll(migrator.db, options.migrations);
+    } catch (error) {
+      throw new Error(`database ${redactUrl(config.DATABASE_URL)}: ${(error as Error).message}`);
+    } finally {
+      await migrator.close();
+    }
     const database = createDatabase<DB>({
       url: config.DATABASE_URL,
       logger,
       applicationName: name,
+      ...definedTimeouts(config),
     });
-    try {
-      await migrateAll(database.db as Kysely<unknown>, options.migrations);
-    } catch (error) {
-      await database.close();
-      throw new Error(`database ${redactUrl(config.DATABASE_URL)}: ${(error as Error).message}`);
-    }
     const broker = new BrokerConnection({ url: config.RABBITMQ_URL, logger, name });
     const eventStore = createEventStore({
       eventStoreUrl: config.EVENTSTORE_URL,
@@ -98,7 +145,19 @@ export class ServiceHost<DB = unknown> {
     host.onStop(() => database.close());
     host.onStop(() => broker.close());
     host.onStop(() => eventStore.close());
-    host.addReadiness({ name: 'database', check: () => database.ping() });
+    // Answers 503 from the first moment of a stop, so the balancer sends nothing new meanwhile.
+    host.addReadiness({
+      name: 'shutdown',
+      check: async () => {
+        if (host.shuttingDown) throw new Error('stopping');
+      },
+    });
+    // Through the request pool: a pool whose connections are all stuck reads as not ready.
+    host.addReadiness({ name: 'database', check: () => database.ping(1_500), timeoutMs: 2_000 });
+    host.liveness.start();
+    host.onStop(() => host.liveness.stop());
+    host.housekeeping.start();
+    host.onStop(() => host.housekeeping.stop());
     if (eventStore.kind !== 'postgres')
       host.addReadiness({ name: 'eventstore', check: () => eventStore.ping() });
     host.addReadiness({
@@ -208,6 +267,19 @@ export class ServiceHost<DB = unknown> {
     return consumer;
   }
 
+  /**
+   * Prunes what would otherwise grow forever, on the one instance holding the `housekeeping`
+   * lock: infra's inbox always; a service adds its own tables with `housekeeping.add(...)`.
+   */
+  get housekeeping(): Housekeeping {
+    return this.housekeepingValue;
+  }
+
+  /** What createHttpApp needs from the host besides the service's own routes. */
+  get http(): { liveness: Liveness; requestTimeoutMs: number | undefined } {
+    return { liveness: this.liveness, requestTimeoutMs: this.config.REQUEST_TIMEOUT_MS };
+  }
+
   addReadiness(check: ReadinessCheck): void {
     this.checks.push(check);
   }
@@ -226,13 +298,26 @@ export class ServiceHost<DB = unknown> {
     return this.server;
   }
 
-  /** Stops accepting requests, finishes in-flight ones, then closes everything else. */
+  /**
+   * Not ready at once; then stops accepting requests and lets in-flight ones finish (half the
+   * budget at most), then runs the cleanups in reverse order, each bounded by what is left of
+   * SHUTDOWN_TIMEOUT_MS, so a dependency that hangs cannot hold the stop. Resolves in time
+   * whatever happens; run-main's hard timer is the last resort.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      await this.server?.close(this.config.SHUTDOWN_TIMEOUT_MS);
+      this.shuttingDown = true;
+      const budgetMs = Math.max(1_000, this.config.SHUTDOWN_TIMEOUT_MS - 1_000);
+      const deadline = Date.now() + budgetMs;
+      await this.server?.close(Math.floor(budgetMs / 2));
       for (const cleanup of [...this.cleanups].reverse()) {
+        const leftMs = Math.max(100, deadline - Date.now());
         try {
-          await cleanup();
+          await withTimeout(
+            Promise.resolve().then(cleanup),
+            leftMs,
+            'a shutdown step did not finish',
+          );
         } catch (error) {
           this.logger.warn('error during shutdown', { error: (error as Error).message });
         }
@@ -241,6 +326,18 @@ export class ServiceHost<DB = unknown> {
     })();
     return this.stopping;
   }
+}
+
+function definedTimeouts(config: ServiceHostConfig) {
+  const timeouts = {
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: config.DATABASE_LOCK_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    connectionTimeoutMs: config.DATABASE_POOL_TIMEOUT_MS,
+  };
+  return Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)) as {
+    [K in keyof typeof timeouts]?: number;
+  };
 }
 
 /** Infra's tables first, then the service's own. */

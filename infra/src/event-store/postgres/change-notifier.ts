@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { dedicatedClient, endClient } from '../../db/dedicated-client';
 import { type Logger } from '../../logging/logger';
 import { backoffDelay } from '../../runtime/backoff';
 
@@ -75,7 +76,7 @@ export class ChangeNotifier {
     this.wakeAll();
     const listener = this.listener;
     this.listener = undefined;
-    await listener?.end().catch(() => undefined);
+    if (listener) await endClient(listener);
   }
 
   private wakeAll(): void {
@@ -106,10 +107,13 @@ export class ChangeNotifier {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true });
+    const client = dedicatedClient({
+      connectionString: this.connectionString!,
+      applicationName: 'event-listener',
+    });
     client.on('error', (error) => {
       this.logger?.warn('event listener connection lost', { error: error.message });
-      void client.end().catch(() => undefined);
+      void endClient(client);
       if (this.listener === client) {
         this.listener = undefined;
         this.scheduleReconnect();
@@ -119,7 +123,7 @@ export class ChangeNotifier {
     await client.connect();
     await client.query(`LISTEN ${EVENTS_CHANNEL}`);
     if (this.closed) {
-      await client.end();
+      await endClient(client);
       return;
     }
     this.listener = client;
