@@ -94,8 +94,8 @@ describe('deploying on payment', () => {
       world.api().post('/agents/deploy').set('Authorization', user.authorization).send({
         paymentId: payment.paymentId,
         name: 'Renamed bot',
-        repository: 'acme/renamed-bot',
       });
+    const repository = `meetmatt-agents/renamed-bot-${agentId.replace(/-/g, '').slice(0, 8)}`;
     const created = await deploy();
 
     expect(created.status).toBe(202);
@@ -105,7 +105,7 @@ describe('deploying on payment', () => {
       status: 'requested',
       paymentId: payment.paymentId,
       name: 'Renamed bot',
-      repository: 'acme/renamed-bot',
+      repository,
       createdAt: expect.any(String),
     });
     // read-your-writes: the agent is readable at once
@@ -128,10 +128,10 @@ describe('deploying on payment', () => {
       (a) => a.status === 'deployed',
     );
     expect(deployed.pullRequestUrl).toMatch(
-      /^https:\/\/github\.com\/acme\/renamed-bot\/pull\/\d+$/,
+      new RegExp(`^https://github\\.com/${repository}/pull/\\d+$`),
     );
     const [session] = sessionsOf(world, agentId);
-    expect(session?.prompt).toContain('Repository: acme/renamed-bot');
+    expect(session?.prompt).toContain(`Repository: ${repository}`);
     // the budget the payment carried, not the configured one for the plan
     expect(session?.max_acu_limit).toBe(33);
   });
@@ -207,10 +207,10 @@ describe('deploying on payment', () => {
       .api()
       .post('/agents/deploy')
       .set('Authorization', user.authorization)
-      .send({ paymentId: 'not-a-uuid', repository: 'no slash' });
+      .send({ paymentId: 'not-a-uuid', name: 'a\u0000b' });
     expect(bad.status).toBe(400);
     const errors = bad.body.errors as { field: string }[];
-    expect(errors.map((e) => e.field).sort()).toEqual(['paymentId', 'repository']);
+    expect(errors.map((e) => e.field).sort()).toEqual(['name', 'paymentId']);
     const anonymous = await world.api().post('/agents/deploy').send({ paymentId: randomUUID() });
     expect(anonymous.status).toBe(401);
   });
