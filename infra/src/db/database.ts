@@ -89,6 +89,10 @@ export function createPool(options: DatabaseOptions): pg.Pool {
  * drops it.
  */
 function guardConnections(pool: pg.Pool, logger: Logger | undefined): void {
+  // An idle client's lost connection is re-emitted by the pool itself: unheard, it would crash.
+  pool.on('error', (error) =>
+    logger?.warn('idle database connection lost', { error: error.message }),
+  );
   pool.on('connect', (client) => {
     client.on('error', (error) =>
       logger?.warn('database connection lost', { error: error.message }),
