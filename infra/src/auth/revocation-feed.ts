@@ -1,6 +1,6 @@
 import { type EventUnion, exchanges, userEvents } from '@meetmatt/contracts';
 import { type ConsumedEvent } from '../messaging/consumed-event';
-import { type HandlerResult } from '../messaging/consumer';
+import { type Consumer, type HandlerResult } from '../messaging/consumer';
 import { type ServiceHost } from '../runtime/service-host';
 import { type RevocationList } from './revocation-list';
 import { type RevokedCredential, RevokedCredentials } from './revoked-credentials';
@@ -41,6 +41,7 @@ export class RevocationFeed {
   private stopped = false;
   private failing = false;
   private lastPrune = 0;
+  private consumerValue: Consumer | undefined;
 
   private constructor(
     private readonly host: ServiceHost<unknown>,
@@ -65,15 +66,20 @@ export class RevocationFeed {
       [],
       (g) => g.set(options.list.size),
     );
-    host.consume({
+    feed.consumerValue = host.consume({
       queue: options.queue,
       exchange: exchanges.user,
       events: revocationEvents,
       handle: (event) => feed.onEvent(event),
-    });
+    }) as unknown as Consumer;
     host.onStop(() => feed.stop());
     feed.schedule();
     return feed;
+  }
+
+  /** The queue's consumer (tests wait until it is consuming). */
+  get consumer(): Consumer | undefined {
+    return this.consumerValue;
   }
 
   /** The consumer's handler: refuse at once here, then tell the other instances. */

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
-import { TokenVerifier } from '@meetmatt/infra';
+import { RevocationList, TokenVerifier } from '@meetmatt/infra';
 
 const issuer = 'https://auth.meetmatt.test';
 const audience = 'meetmatt-api';
@@ -142,5 +142,82 @@ describe('token verifier (remote JWKS over HTTP)', () => {
     await new Promise((r) => setTimeout(r, 60));
     expect((await verifier.verify(await sign(next))).ok).toBe(true);
     expect(fetches).toBe(before + 1);
+  });
+});
+
+describe('token verifier with a revocation list', () => {
+  let key: KeyPair;
+  let revocations: RevocationList;
+  let verifier: TokenVerifier;
+
+  beforeAll(async () => {
+    key = await keyPair('k1');
+  });
+  beforeEach(() => {
+    revocations = new RevocationList(900);
+    verifier = TokenVerifier.fromJwks({ keys: [key.jwk] }, { issuer, audience, revocations });
+  });
+  afterEach(() => revocations.stop());
+
+  test('when the session of the token is revoked, then the token is refused as revoked', async () => {
+    const token = await sign(key, { sid: 'session-a' });
+    expect((await verifier.verify(token)).ok).toBe(true);
+    revocations.add('session-a', new Date());
+    expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'revoked' });
+  });
+
+  test('when the API key a token was minted from is revoked, then the token is refused as revoked', async () => {
+    const token = await sign(key, { sid: 'key-a', akid: 'key-a' });
+    expect(await verifier.verify(token)).toEqual({
+      ok: true,
+      principal: { userId: 'user-1', role: 'user', sessionId: 'key-a', apiKeyId: 'key-a', token },
+    });
+    revocations.add('key-a', new Date());
+    expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'revoked' });
+  });
+
+  test('when only the akid names the revoked key, then the token is refused all the same', async () => {
+    const token = await sign(key, { sid: 'session-b', akid: 'key-b' });
+    revocations.add('key-b', new Date());
+    expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'revoked' });
+  });
+
+  test('when another session or key is revoked, then the token still verifies', async () => {
+    revocations.add('session-other', new Date());
+    revocations.add('key-other', new Date());
+    const token = await sign(key, { sid: 'session-c', akid: 'key-c' });
+    expect((await verifier.verify(token)).ok).toBe(true);
+  });
+
+  test('when a token is meant to live longer than revocations are kept, then it is refused', async () => {
+    const token = await sign(key, { sid: 'session-d' }, { expiresIn: '16m' });
+    expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'invalid' });
+    expect((await verifier.verify(await sign(key, { sid: 'session-d' }))).ok).toBe(true);
+  });
+});
+
+describe('revocation list', () => {
+  test('when the revocation is older than the longest token life and the margin, then it is forgotten', () => {
+    let now = Date.parse('2026-12-02T10:00:00Z');
+    const list = new RevocationList(300, () => now);
+    list.add('session-1', new Date(now));
+    // A revocation whose tokens have all expired is not even kept.
+    list.add('session-old', new Date(now - 366_000));
+    expect([list.has('session-1'), list.has('session-old')]).toEqual([true, false]);
+    now += 364_000;
+    expect(list.has('session-1')).toBe(true);
+    now += 2_000;
+    list.prune();
+    expect([list.has('session-1'), list.size]).toEqual([false, 0]);
+    list.stop();
+  });
+
+  test('when the same revocation arrives twice, then it is one entry', () => {
+    const list = new RevocationList(300);
+    const at = new Date();
+    list.add('key-1', at);
+    list.add('key-1', at.toISOString());
+    expect(list.size).toBe(1);
+    list.stop();
   });
 });
