@@ -3,8 +3,9 @@ import { type z } from 'zod';
 import { type SandboxClock } from './sandbox-clock';
 import { type IpnSender } from './sandbox-ipn';
 import { type SandboxPayment, invoiceView, openPayment, paymentDetailsView } from './sandbox-model';
-import { type ScenarioPlayer } from './sandbox-player';
+import { type OpenRepeatDeposit, type ScenarioPlayer } from './sandbox-player';
 import {
+  depositRequestSchema,
   payInvoiceRequestSchema,
   resendRequestSchema,
   setStatusRequestSchema,
@@ -17,6 +18,7 @@ export interface SandboxControlContext {
   clock: SandboxClock;
   player: ScenarioPlayer;
   ipns: IpnSender;
+  openRepeatDeposit: OpenRepeatDeposit;
 }
 
 /**
@@ -27,6 +29,8 @@ export interface SandboxControlContext {
  *   GET  /sandbox/payments?orderId=         payments as `GET /v1/payment/:id` shows them, plus scenario
  *   GET  /sandbox/payments/:id              one of them
  *   POST /sandbox/payments/:id/status       {status, actuallyPaid?}: move it now (ends its scenario)
+ *   POST /sandbox/payments/:id/deposits     {actuallyPaid}: a repeat deposit to its address, a
+ *                                           payment of its own with parent_payment_id
  *   GET  /sandbox/ipns?paymentId=&orderId=  IPN deliveries with every attempt and answer
  *   POST /sandbox/ipns/:id/resend           {times?}: send the same IPN again, like an operator
  *   GET  /sandbox/invoices/:id              an invoice (its `invoice_url`) and its payments
@@ -45,6 +49,7 @@ export function sandboxControl(context: SandboxControlContext): express.Router {
   router.get('/payments', listPayments(context));
   router.get('/payments/:id', showPayment(context));
   router.post('/payments/:id/status', setStatus(context));
+  router.post('/payments/:id/deposits', deposit(context));
   router.get('/ipns', listIpns(context));
   router.post('/ipns/:id/resend', resend(context));
   router.get('/invoices/:id', showInvoice(context));
@@ -100,6 +105,22 @@ function setStatus({ state, player }: SandboxControlContext): RequestHandler<{ i
     if (request === undefined) return;
     player.override(payment, request.status, request.actuallyPaid);
     res.json(controlView(payment));
+  };
+}
+
+function deposit({
+  state,
+  player,
+  openRepeatDeposit,
+}: SandboxControlContext): RequestHandler<{ id: string }> {
+  return (req, res) => {
+    const payment = state.findPayment(req.params.id);
+    if (!payment) return notFound(res, 'payment');
+    const request = parse(depositRequestSchema, req.body ?? {}, res);
+    if (request === undefined) return;
+    const repeat = openRepeatDeposit(payment, request.actuallyPaid);
+    player.play(repeat);
+    res.status(201).json(controlView(repeat));
   };
 }
 

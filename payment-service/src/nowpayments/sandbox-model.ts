@@ -20,6 +20,8 @@ export interface SandboxPayment {
   ipnCallbackUrl: string | null;
   purchaseId: string;
   invoiceId: number | null;
+  /** Set on a repeat deposit to the address of an earlier payment: that payment's id. */
+  parentPaymentId: number | null;
   isFixedRate: boolean;
   isFeePaidByUser: boolean;
   createdAt: Date;
@@ -87,12 +89,45 @@ export function openPayment(
     ipnCallbackUrl: input.ipnCallbackUrl ?? null,
     purchaseId: String(input.purchaseId ?? context.purchaseId),
     invoiceId: input.invoiceId ?? null,
+    parentPaymentId: null,
     isFixedRate,
     isFeePaidByUser: input.isFeePaidByUser ?? false,
     createdAt: now,
     updatedAt: now,
     expirationEstimateDate: new Date(now.getTime() + VALIDITY_MS.fixed),
     validUntil: new Date(now.getTime() + (isFixedRate ? VALIDITY_MS.fixed : VALIDITY_MS.floating)),
+  };
+}
+
+/** The one scenario a repeat deposit plays: it arrives in full, and NOWPayments finishes it. */
+const REPEAT_DEPOSIT_SCENARIO: Scenario = {
+  outcome: 'paid',
+  copies: 1,
+  reverse: false,
+  loseFinalIpn: false,
+};
+
+/**
+ * A repeat deposit of `amount` to the address of `parent`: NOWPayments makes it a payment of its
+ * own, with `parent_payment_id`, the same order and callback, priced by what arrived.
+ */
+export function repeatDeposit(
+  parent: SandboxPayment,
+  amount: number,
+  context: { id: number; now: Date },
+): SandboxPayment {
+  const share = parent.payAmount > 0 ? amount / parent.payAmount : 0;
+  return {
+    ...parent,
+    id: context.id,
+    status: 'waiting',
+    scenario: REPEAT_DEPOSIT_SCENARIO,
+    priceAmount: roundFor(parent.priceCurrency, parent.priceAmount * share),
+    payAmount: roundFor(parent.payCurrency, amount),
+    actuallyPaid: 0,
+    parentPaymentId: parent.id,
+    createdAt: context.now,
+    updatedAt: context.now,
   };
 }
 
@@ -154,7 +189,7 @@ export function paymentDetailsView(p: SandboxPayment) {
     outcome_amount: settlement(p).outcome,
     outcome_currency: p.payCurrency,
     invoice_id: p.invoiceId,
-    parent_payment_id: null,
+    parent_payment_id: p.parentPaymentId,
   };
 }
 
@@ -164,7 +199,7 @@ export function ipnBody(p: SandboxPayment): Record<string, unknown> {
   const paidShare = p.payAmount > 0 ? p.actuallyPaid / p.payAmount : 0;
   return {
     payment_id: p.id,
-    parent_payment_id: null,
+    parent_payment_id: p.parentPaymentId,
     invoice_id: p.invoiceId,
     payment_status: p.status,
     pay_address: p.payAddress,

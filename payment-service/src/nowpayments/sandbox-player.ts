@@ -4,6 +4,9 @@ import { type IpnDelivery, type IpnSender } from './sandbox-ipn';
 import { type SandboxPayment, applyStatus } from './sandbox-model';
 import { FINAL_STATUSES, SCENARIO_STEPS, type ScenarioStep } from './sandbox-scenarios';
 
+/** Opens a repeat deposit of `amount` to `parent`'s address as a payment of its own. */
+export type OpenRepeatDeposit = (parent: SandboxPayment, amount: number) => SandboxPayment;
+
 /**
  * Plays each payment's scenario on the clock, one status per step, and hands every status
  * change to the IPN sender with the scenario's delivery quirks applied.
@@ -15,6 +18,7 @@ export class ScenarioPlayer {
   constructor(
     private readonly clock: SandboxClock,
     private readonly ipns: IpnSender,
+    private readonly openRepeatDeposit?: OpenRepeatDeposit,
   ) {}
 
   play(payment: SandboxPayment): void {
@@ -36,11 +40,23 @@ export class ScenarioPlayer {
     const step = steps[index];
     if (step === undefined) {
       this.nextStep.delete(payment.id);
+      if (payment.scenario.outcome === 'split') this.depositTheRest(payment);
       return;
     }
     const timer = this.clock.after(this.clock.stepMs, () => {
       this.change(payment, step.status, payment.payAmount * step.paidShare);
       this.schedule(payment, steps, index + 1);
+    });
+    this.nextStep.set(payment.id, timer);
+  }
+
+  /** A split payment: what did not arrive with the first deposit arrives as a repeat one. */
+  private depositTheRest(payment: SandboxPayment): void {
+    const rest = payment.payAmount - payment.actuallyPaid;
+    if (rest <= 0 || !this.openRepeatDeposit) return;
+    const timer = this.clock.after(this.clock.stepMs, () => {
+      this.nextStep.delete(payment.id);
+      this.play(this.openRepeatDeposit!(payment, rest));
     });
     this.nextStep.set(payment.id, timer);
   }

@@ -1,4 +1,4 @@
-import { PaymentStatusSchema } from '@meetmatt/contracts';
+import { ProviderPaymentStatusSchema } from '@meetmatt/contracts';
 import { z } from 'zod';
 import { isCrypto, isKnownCurrency } from './sandbox-currencies';
 import { SANDBOX_CASES } from './sandbox-scenarios';
@@ -80,8 +80,13 @@ export const paymentIdSchema = z.string().regex(/^\d+$/, { error: 'must be a num
 
 /** Control API: move a payment to a status now (manual scenario, or any payment). */
 export const setStatusRequestSchema = z.object({
-  status: PaymentStatusSchema,
+  status: ProviderPaymentStatusSchema,
   actuallyPaid: z.number().nonnegative().optional(),
+});
+
+/** Control API: a repeat deposit of this much (in the payment's coin) to a payment's address. */
+export const depositRequestSchema = z.object({
+  actuallyPaid: z.number().positive(),
 });
 
 export const resendRequestSchema = z.object({

@@ -17,6 +17,11 @@ import { type PaymentStatus } from '@meetmatt/contracts';
  *   [sandbox:failed]          waiting → confirming → failed
  *   [sandbox:expired]         waiting → expired (nothing was deposited)
  *   [sandbox:manual]          stays `waiting` until `POST /sandbox/payments/:id/status`
+ *   [sandbox:underpaid]       waiting → confirming → finished, with 1% of the amount arrived: a
+ *                             signed `finished` that is not the money asked for
+ *   [sandbox:split]           waiting → confirming → partially_paid (60% arrives), then the rest
+ *                             arrives as a repeat deposit: a payment of its own whose
+ *                             `parent_payment_id` is the first, confirming → … → finished
  * Delivery markers:
  *   [sandbox:duplicate]       every IPN is delivered twice, back to back
  *   [sandbox:reverse]         IPNs are held until the payment reaches a final status, then
@@ -27,7 +32,8 @@ import { type PaymentStatus } from '@meetmatt/contracts';
  * An unknown marker or `case` is refused with 400, so a typo in a test fails loudly.
  */
 
-export type ScenarioOutcome = 'paid' | 'partially_paid' | 'failed' | 'expired' | 'manual';
+export type ScenarioOutcome =
+  'paid' | 'partially_paid' | 'failed' | 'expired' | 'underpaid' | 'split' | 'manual';
 
 export interface Scenario {
   outcome: ScenarioOutcome;
@@ -45,6 +51,9 @@ export interface ScenarioStep {
   paidShare: number;
 }
 
+/** The share of the amount the first deposit of a split payment brings. */
+export const SPLIT_FIRST_SHARE = 0.6;
+
 export const SCENARIO_STEPS: Record<Exclude<ScenarioOutcome, 'manual'>, readonly ScenarioStep[]> = {
   paid: [
     { status: 'confirming', paidShare: 1 },
@@ -61,6 +70,15 @@ export const SCENARIO_STEPS: Record<Exclude<ScenarioOutcome, 'manual'>, readonly
     { status: 'failed', paidShare: 1 },
   ],
   expired: [{ status: 'expired', paidShare: 0 }],
+  underpaid: [
+    { status: 'confirming', paidShare: 0.01 },
+    { status: 'finished', paidShare: 0.01 },
+  ],
+  // The rest arrives afterwards as a repeat deposit (ScenarioPlayer).
+  split: [
+    { status: 'confirming', paidShare: SPLIT_FIRST_SHARE },
+    { status: 'partially_paid', paidShare: SPLIT_FIRST_SHARE },
+  ],
 };
 
 /** Statuses after which NOWPayments sends nothing more for the payment (EXTERNAL-APIS.md). */
@@ -80,6 +98,9 @@ const OUTCOME_MARKERS: Record<string, ScenarioOutcome> = {
   partially_paid: 'partially_paid',
   failed: 'failed',
   expired: 'expired',
+  underpaid: 'underpaid',
+  split: 'split',
+  'split-deposit': 'split',
   manual: 'manual',
 };
 

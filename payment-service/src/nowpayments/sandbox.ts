@@ -5,6 +5,7 @@ import { sandboxApi } from './sandbox-api';
 import { SandboxClock } from './sandbox-clock';
 import { controlView, sandboxControl } from './sandbox-control';
 import { type IpnDelivery, IpnSender } from './sandbox-ipn';
+import { type SandboxPayment, repeatDeposit } from './sandbox-model';
 import { ScenarioPlayer } from './sandbox-player';
 import { type SandboxCall, SandboxState } from './sandbox-state';
 
@@ -43,6 +44,11 @@ export interface NowPaymentsSandbox {
   setStatus(paymentId: string | number, status: PaymentStatus, actuallyPaid?: number): void;
   /** Sends an earlier IPN again, `times` times. */
   resend(deliveryId: string, times?: number): IpnDelivery[];
+  /**
+   * A repeat deposit of `actuallyPaid` to the payment's address: a payment of its own with
+   * `parent_payment_id`, which plays confirming → … → finished and sends its IPNs.
+   */
+  deposit(paymentId: string | number, actuallyPaid: number): SandboxPaymentView;
 }
 
 /** The NOWPayments sandbox: our imitation of the provider, run in-process by tests. */
@@ -57,7 +63,12 @@ export function createNowPaymentsSandbox(options: NowPaymentsSandboxOptions): No
     retryDelayMs: options.ipnRetryDelayMs ?? ((n) => options.stepMs * 2 ** (n - 1)),
     logger: options.logger,
   });
-  const player = new ScenarioPlayer(clock, ipns);
+  const openRepeatDeposit = (parent: SandboxPayment, amount: number) => {
+    const deposit = repeatDeposit(parent, amount, { id: state.nextId(), now: clock.now() });
+    state.payments.set(deposit.id, deposit);
+    return deposit;
+  };
+  const player = new ScenarioPlayer(clock, ipns, openRepeatDeposit);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -71,7 +82,7 @@ export function createNowPaymentsSandbox(options: NowPaymentsSandboxOptions): No
     '/v1',
     sandboxApi({ apiKey: options.apiKey, state, clock, player, logger: options.logger }),
   );
-  app.use('/sandbox', sandboxControl({ state, clock, player, ipns }));
+  app.use('/sandbox', sandboxControl({ state, clock, player, ipns, openRepeatDeposit }));
   let server: RunningServer | undefined;
 
   const mustFind = (paymentId: string | number) => {
@@ -112,6 +123,11 @@ export function createNowPaymentsSandbox(options: NowPaymentsSandboxOptions): No
     },
     setStatus(paymentId, status, actuallyPaid) {
       player.override(mustFind(paymentId), status, actuallyPaid);
+    },
+    deposit(paymentId, actuallyPaid) {
+      const deposit = openRepeatDeposit(mustFind(paymentId), actuallyPaid);
+      player.play(deposit);
+      return snapshot(controlView(deposit));
     },
     resend(deliveryId, times = 1) {
       const copies = ipns.resend(deliveryId, times);
