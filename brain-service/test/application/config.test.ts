@@ -1,5 +1,5 @@
 import { ConfigError } from '@meetmatt/infra';
-import { loadBrainConfig, maxAcuLimitFor } from '../../src/config';
+import { buildsIncludedFor, loadBrainConfig, maxAcuLimitFor } from '../../src/config';
 import { SANDBOX_DEVIN_API_KEY } from '../../src/devin';
 
 describe('brain configuration', () => {
@@ -35,6 +35,33 @@ describe('brain configuration', () => {
     );
     expect(() => loadBrainConfig({ DEVIN_MAX_ACU_LIMITS: '{"starter": -1}' })).toThrow(
       /DEVIN_MAX_ACU_LIMITS/,
+    );
+  });
+
+  test('when nothing is set, then plans include the catalogue’s builds and agents are built under meetmatt-agents', () => {
+    const config = loadBrainConfig({});
+    expect(buildsIncludedFor(config, 'starter')).toBe(3);
+    expect(buildsIncludedFor(config, 'pro')).toBe(10);
+    expect(buildsIncludedFor(config, 'enterprise')).toBe(25);
+    expect(buildsIncludedFor(config, 'unheard-of')).toBe(3);
+    expect(config.AGENT_REPOSITORY_OWNER).toBe('meetmatt-agents');
+  });
+
+  test('when per-plan builds are set, then they replace the catalogue’s; malformed ones are refused', () => {
+    const config = loadBrainConfig({
+      AGENT_BUILDS_INCLUDED_BY_PLAN: '{"starter": 1}',
+      AGENT_BUILDS_INCLUDED: '2',
+    });
+    expect(buildsIncludedFor(config, 'starter')).toBe(1);
+    expect(buildsIncludedFor(config, 'pro')).toBe(2);
+    for (const bad of ['{starter: 3}', '{"starter": 0}', '{"starter": 1.5}', '[]']) {
+      expect(() => loadBrainConfig({ AGENT_BUILDS_INCLUDED_BY_PLAN: bad })).toThrow(
+        /AGENT_BUILDS_INCLUDED_BY_PLAN/,
+      );
+    }
+    expect(() => loadBrainConfig({ AGENT_BUILDS_INCLUDED: '0' })).toThrow(/AGENT_BUILDS_INCLUDED/);
+    expect(() => loadBrainConfig({ AGENT_REPOSITORY_OWNER: 'evil/owner' })).toThrow(
+      /AGENT_REPOSITORY_OWNER/,
     );
   });
 
