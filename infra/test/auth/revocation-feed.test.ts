@@ -61,7 +61,7 @@ function revocationEvent(
     dataschemaversion: 1,
     correlationid: randomUUID(),
     data,
-  } as CloudEvent;
+  };
 }
 
 interface Instance {
