@@ -7,6 +7,7 @@ import {
   startWorld,
   strongPassword,
   uniqueEmail,
+  grantAdmin,
 } from '../support/world';
 
 describe('profile and preferences', () => {
@@ -14,8 +15,8 @@ describe('profile and preferences', () => {
   let admin: RegisteredUser;
 
   beforeAll(async () => {
-    world = await startWorld('user_profile', { ADMIN_EMAILS: 'ops@admin.example.com' });
-    admin = await registerUser(world.url, { email: 'ops@admin.example.com' });
+    world = await startWorld('user_profile');
+    admin = await grantAdmin(world.service, await registerUser(world.url));
   });
 
   afterAll(async () => {

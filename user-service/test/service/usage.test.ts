@@ -10,6 +10,7 @@ import {
   registerUser,
   startWorld,
   fromGateway,
+  grantAdmin,
 } from '../support/world';
 
 describe('usage', () => {
@@ -18,9 +19,9 @@ describe('usage', () => {
   let admin: RegisteredUser;
 
   beforeAll(async () => {
-    world = await startWorld('user_usage', { ADMIN_EMAILS: 'ops@usage.example.com' });
+    world = await startWorld('user_usage');
     broker = await world.broker();
-    admin = await registerUser(world.url, { email: 'ops@usage.example.com' });
+    admin = await grantAdmin(world.service, await registerUser(world.url));
     await eventually(() => request(world.url).get('/readyz').expect(200));
   });
 

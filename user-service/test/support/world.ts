@@ -11,6 +11,7 @@ import {
   createTestDatabase,
   createTestVhost,
 } from '@meetmatt/infra/testing';
+import { changeRole } from '../../src/application/roles';
 import { type RunningUserService, start } from '../../src/main';
 
 /** One test file's servers and service: its own database and vhost, dropped afterwards. */
@@ -44,6 +45,9 @@ export function testEnv(database: TestDatabase, vhost: TestVhost): Record<string
     USAGE_FLUSH_INTERVAL_MS: '200',
     SSE_HEARTBEAT_MS: '200',
     READ_YOUR_WRITES_TIMEOUT_MS: '5000',
+    // Every test signs up from 127.0.0.1; the tests of the limits set their own.
+    REGISTER_LIMIT_PER_ADDRESS: '100000',
+    LOGIN_LIMIT_PER_ADDRESS: '100000',
     GATEWAY_SHARED_SECRET: GATEWAY_SECRET,
   };
 }
@@ -191,4 +195,34 @@ export async function publishCloudEvent(
     await channel.close();
   }
   return cloudEvent;
+}
+
+/**
+ * Makes a user an admin as an operator does (meetmatt users grant-admin: user.role-changed
+ * through the user decider), then refreshes their tokens so the access token carries the role.
+ */
+export async function grantAdmin(
+  service: RunningUserService,
+  user: RegisteredUser,
+): Promise<RegisteredUser> {
+  const changed = await changeRole(
+    service.context,
+    user.userId,
+    'admin',
+    'test-operator',
+    new Date(),
+  );
+  if (!changed.ok) throw new Error(changed.error.message);
+  await service.context.waitForProjections(changed.position);
+  const res = await request(service.url)
+    .post('/auth/refresh')
+    .send({ refreshToken: user.refreshToken })
+    .expect(200);
+  const body = res.body as { accessToken: string; refreshToken: string };
+  return {
+    ...user,
+    accessToken: body.accessToken,
+    refreshToken: body.refreshToken,
+    authorization: `Bearer ${body.accessToken}`,
+  };
 }
