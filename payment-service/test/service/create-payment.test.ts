@@ -221,12 +221,132 @@ describe('payment-service: POST /payments/create', () => {
     );
   });
 
-  test('when NOWPayments refuses the currency, then 502 naming its answer and nothing is recorded', async () => {
+  test('when the payCurrency is not a coin we accept, then 400 naming payCurrency and listing the supported coins, NOWPayments is not called and nothing is recorded', async () => {
     const streams = await paymentStreams();
+    const before = providerCalls().length;
+
     const res = await create(user, paymentRequest({ payCurrency: 'dogecoinz' }));
-    expect(res.status).toBe(502);
-    expect(res.body.detail).toMatch(/INVALID_REQUEST_PARAMS/);
+
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({
+        field: 'payCurrency',
+        in: 'body',
+        message: expect.stringMatching(/supported: btc, eth, .*usdttrc20/),
+      }),
+    ]);
+    expect(providerCalls().length).toBe(before);
     expect(await paymentStreams()).toBe(streams);
+  });
+
+  test.each([
+    ['agent.name', { agent: { name: 'Bot\u0000name' } }],
+    ['agent.instructions', { agent: { instructions: 'Answer\u0000from the docs' } }],
+    ['plan', { plan: 'starter\u0000' }],
+  ])(
+    'when %s holds a NUL byte, then 400 naming it, NOWPayments is not called and nothing is recorded',
+    async (field, overrides) => {
+      const streams = await paymentStreams();
+      const before = providerCalls().length;
+
+      const res = await create(user, paymentRequest(overrides), `nul-${randomUUID()}`);
+
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect((res.body as { errors: { field: string }[] }).errors.map((e) => e.field)).toContain(
+        field,
+      );
+      expect(providerCalls().length).toBe(before);
+      expect(await paymentStreams()).toBe(streams);
+    },
+  );
+
+  test('when recording fails after NOWPayments opened its payment, then the payment is recorded from the kept answer when its IPN arrives, and confirmed', async () => {
+    const store = h.service.host.eventStore;
+    const append = store.appendToStream.bind(store);
+    let failed = 0;
+    // The database refuses the one append of payment.created (as a failover mid-request would).
+    store.appendToStream = (async (...args: Parameters<typeof append>) => {
+      const [streamId, events] = args;
+      if (
+        failed === 0 &&
+        streamId.startsWith('payment-') &&
+        events[0]?.type === 'payment.created'
+      ) {
+        failed += 1;
+        throw new Error('Connection terminated unexpectedly');
+      }
+      return append(...args);
+    }) as typeof store.appendToStream;
+    let res;
+    try {
+      // The sandbox plays its default (paid) scenario: its IPNs may come before or after the
+      // failed recording, and find the kept answer either way.
+      res = await create(user, paymentRequest());
+    } finally {
+      store.appendToStream = append;
+    }
+    expect(failed).toBe(1);
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    const opened = h.sandbox.payments().at(-1)!;
+    const paymentId = opened.order_id!;
+
+    await eventually(async () => {
+      const read = await h
+        .api()
+        .get(`/payments/${paymentId}`)
+        .set('Authorization', user.authorization);
+      expect(read.status).toBe(200);
+      expect(read.body).toMatchObject({
+        providerPaymentId: String(opened.payment_id),
+        status: 'finished',
+      });
+    });
+    expect(h.logs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          message: 'payment opened at NOWPayments recorded after its request failed',
+          paymentId,
+        }),
+      ]),
+    );
+  });
+
+  test('when recording fails after NOWPayments opened a payment nobody pays yet, then the next reconciliation round records it', async () => {
+    const store = h.service.host.eventStore;
+    const append = store.appendToStream.bind(store);
+    store.appendToStream = (async (...args: Parameters<typeof append>) => {
+      if (args[1][0]?.type === 'payment.created')
+        throw new Error('Connection terminated unexpectedly');
+      return append(...args);
+    }) as typeof store.appendToStream;
+    let res;
+    try {
+      res = await create(user, paymentRequest(scenario('manual')));
+    } finally {
+      store.appendToStream = append;
+    }
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    const opened = h.sandbox.payments().at(-1)!;
+    const paymentId = opened.order_id!;
+    expect(
+      (await h.api().get(`/payments/${paymentId}`).set('Authorization', user.authorization)).status,
+    ).toBe(404);
+
+    await h.service.reconcileOnce({ olderThanMs: 0 });
+
+    await eventually(async () => {
+      const read = await h
+        .api()
+        .get(`/payments/${paymentId}`)
+        .set('Authorization', user.authorization);
+      expect(read.status).toBe(200);
+      expect(read.body).toMatchObject({
+        providerPaymentId: String(opened.payment_id),
+        status: 'waiting',
+      });
+    });
   });
 
   test('when the plan is not on sale or the body is invalid, then 400 naming the field and NOWPayments is not called', async () => {

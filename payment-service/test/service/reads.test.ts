@@ -153,6 +153,54 @@ describe('payment-service: reading payments', () => {
     expect((await h.api().get('/payments')).status).toBe(401);
   });
 
+  test.each([
+    ['year -200000', '-200000-01-01T00:00:00.000Z'],
+    ['year 275760', '+275760-09-13T00:00:00.000Z'],
+    ['a date without milliseconds', '2026-01-01T00:00:00Z'],
+    ['the 31st of February', '2026-02-31T00:00:00.000Z'],
+  ])('when a cursor holds %s, then 400 naming cursor, never a 5xx', async (_what, at) => {
+    const cursor = Buffer.from(`${at}|${randomUUID()}`, 'utf8').toString('base64url');
+    const res = await get(alice, `/payments?cursor=${cursor}`);
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(res.body.errors).toEqual([expect.objectContaining({ field: 'cursor', in: 'query' })]);
+    const asOperator = await get(admin, `/payments?cursor=${cursor}&status=underpaid`);
+    expect(asOperator.status).toBe(400);
+  });
+
+  test('when any payment path holds an id that is not a uuid, or odd query values, then 4xx problem+json, never a 5xx', async () => {
+    const odd = ['not-a-uuid', '%00', '1e400', `${randomUUID()}x`, "1'%20OR%20'1'='1"];
+    for (const id of odd) {
+      for (const path of [`/payments/${id}`, `/payments/${id}/status`, `/payments/${id}/invoice`]) {
+        const res = await get(alice, path);
+        expect([path, res.status]).toEqual([path, expect.any(Number)]);
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+      }
+      const refund = await h
+        .api()
+        .post(`/payments/${id}/refund`)
+        .set('Authorization', admin.authorization)
+        .send({ reason: 'Goodwill gesture' });
+      expect(refund.status).toBeGreaterThanOrEqual(400);
+      expect(refund.status).toBeLessThan(500);
+    }
+    for (const query of [
+      'limit=abc',
+      'limit=1e400',
+      'limit=-1',
+      'limit=100000000000000000000',
+      'status=%00',
+      'cursor=%00',
+      `cursor=${'A'.repeat(5_000)}`,
+      'limit=1&limit=2',
+    ]) {
+      const res = await get(alice, `/payments?${query}`);
+      expect([query, res.status]).toEqual([query, 400]);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    }
+  });
+
   test('when the invoice of an unconfirmed payment is asked for, then 409', async () => {
     const res = await get(alice, `/payments/${alicePayments[0]}/invoice`);
     expect(res.status).toBe(409);
