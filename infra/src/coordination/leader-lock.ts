@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { dedicatedClient, destroySocket, endClient } from '../db/dedicated-client';
 import { type Logger } from '../logging/logger';
 import { pause } from '../messaging/abortable';

@@ -28,6 +28,8 @@ export interface DatabaseOptions {
   idleInTransactionTimeoutMs?: number;
   /** How long a request waits for a free connection before it fails (and answers 503). */
   connectionTimeoutMs?: number;
+  /** Beyond the statement timeout, how long the client waits for any answer (see below). */
+  readGraceMs?: number;
 }
 
 /** Defaults chosen so that nothing waits forever and a request budget of 15 s can still answer. */
@@ -71,7 +73,9 @@ export function createPool(options: DatabaseOptions): pg.Pool {
     statement_timeout: statementTimeoutMs,
     lock_timeout: lockTimeoutMs,
     idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
-    ...(statementTimeoutMs > 0 ? { query_timeout: statementTimeoutMs + READ_GRACE_MS } : {}),
+    ...(statementTimeoutMs > 0
+      ? { query_timeout: statementTimeoutMs + (options.readGraceMs ?? READ_GRACE_MS) }
+      : {}),
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     types,
@@ -101,9 +105,7 @@ function guardConnections(pool: pg.Pool, logger: Logger | undefined): void {
   pool.on('release', (_error: Error | undefined, client: pg.PoolClient) => {
     if ((client as unknown as { _activeQuery?: unknown })._activeQuery) {
       logger?.warn('database connection abandoned: a statement got no answer');
-      (
-        client as unknown as { connection?: { stream?: { destroy(): void } } }
-      ).connection?.stream?.destroy();
+      destroySocket(client);
     }
   });
 }

@@ -8,6 +8,8 @@ export class TcpProxy {
   private readonly sockets = new Set<net.Socket>();
   private server: net.Server | undefined;
   private cutOff = false;
+  private frozen = false;
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
   port = 0;
 
   constructor(
@@ -26,9 +28,18 @@ export class TcpProxy {
         client.destroy();
         return;
       }
+      if (this.frozen) {
+        // Accepted and then never answered, like a server that stopped responding.
+        this.track(client);
+        client.on('error', () => undefined);
+        return;
+      }
       const upstream = net.connect(this.targetPort, this.targetHost);
       this.track(client);
       this.track(upstream);
+      const pair: [net.Socket, net.Socket] = [client, upstream];
+      this.pairs.add(pair);
+      client.on('close', () => this.pairs.delete(pair));
       client.pipe(upstream);
       upstream.pipe(client);
       client.on('error', () => upstream.destroy());
@@ -58,6 +69,26 @@ export class TcpProxy {
 
   restore(): void {
     this.cutOff = false;
+  }
+
+  /**
+   * Stops forwarding in both directions while keeping every connection open, and accepts new
+   * connections without ever answering them: a dependency that hangs rather than fails.
+   * Nothing sent meanwhile arrives, even after `thaw`.
+   */
+  freeze(): void {
+    this.frozen = true;
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.on('data', () => undefined);
+      upstream.on('data', () => undefined);
+    }
+  }
+
+  /** New connections are forwarded again; those open during the freeze stay dead (cut them). */
+  thaw(): void {
+    this.frozen = false;
   }
 
   async stop(): Promise<void> {
