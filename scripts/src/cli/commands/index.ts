@@ -1,5 +1,6 @@
 import { type CommandSpec } from '../command';
 import * as specs from './specs';
+import * as users from './users';
 
 /** Every command, in the order `meetmatt --help` lists them. */
 export const commands: CommandSpec[] = [
@@ -18,4 +19,7 @@ export const commands: CommandSpec[] = [
   specs.dlqRedrive,
   specs.dlqPurge,
   specs.paymentsReconcile,
+  users.usersShow,
+  users.usersGrantAdmin,
+  users.usersRevokeAdmin,
 ];
