@@ -12,7 +12,7 @@ import { type Metrics } from '../metrics/metrics';
 import { type LivenessReport } from '../runtime/liveness';
 import { requestContext } from '../runtime/request-context';
 import { type Authenticator } from './auth';
-import { HttpError, problemBody } from './errors';
+import { HttpError, clientMistake, problemBody } from './errors';
 import { type ReadinessCheck, readinessHandler } from './readiness';
 import { Routes } from './routes';
 
@@ -219,6 +219,8 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
 
 function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  const mistake = clientMistake(error);
+  if (mistake) return mistake;
   if (isUnavailableError(error)) {
     return new HttpError(
       503,

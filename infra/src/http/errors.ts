@@ -85,3 +85,17 @@ export function problemBody(
     ...(errors ? { errors } : {}),
   };
 }
+
+/**
+ * A client's mistake that the framework raises without marking it as one: the router throws a
+ * URIError (status 400, not `expose`d) when a path parameter's percent-encoding does not decode
+ * (`/users/%ZZ`), which would otherwise be answered 500.
+ */
+export function clientMistake(error: unknown): HttpError | undefined {
+  if (error instanceof URIError && (error as { status?: unknown }).status === 400) {
+    return new HttpError(400, 'malformed-path', 'The path is not valid percent-encoding', {
+      errors: [{ field: 'path', in: 'params', message: 'not valid percent-encoding' }],
+    });
+  }
+  return undefined;
+}
