@@ -14,7 +14,16 @@ import { runChaos } from './chaos/run';
 
 async function main(): Promise<void> {
   const config = loadChaosConfig();
-  const report = await runChaos(config);
+  // The first Ctrl-C (or SIGTERM) ends the run and still stops and cleans up; the second quits.
+  const controller = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (controller.signal.aborted) process.exit(130);
+      process.stderr.write(`\n${signal}: stopping the run and cleaning up...\n`);
+      controller.abort();
+    });
+  }
+  const report = await runChaos(config, process.env, controller.signal);
   for (const line of formatReport(report)) process.stdout.write(`${line}\n`);
   process.exit(report.problems.length ? 1 : 0);
 }

@@ -57,6 +57,23 @@ const RUN_DEFAULTS: Record<string, string> = {
   LOG_LEVEL: 'warn',
 };
 
+/** When every service answered /readyz 200, or null at the deadline. */
+async function allReady(urls: Record<string, string>, timeoutMs: number): Promise<number | null> {
+  const deadline = Date.now() + timeoutMs;
+  const ready = async (url: string) => {
+    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) }).catch(
+      () => undefined,
+    );
+    return res?.status === 200;
+  };
+  while (Date.now() < deadline) {
+    const answers = await Promise.all(Object.values(urls).map(ready));
+    if (answers.every(Boolean)) return Date.now();
+    await sleep(250);
+  }
+  return null;
+}
+
 async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -86,7 +103,11 @@ async function createVhost(rabbitmqUrl: string, name: string) {
 export async function runChaos(
   config: ChaosConfig,
   source: NodeJS.ProcessEnv = process.env,
+  signal: AbortSignal = new AbortController().signal,
 ): Promise<ChaosReport> {
+  const interrupted = new Promise<void>((resolve) =>
+    signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
   const started = Date.now();
   const id = `${new Date(started).toISOString().replace(/[-:]/g, '').slice(0, 15)}_${process.pid}`;
   const runDir = path.join(repoRoot, '.run', `chaos-${id}`);
@@ -170,7 +191,14 @@ export async function runChaos(
       pgCluster: config.CHAOS_PG_CLUSTER,
     };
 
-    const drive = driveJourneys(config, running.gatewayUrl, journeys, calls);
+    const drive = driveJourneys(
+      config,
+      running.gatewayUrl,
+      journeys,
+      calls,
+      signal,
+      () => faults.length,
+    );
     let journeysDone = false;
     const journeysEnded = drive.then(() => (journeysDone = true));
     const progress = setInterval(() => {
@@ -185,6 +213,7 @@ export async function runChaos(
         const wakeAt = Date.now() + config.CHAOS_FAULT_INTERVAL_MS;
         while (Date.now() < wakeAt && !(journeysDone && !config.CHAOS_FAULT_COUNT))
           await sleep(100);
+        if (signal.aborted) return;
         const enough = config.CHAOS_FAULT_COUNT
           ? faults.length >= config.CHAOS_FAULT_COUNT
           : journeysDone;
@@ -192,8 +221,13 @@ export async function runChaos(
         const kind: FaultKind = next();
         try {
           const fault = await injectFault(kind, faultContext);
+          // The next interval starts once the system serves again: faults piling onto services
+          // still booting from the last one would only measure boot times.
+          const recovered = await allReady(targets.serviceUrls, 90_000);
           faults.push(fault);
-          say(`fault ${faults.length}: ${fault.detail} (${fault.endedAt - fault.startedAt} ms)`);
+          say(
+            `fault ${faults.length}: ${fault.detail} (${fault.endedAt - fault.startedAt} ms); ${recovered === null ? 'services not all ready after 90 s' : `services ready ${((recovered - fault.endedAt) / 1000).toFixed(1)} s later`}`,
+          );
         } catch (error) {
           const now = Date.now();
           faults.push({
@@ -209,8 +243,9 @@ export async function runChaos(
         }
       }
     })();
-    await Promise.all([journeysEnded, faultLoop]);
+    await Promise.race([Promise.all([journeysEnded, faultLoop]), interrupted]);
     clearInterval(progress);
+    if (signal.aborted) throw new Error('interrupted');
     const lastFaultEnd = faults.at(-1)?.endedAt ?? Date.now();
     say(
       `journeys and faults over: ${journeys.filter((j) => !j.error).length}/${journeys.length} journeys saw their payment end; ${faults.length} faults; waiting for the system to settle`,
@@ -228,7 +263,7 @@ export async function runChaos(
         say(`settled ${(settleMs / 1000).toFixed(1)} s after the last fault`);
         break;
       }
-      if (Date.now() > deadline) {
+      if (Date.now() > deadline || signal.aborted) {
         say(`not settled within ${config.CHAOS_SETTLE_TIMEOUT_MS / 1000} s`);
         break;
       }
@@ -242,7 +277,11 @@ export async function runChaos(
     }
     for (const error of calls.serverErrors) problems.push(`a journey was answered 500: ${error}`);
   } catch (error) {
-    problems.push(`the run broke off: ${(error as Error).stack ?? String(error)}`);
+    problems.push(
+      signal.aborted
+        ? 'the run was interrupted'
+        : `the run broke off: ${(error as Error).stack ?? String(error)}`,
+    );
   } finally {
     await sleep(300); // the last lines of a process that just died
     for (const exit of supervisor.unexpectedExits) {
@@ -284,25 +323,25 @@ export async function runChaos(
 }
 
 /**
- * Runs the journeys with bounded concurrency. With a fixed fault count, starts are spread over
- * the window the faults take, so the faults meet journeys in flight rather than an idle system.
+ * Runs the journeys with bounded concurrency. With a fixed fault count, journey i starts once
+ * i/N of the faults are done, so the faults meet journeys in flight rather than an idle system,
+ * however long each fault takes to recover from on a busy machine.
  */
 async function driveJourneys(
   config: ChaosConfig,
   baseUrl: string,
   journeys: JourneyRecord[],
   calls: CallFigures,
+  signal: AbortSignal,
+  faultsDone: () => number,
 ): Promise<void> {
-  const t0 = Date.now();
-  const window = config.CHAOS_FAULT_COUNT * config.CHAOS_FAULT_INTERVAL_MS;
-  const spacing = window / config.CHAOS_JOURNEYS;
   let nextIndex = 0;
   const worker = async () => {
     for (;;) {
       const index = nextIndex++;
-      if (index >= config.CHAOS_JOURNEYS) return;
-      const notBefore = t0 + index * spacing;
-      if (Date.now() < notBefore) await sleep(notBefore - Date.now());
+      if (index >= config.CHAOS_JOURNEYS || signal.aborted) return;
+      const faultsBefore = Math.floor((index * config.CHAOS_FAULT_COUNT) / config.CHAOS_JOURNEYS);
+      while (faultsDone() < faultsBefore && !signal.aborted) await sleep(100);
       const record: JourneyRecord = { index, scenario: scenarioOf(index), startedAt: Date.now() };
       journeys.push(record);
       try {

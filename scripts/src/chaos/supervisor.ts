@@ -126,6 +126,7 @@ export class Supervisor {
           ? this.options.minBackoffMs
           : Math.min(previous * 2, this.options.maxBackoffMs);
       this.backoff.set(name, delay);
+      this.options.log?.(`starting ${name} again in ${delay} ms`);
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         if (this.stopping) return;
