@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { agentEvents, paymentEvents } from '@meetmatt/contracts';
 import { type TestUser } from '@meetmatt/infra/testing';
+import { agentCatalog } from '../../src/application/agent-repository';
+import { agentIdFor } from '../../src/domain/agent-identity';
 import {
   type BrainWorld,
   type PaymentData,
@@ -88,6 +90,48 @@ describe('what a build may spend', () => {
     const [request] = sessionRequests(agentId);
     expect(request!.prompt).toContain(`Repository: ${repository}`);
     expect(request!.prompt).not.toContain('meetmatt/backend');
+  });
+
+  test('when an agent recorded before repositories were always ours names another owner, then its build is stopped before Devin is asked', async () => {
+    const user = await world.issuer.user();
+    const paymentId = randomUUID();
+    const agentId = agentIdFor(paymentId);
+    const journey = randomUUID();
+    await world.service.host.eventStore.appendToStream(
+      `agent-${agentId}`,
+      [
+        agentCatalog.toNew(
+          {
+            type: agentEvents.deployRequested.type,
+            data: {
+              agentId,
+              userId: user.userId,
+              paymentId,
+              plan: 'starter',
+              name: 'Old order',
+              slug: 'old-order',
+              instructions: 'Answer questions.',
+              repository: 'meetmatt/backend',
+              trigger: 'payment',
+              requestedAt: new Date().toISOString(),
+            },
+          },
+          { correlationId: journey, causationId: journey, userId: user.userId },
+        ),
+      ],
+      { expectedRevision: 'no_stream' },
+    );
+
+    await world.bus.waitFor(
+      'agent.build-stopped',
+      (e) => e.type === agentEvents.buildStopped.type && e.subject === `agent-${agentId}`,
+    );
+    const agent = await agentWhen(world, user, agentId, 'failed', (a) => a.status === 'failed');
+    expect(agent.failureReason).toBe(
+      `stopped: the repository meetmatt/backend is not under ${OWNER}`,
+    );
+    expect(sessionsOf(world, agentId)).toHaveLength(0);
+    expect(sessionRequests(agentId)).toHaveLength(0);
   });
 
   test('when the customer’s instructions try to close their block, then our rules come first and their text stays inside one escaped block', async () => {
