@@ -21,6 +21,8 @@ export const consumedPaymentEvents = [
   paymentEvents.failed,
   paymentEvents.expired,
   paymentEvents.partiallyPaid,
+  paymentEvents.underpaid,
+  paymentEvents.mismatched,
 ] as const;
 
 /** The agent events the user service takes (queue user-service.agent-events). */
@@ -126,6 +128,8 @@ function usageFact(
     case 'payment.failed':
     case 'payment.expired':
     case 'payment.partially-paid':
+    case 'payment.underpaid':
+    case 'payment.mismatched':
       return fact('payment.failed');
     case 'agent.deployed':
       return fact('agent.deployed');
@@ -177,6 +181,25 @@ export function notificationContent(event: Consumed): Content | undefined {
         link: `/payments/${d.paymentId}`,
       };
     }
+    case 'payment.underpaid': {
+      // NOWPayments said finished, but less arrived than asked: the same news as partially paid.
+      const d = event.data;
+      return {
+        kind: 'payment.partially-paid',
+        userId: d.userId,
+        title: 'Payment incomplete',
+        body: `We received ${cryptoAmount(d.actuallyPaid)} of the ${cryptoAmount(d.payAmount)} ${d.payCurrency.toUpperCase()} due, so your payment is not confirmed and nothing is built yet. Send the remaining ${cryptoAmount(d.shortfall)} ${d.payCurrency.toUpperCase()} to the same address, or contact support.`,
+        link: `/payments/${d.paymentId}`,
+      };
+    }
+    case 'payment.mismatched':
+      return {
+        kind: 'payment.failed',
+        userId: event.data.userId,
+        title: 'Payment not accepted',
+        body: `Your payment did not match what was asked (${event.data.mismatches.map((m) => m.field).join(', ')}), so it is not confirmed and nothing is built. Contact support to settle it.`,
+        link: `/payments/${event.data.paymentId}`,
+      };
     case 'agent.deployed': {
       const d = event.data;
       return {
@@ -205,4 +228,9 @@ export function notificationContent(event: Consumed): Content | undefined {
 
 function money(amount: number, currency: string): string {
   return `${amount} ${currency.toUpperCase()}`;
+}
+
+/** A crypto amount without the float noise of a subtraction (0.0007920000000000001). */
+function cryptoAmount(amount: number): string {
+  return String(Number(amount.toPrecision(10)));
 }
