@@ -83,7 +83,7 @@ function countBy<K>(map: Map<K, number>, key: K): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
-async function paymentProblems(journeys: JourneyRecord[], url: string): Promise<string[]> {
+export async function paymentProblems(journeys: JourneyRecord[], url: string): Promise<string[]> {
   const rows = await query<{ id: string; type: string; n: number }>(
     url,
     `SELECT data->>'paymentId' AS id, event_type AS type, count(*)::int AS n FROM es_events
@@ -135,7 +135,10 @@ interface BrainRow {
   attempt: string | null;
 }
 
-async function brainProblems(journeys: JourneyRecord[], targets: CheckTargets): Promise<string[]> {
+export async function brainProblems(
+  journeys: JourneyRecord[],
+  targets: Pick<CheckTargets, 'brainDatabaseUrl' | 'devinSandboxUrl'>,
+): Promise<string[]> {
   const rows = await query<BrainRow>(
     targets.brainDatabaseUrl,
     `SELECT stream_id AS stream, event_type AS type, data->>'paymentId' AS payment,
