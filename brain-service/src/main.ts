@@ -116,6 +116,7 @@ export async function start(options: StartBrainOptions = {}): Promise<RunningBra
       logger,
       metrics: host.metrics,
       readiness: host.readiness,
+      ...host.http,
       openapi: brainOpenApi(),
       authenticator: new TokenVerifier({
         jwksUrl: config.AUTH_JWKS_URL,

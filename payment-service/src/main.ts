@@ -113,6 +113,7 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
       logger,
       metrics: host.metrics,
       readiness: host.readiness,
+      ...host.http,
       openapi: paymentOpenApi(),
       authenticator: new TokenVerifier({
         issuer: config.AUTH_ISSUER,

@@ -21,6 +21,7 @@ import {
   runMain,
 } from '@meetmatt/infra';
 import { migrations } from '../migrations';
+import { loadUserHousekeepingConfig, userPruneTasks } from './application/housekeeping';
 import { AccessTokens } from './application/access-tokens';
 import { ApiKeyCache } from './application/api-key-cache';
 import {
@@ -158,6 +159,13 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
     );
 
     const projectionSet = await host.startProjections(projections, catalog);
+    host.housekeeping.add(
+      ...userPruneTasks(
+        ctx.db,
+        ctx.store,
+        loadUserHousekeepingConfig({ ...process.env, ...options.env }),
+      ),
+    );
     const feed = new LiveFeed(host.eventStore, catalog, logger, (event) => {
       switch (event.type) {
         case 'user.session-revoked':
@@ -212,6 +220,7 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
       logger,
       metrics: host.metrics,
       readiness: host.readiness,
+      ...host.http,
       openapi: userOpenApi(),
       authenticator: tokens,
       routes: (routes) => {
