@@ -213,7 +213,8 @@ describe('gateway rate limits (real nginx, stub upstream)', () => {
     verifyCalls = [];
     stub = http.createServer((req, res) => {
       if (req.url === '/auth/verify') {
-        const credential = `${req.headers['x-api-key'] ?? ''}|${req.headers.authorization ?? ''}`;
+        const apiKey = String(req.headers['x-api-key'] ?? '');
+        const credential = `${apiKey}|${req.headers.authorization ?? ''}`;
         verifyCalls.push(credential);
         const valid =
           /^\s*mm_goodkey\s*\|/.test(credential) ||

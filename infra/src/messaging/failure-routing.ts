@@ -48,10 +48,10 @@ const BROKER_DEATH_HEADERS = [
 const MAX_ERROR_LENGTH = 2_000;
 
 /**
- * The copy of a failed message published to its retry or parking queue (through the default
- * exchange): same body and identity, plus the bus's headers. The original exchange and routing
- * key are kept from the first delivery, since a retried message comes back through the default
- * exchange under the queue's name.
+ * The copy of a failed message published to its retry or parking queue (through the consumer's
+ * failure exchange, under the target queue's name): same body and identity, plus the bus's
+ * headers. The original exchange and routing key are kept from the first delivery, since a
+ * retried message comes back through the failure exchange under the queue's name.
  */
 export function failureCopy(
   message: ConsumeMessage,

@@ -13,6 +13,20 @@ export interface ConsumerTopology {
   bindings: readonly Binding[];
   retryQueues: readonly { name: string; delayMs: number }[];
   parkingQueue: string;
+  /** Where the consumer publishes retry and parked copies (failureExchangeName). */
+  failureExchange: string;
+}
+
+/**
+ * The direct exchange a consumer's failed messages travel through, to its retry and parking
+ * queues and back from a retry queue to the consumer queue (published copies and dead-lettering
+ * alike), each queue bound under its own name. Not the default exchange: publishing there, or
+ * declaring a queue that dead-letters there, needs write permission on `amq.default`, which
+ * would let a service put a message in any queue of any other service, past the exchange that
+ * owns its type. Named under the queue, so the service's broker user may write to it.
+ */
+export function failureExchangeName(queue: string): string {
+  return `${queue}.failures`;
 }
 
 /**
@@ -41,6 +55,7 @@ export function consumerTopology(
     bindings,
     retryQueues: delays.map((delayMs) => ({ name: retryQueueName(queue, delayMs), delayMs })),
     parkingQueue: parkingQueueName(queue),
+    failureExchange: failureExchangeName(queue),
   };
 }
 
@@ -67,12 +82,12 @@ export async function declareConsumerTopology(
       ...QUORUM,
       ...SAFE_DEAD_LETTERING,
       'x-delivery-limit': DELIVERY_LIMIT,
-      'x-dead-letter-exchange': '',
+      'x-dead-letter-exchange': topology.failureExchange,
       'x-dead-letter-routing-key': parkingQueue,
     },
   });
   // A TTL queue only expires messages at its head, so every delay has its own queue; expired
-  // messages go back to the consumer queue through the default exchange.
+  // messages go back to the consumer queue through the failure exchange.
   for (const retry of topology.retryQueues) {
     await channel.assertQueue(retry.name, {
       durable: true,
@@ -80,10 +95,14 @@ export async function declareConsumerTopology(
         ...QUORUM,
         ...SAFE_DEAD_LETTERING,
         'x-message-ttl': retry.delayMs,
-        'x-dead-letter-exchange': '',
+        'x-dead-letter-exchange': topology.failureExchange,
         'x-dead-letter-routing-key': queue,
       },
     });
+  }
+  await channel.assertExchange(topology.failureExchange, 'direct', { durable: true });
+  for (const target of [queue, parkingQueue, ...topology.retryQueues.map((r) => r.name)]) {
+    await channel.bindQueue(target, topology.failureExchange, target);
   }
   for (const exchange of new Set(topology.bindings.map((b) => b.exchange))) {
     await declareExchange(channel, exchange);

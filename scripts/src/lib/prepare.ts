@@ -4,6 +4,12 @@ import { migrations as paymentMigrations } from '@meetmatt/payment-service/migra
 import { migrations as userMigrations } from '@meetmatt/user-service/migrations';
 import { migrations as brainMigrations } from '@meetmatt/brain-service/migrations';
 import { ensureDependencies } from './dependencies';
+import {
+  ensurePostgresAccount,
+  ensureRabbitmqAccounts,
+  localServiceAccounts,
+  recreateOldLayoutQueues,
+} from './service-accounts';
 import { type SystemConfig, serviceDatabaseUrl, serviceKeys } from './system-config';
 
 const migrationsOf = {
@@ -23,6 +29,45 @@ export async function prepareDatabase(key: ServiceKey, url: string): Promise<voi
   }
 }
 
+/**
+ * The services' own accounts: a PostgreSQL role each that owns its database (and nothing else),
+ * and a RabbitMQ user each that may write only to its own exchange and queues. Idempotent.
+ */
+export async function prepareServiceAccounts(
+  system: SystemConfig,
+  log: (line: string) => void,
+): Promise<void> {
+  const accounts = localServiceAccounts();
+  const rabbitmq = async () => {
+    try {
+      // rabbitmqctl takes a second or more a call: the import and the listing go side by side.
+      await Promise.all([
+        ensureRabbitmqAccounts(system.RABBITMQ_URL, accounts, system.RABBITMQ_MANAGEMENT_URL),
+        recreateOldLayoutQueues(system.RABBITMQ_URL, log, system.RABBITMQ_MANAGEMENT_URL),
+      ]);
+    } catch (error) {
+      throw new Error(
+        [
+          `Could not create the services' RabbitMQ users: ${(error as Error).message}`,
+          'npm start makes them with the local rabbitmqctl, or with the management API at',
+          'RABBITMQ_MANAGEMENT_URL (e.g. http://guest:guest@127.0.0.1:15672). Set one of them, or',
+          'SERVICE_ACCOUNTS=shared to run every service as the RABBITMQ_URL user (development only).',
+        ].join('\n'),
+      );
+    }
+  };
+  await Promise.all([
+    rabbitmq(),
+    ...serviceKeys.map((key) =>
+      ensurePostgresAccount(
+        system.POSTGRES_URL,
+        serviceDatabaseUrl(system, key),
+        accounts[key].postgres,
+      ),
+    ),
+  ]);
+}
+
 /** What `npm start` and `npm test` both need first: the servers up, the databases made and migrated. */
 export async function prepareSystem(
   system: SystemConfig,
@@ -30,4 +75,5 @@ export async function prepareSystem(
 ): Promise<void> {
   await ensureDependencies(system.POSTGRES_URL, system.RABBITMQ_URL, log);
   for (const key of serviceKeys) await prepareDatabase(key, serviceDatabaseUrl(system, key));
+  if (system.SERVICE_ACCOUNTS === 'own') await prepareServiceAccounts(system, log);
 }

@@ -4,6 +4,7 @@ import { env, loadConfig, withDatabase } from '@meetmatt/infra';
 import { loadPaymentConfig } from '@meetmatt/payment-service/config';
 import { loadUserConfig } from '@meetmatt/user-service/config';
 import { loadBrainConfig } from '@meetmatt/brain-service/config';
+import { type ServiceAccounts, localServiceAccounts, withAccount } from './service-accounts';
 
 /** The settings of the whole local system (`npm start`, `npm test`); each service adds its own. */
 export const systemConfigSchema = z.object({
@@ -16,6 +17,14 @@ export const systemConfigSchema = z.object({
   PAYMENT_DATABASE_URL: env.optionalUrl(),
   USER_DATABASE_URL: env.optionalUrl(),
   BRAIN_DATABASE_URL: env.optionalUrl(),
+  /**
+   * own: each service connects as its own PostgreSQL role and RabbitMQ user, which `npm start`
+   * creates (prepare.ts). shared: every service uses the URLs above as they are (a broker that
+   * can be administered neither with a local rabbitmqctl nor RABBITMQ_MANAGEMENT_URL).
+   */
+  SERVICE_ACCOUNTS: z.enum(['own', 'shared'], { message: 'expected own or shared' }).default('own'),
+  /** The broker's management API, to create the services' users where rabbitmqctl cannot. */
+  RABBITMQ_MANAGEMENT_URL: env.optionalUrl(),
   /** Where the local sandboxes listen when no real provider key is set. */
   NOWPAYMENTS_SANDBOX_PORT: env.port(3101),
   DEVIN_SANDBOX_PORT: env.port(3102),
@@ -74,17 +83,31 @@ export function servicePort(system: SystemConfig, key: ServiceKey): number {
   return system[portVariable[key]];
 }
 
-/** The environment a service process runs with: everything set, plus its own port and database. */
+/** The services' own accounts (SERVICE_ACCOUNTS=own), as prepare.ts creates them. */
+export function serviceAccountsFor(system: SystemConfig): ServiceAccounts | undefined {
+  return system.SERVICE_ACCOUNTS === 'own' ? localServiceAccounts() : undefined;
+}
+
+/**
+ * The environment a service process runs with: everything set, plus its own port and database,
+ * and, given `accounts`, its own database role and broker user in the URLs.
+ */
 export function serviceEnv(
   system: SystemConfig,
   key: ServiceKey,
   source = process.env,
+  accounts?: ServiceAccounts,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(source)) if (value !== undefined) out[name] = value;
   out.PORT = String(servicePort(system, key));
   out.DATABASE_URL = serviceDatabaseUrl(system, key);
   out.RABBITMQ_URL = system.RABBITMQ_URL;
+  if (accounts) {
+    const { postgres, rabbitmq } = accounts[key];
+    out.DATABASE_URL = withAccount(out.DATABASE_URL, postgres.role, postgres.password);
+    out.RABBITMQ_URL = withAccount(out.RABBITMQ_URL, rabbitmq.user, rabbitmq.password);
+  }
   return out;
 }
 

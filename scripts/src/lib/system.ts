@@ -4,7 +4,13 @@ import { services } from '@meetmatt/contracts';
 import { type GatewayOptions, startGateway } from './gateway';
 import { ensureNginx } from './nginx';
 import { type ManagedProcess, repoRoot, startTsProcess, waitUntilReady } from './processes';
-import { type SystemConfig, serviceEnv, serviceKeys, servicePort } from './system-config';
+import {
+  type SystemConfig,
+  serviceAccountsFor,
+  serviceEnv,
+  serviceKeys,
+  servicePort,
+} from './system-config';
 
 /** Local defaults of the sandboxes; the services are given the same ones. */
 const SANDBOX = {
@@ -119,12 +125,14 @@ export async function launchSystem(
   }
 
   const serviceUrls = {} as RunningSystem['serviceUrls'];
+  // Each service as its own database role and broker user (prepare.ts made them).
+  const accounts = serviceAccountsFor(system);
   for (const key of serviceKeys) {
     const name = services[key].name;
     const child = startTs(
       name,
       `${name}/src/main.ts`,
-      { ...serviceEnv(system, key, source), ...extra[key] },
+      { ...serviceEnv(system, key, source, accounts), ...extra[key] },
       index++,
     );
     processes.push(child);
