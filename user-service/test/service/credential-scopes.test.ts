@@ -119,9 +119,11 @@ describe('credentials have scopes', () => {
       'recent-auth-required',
     );
     expectForbidden(await me.logout(true), 'recent-auth-required');
-    const otherSid = (await me.sessions().expect(200)).body.sessions.find(
-      (s: { current: boolean }) => !s.current,
-    ).id as string;
+    const listed = (await me.sessions().expect(200)).body.sessions as {
+      id: string;
+      current: boolean;
+    }[];
+    const otherSid = listed.find((s) => !s.current)!.id;
     expectForbidden(await me.endSession(otherSid), 'recent-auth-required');
     expect((await me.sessions().expect(200)).body.sessions).toHaveLength(2);
 
