@@ -55,6 +55,10 @@ const RUN_DEFAULTS: Record<string, string> = {
   GATEWAY_AUTH_RATE: '500r/s',
   GATEWAY_USER_RATE: '500r/s',
   LOG_LEVEL: 'warn',
+  // The services' own accounts are server-wide names whose passwords a test (or another
+  // checkout) may reset under a running system, locking it out at its next reconnect; the fault
+  // suite is about faults, so it connects as the RABBITMQ_URL / POSTGRES_URL user.
+  SERVICE_ACCOUNTS: 'shared',
 };
 
 /** When every service answered /readyz 200, or null at the deadline. */
@@ -163,7 +167,18 @@ export async function runChaos(
       `chaos run ${id}: ${config.CHAOS_JOURNEYS} journeys, ${config.CHAOS_CONCURRENCY} at a time, faults (${config.CHAOS_FAULTS.join(', ')}) every ${config.CHAOS_FAULT_INTERVAL_MS} ms${config.CHAOS_FAULT_COUNT ? `, ${config.CHAOS_FAULT_COUNT} in all` : ''}`,
     );
     say(`process output: ${logFile}`);
-    await prepareSystem(system, say);
+    // Other runs preparing their own roles at the same moment can collide in PostgreSQL's
+    // catalogue ("tuple concurrently updated"): preparing is idempotent, so try again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await prepareSystem(system, say);
+        break;
+      } catch (error) {
+        if (attempt === 3) throw error;
+        say(`preparing failed (${(error as Error).message}); trying again`);
+        await sleep(1_000 * attempt);
+      }
+    }
     const running = await launchSystem(system, say, processes, env, {
       startTs: supervisor.startTs,
       echoAccessLog: false,
