@@ -123,6 +123,9 @@ export class LeaderLock {
     const client = dedicatedClient({
       connectionString: this.options.connectionString,
       applicationName: `leader:${this.options.key}`,
+      // Its statements are instant; one unanswered for two heartbeats means a hung server.
+      queryTimeoutMs: Math.max(1_000, 2 * (this.options.heartbeatMs ?? 5_000)),
+      connectTimeoutMs: Math.min(5_000, Math.max(1_000, 2 * (this.options.heartbeatMs ?? 5_000))),
     });
     try {
       await client.connect();

@@ -81,8 +81,9 @@ export class TcpProxy {
     for (const [client, upstream] of this.pairs) {
       client.unpipe(upstream);
       upstream.unpipe(client);
-      client.on('data', () => undefined);
-      upstream.on('data', () => undefined);
+      // Read and drop, so each side still notices when the other end closes.
+      client.on('data', () => undefined).resume();
+      upstream.on('data', () => undefined).resume();
     }
   }
 
