@@ -267,7 +267,7 @@ describe('payment-service: POST /payments/create', () => {
     const append = store.appendToStream.bind(store);
     let failed = 0;
     // The database refuses the one append of payment.created (as a failover mid-request would).
-    store.appendToStream = (async (...args: Parameters<typeof append>) => {
+    store.appendToStream = async (...args: Parameters<typeof append>) => {
       const [streamId, events] = args;
       if (
         failed === 0 &&
@@ -278,7 +278,7 @@ describe('payment-service: POST /payments/create', () => {
         throw new Error('Connection terminated unexpectedly');
       }
       return append(...args);
-    }) as typeof store.appendToStream;
+    };
     let res;
     try {
       // The sandbox plays its default (paid) scenario: its IPNs may come before or after the
@@ -316,11 +316,11 @@ describe('payment-service: POST /payments/create', () => {
   test('when recording fails after NOWPayments opened a payment nobody pays yet, then the next reconciliation round records it', async () => {
     const store = h.service.host.eventStore;
     const append = store.appendToStream.bind(store);
-    store.appendToStream = (async (...args: Parameters<typeof append>) => {
+    store.appendToStream = async (...args: Parameters<typeof append>) => {
       if (args[1][0]?.type === 'payment.created')
         throw new Error('Connection terminated unexpectedly');
       return append(...args);
-    }) as typeof store.appendToStream;
+    };
     let res;
     try {
       res = await create(user, paymentRequest(scenario('manual')));

@@ -18,6 +18,7 @@ export const commands: CommandSpec[] = [
   specs.dlqShow,
   specs.dlqRedrive,
   specs.dlqPurge,
+  specs.paymentsList,
   specs.paymentsReconcile,
   users.usersShow,
   users.usersGrantAdmin,

@@ -1,8 +1,9 @@
 import { redactUrl } from '@meetmatt/infra';
 import { loadPaymentConfig } from '@meetmatt/payment-service/config';
 import { type Invocation } from '../command';
-import { CliError } from '../errors';
-import { counted, durationOption, formatDuration, formatTime } from '../format';
+import { PaymentStatusSchema, type PaymentFigure, type PaymentView } from '@meetmatt/contracts';
+import { CliError, UsageError } from '../errors';
+import { counted, durationOption, formatDuration, formatTime, intOption } from '../format';
 import { serviceEnv } from '../../lib/system-config';
 import { type Runtime } from '../runtime';
 
@@ -130,4 +131,80 @@ export async function paymentsReconcile(
   }
   if (result.failed.length > 0)
     throw new CliError(`${counted(result.failed.length, 'payment')} could not be reconciled`);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * `meetmatt payments list`: the payments read model, newest first, filtered by status (e.g.
+ * `underpaid`, `mismatched`: the money an operator has to look at) and user, with the figures:
+ * what we asked for beside what NOWPayments reported.
+ */
+export async function paymentsList(runtime: Runtime, { values, json }: Invocation): Promise<void> {
+  const statusText = values.status as string | undefined;
+  const status = statusText === undefined ? undefined : PaymentStatusSchema.safeParse(statusText);
+  if (status && !status.success) {
+    throw new UsageError(
+      `--status expects one of ${PaymentStatusSchema.options.join(', ')}, got ${JSON.stringify(statusText)}`,
+    );
+  }
+  const userId = values.user as string | undefined;
+  if (userId !== undefined && !UUID.test(userId))
+    throw new UsageError(`--user expects a user id, got ${JSON.stringify(userId)}`);
+  const limit = intOption(values.limit as string | undefined, '--limit', 50);
+  const handle = await runtime.service('payment');
+  const { PaymentQueries, toPaymentView } =
+    await import('@meetmatt/payment-service/projections/payment-queries');
+  let page;
+  try {
+    page = await new PaymentQueries(handle.database.db).list({
+      status: status?.data,
+      userId,
+      limit,
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code === '42P01') {
+      throw new CliError(
+        'the payments read model is not built yet: start the payment service, or run meetmatt projections rebuild payments --service payment',
+      );
+    }
+    throw error;
+  }
+  const payments = page.rows.map(toPaymentView);
+  const out = runtime.out;
+  if (json) {
+    out.printJson({ payments, more: page.next !== null });
+    return;
+  }
+  const what = status?.data ? `${status.data} payment` : 'payment';
+  if (payments.length === 0) {
+    out.line(`no ${what}s`);
+    return;
+  }
+  out.table(
+    [
+      { header: 'PAYMENT', value: (p: PaymentView) => p.id },
+      { header: 'STATUS', value: (p) => p.status },
+      { header: 'USER', value: (p) => p.userId },
+      { header: 'PRICE', value: (p) => `${p.priceAmount} ${p.priceCurrency.toUpperCase()}` },
+      {
+        header: 'PAID / ASKED',
+        value: (p) => `${p.actuallyPaid ?? 0} / ${p.payAmount} ${p.payCurrency.toUpperCase()}`,
+      },
+      { header: 'WHY NOT CONFIRMED', value: (p) => discrepancyText(p) },
+      { header: 'CREATED (UTC)', value: (p) => formatTime(new Date(p.createdAt)) },
+    ],
+    payments,
+  );
+  if (page.next !== null)
+    out.line(`more than ${counted(limit, what)}: raise --limit or narrow with --user`);
+}
+
+/** `actuallyPaid 0.000008 (asked 0.0008); payCurrency usdttrc20 (asked btc)` */
+function discrepancyText(payment: PaymentView): string {
+  if (!payment.discrepancy) return '';
+  return payment.discrepancy.figures
+    .filter((f: PaymentFigure) => f.expected !== f.actual)
+    .map((f: PaymentFigure) => `${f.field} ${f.actual ?? 'missing'} (asked ${f.expected})`)
+    .join('; ');
 }

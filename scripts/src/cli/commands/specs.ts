@@ -355,6 +355,35 @@ export const dlqPurge: CommandSpec = {
   run: (runtime, invocation) => run(() => import('./dlq.js'), 'dlqPurge', runtime, invocation),
 };
 
+export const paymentsList: CommandSpec = {
+  name: 'payments list',
+  summary: 'List payments, newest first, with what was asked beside what arrived',
+  description:
+    'From the payment service’s read model. --status underpaid (NOWPayments said finished, less arrived than asked beyond PAYMENT_UNDERPAYMENT_TOLERANCE) and --status mismatched (another coin or price) are the payments not confirmed that an operator settles: each shows the figures that did not match.',
+  options: {
+    status: {
+      type: 'string',
+      value: '<status>',
+      description:
+        'Only payments in this status (underpaid, mismatched, partially_paid, finished, …)',
+    },
+    user: { type: 'string', value: '<user id>', description: 'Only this user’s payments' },
+    limit: {
+      type: 'string',
+      short: 'n',
+      value: '<n>',
+      description: 'At most n payments (default 50)',
+    },
+  },
+  examples: [
+    'meetmatt payments list --status underpaid',
+    'meetmatt payments list --status mismatched --json',
+    'meetmatt payments list --user 7f3e2a9c-… --limit 10',
+  ],
+  run: (runtime, invocation) =>
+    run(() => import('./payments.js'), 'paymentsList', runtime, invocation),
+};
+
 export const paymentsReconcile: CommandSpec = {
   name: 'payments reconcile',
   summary: 'Ask NOWPayments about open payments now and record what changed',
