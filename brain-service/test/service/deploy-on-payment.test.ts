@@ -207,7 +207,7 @@ describe('deploying on payment', () => {
       .api()
       .post('/agents/deploy')
       .set('Authorization', user.authorization)
-      .send({ paymentId: 'not-a-uuid', name: 'a\u0000b' });
+      .send({ paymentId: 'not-a-uuid', name: 'x'.repeat(81) });
     expect(bad.status).toBe(400);
     const errors = bad.body.errors as { field: string }[];
     expect(errors.map((e) => e.field).sort()).toEqual(['name', 'paymentId']);
