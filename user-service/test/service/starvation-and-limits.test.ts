@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { Client } from 'pg';
 import request from 'supertest';
 import {
   type RegisteredUser,
@@ -31,37 +33,54 @@ describe('the user service cannot be starved', () => {
     await world?.stop();
   });
 
-  test('when 30 refreshes of one token and API-key checks come at once, then all answer promptly, exactly one refresh wins and the reuse ends the session', async () => {
+  test('when 30 refreshes of one token and API-key checks come while the token row is busy, then all answer promptly, exactly one refresh wins and the reuse ends the session', async () => {
     const user = await registerUser(world.url);
     const key = await request(world.url)
       .post(`/users/${user.userId}/api-keys`)
       .set('Authorization', user.authorization)
       .send({ name: 'ci' })
       .expect(201);
-    const started = Date.now();
-    const [refreshes, verifies] = await Promise.all([
-      Promise.all(
-        Array.from({ length: 30 }, () =>
-          bounded(
-            request(world.url).post('/auth/refresh').send({ refreshToken: user.refreshToken }),
+    // Another transaction holds the token's row for a moment (a slow commit, a vacuum, an
+    // operator's query): every refresh arrives while it does, as under real load.
+    const blocker = new Client({ connectionString: world.database.url });
+    await blocker.connect();
+    const released = (async () => {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE', [
+        createHash('sha256').update(user.refreshToken).digest('hex'),
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await blocker.query('COMMIT');
+    })();
+    try {
+      const started = Date.now();
+      const [refreshes, verifies] = await Promise.all([
+        Promise.all(
+          Array.from({ length: 30 }, () =>
+            bounded(
+              request(world.url).post('/auth/refresh').send({ refreshToken: user.refreshToken }),
+            ),
           ),
         ),
-      ),
-      Promise.all(
-        Array.from({ length: 10 }, () =>
-          bounded(
-            request(world.url)
-              .get('/auth/verify')
-              .set(fromGateway)
-              .set('X-Api-Key', key.body.key as string),
+        Promise.all(
+          Array.from({ length: 10 }, () =>
+            bounded(
+              request(world.url)
+                .get('/auth/verify')
+                .set(fromGateway)
+                .set('X-Api-Key', key.body.key as string),
+            ),
           ),
         ),
-      ),
-    ]);
-    expect(Date.now() - started).toBeLessThan(8_000);
-    expect(verifies).toEqual(Array.from({ length: 10 }, () => 200));
-    expect(refreshes.filter((s) => s === 200)).toHaveLength(1);
-    expect(refreshes.filter((s) => s === 401)).toHaveLength(29);
+      ]);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(verifies).toEqual(Array.from({ length: 10 }, () => 200));
+      expect(refreshes.filter((s) => s === 200)).toHaveLength(1);
+      expect(refreshes.filter((s) => s === 401)).toHaveLength(29);
+    } finally {
+      await released;
+      await blocker.end();
+    }
     // The token came back 29 times after it was used: the session is over.
     await request(world.url)
       .get('/auth/sessions')
