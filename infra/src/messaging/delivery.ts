@@ -89,6 +89,8 @@ function withinBudget<T>(work: Promise<T>, timeoutMs: number | undefined): Promi
       () => reject(new Error(`handler did not finish within ${timeoutMs} ms`)),
       timeoutMs,
     );
+    // A budget alone must not keep a stopping process alive.
+    timer.unref();
   });
   // The abandoned handler's own failure, if it comes later, has nobody to report to.
   work.catch(() => undefined);
