@@ -19,6 +19,8 @@ export interface RevocationFeedOptions {
   overlapMs?: number;
   /** How often recorded revocations past the window are deleted (default 1 minute). */
   pruneEveryMs?: number;
+  /** How long start() waits for the queue's backlog to be handled (default 3 s). */
+  backlogWaitMs?: number;
 }
 
 /**
@@ -74,6 +76,7 @@ export class RevocationFeed {
     }) as unknown as Consumer;
     host.onStop(() => feed.stop());
     feed.schedule();
+    await feed.drainBacklog(options.backlogWaitMs ?? 3_000);
     return feed;
   }
 
@@ -121,6 +124,42 @@ export class RevocationFeed {
     for (const row of rows) this.options.list.add(row.id, row.revokedAt);
     this.since = readAt;
     this.lastPrune = readAt.getTime();
+  }
+
+  /**
+   * Revocations made while no instance of the service ran wait in its queue, not in the table:
+   * they are handled before the service serves. Bounded, so a broker outage delays no start
+   * (the revocations then arrive as soon as it is back).
+   */
+  private async drainBacklog(timeoutMs: number): Promise<void> {
+    const consumer = this.consumerValue;
+    const connection = this.host.broker.connection;
+    if (!consumer || !connection || this.host.broker.state !== 'connected') return;
+    const deadline = Date.now() + timeoutMs;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    let channel: Awaited<ReturnType<typeof connection.createChannel>> | undefined;
+    try {
+      await consumer.whenConsuming(abort.signal);
+      channel = await connection.createChannel();
+      channel.on('error', () => undefined);
+      // Twice empty in a row: a message handed to the consumer is neither ready nor handled yet.
+      let empty = 0;
+      while (empty < 2) {
+        const { messageCount } = await channel.checkQueue(this.options.queue);
+        empty = messageCount === 0 && consumer.handling === 0 ? empty + 1 : 0;
+        if (Date.now() > deadline) throw new Error(`${messageCount} still queued`);
+        if (empty < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } catch (error) {
+      this.host.logger.warn('starting before the revocation backlog was handled', {
+        queue: this.options.queue,
+        error: (error as Error).message,
+      });
+    } finally {
+      clearTimeout(timer);
+      await channel?.close().catch(() => undefined);
+    }
   }
 
   private schedule(): void {

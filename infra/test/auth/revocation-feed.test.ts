@@ -82,13 +82,16 @@ describe('revocation feed', () => {
   let a: Instance;
   let b: Instance;
 
-  async function instance(options: { pruneEveryMs?: number } = {}): Promise<Instance> {
+  async function instance(
+    options: { pruneEveryMs?: number; queue?: string; databaseUrl?: string } = {},
+  ): Promise<Instance> {
+    const { databaseUrl, ...feedOptions } = options;
     const host = await ServiceHost.create({
       name: 'test-service',
       config: {
         PORT: 0,
         HOST: '127.0.0.1',
-        DATABASE_URL: database.url,
+        DATABASE_URL: databaseUrl ?? database.url,
         RABBITMQ_URL: vhost.url,
         LOG_LEVEL: 'warn',
         SHUTDOWN_TIMEOUT_MS: 5_000,
@@ -97,10 +100,9 @@ describe('revocation feed', () => {
       migrations: {},
       logger: captureLogger('test-service').logger,
     });
-    hosts.push(host);
     const list = new RevocationList(900);
-    const feed = await RevocationFeed.start(host, { queue: QUEUE, list, ...options });
-    await feed.consumer!.whenConsuming();
+    const feed = await RevocationFeed.start(host, { queue: QUEUE, list, ...feedOptions });
+    hosts.push(host);
     return { host, list, feed };
   }
 
@@ -202,5 +204,22 @@ describe('revocation feed', () => {
     expect(late.list.has(old)).toBe(false);
     await late.feed.poll();
     expect(await rowsFor(old)).toBe(0);
+  });
+
+  test('when revocations were made while no instance ran, then a starting instance handles them before it serves', async () => {
+    // Another service: its own queue and database, which the instances above do not write.
+    const own = await createTestDatabase('revocation_backlog');
+    try {
+      const queue = 'other-service.user-revocations';
+      const first = await instance({ queue, databaseUrl: own.url });
+      await first.host.stop();
+      const sessionId = randomUUID();
+      await publish(revocationEvent('session', { credentialId: sessionId }));
+      const next = await instance({ queue, databaseUrl: own.url });
+      expect(next.list.has(sessionId)).toBe(true);
+      await next.host.stop();
+    } finally {
+      await own.drop();
+    }
   });
 });
