@@ -27,6 +27,8 @@ export interface FaultDone {
   startedAt: number;
   /** When the fault was over: the process killed, the server answering again. */
   endedAt: number;
+  /** From the end of the fault until every service answered /readyz 200; null: not within the wait. */
+  readyAfterMs?: number | null;
 }
 
 /**

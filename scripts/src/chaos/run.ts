@@ -239,6 +239,7 @@ export async function runChaos(
           // The next interval starts once the system serves again: faults piling onto services
           // still booting from the last one would only measure boot times.
           const recovered = await allReady(targets.serviceUrls, 90_000);
+          fault.readyAfterMs = recovered === null ? null : recovered - fault.endedAt;
           faults.push(fault);
           say(
             `fault ${faults.length}: ${fault.detail} (${fault.endedAt - fault.startedAt} ms); ${recovered === null ? 'services not all ready after 90 s' : `services ready ${((recovered - fault.endedAt) / 1000).toFixed(1)} s later`}`,
