@@ -1,5 +1,10 @@
 import { type Role, type UserEvent } from '@meetmatt/contracts';
-import { type DomainError, type EventCatalog, type EventStore, type Position } from '@meetmatt/infra';
+import {
+  type DomainError,
+  type EventCatalog,
+  type EventStore,
+  type Position,
+} from '@meetmatt/infra';
 import { emailReservationDecider } from '../domain/email-reservation-decide';
 import { normaliseEmail, streams } from '../domain/streams';
 import { type UserState } from '../domain/user';
