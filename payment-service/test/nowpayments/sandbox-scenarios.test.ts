@@ -76,6 +76,72 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
     expect(last.actually_paid_at_fiat).toBe(24.5);
   });
 
+  it('when a payment plays [sandbox:split], then 60% arrives and it ends partially paid, then the rest arrives as a repeat deposit with parent_payment_id that finishes', async () => {
+    const { orderId, paymentId } = await create({ orderDescription: 'Starter [sandbox:split]' });
+    await waitFor('the repeat deposit finished', () =>
+      receiver
+        .forOrder(orderId)
+        .some((i) => i.body.parent_payment_id !== null && i.body.payment_status === 'finished'),
+    );
+    const first = receiver.forOrder(orderId).filter((i) => i.body.parent_payment_id === null);
+    const repeat = receiver.forOrder(orderId).filter((i) => i.body.parent_payment_id !== null);
+    expect(first.map((i) => i.body.payment_status)).toEqual(['confirming', 'partially_paid']);
+    expect(repeat.map((i) => i.body.payment_status)).toEqual(PAID);
+    const partial = first[1]!.body;
+    const finished = repeat[3]!.body;
+    expect(partial.actually_paid).toBeCloseTo((partial.pay_amount as number) * 0.6, 8);
+    expect(finished).toMatchObject({
+      parent_payment_id: Number(paymentId),
+      order_id: orderId,
+      pay_address: partial.pay_address,
+      pay_currency: 'btc',
+    });
+    expect(finished.payment_id).not.toBe(Number(paymentId));
+    expect((partial.actually_paid as number) + (finished.actually_paid as number)).toBeCloseTo(
+      partial.pay_amount as number,
+      8,
+    );
+    for (const ipn of repeat)
+      expect(verifyIpnSignature(ipn.body, ipn.headers['x-nowpayments-sig'], IPN_SECRET)).toBe(true);
+    const details = await harness.client.getPayment(String(finished.payment_id));
+    expect(details).toMatchObject({ status: 'finished', parentPaymentId: paymentId });
+  });
+
+  it('when a payment plays [sandbox:underpaid], then it finishes with 1% of the amount arrived', async () => {
+    const { orderId } = await create({ orderDescription: 'Starter [sandbox:underpaid]' });
+    await waitFor('the final IPN', () => receiver.statuses(orderId).includes('finished'));
+    expect(receiver.statuses(orderId)).toEqual(['confirming', 'finished']);
+    const last = receiver.forOrder(orderId)[1]!.body;
+    expect(last.actually_paid).toBeCloseTo((last.pay_amount as number) * 0.01, 8);
+  });
+
+  it('when a repeat deposit is asked of the control API, then a payment of its own with parent_payment_id plays to finished', async () => {
+    const { orderId, paymentId } = await create({ orderDescription: 'Starter [sandbox:manual]' });
+    const res = await fetch(`${harness.url}/sandbox/payments/${paymentId}/deposits`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ actuallyPaid: 0.0001 }),
+    });
+    expect(res.status).toBe(201);
+    const repeat = (await res.json()) as { payment_id: number; parent_payment_id: number };
+    expect(repeat.parent_payment_id).toBe(Number(paymentId));
+    await waitFor('the repeat deposit finished', () =>
+      receiver.statuses(orderId).includes('finished'),
+    );
+    const finished = receiver.forOrder(orderId).at(-1)!.body;
+    expect(finished).toMatchObject({
+      payment_id: repeat.payment_id,
+      parent_payment_id: Number(paymentId),
+      actually_paid: 0.0001,
+    });
+    const refused = await fetch(`${harness.url}/sandbox/payments/${paymentId}/deposits`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ actuallyPaid: -1 }),
+    });
+    expect(refused.status).toBe(400);
+  });
+
   it('when the sandbox case is failed, then the payment is confirmed on chain and then fails', async () => {
     const { orderId } = await create({ case: 'failed' });
     await waitFor('the failed IPN', () => receiver.statuses(orderId).includes('failed'));
