@@ -127,6 +127,7 @@ export async function start(options: StartBrainOptions = {}): Promise<RunningBra
       routes: agentRoutes({
         db,
         commands,
+        buildsIncluded: policy.buildsIncluded,
         waitForProjections: (position) => host.waitForProjections(position),
       }),
     });

@@ -9,7 +9,13 @@ import {
 import { type Agent } from '../domain/agent';
 import { type AgentRow, type HistoryRow } from '../projections/agent-queries';
 
-export function agentSummary(row: AgentRow): z.infer<typeof AgentSummarySchema> {
+/** The builds a plan includes, for agents whose row predates recording them. */
+export type BuildsIncluded = (plan: string) => number;
+
+export function agentSummary(
+  row: AgentRow,
+  buildsIncluded: BuildsIncluded,
+): z.infer<typeof AgentSummarySchema> {
   return {
     id: row.id,
     userId: row.user_id,
@@ -20,6 +26,7 @@ export function agentSummary(row: AgentRow): z.infer<typeof AgentSummarySchema> 
     pullRequestUrl: row.pull_request_url,
     sessionUrl: row.session_url,
     build: row.build,
+    buildsIncluded: row.builds_included ?? buildsIncluded(row.plan),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -28,9 +35,10 @@ export function agentSummary(row: AgentRow): z.infer<typeof AgentSummarySchema> 
 export function agentDetail(
   row: AgentRow,
   history: HistoryRow[],
+  buildsIncluded: BuildsIncluded,
 ): z.infer<typeof AgentDetailSchema> {
   return {
-    ...agentSummary(row),
+    ...agentSummary(row, buildsIncluded),
     instructions: row.instructions,
     structuredOutput: row.structured_output,
     failureReason: row.failure_reason,

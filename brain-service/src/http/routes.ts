@@ -3,6 +3,7 @@ import { brainEndpoints } from '@meetmatt/contracts';
 import { HttpError, type Position, type Principal, type Routes } from '@meetmatt/infra';
 import { type AgentCommands } from '../application/agent-commands';
 import {
+  type AgentRow,
   type Viewer,
   agentHistory,
   agentLogLines,
@@ -11,11 +12,18 @@ import {
 } from '../projections/agent-queries';
 import { type BrainDb } from '../projections/db';
 import { decodeCursor, encodeCursor } from './cursor';
-import { agentDetail, agentStatus, agentSummary, deployAnswer } from './presenters';
+import {
+  type BuildsIncluded,
+  agentDetail,
+  agentStatus,
+  agentSummary,
+  deployAnswer,
+} from './presenters';
 
 export interface AgentRoutesDeps {
   db: Kysely<BrainDb>;
   commands: AgentCommands;
+  buildsIncluded: BuildsIncluded;
   /** Read-your-writes: resolves once the read models have passed `position`. */
   waitForProjections(position: Position | undefined): Promise<unknown>;
 }
@@ -44,7 +52,8 @@ const agentNotFound = () => HttpError.notFound('No such agent');
 
 /** The agents API: thin handlers over the commands and the read models. */
 export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
-  const { db, commands } = deps;
+  const { db, commands, buildsIncluded } = deps;
+  const summary = (row: AgentRow) => agentSummary(row, buildsIncluded);
   return (routes) => {
     routes.add(brainEndpoints.deployAgent, async ({ body, principal }) => {
       const { paymentId, ...overrides } = parsed(body);
@@ -80,7 +89,7 @@ export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
       return {
         status: 200,
         body: {
-          items: page.rows.map(agentSummary),
+          items: page.rows.map(summary),
           nextCursor: page.next ? encodeCursor(page.next) : null,
         },
       };
@@ -134,7 +143,7 @@ export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
           await deps.waitForProjections(outcome.position);
           const row = await findAgent(db, params.id, viewerOf(principal));
           if (!row) throw agentNotFound();
-          return { status: 202, body: agentSummary(row) };
+          return { status: 202, body: summary(row) };
         }
       }
     });
@@ -142,7 +151,8 @@ export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
     routes.add(brainEndpoints.getAgent, async ({ params, principal }) => {
       const row = await findAgent(db, params.id, viewerOf(principal));
       if (!row) throw agentNotFound();
-      return { status: 200, body: agentDetail(row, await agentHistory(db, row.id)) };
+      const history = await agentHistory(db, row.id);
+      return { status: 200, body: agentDetail(row, history, buildsIncluded) };
     });
   };
 }

@@ -13,7 +13,7 @@ import { type BrainDb } from './db';
  */
 export const agentsProjection: Projection = defineProjection<BrainDb, AgentEvent>({
   name: 'agents',
-  version: 1,
+  version: 2,
   eventTypes: Object.values(agentEvents).map((e) => e.type),
   tables: ['agents', 'agent_history', 'agent_log_lines'],
   createTables,
@@ -36,6 +36,7 @@ async function createTables(db: Kysely<BrainDb>, schema: string): Promise<void> 
     .addColumn('repository', 'text', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('build', 'integer', (c) => c.notNull())
+    .addColumn('builds_included', 'integer')
     .addColumn('attempt', 'integer', (c) => c.notNull())
     .addColumn('session_id', 'text')
     .addColumn('session_url', 'text')
@@ -97,6 +98,7 @@ async function applyOne(trx: Transaction<BrainDb>, event: Event): Promise<void> 
           repository: d.repository,
           status: 'requested',
           build: 1,
+          builds_included: d.buildsIncluded ?? null,
           attempt: 1,
           created_at: d.requestedAt,
           updated_at: d.requestedAt,

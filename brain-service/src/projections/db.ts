@@ -31,6 +31,8 @@ export interface AgentsTable {
   repository: string;
   status: string;
   build: number;
+  /** Null for agents deployed before the count was recorded: the configured one applies. */
+  builds_included: number | null;
   attempt: number;
   session_id: string | null;
   session_url: string | null;

@@ -113,6 +113,7 @@ describe('building an agent with Devin', () => {
       pullRequestUrl: `https://github.com/${repository}/pull/1`,
       sessionUrl: session!.url,
       build: 1,
+      buildsIncluded: 10,
       failureReason: null,
       structuredOutput: expect.objectContaining({ pull_request_url: expect.any(String) }),
     });

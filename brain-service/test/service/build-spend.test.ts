@@ -189,7 +189,7 @@ describe('what a build may spend', () => {
     expect(await streamOf(agentId)).toHaveLength(eventsBefore);
     expect(sessionsOf(world, agentId)).toHaveLength(3);
     const agent = await agentWhen(world, user, agentId, 'unchanged', () => true);
-    expect(agent).toMatchObject({ build: 3, status: 'deployed' });
+    expect(agent).toMatchObject({ build: 3, buildsIncluded: 3, status: 'deployed' });
   });
 
   test('when a refund is requested on the bus for a deployed agent, then a rebuild is 402 and no Devin session starts', async () => {

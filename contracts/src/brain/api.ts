@@ -36,6 +36,12 @@ export const AgentSummarySchema = z
     pullRequestUrl: z.string().nullable(),
     sessionUrl: z.string().nullable().describe('The current or last Devin session'),
     build: z.number().int().describe('Build number: 1, then +1 per rebuild'),
+    buildsIncluded: z
+      .number()
+      .int()
+      .describe(
+        'Builds the plan includes, the first deploy among them: a rebuild past this number is 402',
+      ),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,
   })
