@@ -15,34 +15,68 @@ export function fieldErrors(error: z.ZodError, location: Location): FieldError[]
 const MAX_LISTED = 10;
 
 /**
+ * Deeper than any request the contracts describe; past it a body is refused before recursive
+ * code (zod, signature canonicalisation, log redaction) walks it.
+ */
+export const MAX_DEPTH = 64;
+
+/** A UTF-16 surrogate without its other half: JSON can carry it, jsonb cannot store it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+interface Node {
+  value: unknown;
+  key: string | undefined;
+  parent: Node | undefined;
+  depth: number;
+}
+
+function pathOf(node: Node, location: Location): string {
+  const keys: string[] = [];
+  for (let at: Node | undefined = node; at?.key !== undefined; at = at.parent) keys.push(at.key);
+  return keys.length ? keys.reverse().join('.') : location;
+}
+
+/**
  * Parts of a request no schema should have to think about, because what lies behind them cannot
- * take them: PostgreSQL refuses NUL in text and jsonb (a 500 at the first insert, after work
- * was done), and a `__proto__` key becomes an object's prototype as soon as something copies it
- * (zod's loose objects do). Found anywhere, in a value or a key, the request is refused with
- * the path of each.
+ * take them: PostgreSQL refuses NUL in text and jsonb and a lone surrogate in jsonb (a 500 at the
+ * first insert, after work was done), a `__proto__` key becomes an object's prototype as soon as
+ * something copies it (zod's loose objects do), and nesting past MAX_DEPTH is no request we
+ * describe. Found anywhere, in a value or a key, the request is refused with the path of each.
  */
 export function hazards(value: unknown, location: Location): FieldError[] {
   const found: FieldError[] = [];
-  // Iterative: a body nested twenty thousand deep must not exhaust the stack of its checker.
-  const stack: { value: unknown; path: string[] }[] = [{ value, path: [] }];
-  const field = (path: string[]) => (path.length ? path.join('.') : location);
+  const report = (node: Node, message: string) =>
+    found.push({ field: pathOf(node, location), in: location, message });
+  // Iterative, with paths built only for what is reported: a body nested twenty thousand deep
+  // costs one step per value.
+  const stack: Node[] = [{ value, key: undefined, parent: undefined, depth: 0 }];
   while (stack.length > 0 && found.length < MAX_LISTED) {
-    const { value: current, path } = stack.pop()!;
+    const node = stack.pop()!;
+    const current = node.value;
     if (typeof current === 'string') {
-      if (current.includes('\u0000'))
-        found.push({ field: field(path), in: location, message: 'must not contain NUL (\\u0000)' });
-    } else if (Array.isArray(current)) {
-      for (let i = current.length - 1; i >= 0; i -= 1)
-        stack.push({ value: current[i], path: [...path, String(i)] });
-    } else if (current !== null && typeof current === 'object') {
-      for (const key of Object.keys(current).reverse()) {
-        const at = [...path, key];
-        if (key.includes('\u0000'))
-          found.push({ field: field(at), in: location, message: 'a key must not contain NUL' });
-        else if (key === '__proto__')
-          found.push({ field: field(at), in: location, message: 'not an accepted key' });
-        else stack.push({ value: (current as Record<string, unknown>)[key], path: at });
-      }
+      if (current.includes('\u0000')) report(node, 'must not contain NUL (\\u0000)');
+      else if (LONE_SURROGATE.test(current))
+        report(node, 'must be valid Unicode (a lone surrogate)');
+      continue;
+    }
+    if (current === null || typeof current !== 'object') continue;
+    if (node.depth >= MAX_DEPTH) {
+      report(node, `nested deeper than ${MAX_DEPTH} levels`);
+      continue;
+    }
+    const keys = Array.isArray(current) ? current.map((_v, i) => String(i)) : Object.keys(current);
+    for (let i = keys.length - 1; i >= 0; i -= 1) {
+      const key = keys[i]!;
+      const child: Node = {
+        value: (current as Record<string, unknown>)[key],
+        key,
+        parent: node,
+        depth: node.depth + 1,
+      };
+      if (key.includes('\u0000')) report(child, 'a key must not contain NUL');
+      else if (key === '__proto__') report(child, 'not an accepted key');
+      else if (LONE_SURROGATE.test(key)) report(child, 'a key must be valid Unicode');
+      else stack.push(child);
     }
   }
   return found;

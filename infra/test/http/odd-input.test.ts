@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ProblemSchema, defineEndpoint, problems } from '@meetmatt/contracts';
 import { Metrics, createHttpApp } from '@meetmatt/infra';
 import { captureLogger } from '@meetmatt/infra/testing';
-import { hazards, parseOrThrow } from '../../src/http/validation';
+import { MAX_DEPTH, hazards, parseOrThrow } from '../../src/http/validation';
 
 /**
  * The class of odd input closed in one place: whatever an endpoint's schema says, a NUL
@@ -118,6 +118,26 @@ describe('odd input, refused centrally', () => {
     expect(({} as { isAdmin?: unknown }).isAdmin).toBeUndefined();
   });
 
+  test('when a body is nested deeper than any request we describe, then 400 names where, and quickly', async () => {
+    const { app, handled } = buildApp();
+    const res = await request(app)
+      .post('/records/one')
+      .set('content-type', 'application/json')
+      .send(`{"title":"ok","extra":${'['.repeat(900)}${']'.repeat(900)}}`);
+    expect(expectProblem(res, 400).errors?.[0]?.message).toContain('nested');
+    expect(handled).toEqual([]);
+  });
+
+  test('when a body string holds a lone surrogate, then 400 names the field', async () => {
+    const { app, handled } = buildApp();
+    const res = await request(app)
+      .post('/records/one')
+      .set('content-type', 'application/json')
+      .send('{"title":"\\udfff\\ud800"}');
+    expect(expectProblem(res, 400).errors?.[0]).toMatchObject({ field: 'title', in: 'body' });
+    expect(handled).toEqual([]);
+  });
+
   test('when a path parameter is not valid percent-encoding, then 400 problem+json, not 500', async () => {
     const { app, entries } = buildApp();
     const res = await request(app).post('/records/%ZZ').send({ title: 'ok' });
@@ -136,12 +156,15 @@ describe('odd input, refused centrally', () => {
       JSON.stringify({ title: 'x'.repeat(5_000) }),
       413,
     ],
-  ])('when the body is %s, then %#: a 4xx problem+json', async (_what, type, body, status) => {
-    const { app, handled } = buildApp();
-    const res = await request(app).post('/records/one').set('content-type', type).send(body);
-    expectProblem(res, status);
-    expect(handled).toEqual([]);
-  });
+  ])(
+    'when the body is %s (sent as %s), then a 4xx problem+json and no handler runs',
+    async (_what, type, body, status) => {
+      const { app, handled } = buildApp();
+      const res = await request(app).post('/records/one').set('content-type', type).send(body);
+      expectProblem(res, status);
+      expect(handled).toEqual([]);
+    },
+  );
 
   test('when a gzip-encoded body does not inflate, then a 4xx problem+json', async () => {
     const { app } = buildApp();
@@ -157,12 +180,27 @@ describe('odd input, refused centrally', () => {
 });
 
 describe('hazards: the check every parsed part goes through', () => {
-  test('when the input is nested twenty thousand deep, then it is walked without exhausting the stack', () => {
-    let deep: unknown = 'a\u0000';
+  test('when the input is nested twenty thousand deep, then it is refused at the depth limit, in one step per value', () => {
+    let deep: unknown = 'bottom';
     for (let i = 0; i < 20_000; i += 1) deep = [deep];
+    const started = process.hrtime.bigint();
     const found = hazards(deep, 'body');
-    expect(found).toHaveLength(1);
-    expect(found[0]!.field.split('.')).toHaveLength(20_000);
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(200);
+    expect(found).toEqual([
+      {
+        field: Array(MAX_DEPTH).fill('0').join('.'),
+        in: 'body',
+        message: expect.stringContaining('nested'),
+      },
+    ]);
+  });
+
+  test('when a string or a key holds a lone surrogate (which jsonb refuses), then it is named', () => {
+    const found = hazards({ coin: '\udfff\ud800', ok: '🤖', ['k\ud800']: 1 }, 'body');
+    expect(found.sort((a, b) => a.field.localeCompare(b.field))).toEqual([
+      { field: 'coin', in: 'body', message: expect.stringContaining('Unicode') },
+      { field: 'k\ud800', in: 'body', message: expect.stringContaining('Unicode') },
+    ]);
   });
 
   test('when there are many NULs, then at most ten are listed', () => {

@@ -137,7 +137,7 @@ export async function startFuzzSystem(): Promise<FuzzSystem> {
         DEVIN_RETRY_MAX_DELAY_MS: '20',
         DEVIN_REQUEST_TIMEOUT_MS: '3000',
         DEVIN_BUILD_DEADLINE_MS: '30000',
-        BUILD_SCAN_INTERVAL_MS: '200',
+        BUILD_SCAN_INTERVAL_MS: '50',
         READ_YOUR_WRITES_TIMEOUT_MS: '10000',
       },
     });
