@@ -357,13 +357,18 @@ export const userEndpoints = {
     path: '/auth/verify',
     summary: 'For the gateway (auth_request): who is calling, from a JWT or an API key',
     description:
-      'No database round trip for a valid JWT; API keys are looked up and cached briefly. Counts the request for usage.',
+      'No database round trip for a valid JWT; API keys are looked up and cached briefly. Counts the request for usage. Answers only the gateway: without its shared secret, 404 and no token.',
     tags: auth,
     auth: 'none',
-    headers: { Authorization: 'Bearer <jwt> or Bearer mm_…', 'X-Api-Key': 'mm_… (alternative)' },
+    headers: {
+      Authorization: 'Bearer <jwt> or Bearer mm_…',
+      'X-Api-Key': 'mm_… (alternative)',
+      'X-Gateway-Secret': 'The secret the gateway shares with user-service (GATEWAY_SHARED_SECRET)',
+    },
     responses: {
       200: { description: 'Valid; identity in the headers', headers: VerifyHeaders },
       401: problems[401],
+      404: problems[404],
     },
   }),
   jwks: defineEndpoint({
