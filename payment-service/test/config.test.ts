@@ -29,6 +29,9 @@ describe('payment-service configuration', () => {
       NODE_ENV: 'production',
       NOWPAYMENTS_API_KEY: 'live-key',
       NOWPAYMENTS_IPN_SECRET: 'live-secret',
+      // production also wants the service's own database and broker accounts
+      DATABASE_URL: 'postgres://meetmatt_payment:Xk29fj@postgres:5432/meetmatt_payment',
+      RABBITMQ_URL: 'amqp://payment-service:Pq81nd@rabbitmq:5672',
     });
     expect(config.NOWPAYMENTS_API_KEY).toBe('live-key');
   });

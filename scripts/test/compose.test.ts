@@ -1,4 +1,6 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { GATEWAY_PORT, type ServiceKey, services } from '@meetmatt/contracts';
@@ -10,10 +12,17 @@ import {
   loadPaymentConfig,
 } from '@meetmatt/payment-service/config';
 import { userConfigSchema, loadUserConfig } from '@meetmatt/user-service/config';
+import { buildKeyRing, generateSigningJwk } from '@meetmatt/user-service/application/signing-keys';
 import { brainConfigSchema, loadBrainConfig } from '@meetmatt/brain-service/config';
 import { SANDBOX_DEVIN_API_KEY } from '@meetmatt/brain-service/devin/sandbox-defaults';
 import { gatewayValues } from '../src/lib/gateway';
-import { loadSystemConfig } from '../src/lib/system-config';
+import {
+  postgresRole,
+  rabbitmqPermissions,
+  rabbitmqTopicPermissions,
+  rabbitmqUser,
+} from '../src/lib/service-accounts';
+import { loadSystemConfig, systemConfigSchema } from '../src/lib/system-config';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -27,13 +36,17 @@ interface ComposeService {
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] | string };
+  profiles?: string[];
+  networks?: string[];
 }
 
 type Environment = Record<string, string | undefined>;
 
 /**
- * Compose's interpolation of `${X}`, `${X:-default}`, `${X-default}` and `$$`, applied to every
- * value as compose does after parsing. Any other form fails, so the test never guesses.
+ * Compose's interpolation of `${X}`, `${X:-default}`, `${X-default}`, `${X:?error}`,
+ * `${X?error}` and `$$`, applied to every value as compose does after parsing. Any other form
+ * fails, so the test never guesses; a required variable that is missing throws as compose
+ * refuses to start.
  */
 function interpolate(text: string, environment: Environment): string {
   return text.replace(
@@ -41,12 +54,16 @@ function interpolate(text: string, environment: Environment): string {
     (match, braced?: string, bare?: string) => {
       if (match === '$$') return '$';
       if (bare !== undefined) return environment[bare] ?? '';
-      const form = /^([A-Za-z_]\w*)(?:(:?-)([^$]*))?$/.exec(braced ?? '');
+      const form = /^([A-Za-z_]\w*)(?:(:?[-?])([^$]*))?$/.exec(braced ?? '');
       if (!form) throw new Error(`docker-compose.yml: unsupported interpolation ${match}`);
-      const [, name, operator, fallback = ''] = form;
+      const [, name, operator, argument = ''] = form;
       const value = environment[name!];
-      if (operator === ':-') return value ? value : fallback;
-      if (operator === '-') return value ?? fallback;
+      if (operator === ':-') return value ? value : argument;
+      if (operator === '-') return value ?? argument;
+      if (operator === ':?' && !value)
+        throw new Error(`required variable ${name} is missing: ${argument}`);
+      if (operator === '?' && value === undefined)
+        throw new Error(`required variable ${name} is missing: ${argument}`);
       return value ?? '';
     },
   );
@@ -64,15 +81,31 @@ function interpolateAll(value: unknown, environment: Environment): unknown {
 
 const composeText = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
 
-/** docker-compose.yml as compose sees it with `environment` as the shell's variables. */
-function loadCompose(environment: Environment = {}): Record<string, ComposeService> {
+/** The secrets compose cannot start without (stand-ins here: strong-looking, not real). */
+const requiredSecrets = {
+  POSTGRES_PASSWORD: 'pg-superuser-7fK2q9',
+  RABBITMQ_ADMIN_PASSWORD: 'mq-admin-3Hs8d1',
+  PAYMENT_DB_PASSWORD: 'pay-db-9sd8F2',
+  USER_DB_PASSWORD: 'usr-db-1Qw8e7',
+  BRAIN_DB_PASSWORD: 'brn-db-5Tg6h4',
+  PAYMENT_RABBITMQ_PASSWORD: 'pay-mq-2Zx9c8',
+  USER_RABBITMQ_PASSWORD: 'usr-mq-7Yu6i5',
+  BRAIN_RABBITMQ_PASSWORD: 'brn-mq-4Rt3e2',
+  GATEWAY_SHARED_SECRET: 'gateway-shared-secret-0123456789abcdef',
+};
+
+/** docker-compose.yml as compose sees it, with `environment` as the shell's variables. */
+function loadCompose(environment: Environment = requiredSecrets): Record<string, ComposeService> {
   const parsed = parse(composeText, { merge: true }) as unknown;
   return (interpolateAll(parsed, environment) as { services: Record<string, ComposeService> })
     .services;
 }
 
-/** With nothing set: what `docker compose up` runs on a fresh machine. */
+/** With only the required secrets set: `docker compose up` on a fresh machine. */
 const compose = { services: loadCompose() };
+const parsedCompose = parse(composeText, { merge: true }) as {
+  networks: Record<string, { internal?: boolean } | null>;
+};
 const systemDefaults = loadSystemConfig({});
 
 const schemas = {
@@ -86,6 +119,32 @@ const loaders = {
   brain: loadBrainConfig,
 } as const;
 const keys: ServiceKey[] = ['payment', 'user', 'brain'];
+
+/** What each service needs besides compose's required secrets to run in production. */
+const productionSecrets: Record<ServiceKey, Record<string, string>> = {
+  payment: {
+    NOWPAYMENTS_API_KEY: 'real-nowpayments-key',
+    NOWPAYMENTS_IPN_SECRET: 'real-ipn-secret',
+  },
+  user: { AUTH_SIGNING_KEYS: '' },
+  brain: { DEVIN_API_KEY: 'real-devin-key' },
+};
+
+let signingKeys: string;
+beforeAll(async () => {
+  signingKeys = JSON.stringify({ keys: [await generateSigningJwk()] });
+  productionSecrets.user.AUTH_SIGNING_KEYS = signingKeys;
+});
+
+/** The message a loader throws, or '' when it loads. */
+function refusal(load: () => unknown): string {
+  try {
+    load();
+    return '';
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
 
 describe('docker-compose.yml', () => {
   test('when parsed, then it has the servers, the three services, the sandboxes and the gateway', () => {
@@ -118,37 +177,108 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  test('when interpolated with nothing set, then every variable has a value and none is left', () => {
+  test.each(Object.keys(requiredSecrets))(
+    'when %s is not set, then compose refuses to start naming it',
+    (variable) => {
+      const { [variable as keyof typeof requiredSecrets]: _, ...rest } = requiredSecrets;
+      expect(() => loadCompose(rest)).toThrow(`required variable ${variable} is missing`);
+    },
+  );
+
+  test('when interpolated with the required secrets, then only the production secrets a service refuses to run without are left empty', () => {
+    const mayBeEmpty = new Set(keys.flatMap((key) => Object.keys(productionSecrets[key])));
     for (const [name, service] of Object.entries(compose.services)) {
       for (const [variable, value] of Object.entries(service.environment ?? {}))
-        expect([name, variable, value.trim().length > 0]).toEqual([name, variable, true]);
+        expect([name, variable, value.trim().length > 0 || mayBeEmpty.has(variable)]).toEqual([
+          name,
+          variable,
+          true,
+        ]);
     }
     const placeholders = JSON.stringify(compose.services).match(/\$\{?[A-Za-z_]/g);
     expect(placeholders).toBeNull();
   });
 
-  const initSql = readFileSync(path.join(root, 'infra/docker/postgres-init.sql'), 'utf8');
+  test('when read as text, then no sandbox secret, default password or guest account appears in it', () => {
+    for (const value of [
+      SANDBOX_API_KEY,
+      SANDBOX_IPN_SECRET,
+      SANDBOX_DEVIN_API_KEY,
+      'guest:guest',
+      'postgres:postgres',
+      'POSTGRES_PASSWORD: postgres',
+    ])
+      expect([value, composeText.includes(value)]).toEqual([value, false]);
+  });
+
+  test('when its networks and ports are listed, then only the gateway is published and the backend network has no way out', () => {
+    const published = Object.entries(compose.services)
+      .filter(([, service]) => service.ports !== undefined)
+      .map(([name]) => name);
+    expect(published).toEqual(['nginx']);
+    expect(parsedCompose.networks.backend).toEqual({ internal: true });
+    for (const [name, service] of Object.entries(compose.services))
+      expect([name, service.networks?.includes('backend')]).toEqual([name, true]);
+    // only what calls a provider, and the gateway, leaves the backend network
+    const outside = Object.entries(compose.services)
+      .filter(([, service]) => service.networks?.some((n) => n !== 'backend'))
+      .map(([name]) => name)
+      .sort();
+    expect(outside).toEqual(['brain-service', 'nginx', 'payment-service']);
+  });
+
+  test('when the sandboxes and EventStoreDB are described, then they run only in their profiles', () => {
+    expect(compose.services['nowpayments-sandbox']!.profiles).toEqual(['sandbox']);
+    expect(compose.services['devin-sandbox']!.profiles).toEqual(['sandbox']);
+    expect(compose.services.eventstore!.profiles).toEqual(['eventstore']);
+    for (const name of [
+      'postgres',
+      'rabbitmq',
+      'user-service',
+      'payment-service',
+      'brain-service',
+      'nginx',
+    ])
+      expect([name, compose.services[name]!.profiles]).toEqual([name, undefined]);
+  });
+
+  const initScript = readFileSync(path.join(root, 'infra/docker/postgres-init.sh'), 'utf8');
 
   test.each(keys)(
-    'when the %s service is described, then its port, variables, database and checks match the code',
+    'when the %s service is described, then its variables, own accounts, database and checks match the code',
     (key) => {
       const { name, port } = services[key];
       const service = compose.services[name]!;
-      expect(service.ports).toContain(`${port}:${port}`);
       const environment = service.environment ?? {};
       // production is what the config refuses most in: the loader below checks that too
       expect(environment.NODE_ENV).toBe('production');
       expect(environment.PORT).toBe(String(port));
       expect(environment.HOST).toBe('0.0.0.0');
-      expect(environment.RABBITMQ_URL).toContain('@rabbitmq:5672');
-      // every variable set is one the service reads (no typos), and the whole set is valid
+      // every variable set is one the service reads (no typos)
       const known = Object.keys(schemas[key].shape);
       for (const variable of Object.keys(environment))
         expect([variable, known.includes(variable)]).toEqual([variable, true]);
-      expect(() => loaders[key](environment)).not.toThrow();
-      // its database is created by the init script and reached through the postgres container
-      expect(environment.DATABASE_URL).toContain('@postgres:5432/');
-      expect(initSql).toContain(`CREATE DATABASE ${databaseName(environment.DATABASE_URL!)};`);
+      // its own broker user and database role, with the passwords compose was given
+      const upper = key.toUpperCase() as 'PAYMENT' | 'USER' | 'BRAIN';
+      expect(environment.RABBITMQ_URL).toBe(
+        `amqp://${rabbitmqUser(key)}:${requiredSecrets[`${upper}_RABBITMQ_PASSWORD`]}@rabbitmq:5672`,
+      );
+      expect(environment.DATABASE_URL).toBe(
+        `postgres://${postgresRole(key)}:${requiredSecrets[`${upper}_DB_PASSWORD`]}@postgres:5432/${postgresRole(key)}`,
+      );
+      expect(databaseName(environment.DATABASE_URL!)).toBe(postgresRole(key));
+      expect(compose.services.postgres!.environment?.[`${upper}_DB_PASSWORD`]).toBe(
+        requiredSecrets[`${upper}_DB_PASSWORD`],
+      );
+      expect(initScript).toContain('for service in payment user brain; do');
+      expect(initScript).toContain('-v role="meetmatt_$service"');
+      expect(initScript).toContain('CREATE DATABASE :"role" OWNER :"role";');
+      // without its real secrets it refuses to start, naming what is missing; with them it runs
+      const missing = Object.keys(productionSecrets[key])[0]!;
+      expect(refusal(() => loaders[key](environment))).toContain(
+        `Invalid configuration: ${missing} is missing`,
+      );
+      expect(refusal(() => loaders[key]({ ...environment, ...productionSecrets[key] }))).toBe('');
       expect(service.depends_on).toMatchObject({
         postgres: { condition: 'service_healthy' },
         rabbitmq: { condition: 'service_healthy' },
@@ -164,6 +294,139 @@ describe('docker-compose.yml', () => {
       expect(text).toContain(`${name}/src/main.ts`);
     },
   );
+
+  test.each(keys)(
+    'when the broker starts, then the %s service’s user gets exactly the permissions npm start gives it',
+    (key) => {
+      const script = readFileSync(path.join(root, 'infra/docker/rabbitmq-entrypoint.sh'), 'utf8');
+      const user = rabbitmqUser(key);
+      const { configure, write, read } = rabbitmqPermissions(key);
+      expect(script).toContain(`account ${user} "$${key.toUpperCase()}_RABBITMQ_PASSWORD"`);
+      expect(script).toContain(
+        `rabbitmqctl set_permissions -p / ${user} '${configure}' '${write}' '${read}' >/dev/null`,
+      );
+      for (const topic of rabbitmqTopicPermissions(key))
+        expect(script).toContain(
+          `rabbitmqctl set_topic_permissions -p / ${user} ${topic.exchange} '${topic.write}' '${topic.read}' >/dev/null`,
+        );
+      expect(script.match(new RegExp(`set_permissions -p / ${user} `, 'g'))).toHaveLength(1);
+      // guest goes, and no password is ever on a command line
+      expect(script).toContain('rabbitmqctl delete_user guest');
+      expect(script).toMatch(/printf '%s\\n' "\$2" \| rabbitmqctl add_user "\$1"/);
+      const rabbitmq = compose.services.rabbitmq!;
+      expect(rabbitmq.entrypoint).toEqual(['/bin/sh', '/etc/meetmatt/rabbitmq-entrypoint.sh']);
+      expect(rabbitmq.volumes).toContain(
+        './infra/docker/rabbitmq-entrypoint.sh:/etc/meetmatt/rabbitmq-entrypoint.sh:ro',
+      );
+    },
+  );
+});
+
+describe('each service under NODE_ENV=production', () => {
+  /** A service's compose environment with its real secrets, then `change` on top. */
+  function productionEnv(key: ServiceKey, change: Record<string, string | undefined>) {
+    const environment: Record<string, string | undefined> = {
+      ...compose.services[services[key].name]!.environment,
+      ...productionSecrets[key],
+      ...change,
+    };
+    return environment;
+  }
+
+  test.each([
+    ['payment', 'NOWPAYMENTS_API_KEY', SANDBOX_API_KEY],
+    ['payment', 'NOWPAYMENTS_IPN_SECRET', SANDBOX_IPN_SECRET],
+    ['brain', 'DEVIN_API_KEY', SANDBOX_DEVIN_API_KEY],
+  ] as const)(
+    'when the %s service is given the sandbox or a well-known value as %s, then it refuses to start naming it',
+    (key, variable, value) => {
+      const message = refusal(() => loaders[key](productionEnv(key, { [variable]: value })));
+      expect(message).toMatch(new RegExp(`^Invalid configuration: ${variable} is \\(hidden\\): `));
+      expect(message).not.toContain(value);
+    },
+  );
+
+  test.each(keys)(
+    'when the %s service is given the guest broker account or the postgres superuser, then it refuses to start',
+    (key) => {
+      expect(
+        refusal(() =>
+          loaders[key](productionEnv(key, { RABBITMQ_URL: 'amqp://guest:guest@rabbitmq:5672' })),
+        ),
+      ).toMatch(/^Invalid configuration: RABBITMQ_URL is "amqp:\/\/guest:\*\*\*@rabbitmq:5672"/);
+      expect(
+        refusal(() =>
+          loaders[key](
+            productionEnv(key, {
+              DATABASE_URL: `postgres://postgres:postgres@postgres:5432/meetmatt_${key}`,
+            }),
+          ),
+        ),
+      ).toMatch(/^Invalid configuration: DATABASE_URL is .*refused when NODE_ENV=production/);
+    },
+  );
+
+  test('when the user service would keep its signing key in the database, then production refuses it', () => {
+    expect(
+      refusal(() =>
+        loadUserConfig(productionEnv('user', { AUTH_SIGNING_KEYS_FROM_DATABASE: 'true' })),
+      ),
+    ).toMatch(/^Invalid configuration: AUTH_SIGNING_KEYS_FROM_DATABASE is \S+: refused/);
+    expect(
+      refusal(() => loadUserConfig(productionEnv('user', { AUTH_SIGNING_KEYS: undefined }))),
+    ).toMatch(/^Invalid configuration: AUTH_SIGNING_KEYS is missing: required/);
+  });
+
+  test('when the signing key comes as PEM, as one JWK or from a file, then the user service loads it with a stable kid', async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const fromPem = loadUserConfig(productionEnv('user', { AUTH_SIGNING_KEYS: pem }));
+    const jwk = privateKey.export({ format: 'jwk' });
+    expect(fromPem.AUTH_SIGNING_KEYS?.keys).toEqual([
+      expect.objectContaining({
+        kty: 'OKP',
+        crv: 'Ed25519',
+        x: jwk.x,
+        d: jwk.d,
+        kid: expect.any(String),
+      }),
+    ]);
+    const fromJwk = loadUserConfig(
+      productionEnv('user', { AUTH_SIGNING_KEYS: JSON.stringify(jwk) }),
+    );
+    expect(fromJwk.AUTH_SIGNING_KEYS?.keys[0]?.kid).toBe(fromPem.AUTH_SIGNING_KEYS?.keys[0]?.kid);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'meetmatt-signing-'));
+    try {
+      const file = path.join(dir, 'signing-key.pem');
+      writeFileSync(file, pem);
+      const fromFile = loadUserConfig(
+        productionEnv('user', { AUTH_SIGNING_KEYS: undefined, AUTH_SIGNING_KEYS_FILE: file }),
+      );
+      expect(fromFile.AUTH_SIGNING_KEYS).toEqual(fromPem.AUTH_SIGNING_KEYS);
+      // and it signs: the ring built from it is the one tokens are issued with
+      const ring = await buildKeyRing(fromFile.AUTH_SIGNING_KEYS!.keys);
+      expect(ring.jwks.keys).toEqual([expect.objectContaining({ x: jwk.x, alg: 'EdDSA' })]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const { privateKey: rsa } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    expect(
+      refusal(() =>
+        loadUserConfig(
+          productionEnv('user', {
+            AUTH_SIGNING_KEYS: rsa.export({ format: 'pem', type: 'pkcs8' }).toString(),
+          }),
+        ),
+      ),
+    ).toMatch(/AUTH_SIGNING_KEYS is \(hidden\): .*OKP/);
+  });
+
+  test.each(keys)(
+    'when the %s service runs in development, then the local defaults still load',
+    (key) => {
+      expect(refusal(() => loaders[key]({}))).toBe('');
+    },
+  );
 });
 
 /** The body of the gateway's `location = <route> { ... }`, or '' when there is none. */
@@ -174,7 +437,6 @@ function locationBlock(route: string): string {
 }
 
 describe('docker-compose.yml: provider sandboxes', () => {
-  // `secrets`: the stand-ins each service config falls back to locally, which its sandbox accepts.
   const sandboxes = [
     {
       key: 'payment' as const,
@@ -183,12 +445,8 @@ describe('docker-compose.yml: provider sandboxes', () => {
       portVariable: 'NOWPAYMENTS_SANDBOX_PORT' as const,
       stepVariable: 'NOWPAYMENTS_SANDBOX_STEP_MS' as const,
       urlVariable: 'NOWPAYMENTS_API_URL',
+      realUrl: 'https://api.nowpayments.io/v1',
       secrets: { NOWPAYMENTS_API_KEY: SANDBOX_API_KEY, NOWPAYMENTS_IPN_SECRET: SANDBOX_IPN_SECRET },
-      real: {
-        NOWPAYMENTS_API_URL: 'https://api.nowpayments.io/v1',
-        NOWPAYMENTS_API_KEY: 'real-nowpayments-key',
-        NOWPAYMENTS_IPN_SECRET: 'real-ipn-secret',
-      },
     },
     {
       key: 'brain' as const,
@@ -197,14 +455,14 @@ describe('docker-compose.yml: provider sandboxes', () => {
       portVariable: 'DEVIN_SANDBOX_PORT' as const,
       stepVariable: 'DEVIN_SANDBOX_STEP_MS' as const,
       urlVariable: 'DEVIN_API_URL',
+      realUrl: 'https://api.devin.ai',
       secrets: { DEVIN_API_KEY: SANDBOX_DEVIN_API_KEY },
-      real: { DEVIN_API_URL: 'https://api.devin.ai', DEVIN_API_KEY: 'real-devin-key' },
     },
   ];
 
   test.each(sandboxes)(
-    'when the $sandbox is described, then it runs its sandbox main from the service image as npm start does',
-    ({ key, sandbox, main, portVariable, stepVariable, secrets }) => {
+    'when the $sandbox is described, then it runs its sandbox main from the service image with no secret of its own in compose',
+    ({ key, sandbox, main, portVariable, stepVariable }) => {
       const service = compose.services[sandbox]!;
       expect(service.build).toEqual(compose.services[services[key].name]!.build);
       expect(service.command).toEqual(['node', '--import', 'tsx', main]);
@@ -216,7 +474,6 @@ describe('docker-compose.yml: provider sandboxes', () => {
         LOG_FORMAT: 'json',
         [portVariable]: String(port),
         [stepVariable]: String(systemDefaults[stepVariable]),
-        ...secrets,
       });
       // every variable set is a key of the sandbox's config schema (no typos)
       const source = readFileSync(path.join(root, main), 'utf8');
@@ -225,33 +482,51 @@ describe('docker-compose.yml: provider sandboxes', () => {
           variable,
           true,
         ]);
-      expect(service.ports).toEqual([`${port}:${port}`]);
+      expect(service.ports).toBeUndefined();
       expect(JSON.stringify(service.healthcheck?.test)).toContain(`127.0.0.1:${port}/healthz`);
     },
   );
 
   test.each(sandboxes)(
-    'when no provider key is given, then the $key service talks to the $sandbox with the key it accepts',
-    ({ key, sandbox, portVariable, urlVariable, secrets }) => {
-      const service = compose.services[services[key].name]!;
-      const environment = service.environment ?? {};
-      expect(environment[urlVariable]).toBe(`http://${sandbox}:${systemDefaults[portVariable]}`);
-      expect(environment).toMatchObject(secrets);
-      expect(compose.services[sandbox]!.environment).toMatchObject(secrets);
-      expect(service.depends_on?.[sandbox]).toEqual({ condition: 'service_healthy' });
+    'when nothing is said, then the $key service talks to the real provider and refuses to start without its real key',
+    ({ key, urlVariable, realUrl, secrets }) => {
+      const environment = compose.services[services[key].name]!.environment ?? {};
+      expect(environment[urlVariable]).toBe(realUrl);
+      expect(refusal(() => loaders[key](environment))).toMatch(
+        new RegExp(`^Invalid configuration: ${Object.keys(secrets)[0]} is missing`),
+      );
+      expect(compose.services[services[key].name]!.depends_on).not.toHaveProperty(
+        'nowpayments-sandbox',
+      );
     },
   );
 
   test.each(sandboxes)(
-    'when real provider settings are given, then the $key service uses them and the $sandbox keeps its own',
-    ({ key, sandbox, real, secrets }) => {
-      const withReal = loadCompose(real);
-      const environment = withReal[services[key].name]!.environment ?? {};
-      expect(environment).toMatchObject(real);
-      expect(() => loaders[key](environment)).not.toThrow();
-      // a real key is never handed to the sandbox
-      expect(withReal[sandbox]!.environment).toMatchObject(secrets);
-      expect(JSON.stringify(withReal[sandbox])).not.toMatch(/real-/);
+    'when run in development against the $sandbox (profile sandbox), then the $key service uses the sandbox and the key it accepts',
+    ({ key, sandbox, portVariable, urlVariable, secrets }) => {
+      const url = `http://${sandbox}:${systemDefaults[portVariable]}`;
+      const withSandbox = loadCompose({
+        ...requiredSecrets,
+        NODE_ENV: 'development',
+        [urlVariable]: url,
+      });
+      const environment = withSandbox[services[key].name]!.environment ?? {};
+      expect(environment[urlVariable]).toBe(url);
+      expect(loaders[key](environment)).toMatchObject(secrets);
+    },
+  );
+
+  test.each(sandboxes)(
+    'when the sandbox’s keys are copied into a production run, then the $key service refuses them',
+    ({ key, secrets }) => {
+      const environment = {
+        ...compose.services[services[key].name]!.environment,
+        ...productionSecrets[key],
+        ...secrets,
+      };
+      expect(refusal(() => loaders[key](environment))).toMatch(
+        /is \(hidden\): is a sandbox or well-known value/,
+      );
     },
   );
 
@@ -366,7 +641,10 @@ describe('docker-compose.yml: the gateway (nginx)', () => {
     expect(script).toContain('TEMPLATES=${GATEWAY_TEMPLATES:-/etc/meetmatt/gateway}');
     expect(gateway.environment).toMatchObject({
       GATEWAY_USER_RATE: systemDefaults.GATEWAY_USER_RATE,
+      GATEWAY_ADDRESS_RATE: systemDefaults.GATEWAY_ADDRESS_RATE,
       GATEWAY_AUTH_RATE: systemDefaults.GATEWAY_AUTH_RATE,
+      // the same secret user-service checks on /auth/verify
+      GATEWAY_SHARED_SECRET: compose.services['user-service']!.environment?.GATEWAY_SHARED_SECRET,
     });
   });
 });
@@ -382,6 +660,16 @@ describe('.env.example', () => {
 
   test.each(keys)('when the %s service reads a variable, then .env.example documents it', (key) => {
     const missing = Object.keys(schemas[key].shape).filter((v) => !documented.has(v));
+    expect(missing).toEqual([]);
+  });
+
+  test('when docker-compose.yml reads a variable from the environment, then .env.example documents it', () => {
+    const read = [...composeText.matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!);
+    expect([...new Set(read)].filter((v) => !documented.has(v))).toEqual([]);
+  });
+
+  test('when npm start reads a variable, then .env.example documents it', () => {
+    const missing = Object.keys(systemConfigSchema.shape).filter((v) => !documented.has(v));
     expect(missing).toEqual([]);
   });
 });

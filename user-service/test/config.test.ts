@@ -21,9 +21,10 @@ describe('user-service configuration', () => {
     expect(() => loadUserConfig({ NODE_ENV: 'production' })).toThrow(
       /AUTH_SIGNING_KEYS is missing: required when NODE_ENV=production/,
     );
+    // the key comes from a secret, never from the database, in production
     expect(() =>
       loadUserConfig({ NODE_ENV: 'production', AUTH_SIGNING_KEYS_FROM_DATABASE: 'true' }),
-    ).not.toThrow();
+    ).toThrow(/AUTH_SIGNING_KEYS_FROM_DATABASE is \S+: refused when NODE_ENV=production/);
   });
 
   test('when the signing keys are given, then they are parsed; malformed ones are refused without showing them', async () => {
@@ -31,6 +32,10 @@ describe('user-service configuration', () => {
     const config = loadUserConfig({
       NODE_ENV: 'production',
       AUTH_SIGNING_KEYS: JSON.stringify({ keys: [a, b] }),
+      // production also wants the gateway's secret and the service's own accounts
+      GATEWAY_SHARED_SECRET: 'gateway-secret-0123456789abcdef',
+      DATABASE_URL: 'postgres://meetmatt_user:Xk29fj@postgres:5432/meetmatt_user',
+      RABBITMQ_URL: 'amqp://user-service:Pq81nd@rabbitmq:5672',
     });
     expect(config.AUTH_SIGNING_KEYS?.keys.map((k) => k.kid)).toEqual([a.kid, b.kid]);
     for (const bad of [

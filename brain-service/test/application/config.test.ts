@@ -19,7 +19,13 @@ describe('brain configuration', () => {
       /^Invalid configuration: DEVIN_API_KEY is missing: required when NODE_ENV=production/,
     );
     expect(
-      loadBrainConfig({ NODE_ENV: 'production', DEVIN_API_KEY: 'real-key' }).DEVIN_API_KEY,
+      loadBrainConfig({
+        NODE_ENV: 'production',
+        DEVIN_API_KEY: 'real-key',
+        // production also wants the service's own database and broker accounts
+        DATABASE_URL: 'postgres://meetmatt_brain:Xk29fj@postgres:5432/meetmatt_brain',
+        RABBITMQ_URL: 'amqp://brain-service:Pq81nd@rabbitmq:5672',
+      }).DEVIN_API_KEY,
     ).toBe('real-key');
   });
 

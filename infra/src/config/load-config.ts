@@ -36,10 +36,13 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const variable = issue?.path.map(String).join('.') || '(environment)';
+  // A problem inside a parsed value (a JSON variable's keys.0.kty) names the variable, then where.
+  const [first, ...inside] = issue?.path.map(String) ?? [];
+  const variable = first ?? '(environment)';
   const given = input[variable];
   const shown = given === undefined ? 'is missing' : `is ${describeValue(variable, given)}`;
-  throw new ConfigError(variable, `${shown}: ${issue?.message ?? 'invalid'}`);
+  const where = inside.length ? `${inside.join('.')}: ` : '';
+  throw new ConfigError(variable, `${shown}: ${where}${issue?.message ?? 'invalid'}`);
 }
 
 /** The variables a schema reads, with the `_FILE` form of each. */
