@@ -227,6 +227,17 @@ describe('docker-compose.yml', () => {
     expect(outside).toEqual(['brain-service', 'nginx', 'payment-service']);
   });
 
+  test('when the servers are published for npm start on the host, then only on the loopback address', () => {
+    const file = path.join(root, 'infra/docker/compose.servers.yml');
+    const override = (existsSync(file) ? parse(readFileSync(file, 'utf8')) : {}) as {
+      services?: Record<string, ComposeService>;
+    };
+    expect(Object.keys(override.services ?? {}).sort()).toEqual(['postgres', 'rabbitmq']);
+    for (const [name, service] of Object.entries(override.services ?? {}))
+      for (const port of service.ports ?? [])
+        expect([name, port]).toEqual([name, expect.stringMatching(/^127\.0\.0\.1:\d+:\d+$/)]);
+  });
+
   test('when the sandboxes and EventStoreDB are described, then they run only in their profiles', () => {
     expect(compose.services['nowpayments-sandbox']!.profiles).toEqual(['sandbox']);
     expect(compose.services['devin-sandbox']!.profiles).toEqual(['sandbox']);
