@@ -63,3 +63,30 @@ export function readinessHandler(checks: ReadinessCheck[], logger: Logger): Requ
     res.status(ready ? 200 : 503).json(body);
   };
 }
+
+/**
+ * For what this instance shares with every other replica (projections run by one leader into
+ * shared tables): a problem there shows in /readyz's details as `degraded`, the features that
+ * read it answer what they can, and the instance stays in rotation. Failing readiness for it
+ * would take every replica out at once, and restarting them cures nothing.
+ */
+export function degradesOnly(check: ReadinessCheck): ReadinessCheck {
+  return {
+    ...check,
+    check: async (): Promise<ReadinessResult> => {
+      try {
+        const result = await check.check();
+        if (!result || result.ok) return result ?? { ok: true };
+        return {
+          ok: true,
+          details: { ...result.details, degraded: result.error ?? 'not ready' },
+        };
+      } catch (error) {
+        return {
+          ok: true,
+          details: { degraded: error instanceof Error ? error.message : String(error) },
+        };
+      }
+    },
+  };
+}

@@ -11,7 +11,7 @@ import { infraMigrations } from '../db/infra-migrations';
 import { type Logger, createLogger } from '../logging/logger';
 import { BrokerConnection } from '../messaging/broker-connection';
 import { Metrics } from '../metrics/metrics';
-import { type ReadinessCheck } from '../http/readiness';
+import { type ReadinessCheck, degradesOnly } from '../http/readiness';
 import { type RunningServer, startHttpServer } from '../http/server';
 import { type RequestListener } from 'node:http';
 import { type EventDefinition } from '@meetmatt/contracts';
@@ -202,7 +202,7 @@ export class ServiceHost<DB = unknown> {
       projections,
     });
     this.projectionSet = set;
-    this.addReadiness(set.readiness());
+    this.addReadiness(degradesOnly(set.readiness()));
     this.onStop(() => set.stop());
     await set.start();
     return set;
