@@ -75,6 +75,12 @@ export const userConfigSchema = z
     API_KEY_CACHE_TTL_MS: env.int(30_000, 0),
     /** What the gateway sends in X-Gateway-Secret; unset, /auth/verify answers nobody (404). */
     GATEWAY_SHARED_SECRET: z.string().trim().min(16, 'expected at least 16 characters').optional(),
+    /** Still accepted while the gateways move to a new GATEWAY_SHARED_SECRET (rotation). */
+    GATEWAY_SHARED_SECRET_PREVIOUS: z
+      .string()
+      .trim()
+      .min(16, 'expected at least 16 characters')
+      .optional(),
     USAGE_FLUSH_INTERVAL_MS: env.int(5_000, 10),
     SSE_HEARTBEAT_MS: env.int(15_000, 100),
   })

@@ -27,4 +27,16 @@ describe('gateway secret', () => {
       false,
     ]);
   });
+
+  test('when a previous secret is kept during a rotation, then the new and the previous one pass and nothing else', () => {
+    const rotating = new GatewaySecret(
+      'new-secret-of-the-gateway-0002',
+      'old-secret-of-the-gateway-0001',
+    );
+    expect([
+      rotating.matches('new-secret-of-the-gateway-0002'),
+      rotating.matches('old-secret-of-the-gateway-0001'),
+      rotating.matches('older-secret-of-the-gateway-0000'),
+    ]).toEqual([true, true, false]);
+  });
 });

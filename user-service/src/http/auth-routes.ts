@@ -3,6 +3,7 @@ import { userEndpoints } from '@meetmatt/contracts';
 import { GATEWAY_SECRET_HEADER, GatewaySecret, HttpError, type Routes } from '@meetmatt/infra';
 import {
   type ClientInfo,
+  changePassword,
   confirmPassword,
   listSessions,
   login,
@@ -52,6 +53,11 @@ export function authRoutes(
     return { status: 204 };
   });
 
+  addAuthenticated(routes, userEndpoints.changePassword, async ({ body, principal, req }) => {
+    orThrow(await hashing(() => changePassword(ctx, principal, body, clientOf(req))));
+    return { status: 204, headers: noStore };
+  });
+
   addAuthenticated(routes, userEndpoints.confirmPassword, async ({ body, principal, req }) => {
     const position = orThrow(
       await hashing(() => confirmPassword(ctx, principal, body.password, clientOf(req))),
@@ -76,7 +82,10 @@ export function authRoutes(
 
   // The token exchange is the gateway's: to anyone else /auth/verify does not exist, so a client
   // that reaches the service directly mints no token from an API key.
-  const gateway = new GatewaySecret(ctx.config.GATEWAY_SHARED_SECRET);
+  const gateway = new GatewaySecret(
+    ctx.config.GATEWAY_SHARED_SECRET,
+    ctx.config.GATEWAY_SHARED_SECRET_PREVIOUS,
+  );
   if (!gateway.configured)
     ctx.logger.warn('GATEWAY_SHARED_SECRET is not set: /auth/verify answers nobody');
   addPublic(routes, userEndpoints.verify, async ({ req }) => {
