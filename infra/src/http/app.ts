@@ -144,7 +144,7 @@ interface BodyParserError {
  */
 function requestBudget(timeoutMs: number) {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (timeoutMs <= 0 || req.headers.accept === 'text/event-stream') return next();
+    if (timeoutMs <= 0 || req.headers.accept?.includes('text/event-stream')) return next();
     const timer = setTimeout(() => {
       if (res.headersSent) return;
       res
