@@ -36,7 +36,9 @@ let accounts: ServiceAccounts;
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'meetmatt-accounts-'));
-  accounts = localServiceAccounts(path.join(dir, 'service-accounts.json'));
+  // The accounts are server-wide names: the tests use this checkout's passwords, as npm start
+  // does, so they never change a password under a running system.
+  accounts = localServiceAccounts();
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -288,9 +290,10 @@ describe('npm start gives each service its own accounts', () => {
 
   test('when the accounts are read twice, then the passwords are the same, random and readable by their owner only', () => {
     const file = path.join(dir, 'service-accounts.json');
-    expect(localServiceAccounts(file)).toEqual(accounts);
+    const made = localServiceAccounts(file);
+    expect(localServiceAccounts(file)).toEqual(made);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const passwords = Object.values(accounts).flatMap((a) => [
+    const passwords = Object.values(made).flatMap((a) => [
       a.postgres.password,
       a.rabbitmq.password,
     ]);
