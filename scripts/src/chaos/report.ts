@@ -49,7 +49,7 @@ export function formatReport(report: ChaosReport): string[] {
     `duration      ${(report.durationMs / 1000).toFixed(1)} s`,
   ];
   if (report.problems.length) {
-    lines.push('', `${report.problems.length} problems:`);
+    lines.push('', `${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}:`);
     for (const problem of report.problems.slice(0, 100)) lines.push(`  - ${problem}`);
     if (report.problems.length > 100) lines.push(`  … and ${report.problems.length - 100} more`);
     lines.push(`process output: ${report.logFile}`);

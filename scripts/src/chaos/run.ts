@@ -54,6 +54,7 @@ const RUN_DEFAULTS: Record<string, string> = {
   PASSWORD_SCRYPT_LOG_N: '12',
   GATEWAY_AUTH_RATE: '500r/s',
   GATEWAY_USER_RATE: '500r/s',
+  GATEWAY_ADDRESS_RATE: '500r/s',
   LOG_LEVEL: 'warn',
   // The services' own accounts are server-wide names whose passwords a test (or another
   // checkout) may reset under a running system, locking it out at its next reconnect; the fault
