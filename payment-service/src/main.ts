@@ -24,6 +24,7 @@ import { IdempotencyKeys } from './application/idempotency';
 import { InvoiceIssuer, InvoicePolicy } from './application/invoicing';
 import { PaymentOpenings } from './application/openings';
 import { PaymentCommands, paymentCatalog } from './application/payment-commands';
+import { paymentStreamId } from './domain/payment-decide';
 import { ProviderReports } from './application/provider-reports';
 import { type ReconcileResult, Reconciler, ReconcilerSchedule } from './application/reconciler';
 import { Refunds } from './application/refunds';
@@ -130,6 +131,7 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
         ipnSecret: config.NOWPAYMENTS_IPN_SECRET,
         seller: { name: config.INVOICE_SELLER_NAME, address: config.INVOICE_SELLER_ADDRESS },
         waitForProjections,
+        paymentRecorded: (id) => store.streamExists(paymentStreamId(id)),
         logger,
         metrics: host.metrics,
       }),

@@ -27,7 +27,15 @@ export interface PaymentRoutesDeps extends WebhookDeps {
   refunds: Refunds;
   seller: { name: string; address: string };
   waitForProjections: (position: Position | undefined) => Promise<unknown>;
+  /**
+   * Whether the payment's stream exists: a payment recorded but not yet in the read model (its
+   * projection behind under load) is not a 404, since its creator was just told 201.
+   */
+  paymentRecorded?: (paymentId: string) => Promise<boolean>;
 }
+
+/** How long a read waits for a recorded payment to reach the read model before answering 503. */
+const RECORDED_WAIT_MS = 2_000;
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -37,10 +45,24 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
 
   /** The payment if the caller may see it: its owner, or an operator. Anyone else: 404. */
   const visiblePayment = async (id: string, principal: Principal): Promise<PaymentRow> => {
-    const row = await queries.find(id);
+    const row = (await queries.find(id)) ?? (await recordedRow(id));
     if (!row || (principal.role !== 'admin' && row.user_id !== principal.userId))
       throw HttpError.notFound(`No payment ${id}`);
     return row;
+  };
+
+  /** The row of a payment recorded but not projected yet, once it is; undefined if never recorded. */
+  const recordedRow = async (id: string): Promise<PaymentRow | undefined> => {
+    if (!deps.paymentRecorded || !(await deps.paymentRecorded(id))) return undefined;
+    const deadline = Date.now() + RECORDED_WAIT_MS;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const row = await queries.find(id);
+      if (row) return row;
+    }
+    throw new HttpError(503, 'payment-being-recorded', 'The payment is being recorded; retry', {
+      headers: { 'Retry-After': '1' },
+    });
   };
 
   return (routes) => {

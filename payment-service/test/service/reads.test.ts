@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type PaymentView } from '@meetmatt/contracts';
+import { resumeProjection, stopProjection } from '@meetmatt/infra';
 import { type TestUser } from '@meetmatt/infra/testing';
 import {
   type PaymentHarness,
@@ -199,6 +200,37 @@ describe('payment-service: reading payments', () => {
       expect([query, res.status]).toEqual([query, 400]);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
     }
+  });
+
+  test('when a payment just created is not in the read model yet (its projection behind), then a read of it answers 503 with Retry-After, not 404, and 200 once it is', async () => {
+    const context = {
+      db: h.service.host.database.db,
+      store: h.service.host.eventStore,
+      connectionString: h.service.config.DATABASE_URL,
+    };
+    await stopProjection(context, 'payments');
+    let id: string;
+    try {
+      const created = await h
+        .api()
+        .post('/payments/create')
+        .set('Authorization', alice.authorization)
+        .send(paymentRequest(scenario('manual')));
+      expect(created.status).toBe(201);
+      id = created.body.id as string;
+      for (const path of [`/payments/${id}`, `/payments/${id}/status`]) {
+        const res = await get(alice, path);
+        expect([path, res.status]).toEqual([path, 503]);
+        expect(res.headers['retry-after']).toBe('1');
+        expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+      }
+    } finally {
+      await resumeProjection(context, 'payments');
+    }
+    await eventually(async () =>
+      expect((await get(alice, `/payments/${id}/status`)).status).toBe(200),
+    );
+    expect((await get(bob, `/payments/${id}`)).status).toBe(404);
   });
 
   test('when the invoice of an unconfirmed payment is asked for, then 409', async () => {
