@@ -94,6 +94,13 @@ export const ConfirmPasswordRequestSchema = z
   .object({ password: z.string().min(1).max(256).describe('Your password') })
   .meta({ id: 'ConfirmPasswordRequest' });
 
+export const ChangePasswordRequestSchema = z
+  .object({
+    currentPassword: z.string().min(1).max(256).describe('Your password now'),
+    newPassword: password.describe('The new password: at least 12 characters'),
+  })
+  .meta({ id: 'ChangePasswordRequest' });
+
 export const SessionSchema = z
   .object({
     id: IdSchema,
@@ -321,6 +328,28 @@ export const userEndpoints = {
       401: problems[401],
       403: { ...problems[403], description: 'Wrong password, or not a session (an API key)' },
       429: problems[429],
+    },
+  }),
+  changePassword: defineEndpoint({
+    operationId: 'changePassword',
+    method: 'put',
+    path: '/auth/password',
+    summary: 'Set a new password; your other sessions end',
+    description:
+      'Needs a signed-in session (API keys cannot) and the current password, whatever the session’s age.',
+    tags: auth,
+    auth: 'user',
+    body: ChangePasswordRequestSchema,
+    responses: {
+      204: { description: 'Changed' },
+      400: problems[400],
+      401: problems[401],
+      403: {
+        ...problems[403],
+        description: 'Wrong current password, or not a session (an API key)',
+      },
+      429: problems[429],
+      503: hashingBusy,
     },
   }),
   listSessions: defineEndpoint({

@@ -125,6 +125,14 @@ export const userEvents = {
         'An operator granted or revoked the admin role (meetmatt users grant-admin / revoke-admin): the only way a role changes',
     },
   ),
+  passwordChanged: defineEvent(
+    'user.password-changed',
+    z.object({ userId, changedAt: TimestampSchema }),
+    {
+      description:
+        'The user set a new password (PUT /auth/password); the hash lives only in the credentials table, and their other sessions were ended',
+    },
+  ),
   preferencesUpdated: defineEvent(
     'user.preferences-updated',
     z.object({ userId, preferences: PreferencesSchema, updatedAt: TimestampSchema }),

@@ -271,6 +271,57 @@ export async function confirmPassword(
 }
 
 /**
+ * A new password, from a session that gives the current one (an API key never can). The other
+ * sessions of the user end: whoever may have learnt the old password is signed out.
+ */
+export async function changePassword(
+  ctx: UserContext,
+  principal: Principal,
+  input: { currentPassword: string; newPassword: string },
+  client: ClientInfo,
+): Promise<Result<void>> {
+  const checked = await checkPassword(ctx, principal, input.currentPassword, client);
+  if (!checked.ok) return checked;
+  const auth: RecentAuth = {
+    credential: checked.value.credential,
+    maxAgeMs: checked.value.maxAgeMs,
+  };
+  const user = await loadStream(ctx, userDecider, streams.user(principal.userId));
+  const command = { type: 'ChangePassword' as const, auth, now: ctx.now().toISOString() };
+  const refused = userDecider.decide(command, user.state);
+  if (!Array.isArray(refused)) return { ok: false, error: refused };
+  const passwordHash = await ctx.passwords.hash(input.newPassword);
+  await ctx.db
+    .updateTable('credentials')
+    .set({ password_hash: passwordHash, updated_at: ctx.now() })
+    .where('user_id', '=', principal.userId)
+    .execute();
+  const changed = await runCommand({
+    store: ctx.store,
+    catalog: ctx.catalog,
+    decider: userDecider,
+    streamId: streams.user(principal.userId),
+    userId: principal.userId,
+    command,
+  });
+  if (!changed.ok) return changed;
+  const positions: (Position | undefined)[] = [changed.position];
+  const live = await ctx.db
+    .selectFrom('sessions')
+    .select('id')
+    .where('user_id', '=', principal.userId)
+    .where('revoked_at', 'is', null)
+    .execute();
+  for (const { id } of live) {
+    if (id === checked.value.sessionId) continue;
+    const ended = await revokeSession(ctx, principal.userId, id, 'logout-all', auth);
+    if (ended.ok) positions.push(ended.value);
+  }
+  await ctx.waitForProjections(latest(...positions));
+  return { ok: true, value: undefined };
+}
+
+/**
  * The caller's own password, checked now (throttled, counted before hashing). Only a session
  * may do this: an API key is refused before any hashing.
  */

@@ -22,6 +22,12 @@ export type UserCommand =
       now: string;
     }
   | {
+      type: 'ChangePassword';
+      /** A session that checked the current password just now (the handler did). */
+      auth: RecentAuth;
+      now: string;
+    }
+  | {
       type: 'ChangeRole';
       role: Role;
       /** Only an operator at the command line changes a role; nobody through the API. */
@@ -75,6 +81,18 @@ function updateProfile(
         updatedAt: command.now,
       },
     },
+  ];
+}
+
+function changePassword(
+  command: Extract<UserCommand, { type: 'ChangePassword' }>,
+  state: UserState,
+): Result {
+  if (state.status !== 'registered') return domainError('user-not-found', 'No such user');
+  const refused = requireRecentPassword(command.auth, command.now);
+  if (refused) return refused;
+  return [
+    { type: 'user.password-changed', data: { userId: state.userId, changedAt: command.now } },
   ];
 }
 
@@ -135,6 +153,8 @@ export function decideUser(command: UserCommand, state: UserState): Result {
       return register(command, state);
     case 'UpdateProfile':
       return updateProfile(command, state);
+    case 'ChangePassword':
+      return changePassword(command, state);
     case 'ChangeRole':
       return changeRole(command, state);
     case 'UpdatePreferences':

@@ -5,6 +5,7 @@ export type UserEvent =
   | EventOf<typeof userEvents.registered>
   | EventOf<typeof userEvents.profileUpdated>
   | EventOf<typeof userEvents.roleChanged>
+  | EventOf<typeof userEvents.passwordChanged>
   | EventOf<typeof userEvents.preferencesUpdated>;
 
 export type UserState =
@@ -43,6 +44,8 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
     case 'user.role-changed':
       if (state.status !== 'registered') return state;
       return { ...state, role: event.data.role };
+    case 'user.password-changed':
+      return state;
     case 'user.preferences-updated':
       if (state.status !== 'registered') return state;
       return { ...state, preferences: event.data.preferences };

@@ -3,6 +3,7 @@ import { userEndpoints } from '@meetmatt/contracts';
 import { GATEWAY_SECRET_HEADER, GatewaySecret, HttpError, type Routes } from '@meetmatt/infra';
 import {
   type ClientInfo,
+  changePassword,
   confirmPassword,
   listSessions,
   login,
@@ -50,6 +51,11 @@ export function authRoutes(
   addAuthenticated(routes, userEndpoints.logout, async ({ body, principal }) => {
     orThrow(await logout(ctx, principal, body.all));
     return { status: 204 };
+  });
+
+  addAuthenticated(routes, userEndpoints.changePassword, async ({ body, principal, req }) => {
+    orThrow(await hashing(() => changePassword(ctx, principal, body, clientOf(req))));
+    return { status: 204, headers: noStore };
   });
 
   addAuthenticated(routes, userEndpoints.confirmPassword, async ({ body, principal, req }) => {

@@ -7,6 +7,7 @@ type Event =
   | EventOf<typeof userEvents.registered>
   | EventOf<typeof userEvents.profileUpdated>
   | EventOf<typeof userEvents.roleChanged>
+  | EventOf<typeof userEvents.passwordChanged>
   | EventOf<typeof userEvents.preferencesUpdated>;
 
 /** Profiles and preferences, with the user stream's revision (the ETag). */
@@ -17,6 +18,7 @@ export const usersProjection = defineProjection<ReadModelTables, Event>({
     'user.registered',
     'user.profile-updated',
     'user.role-changed',
+    'user.password-changed',
     'user.preferences-updated',
   ],
   tables: ['users'],
@@ -80,6 +82,14 @@ export const usersProjection = defineProjection<ReadModelTables, Event>({
               updated_at: new Date(event.data.changedAt),
               revision: event.revision,
             })
+            .where('id', '=', event.data.userId)
+            .execute();
+          break;
+        case 'user.password-changed':
+          // Only the revision: it is the profile's ETag, which must follow the stream.
+          await trx
+            .updateTable('users')
+            .set({ revision: event.revision })
             .where('id', '=', event.data.userId)
             .execute();
           break;

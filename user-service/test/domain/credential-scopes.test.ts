@@ -107,6 +107,24 @@ describe('the email is changed only by a session whose password was checked rece
   });
 });
 
+describe('the password is changed only by a session that just gave it', () => {
+  const spec = deciderSpec(userDecider);
+
+  test('when an API key changes the password, then session-required', () => {
+    spec
+      .given([registered])
+      .when({ type: 'ChangePassword', auth: apiKey, now })
+      .thenFails('session-required');
+  });
+
+  test('when a session whose password was checked just now changes it, then user.password-changed without any secret', () => {
+    spec
+      .given([registered])
+      .when({ type: 'ChangePassword', auth: freshSession, now })
+      .then([{ type: 'user.password-changed', data: { userId, changedAt: now } }]);
+  });
+});
+
 describe('sessions are ended only by sessions', () => {
   const spec = deciderSpec(sessionDecider);
   const started = {

@@ -43,6 +43,11 @@ describe('credentials have scopes', () => {
     endSession: (sessionId: string) =>
       request(world.url).delete(`/auth/sessions/${sessionId}`).set('Authorization', authorization),
     sessions: () => request(world.url).get('/auth/sessions').set('Authorization', authorization),
+    changePassword: (currentPassword: string, newPassword: string) =>
+      request(world.url)
+        .put('/auth/password')
+        .set('Authorization', authorization)
+        .send({ currentPassword, newPassword }),
     confirm: (password: string) =>
       request(world.url)
         .post('/auth/confirm-password')
@@ -82,6 +87,10 @@ describe('credentials have scopes', () => {
         email: uniqueEmail(),
         currentPassword: user.password,
       }),
+      'session-required',
+    );
+    expectForbidden(
+      await viaKey.changePassword(user.password, strongPassword()),
       'session-required',
     );
     expectForbidden(await viaKey.logout(true), 'session-required');
@@ -148,6 +157,37 @@ describe('credentials have scopes', () => {
       .get(`/users/${user.userId}`)
       .set('Authorization', `Bearer ${other.accessToken}`)
       .expect(401);
+  });
+
+  test('when a session gives its current password and a new one, then the password changes and the other sessions end', async () => {
+    const user = await registerUser(world.url);
+    const other = await signIn(user);
+    await stale();
+    const me = as(user.authorization);
+    expectForbidden(await me.changePassword('not-it-at-all', strongPassword()), 'wrong-password');
+    await request(world.url).post('/auth/login').send(user).expect(200);
+    const newPassword = strongPassword();
+    await me.changePassword(user.password, newPassword).expect(204);
+    await request(world.url).post('/auth/login').send(user).expect(401);
+    await request(world.url)
+      .post('/auth/login')
+      .send({ email: user.email, password: newPassword })
+      .expect(200);
+    await request(world.url)
+      .get(`/users/${user.userId}`)
+      .set('Authorization', `Bearer ${other.accessToken}`)
+      .expect(401);
+    // This session carries on, and the profile's ETag follows the stream.
+    const profile = await request(world.url)
+      .get(`/users/${user.userId}`)
+      .set('Authorization', user.authorization)
+      .expect(200);
+    await request(world.url)
+      .put(`/users/${user.userId}`)
+      .set('Authorization', user.authorization)
+      .set('If-Match', profile.headers.etag as string)
+      .send({ displayName: 'Renamed' })
+      .expect(200);
   });
 
   test('when a stale session signs itself out, then that still works', async () => {
