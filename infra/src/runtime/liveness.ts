@@ -20,8 +20,9 @@ export interface LivenessOptions {
  * What /healthz answers: whether this process can still make progress. An orchestrator
  * restarts an instance whose liveness fails, so it fails only for what a restart cures: an
  * event loop that stopped turning (a timer fires far later than asked) or a request pool that
- * has had callers waiting and handed no connection out for longer than `stuckMs` (every
- * connection held by something that will never finish). A dependency that is simply down is
+ * has had callers waiting and handed no connection out for longer than `stuckMs`, with every
+ * connection it may open checked out (held by something that will never finish). A pool that
+ * cannot connect at all is a database outage, which a restart would not cure. A dependency that is simply down is
  * readiness's business, not liveness's: restarting would not bring it back.
  */
 export class Liveness {
@@ -94,11 +95,17 @@ export class Liveness {
       this.lagSince = now;
     }
     const pool = this.options.pool;
-    if (pool && pool.waitingCount > 0 && !this.acquiredSinceSample) {
+    if (pool && wedged(pool) && !this.acquiredSinceSample) {
       this.stuckSince ??= now - sampleMs;
     } else {
       this.stuckSince = undefined;
     }
     this.acquiredSinceSample = false;
   }
+}
+
+/** Callers waiting while every connection the pool may have is open and checked out. */
+function wedged(pool: pg.Pool): boolean {
+  const max = pool.options.max ?? 10;
+  return pool.waitingCount > 0 && pool.idleCount === 0 && pool.totalCount >= max;
 }

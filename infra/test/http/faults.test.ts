@@ -186,4 +186,25 @@ describe('HTTP under database faults', () => {
       liveness.stop();
     }
   });
+
+  test('when the database refuses every connection, then /readyz answers 503 but /healthz stays 200: a restart would not bring the database back', async () => {
+    const liveness = new Liveness({ pool: database.pool, stuckMs: 500, sampleMs: 100 });
+    liveness.start();
+    try {
+      const { app } = buildApp(database, { requestTimeoutMs: 0, liveness });
+      proxy.cut();
+      const load = setInterval(() => {
+        void database.pool.query('SELECT 1').catch(() => undefined);
+      }, 20);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        expect((await request(app).get('/readyz')).status).toBe(503);
+        expect((await request(app).get('/healthz')).status).toBe(200);
+      } finally {
+        clearInterval(load);
+      }
+    } finally {
+      liveness.stop();
+    }
+  });
 });
