@@ -68,4 +68,26 @@ describe('payment-service configuration', () => {
       /NOWPAYMENTS_IPN_CALLBACK_URL/,
     );
   });
+
+  test('when the money settings are left out, then 0.5% may be missing and the sandbox’s coins are on offer; set, they are read; malformed, one line names them', () => {
+    const defaults = loadPaymentConfig({});
+    expect(defaults.PAYMENT_UNDERPAYMENT_TOLERANCE).toBe(0.005);
+    expect(defaults.PAYMENT_CURRENCIES).toEqual(expect.arrayContaining(['btc', 'usdttrc20']));
+    const set = loadPaymentConfig({
+      PAYMENT_UNDERPAYMENT_TOLERANCE: '0.01',
+      PAYMENT_CURRENCIES: ' BTC, eth ,btc',
+    });
+    expect(set.PAYMENT_UNDERPAYMENT_TOLERANCE).toBe(0.01);
+    expect(set.PAYMENT_CURRENCIES).toEqual(['btc', 'eth']);
+    expect(() => loadPaymentConfig({ PAYMENT_UNDERPAYMENT_TOLERANCE: '0.9' })).toThrow(
+      /PAYMENT_UNDERPAYMENT_TOLERANCE/,
+    );
+    expect(() => loadPaymentConfig({ PAYMENT_UNDERPAYMENT_TOLERANCE: 'some' })).toThrow(
+      /PAYMENT_UNDERPAYMENT_TOLERANCE/,
+    );
+    expect(() => loadPaymentConfig({ PAYMENT_CURRENCIES: 'btc,doge coin' })).toThrow(
+      /PAYMENT_CURRENCIES/,
+    );
+    expect(() => loadPaymentConfig({ PAYMENT_CURRENCIES: ' , ' })).toThrow(/PAYMENT_CURRENCIES/);
+  });
 });
