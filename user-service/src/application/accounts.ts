@@ -236,7 +236,8 @@ async function upgradeHash(
 
 /** Whether this account has opened a session from this address before (its read model). */
 async function knownAddress(ctx: UserContext, userId: string, ip: string | null): Promise<boolean> {
-  if (!ip || userId === NO_USER) return false;
+  // Asked for unknown emails too (NO_USER has no sessions): the same queries run either way.
+  if (!ip) return false;
   const row = await ctx.db
     .selectFrom('sessions')
     .select('id')
