@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { type Database, createDatabase, migrateAll } from '@meetmatt/infra';
 import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
 import { type DevinSandbox, createDevinSandbox } from '@meetmatt/brain-service/devin/index';
-import { brainProblems, journeyProblems, paymentProblems } from '../src/chaos/checks';
+import http from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { createNowPaymentsSandbox } from '@meetmatt/payment-service/nowpayments/index';
+import {
+  brainProblems,
+  journeyProblems,
+  paymentProblems,
+  webhookProblems,
+} from '../src/chaos/checks';
 import { type JourneyRecord, type ScenarioName } from '../src/chaos/journeys';
 
 // The fault suite is only as good as its checks: each must name what it is there to catch.
@@ -127,5 +135,43 @@ describe('chaos checks', () => {
         new RegExp(`^Devin sessions started twice for agent:${agent} build:1 attempt:1: `),
       ),
     ]);
+  });
+
+  test('when our webhook answered an IPN 500 and another 503, then only the 500 is a problem', async () => {
+    const answers = [503, 500, 200];
+    const webhook = http.createServer((_req, res) => {
+      res.statusCode = answers.shift() ?? 200;
+      res.end(res.statusCode === 500 ? 'Connection terminated unexpectedly' : '');
+    });
+    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
+    const webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/`;
+    const sandbox = createNowPaymentsSandbox({ apiKey: 'np', ipnSecret: 'secret', stepMs: 5 });
+    const { url } = await sandbox.start(0);
+    try {
+      const res = await fetch(`${url}/v1/payment`, {
+        method: 'POST',
+        headers: { 'x-api-key': 'np', 'content-type': 'application/json' },
+        body: JSON.stringify({
+          price_amount: 49,
+          price_currency: 'usd',
+          pay_currency: 'btc',
+          order_id: randomUUID(),
+          order_description: '[sandbox:expired]',
+          ipn_callback_url: webhookUrl,
+        }),
+      });
+      expect(res.status).toBe(201);
+      const deadline = Date.now() + 10_000;
+      while (answers.length > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(answers).toEqual([]);
+
+      expect(await webhookProblems(url)).toEqual([
+        'the webhook answered 500 to 1 IPN attempts, e.g. Connection terminated unexpectedly',
+      ]);
+    } finally {
+      await sandbox.stop();
+      await new Promise((resolve) => webhook.close(resolve));
+    }
   });
 });

@@ -208,6 +208,34 @@ async function devinProblems(url: string): Promise<string[]> {
     .map(([key, ids]) => `Devin sessions started twice for ${key}: ${ids.join(', ')}`);
 }
 
+/**
+ * What our webhook answered NOWPayments, from the sandbox's delivery record: while a fault lasts
+ * it may refuse (502/503/504, 429) and NOWPayments resends; any other refusal (a 500, a 4xx) is
+ * a problem. An IPN never delivered after all its attempts is covered by the store checks (the
+ * reconciler must have caught its status).
+ */
+export async function webhookProblems(nowPaymentsSandboxUrl: string): Promise<string[]> {
+  const res = await fetch(`${nowPaymentsSandboxUrl}/sandbox/ipns`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!res.ok) return [`NOWPayments sandbox answered ${res.status} to GET /sandbox/ipns`];
+  const { deliveries } = (await res.json()) as {
+    deliveries: { attempts: { statusCode: number | null; response: string | null }[] }[];
+  };
+  const refused = new Map<number, { n: number; example: string }>();
+  for (const attempt of deliveries.flatMap((d) => d.attempts)) {
+    const code = attempt.statusCode;
+    if (code === null || code < 300 || [429, 502, 503, 504].includes(code)) continue;
+    const seen = refused.get(code) ?? { n: 0, example: (attempt.response ?? '').slice(0, 200) };
+    seen.n++;
+    refused.set(code, seen);
+  }
+  return [...refused].map(
+    ([code, { n, example }]) =>
+      `the webhook answered ${code} to ${n} IPN attempts, e.g. ${example}`,
+  );
+}
+
 /** Parked messages are problems; messages still queued mean the system has not settled. */
 async function queueProblems(vhost: string): Promise<string[]> {
   const { stdout } = await run(

@@ -14,7 +14,7 @@ import {
   serviceKeys,
   validateServiceConfigs,
 } from '../lib/system-config';
-import { type CheckTargets, journeyProblems, systemProblems } from './checks';
+import { type CheckTargets, journeyProblems, systemProblems, webhookProblems } from './checks';
 import { type CallFigures, newCallFigures } from './client';
 import { type ChaosConfig, type FaultKind } from './config';
 import { type FaultContext, type FaultDone, faultSequence, injectFault } from './faults';
@@ -55,6 +55,9 @@ const RUN_DEFAULTS: Record<string, string> = {
   GATEWAY_AUTH_RATE: '500r/s',
   GATEWAY_USER_RATE: '500r/s',
   GATEWAY_ADDRESS_RATE: '500r/s',
+  // user-service's own sign-up/sign-in limits per address (every journey comes from 127.0.0.1).
+  REGISTER_LIMIT_PER_ADDRESS: '100000',
+  LOGIN_LIMIT_PER_ADDRESS: '100000',
   LOG_LEVEL: 'warn',
   // The services' own accounts are server-wide names whose passwords a test (or another
   // checkout) may reset under a running system, locking it out at its next reconnect; the fault
@@ -287,6 +290,11 @@ export async function runChaos(
       await sleep(1_000);
     }
     problems.push(...journeyProblems(journeys), ...remaining);
+    problems.push(
+      ...(await webhookProblems(running.sandboxes.nowpayments!).catch((e: Error) => [
+        `IPN deliveries could not be checked: ${e.message}`,
+      ])),
+    );
     if (settleMs !== null && settleMs > config.CHAOS_SETTLE_TARGET_MS) {
       problems.push(
         `settled ${(settleMs / 1000).toFixed(1)} s after the last fault: over the ${config.CHAOS_SETTLE_TARGET_MS / 1000} s target`,
