@@ -153,8 +153,11 @@ export function recordProviderReport(
   if (!main && !repeat) return [evidence];
   const after = evolve(state, evidence) as typeof state;
   const to = main ? knownStatus(report.providerStatus) : null;
-  if (to === null || !movesForward(state.status, to))
+  if (to === null || !movesForward(state.status, to)) {
+    // A later report of NOWPayments' own payment completes it only with figures that are ours.
+    if (main && judge(command, after).kind === 'mismatched') return [evidence];
     return [evidence, ...completion(command, after)];
+  }
   return [evidence, ...moveTo(to, command, after)];
 }
 

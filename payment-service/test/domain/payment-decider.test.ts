@@ -426,6 +426,25 @@ describe('payment decider', () => {
       }
     });
 
+    test('when an underpaid payment is later reported paid in full by NOWPayments, then it is confirmed; with a price that is not ours, it is not', () => {
+      const given = [
+        ...beforeFinish,
+        ...(paymentDecider.decide(
+          record(report('finished', { actuallyPaid: 0.0004, fingerprint: 'fp-half' })),
+          beforeFinish.reduce(paymentDecider.evolve, paymentDecider.initialState()),
+        ) as PaymentEvent[]),
+      ];
+      spec
+        .given(given)
+        .when(record(report('finished', { fingerprint: 'fp-full' })))
+        .thenState((state) => expect(state.exists && state.confirmed).toBe(true));
+      const cheap = report('finished', { priceAmount: 0.01, fingerprint: 'fp-cheap' });
+      spec
+        .given(given)
+        .when(record(cheap))
+        .then([evidence(cheap)]);
+    });
+
     test('when a deposit names another parent, then it is recorded and adds nothing', () => {
       const stranger = report('finished', {
         providerPaymentId: '77',
