@@ -10,6 +10,7 @@ import {
   BrokerConnection,
   Consumer,
   RejectMessageError,
+  consumerTopology,
   createLogger,
   withDatabase,
 } from '@meetmatt/infra';
@@ -227,6 +228,48 @@ describe('RabbitMQ: each service connects as its own user', () => {
       await consumer.stop();
       await broker.close();
     }
+  });
+});
+
+describe('a consumer believes an event type only from the exchange of the service that owns it', () => {
+  const confirmed = defineEvent('payment.confirmed', z.object({ n: z.number() }), {
+    description: 'test',
+  });
+
+  test('when a consumer is made to take payment.confirmed from user.events, then it is refused before anything is declared', () => {
+    const broker = new BrokerConnection({ url: 'amqp://127.0.0.1:1', logger, name: 'unused' });
+    expect(
+      () =>
+        new Consumer({
+          broker,
+          logger,
+          queue: 'brain-service.payment-events',
+          exchange: 'user.events',
+          events: [confirmed] as const,
+          handle: async () => undefined,
+        }),
+    ).toThrow(
+      'payment.confirmed cannot be taken from user.events: user-service publishes only user.* there',
+    );
+    expect(() =>
+      consumerTopology('brain-service.x', [{ exchange: 'brain.events', routingKey: '#' }], []),
+    ).toThrow(/# cannot be taken from brain\.events/);
+  });
+
+  test('when a consumer takes event types from their owners’ exchanges, then its topology is made', () => {
+    expect(
+      consumerTopology(
+        'user-service.x',
+        [
+          { exchange: 'payment.events', routingKey: 'payment.confirmed' },
+          { exchange: 'brain.events', routingKey: 'agent.deployed' },
+          { exchange: 'user.events', routingKey: 'user.session-revoked' },
+          // exchanges that are not ours (tests, benchmarks) are not judged
+          { exchange: 'shop.events', routingKey: '#' },
+        ],
+        [1_000],
+      ).failureExchange,
+    ).toBe('user-service.x.failures');
   });
 });
 

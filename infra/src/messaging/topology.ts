@@ -1,5 +1,5 @@
 import { type Channel } from 'amqplib';
-import { parkingQueueName, retryQueueName } from '@meetmatt/contracts';
+import { parkingQueueName, retryQueueName, services } from '@meetmatt/contracts';
 
 /** Where a consumer queue takes its messages from: routing keys (event types) on an exchange. */
 export interface Binding {
@@ -44,11 +44,29 @@ const SAFE_DEAD_LETTERING = {
 } as const;
 export const DELIVERY_LIMIT = 20;
 
+/**
+ * A consumer believes an event type only from the exchange of the service that owns it: a
+ * binding of `payment.confirmed` on user.events would let user-service make the brain deploy.
+ * The broker refuses such a binding to a service's own user (topic permissions, see
+ * scripts/src/lib/service-accounts.ts); this refuses it in code as well, where the broker is
+ * administered by hand or shared (guest in tests).
+ */
+export function assertOwnedBindings(bindings: readonly Binding[]): void {
+  for (const { exchange, routingKey } of bindings) {
+    const owner = Object.values(services).find((service) => service.exchange === exchange);
+    if (owner && !routingKey.startsWith(`${owner.streamPrefix}.`))
+      throw new Error(
+        `${routingKey} cannot be taken from ${exchange}: ${owner.name} publishes only ${owner.streamPrefix}.* there`,
+      );
+  }
+}
+
 export function consumerTopology(
   queue: string,
   bindings: readonly Binding[],
   retryDelaysMs: readonly number[],
 ): ConsumerTopology {
+  assertOwnedBindings(bindings);
   const delays = [...new Set(retryDelaysMs)];
   return {
     queue,
