@@ -32,14 +32,14 @@ export interface FaultDone {
 }
 
 /**
- * The order faults come in: each round is every enabled kind once (kills twice, a service dying
- * being the most common fault), shuffled, so a short run still meets every kind.
+ * The order faults come in: each round is every enabled kind once, shuffled, so a short run
+ * still meets every kind and a long one meets them equally often.
  */
 export function faultSequence(kinds: FaultKind[]): () => FaultKind {
   let round: FaultKind[] = [];
   return () => {
     if (round.length === 0) {
-      round = kinds.flatMap((k) => (k === 'kill' ? [k, k] : [k]));
+      round = [...kinds];
       for (let i = round.length - 1; i > 0; i--) {
         const j = Math.floor(Math.random() * (i + 1));
         [round[i], round[j]] = [round[j]!, round[i]!];
