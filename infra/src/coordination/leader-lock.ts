@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type pg from 'pg';
 import { dedicatedClient, destroySocket, endClient } from '../db/dedicated-client';
 import { type Logger } from '../logging/logger';
@@ -65,6 +66,9 @@ export class LeaderLock {
         continue;
       }
       const controller = new AbortController();
+      // One signal for all the leader's work: every worker waiting on it adds a listener, and
+      // more than ten at once (a build tracker with eleven builds) is normal, not a leak.
+      setMaxListeners(1_000, controller.signal);
       const onLost = (error?: Error) => {
         if (!controller.signal.aborted) {
           if (!this.stopped) logger?.warn('leadership lost', { key, error: error?.message });
