@@ -115,7 +115,7 @@ export function parseSigningKeys(text: string): { keys: unknown[] } {
     throw new Error('expected a JWKS {"keys":[…]}, one private JWK, or PEM');
   }
   if (parsed && typeof parsed === 'object' && 'keys' in parsed) {
-    const keys = (parsed).keys;
+    const keys = parsed.keys;
     return { keys: Array.isArray(keys) ? keys.map(withKid) : [] };
   }
   return { keys: [withKid(parsed)] };
