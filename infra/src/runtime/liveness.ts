@@ -81,9 +81,13 @@ export class Liveness {
     return { alive: true, eventLoopLagMs, poolStuckMs };
   }
 
-  /** The worst lag seen, kept for one `stuckMs` window so a probe arriving after a stall sees it. */
+  /**
+   * The worst lag of the last few samples: a probe that waited out a stall sees it, while a
+   * loop that has been turning freely again since is alive (restarting it would cure nothing).
+   */
   private recentLagMs(now: number): number {
-    return now - this.lagSince <= this.options.stuckMs ? this.worstLagMs : 0;
+    const windowMs = 3 * (this.options.sampleMs ?? 1_000);
+    return now - this.lagSince <= windowMs ? this.worstLagMs : 0;
   }
 
   private sample(sampleMs: number): void {
