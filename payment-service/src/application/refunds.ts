@@ -44,13 +44,15 @@ export class Refunds {
   }
 
   /**
-   * brain's `agent.deploy-failed`: a final failure asks for the refund by itself. A redelivery
+   * brain's `agent.deploy-failed`: a final failure of the first build (the one the payment bought)
+   * asks for the refund by itself; a failed rebuild does not, since the customer keeps the deployed
+   * agent and a refund would also block every later build. A redelivery
    * finds the refund already asked for and changes nothing; a message about a payment we do not
    * have, or one that was never paid, is parked for an operator.
    */
   async onDeployFailed(event: ConsumedEvent<AgentDeployFailed>): Promise<HandlerResult> {
     const { data } = event;
-    if (!data.final) return 'processed';
+    if (!data.final || data.build > 1) return 'processed';
     const result = await this.commands.execute(
       data.paymentId,
       {

@@ -206,6 +206,29 @@ describe('payment-service: refunds', () => {
     expect(stream.filter((e) => e.type === paymentEventTypes.refundRequested)).toHaveLength(1);
   });
 
+  test('when a rebuild fails for good, then no refund is requested (the first build was delivered)', async () => {
+    const payment = await paidPayment();
+    const messageId = randomUUID();
+    await deployFailed({ ...failure(payment, true), build: 2 }, messageId);
+
+    await eventually(() =>
+      expect(
+        h.logs.some(
+          (l) =>
+            l.message === 'message handled' &&
+            (l as { messageId?: string }).messageId === messageId,
+        ),
+      ).toBe(true),
+    );
+    const read = await h
+      .api()
+      .get(`/payments/${payment.id}`)
+      .set('Authorization', user.authorization);
+    expect(read.body.refund).toBeNull();
+    const stream = await h.service.host.eventStore.readStream(`payment-${payment.id}`);
+    expect(stream.filter((e) => e.type === paymentEventTypes.refundRequested)).toHaveLength(0);
+  });
+
   test('when a failure will be retried, then no refund; when it names a payment we do not have, then the message is parked', async () => {
     const payment = await paidPayment();
     await deployFailed(failure(payment, false));
