@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -134,6 +134,7 @@ export async function runChaos(
   let vhostName: string | undefined;
   const databases: string[] = [];
   let settleMs: number | null = null;
+  let gatewayDir: string | undefined;
 
   const postgresUrl = source.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const rabbitmqUrl = source.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -166,6 +167,7 @@ export async function runChaos(
       delete env[name];
     }
     const system = loadSystemConfig(env);
+    gatewayDir = path.join(repoRoot, '.run', `gateway-${system.PORT}`);
     validateServiceConfigs(system, env);
     say(
       `chaos run ${id}: ${config.CHAOS_JOURNEYS} journeys, ${config.CHAOS_CONCURRENCY} at a time, faults (${config.CHAOS_FAULTS.join(', ')}) every ${config.CHAOS_FAULT_INTERVAL_MS} ms${config.CHAOS_FAULT_COUNT ? `, ${config.CHAOS_FAULT_COUNT} in all` : ''}`,
@@ -319,6 +321,20 @@ export async function runChaos(
       problems.push(`${s.name} did not exit within 25 s of SIGTERM (SIGKILLed)`);
     }
     await stopAll(processes, 5_000);
+    if (gatewayDir && !config.CHAOS_KEEP) {
+      // The gateway's access log tells which request got which answer: kept with a failed run.
+      if (problems.length) {
+        try {
+          copyFileSync(
+            path.join(gatewayDir, 'access.log'),
+            path.join(runDir, 'gateway-access.log'),
+          );
+        } catch {
+          // no gateway started, no log
+        }
+      }
+      rmSync(gatewayDir, { recursive: true, force: true });
+    }
     if (!config.CHAOS_KEEP) {
       for (const name of databases) {
         await dropDatabase(withDatabase(postgresUrl, name)).catch((e: Error) =>
