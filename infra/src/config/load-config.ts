@@ -40,7 +40,14 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.
   const [first, ...inside] = issue?.path.map(String) ?? [];
   const variable = first ?? '(environment)';
   const given = input[variable];
-  const shown = given === undefined ? 'is missing' : `is ${describeValue(variable, given)}`;
+  // Unset with a default: the default is what was refused (production refuses local defaults).
+  const defaulted = schema.shape[variable] instanceof z.ZodDefault;
+  const shown =
+    given !== undefined
+      ? `is ${describeValue(variable, given)}`
+      : defaulted
+        ? 'is not set (its local default)'
+        : 'is missing';
   const where = inside.length ? `${inside.join('.')}: ` : '';
   throw new ConfigError(variable, `${shown}: ${where}${issue?.message ?? 'invalid'}`);
 }

@@ -104,6 +104,13 @@ describe('production secrets (refuseUnsafeProductionSecrets)', () => {
     },
   );
 
+  test('when production falls back to the local default broker URL, then the message says the default was refused', () => {
+    const { RABBITMQ_URL: _, ...rest } = realProduction;
+    expect(problem(rest)).toBe(
+      'Invalid configuration: RABBITMQ_URL is not set (its local default): has a default or well-known password, refused when NODE_ENV=production: use the service’s own account',
+    );
+  });
+
   test('when the sandbox values are used outside production, then the configuration loads with them', () => {
     expect(loadConfig(schema, { PROVIDER_SECRET: SANDBOX_SECRET })).toMatchObject({
       PROVIDER_SECRET: SANDBOX_SECRET,
