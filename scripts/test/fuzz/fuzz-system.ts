@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SignJWT, exportJWK, generateKeyPair, importJWK } from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import pg from 'pg';
-import { accessTokenDefaults } from '@meetmatt/contracts';
-import { type RunningService } from '@meetmatt/infra';
+import { type UserEvent, userEvents } from '@meetmatt/contracts';
+import { EventCatalog, type RunningService } from '@meetmatt/infra';
 import {
   type CapturedLog,
   type TestDatabase,
@@ -16,6 +16,7 @@ import { createDevinSandbox } from '@meetmatt/brain-service/devin/index';
 import { start as startPayment } from '@meetmatt/payment-service';
 import { createNowPaymentsSandbox, signIpn } from '@meetmatt/payment-service/nowpayments/index';
 import { start as startUser } from '@meetmatt/user-service';
+import { changeRole } from '@meetmatt/user-service/application/roles';
 
 export type ServiceKey = 'user' | 'payment' | 'brain';
 export const serviceKeys: readonly ServiceKey[] = ['user', 'payment', 'brain'];
@@ -31,8 +32,8 @@ export interface FuzzSystem {
   eventsAfter(service: ServiceKey, head: number): Promise<{ stream: string; type: string }[]>;
   /** The logged error of a request (by X-Request-Id) that ended in a 5xx, with its stack. */
   errorOf(service: ServiceKey, requestId: string): string | undefined;
-  /** A token signed with user-service's own signing key, for a role no sign-up grants. */
-  signToken(claims: { sub: string; sid: string; role: 'user' | 'admin' }): Promise<string>;
+  /** `meetmatt users grant-admin`: the operator's way, through the user service's decider. */
+  grantAdmin(userId: string): Promise<void>;
   signIpn(body: string): string;
   stop(): Promise<void>;
 }
@@ -70,10 +71,8 @@ export async function startFuzzSystem(): Promise<FuzzSystem> {
   };
 
   try {
-    const kid = randomUUID();
     const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'EdDSA' };
-    const signingKey = await importJWK(privateJwk, 'EdDSA');
+    const privateJwk = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'EdDSA' };
 
     const apiKey = `fuzz-np-${randomBytes(6).toString('hex')}`;
     const ipnSecret = `fuzz-ipn-${randomBytes(6).toString('hex')}`;
@@ -179,15 +178,13 @@ export async function startFuzzSystem(): Promise<FuzzSystem> {
         const error = entry.error as { stack?: string; message?: string } | undefined;
         return error?.stack ?? error?.message ?? JSON.stringify(entry);
       },
-      async signToken({ sub, sid, role }) {
-        return new SignJWT({ role, sid })
-          .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT' })
-          .setSubject(sub)
-          .setIssuer(accessTokenDefaults.issuer)
-          .setAudience(accessTokenDefaults.audience)
-          .setIssuedAt()
-          .setExpirationTime('10m')
-          .sign(signingKey);
+      async grantAdmin(userId) {
+        const deps = {
+          store: user.host.eventStore,
+          catalog: new EventCatalog<UserEvent>(Object.values(userEvents)),
+        };
+        const granted = await changeRole(deps, userId, 'admin', 'fuzz-suite', new Date());
+        if (!granted.ok) throw new Error(`grant-admin failed: ${granted.error.message}`);
       },
       signIpn: (body) => signIpn(JSON.parse(body), ipnSecret),
       stop,

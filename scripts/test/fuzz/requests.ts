@@ -52,7 +52,7 @@ export interface Fixture {
   password: string;
   /** Access token of the main user (never logged out by the suite). */
   token: string;
-  /** Admin token, signed with user-service's key. */
+  /** An operator's access token (granted admin as `meetmatt users grant-admin` does). */
   adminToken: string;
   /** Tokens of the second user, whose sessions the suite may end. */
   spareTokens: string[];
@@ -268,7 +268,7 @@ interface Body {
 }
 
 /** Bodies that are not a JSON object at all, or not JSON, or too much of it. */
-function rawBodies(valid: string): fc.Arbitrary<Body> {
+function rawBodies(valid: string): Body[] {
   const raw = (
     text: string,
     kind: string,
@@ -280,7 +280,7 @@ function rawBodies(valid: string): fc.Arbitrary<Body> {
     kind,
     ...(extra ? { extra } : {}),
   });
-  return fc.constantFrom<Body>(
+  return [
     raw('{"a":', 'malformed JSON'),
     raw('', 'empty JSON body'),
     raw('null', 'JSON null'),
@@ -310,7 +310,7 @@ function rawBodies(valid: string): fc.Arbitrary<Body> {
     }),
     raw(valid, 'vendor +json type', 'application/vnd.fuzz+json'),
     raw(valid, 'no content type', ''),
-  );
+  ];
 }
 
 function jsonText(value: unknown): string {
@@ -333,7 +333,7 @@ function bodyArb(op: Operation, fx: Fixture): fc.Arbitrary<Body> | undefined {
     },
     {
       weight: 2,
-      arbitrary: valid.chain((v) => rawBodies(jsonText(v))),
+      arbitrary: valid.chain((v) => fc.constantFrom(...rawBodies(jsonText(v)))),
     },
     {
       weight: 1,
@@ -597,7 +597,12 @@ export function systematicRequests(op: Operation, fx: Fixture, base: unknown): F
     });
   const out: FuzzRequest[] = [];
   pathParams.forEach((p, i) => {
-    for (const junk of ['%00', `${realPath[i]}%00`, percentEncode('9999-12-31T23:59:59-23:59')]) {
+    for (const junk of [
+      '%00',
+      '%ZZ',
+      `${realPath[i]}%00`,
+      percentEncode('9999-12-31T23:59:59-23:59'),
+    ]) {
       const path = [...realPath];
       path[i] = junk;
       out.push(plain(`path ${p.name}=${junk}`, { path }));
@@ -636,6 +641,12 @@ export function systematicRequests(op: Operation, fx: Fixture, base: unknown): F
           body(unique(replaceAt(base, path, `${leaf}\u0000`), path), `body ${where} ends in NUL`),
         );
         out.push(body(unique(replaceAt(base, path, '\u0000'), path), `body ${where} is NUL`));
+        out.push(
+          body(
+            unique(replaceAt(base, path, '\udfff\ud800'), path),
+            `body ${where} lone surrogates`,
+          ),
+        );
         for (const date of extremeDates.slice(0, 4))
           out.push(body(unique(replaceAt(base, path, date), path), `body ${where}=${date}`));
       } else if (typeof leaf === 'number') {
@@ -653,6 +664,9 @@ export function systematicRequests(op: Operation, fx: Fixture, base: unknown): F
       body({ ...base, constructor: { prototype: { isAdmin: true } } }, 'body with constructor key'),
     );
     out.push(body({ ...base, 'k\u0000ey': 'v' }, 'body with a NUL in a key'));
+    // Every endpoint with a body meets every malformed body, not only those a random run picks.
+    for (const raw of rawBodies(JSON.stringify(base)))
+      out.push(plain(`raw body: ${raw.kind}`, { body: raw }));
   }
   return out;
 }
