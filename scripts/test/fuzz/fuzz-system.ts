@@ -28,6 +28,11 @@ export interface FuzzSystem {
   gatewaySecret: string;
   /** Where each service's `$all` ends now (0 when empty). */
   heads(): Promise<Record<ServiceKey, number>>;
+  /**
+   * Rows of user-service tables a refused request must not leave behind either: the password
+   * of a sign-up that failed, the secret of an API key that was never issued.
+   */
+  credentialRows(): Promise<number>;
   /** Events appended after `head` in one service's store, for a report. */
   eventsAfter(service: ServiceKey, head: number): Promise<{ stream: string; type: string }[]>;
   /** The logged error of a request (by X-Request-Id) that ended in a 5xx, with its stack. */
@@ -162,6 +167,12 @@ export async function startFuzzSystem(): Promise<FuzzSystem> {
         return Object.fromEntries(
           serviceKeys.map((key, i) => [key, Number(rows[i]!.rows[0]?.head ?? 0)]),
         ) as Record<ServiceKey, number>;
+      },
+      async credentialRows() {
+        const { rows } = await pools.user.query<{ n: string }>(
+          `SELECT (SELECT count(*) FROM credentials) + (SELECT count(*) FROM api_key_credentials) AS n`,
+        );
+        return Number(rows[0]?.n ?? 0);
       },
       async eventsAfter(service, head) {
         const { rows } = await pools[service].query<{ stream: string; type: string }>(
