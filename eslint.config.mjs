@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import { importX } from 'eslint-plugin-import-x';
 
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', '.run/**'] },
@@ -28,6 +29,29 @@ export default tseslint.config(
         { allowNumber: true, allowBoolean: true, allowNullish: true },
       ],
       'no-console': 'error',
+    },
+  },
+  {
+    // npm hoists every workspace's packages to the root, so an import the workspace never
+    // declared still works here and breaks wherever the workspace is installed on its own.
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver': { node: true } },
+    rules: {
+      // Checked against the package.json nearest to each file: its own workspace's.
+      'import-x/no-extraneous-dependencies': [
+        'error',
+        { devDependencies: false, includeTypes: true },
+      ],
+    },
+  },
+  {
+    // Tests, test helpers and fixtures may use devDependencies; everything else ships.
+    files: ['**/test/**', '**/*.test.ts', 'scripts/*.ts', 'scripts/*.js', '*.js', '*.mjs'],
+    rules: {
+      'import-x/no-extraneous-dependencies': [
+        'error',
+        { devDependencies: true, includeTypes: true },
+      ],
     },
   },
   {
