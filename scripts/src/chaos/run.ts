@@ -7,11 +7,12 @@ import { services } from '@meetmatt/contracts';
 import { dropDatabase, withDatabase } from '@meetmatt/infra';
 import { prepareSystem } from '../lib/prepare';
 import { type ManagedProcess, repoRoot, stopAll } from '../lib/processes';
-import { launchSystem } from '../lib/system';
+import { type RunningSystem, launchSystem } from '../lib/system';
 import {
   loadSystemConfig,
   serviceDatabaseUrl,
   serviceKeys,
+  servicePort,
   validateServiceConfigs,
 } from '../lib/system-config';
 import { type CheckTargets, journeyProblems, systemProblems, webhookProblems } from './checks';
@@ -66,16 +67,22 @@ const RUN_DEFAULTS: Record<string, string> = {
 };
 
 /** When every service answered /readyz 200, or null at the deadline. */
-async function allReady(urls: Record<string, string>, timeoutMs: number): Promise<number | null> {
+function allReady(urls: Record<string, string>, timeoutMs: number): Promise<number | null> {
+  return allAnswer(
+    Object.values(urls).map((url) => `${url}/readyz`),
+    timeoutMs,
+  );
+}
+
+/** When every probe answered 200, or null at the deadline. */
+async function allAnswer(probes: string[], timeoutMs: number): Promise<number | null> {
   const deadline = Date.now() + timeoutMs;
-  const ready = async (url: string) => {
-    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) }).catch(
-      () => undefined,
-    );
+  const ok = async (url: string) => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
     return res?.status === 200;
   };
   while (Date.now() < deadline) {
-    const answers = await Promise.all(Object.values(urls).map(ready));
+    const answers = await Promise.all(probes.map(ok));
     if (answers.every(Boolean)) return Date.now();
     await sleep(250);
   }
@@ -185,10 +192,39 @@ export async function runChaos(
         await sleep(1_000 * attempt);
       }
     }
-    const running = await launchSystem(system, say, processes, env, {
-      startTs: supervisor.startTs,
-      echoAccessLog: false,
-    });
+    let running: RunningSystem;
+    try {
+      running = await launchSystem(system, say, processes, env, {
+        startTs: supervisor.startTs,
+        echoAccessLog: false,
+      });
+    } catch (error) {
+      // launchSystem gives each process a minute; on a busy machine booting all of them at once
+      // can take longer. They are all started: give them more time before calling it a failure.
+      if (!/not ready after/.test((error as Error).message)) throw error;
+      say(`${(error as Error).message}; waiting longer on this busy machine`);
+      const local = (port: number) => `http://127.0.0.1:${port}`;
+      running = {
+        processes,
+        gatewayUrl: local(system.PORT),
+        serviceUrls: {
+          user: local(servicePort(system, 'user')),
+          payment: local(servicePort(system, 'payment')),
+          brain: local(servicePort(system, 'brain')),
+        },
+        sandboxes: {
+          nowpayments: local(system.NOWPAYMENTS_SANDBOX_PORT),
+          devin: local(system.DEVIN_SANDBOX_PORT),
+        },
+      };
+      const probes = [
+        ...Object.values(running.serviceUrls).map((url) => `${url}/readyz`),
+        `${running.gatewayUrl}/healthz`,
+        `${running.sandboxes.nowpayments}/healthz`,
+        `${running.sandboxes.devin}/healthz`,
+      ];
+      if ((await allAnswer(probes, 120_000)) === null) throw error;
+    }
     say(`system ready at ${running.gatewayUrl} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
     const serviceNames = serviceKeys.map((k) => services[k].name);
