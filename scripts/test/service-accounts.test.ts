@@ -288,11 +288,21 @@ describe('RabbitMQ: queues declared before the services had their own users', ()
         durable: true,
         arguments: { 'x-queue-type': 'quorum' },
       });
+      await channel.assertQueue('brain-service.payment-events.retry.1000ms', {
+        durable: true,
+        arguments: { ...old, 'x-dead-letter-routing-key': 'brain-service.payment-events' },
+      });
       await channel.assertQueue('someone-else.queue', { durable: true, arguments: old });
+      // a queue of the new layout is left alone
+      await channel.assertExchange('user-service.payment-events.failures', 'direct');
+      await channel.assertQueue('user-service.payment-events', { durable: true });
       const lines: string[] = [];
       await recreateOldLayoutQueues(vhost.url, (line) => lines.push(line));
       expect(lines).toEqual([
         expect.stringMatching(/^deleted brain-service\.payment-events \(0 messages\)/),
+        expect.stringMatching(
+          /^deleted brain-service\.payment-events\.retry\.1000ms \(0 messages\)/,
+        ),
       ]);
       const check = await admin.createChannel();
       check.on('error', () => undefined);
@@ -300,6 +310,7 @@ describe('RabbitMQ: queues declared before the services had their own users', ()
       const kept = await admin.createChannel();
       await expect(kept.checkQueue('brain-service.payment-events.dlq')).resolves.toBeDefined();
       await expect(kept.checkQueue('someone-else.queue')).resolves.toBeDefined();
+      await expect(kept.checkQueue('user-service.payment-events')).resolves.toBeDefined();
       await admin.close();
     } finally {
       await vhost.drop();

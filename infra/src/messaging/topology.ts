@@ -93,6 +93,9 @@ export async function declareConsumerTopology(
   topology: ConsumerTopology,
 ): Promise<void> {
   const { queue, parkingQueue } = topology;
+  // First, so a consumer queue without its failure exchange is one of the old layout, which
+  // dead-lettered through amq.default (scripts/src/lib/service-accounts.ts).
+  await channel.assertExchange(topology.failureExchange, 'direct', { durable: true });
   await channel.assertQueue(parkingQueue, { durable: true, arguments: { ...QUORUM } });
   await channel.assertQueue(queue, {
     durable: true,
@@ -118,7 +121,6 @@ export async function declareConsumerTopology(
       },
     });
   }
-  await channel.assertExchange(topology.failureExchange, 'direct', { durable: true });
   for (const target of [queue, parkingQueue, ...topology.retryQueues.map((r) => r.name)]) {
     await channel.bindQueue(target, topology.failureExchange, target);
   }

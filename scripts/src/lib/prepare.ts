@@ -40,10 +40,10 @@ export async function prepareServiceAccounts(
   const accounts = localServiceAccounts();
   const rabbitmq = async () => {
     try {
-      // rabbitmqctl takes a second or more a call: the import and the listing go side by side.
+      // rabbitmqctl takes a second or more: the old-layout check (plain AMQP) goes beside it.
       await Promise.all([
         ensureRabbitmqAccounts(system.RABBITMQ_URL, accounts, system.RABBITMQ_MANAGEMENT_URL),
-        recreateOldLayoutQueues(system.RABBITMQ_URL, log, system.RABBITMQ_MANAGEMENT_URL),
+        recreateOldLayoutQueues(system.RABBITMQ_URL, log),
       ]);
     } catch (error) {
       throw new Error(

@@ -4,9 +4,16 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import amqp from 'amqplib';
 import pg from 'pg';
-import { type ServiceKey, services } from '@meetmatt/contracts';
-import { databaseName, withDatabase } from '@meetmatt/infra';
+import {
+  type ServiceKey,
+  queues,
+  retryDelaysMs,
+  retryQueueName,
+  services,
+} from '@meetmatt/contracts';
+import { databaseName, failureExchangeName, withDatabase } from '@meetmatt/infra';
 import { repoRoot } from './processes';
 
 const run = promisify(execFile);
@@ -300,86 +307,51 @@ function mkdirTemp(): string {
   return dir;
 }
 
-interface QueueInfo {
-  name: string;
-  deadLetterExchange: string | undefined;
-  messages: number;
-}
-
-async function listQueues(amqpUrl: string, managementUrl?: string): Promise<QueueInfo[]> {
-  const vhost = vhostOf(amqpUrl);
-  if (managementUrl) {
-    const { root, auth } = managementApi(managementUrl);
-    const res = await fetch(`${root}/api/queues/${encodeURIComponent(vhost)}`, {
-      headers: { authorization: auth },
-      signal: AbortSignal.timeout(15_000),
-    });
-    if (!res.ok) throw new Error(`RabbitMQ management API answered ${res.status}`);
-    const queues = (await res.json()) as {
-      name: string;
-      arguments?: Record<string, unknown>;
-      messages?: number;
-    }[];
-    return queues.map((q) => ({
-      name: q.name,
-      deadLetterExchange: q.arguments?.['x-dead-letter-exchange'] as string | undefined,
-      messages: q.messages ?? 0,
-    }));
-  }
-  const { stdout } = await run(
-    'rabbitmqctl',
-    ['list_queues', '-p', vhost, 'name', 'arguments', 'messages', '--formatter', 'json'],
-    { timeout: 60_000 },
-  );
-  const queues = JSON.parse(stdout) as {
-    name: string;
-    arguments: [string, string, unknown][];
-    messages: number | string;
-  }[];
-  return queues.map((q) => ({
-    name: q.name,
-    deadLetterExchange: q.arguments.find(([key]) => key === 'x-dead-letter-exchange')?.[2] as
-      string | undefined,
-    messages: Number(q.messages) || 0,
-  }));
-}
-
-async function deleteQueue(amqpUrl: string, name: string, managementUrl?: string): Promise<void> {
-  const vhost = vhostOf(amqpUrl);
-  if (managementUrl) {
-    const { root, auth } = managementApi(managementUrl);
-    const res = await fetch(
-      `${root}/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
-      { method: 'DELETE', headers: { authorization: auth }, signal: AbortSignal.timeout(15_000) },
-    );
-    if (!res.ok && res.status !== 404)
-      throw new Error(`RabbitMQ management API answered ${res.status}`);
-    return;
-  }
-  await run('rabbitmqctl', ['delete_queue', '-p', vhost, name], { timeout: 60_000 });
-}
-
 /**
  * Consumer and retry queues declared before the bus dead-lettered through each consumer's
  * failure exchange (they dead-letter through the default exchange, which the services' users
  * may not write to, and RabbitMQ refuses to redeclare a queue with other arguments) are deleted,
- * so the services declare them again as they are now. Local brokers only: a deployment moves
- * its queues with a shovel (README, Security). Parking queues keep their messages.
+ * so the services declare them again as they are now. A consumer declares its failure exchange
+ * before its queues, so a consumer queue without one is of the old layout. Local brokers only:
+ * a deployment moves its queues first (README, "Security"). Parking queues keep their messages.
  */
 export async function recreateOldLayoutQueues(
   amqpUrl: string,
   log: (line: string) => void,
-  managementUrl?: string,
 ): Promise<void> {
-  const prefixes = keys.map((key) => `${services[key].name}.`);
-  const old = (await listQueues(amqpUrl, managementUrl)).filter(
-    (q) => q.deadLetterExchange === '' && prefixes.some((prefix) => q.name.startsWith(prefix)),
-  );
-  for (const queue of old) {
-    await deleteQueue(amqpUrl, queue.name, managementUrl);
-    log(
-      `deleted ${queue.name} (${queue.messages} messages), made before the services had their own broker users; its service declares it again`,
-    );
+  const connection = await amqp.connect(amqpUrl, { timeout: 5_000 });
+  connection.on('error', () => undefined);
+  // A passive check that fails closes its channel: one channel per question.
+  const exists = async (check: (channel: amqp.Channel) => Promise<unknown>) => {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      await check(channel);
+      await channel.close();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    for (const queue of Object.values(queues)) {
+      if (!(await exists((c) => c.checkQueue(queue)))) continue;
+      if (await exists((c) => c.checkExchange(failureExchangeName(queue)))) continue;
+      const channel = await connection.createChannel();
+      try {
+        for (const name of [queue, ...retryDelaysMs.map((d) => retryQueueName(queue, d))]) {
+          if (name !== queue && !(await exists((c) => c.checkQueue(name)))) continue;
+          const { messageCount } = await channel.deleteQueue(name);
+          log(
+            `deleted ${name} (${messageCount} messages), made before the services had their own broker users; its service declares it again`,
+          );
+        }
+      } finally {
+        await channel.close().catch(() => undefined);
+      }
+    }
+  } finally {
+    await connection.close().catch(() => undefined);
   }
 }
 
