@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { type K8sObject, containersOf, kustomizeBuild } from './kustomize';
+import { type K8sObject, type Manifest, containersOf, kustomizeBuild } from './kustomize';
 
 /** Helpers shared by the infra/k8s tests: the rendered overlays and what their objects mean. */
 
@@ -39,7 +39,7 @@ export const ofKind = (objects: K8sObject[], kind: string) =>
 export { containersOf };
 
 /** The data of the ConfigMap a container takes its environment from (envFrom). */
-export function configMapEnv(objects: K8sObject[], container: Record<string, any>) {
+export function configMapEnv(objects: K8sObject[], container: Record<string, Manifest>) {
   const data: Record<string, string> = {};
   for (const from of container.envFrom ?? []) {
     if (!from.configMapRef) continue;
@@ -49,7 +49,7 @@ export function configMapEnv(objects: K8sObject[], container: Record<string, any
 }
 
 /** `NAME -> {secret, key}` for every variable a container reads from a Secret. */
-export function secretEnv(container: Record<string, any>) {
+export function secretEnv(container: Record<string, Manifest>) {
   const refs: Record<string, { name: string; key: string; optional?: boolean }> = {};
   for (const variable of container.env ?? []) {
     const ref = variable.valueFrom?.secretKeyRef;
@@ -96,12 +96,16 @@ export interface Pod {
 export function podsOf(objects: K8sObject[]): Pod[] {
   const pods: Pod[] = [];
   for (const object of objects) {
-    const template = (object.spec as any)?.template;
+    const template = (object.spec as Manifest)?.template;
     if (template?.metadata?.labels && containersOf(object).length) {
       const ports: Record<string, number> = {};
       for (const c of containersOf(object))
         for (const p of c.ports ?? []) if (p.name) ports[p.name] = p.containerPort;
-      pods.push({ owner: `${object.kind}/${object.metadata.name}`, labels: template.metadata.labels, ports });
+      pods.push({
+        owner: `${object.kind}/${object.metadata.name}`,
+        labels: template.metadata.labels,
+        ports,
+      });
     }
     if (object.kind === 'Cluster' && object.apiVersion.startsWith('postgresql.cnpg.io/'))
       pods.push({
@@ -127,12 +131,13 @@ export function admitted(objects: K8sObject[], target: Pod, port: number) {
   const pods = podsOf(objects);
   const fromPods = new Set<string>();
   const fromNamespaces = new Set<string>();
-  const policies = ofKind(objects, 'NetworkPolicy').filter((p) =>
-    selects((p.spec as any).podSelector, target.labels) ||
-    Object.keys((p.spec as any).podSelector ?? {}).length === 0,
+  const policies = ofKind(objects, 'NetworkPolicy').filter(
+    (p) =>
+      selects((p.spec as Manifest).podSelector, target.labels) ||
+      Object.keys((p.spec as Manifest).podSelector ?? {}).length === 0,
   );
   for (const policy of policies) {
-    for (const rule of (policy.spec as any).ingress ?? []) {
+    for (const rule of (policy.spec as Manifest).ingress ?? []) {
       const ports: { port: number | string; endPort?: number }[] = rule.ports ?? [];
       const portMatches =
         ports.length === 0 ||

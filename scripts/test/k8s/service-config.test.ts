@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-call -- manifests are YAML data, read by path; the assertions check what is read */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { type z } from 'zod';
 import { systemEndpoints } from '@meetmatt/contracts';
@@ -50,7 +51,12 @@ function containerEnv(overlay: string, service: ServiceName) {
       .filter(([, ref]) => !ref.optional)
       .map(([variable]) => [variable, secretValue(service, variable)]),
   );
-  return { container: container!, fromConfigMap, secrets, env: { ...fromConfigMap, ...fromSecrets } };
+  return {
+    container: container!,
+    fromConfigMap,
+    secrets,
+    env: { ...fromConfigMap, ...fromSecrets },
+  };
 }
 
 /** Variables whose schema has no default: unset, the service cannot start whatever NODE_ENV. */
@@ -97,24 +103,27 @@ describe.each(overlayNames())('service configuration in %s', (overlay) => {
   );
 });
 
-describe.each(overlayNames().filter((o) => o !== 'local'))('production secrets in %s', (overlay) => {
-  it.each(SERVICES)(
-    'when a variable %s takes from a Secret is missing, then the service refuses to start naming it',
-    (service) => {
-      const { load } = services[service];
-      const { env, secrets } = containerEnv(overlay, service);
-      expect(Object.keys(secrets).length).toBeGreaterThanOrEqual(3);
-      for (const variable of Object.keys(secrets)) {
-        const without = { ...env, [variable]: undefined };
-        let error: unknown;
-        try {
-          load(without);
-        } catch (caught) {
-          error = caught;
+describe.each(overlayNames().filter((o) => o !== 'local'))(
+  'production secrets in %s',
+  (overlay) => {
+    it.each(SERVICES)(
+      'when a variable %s takes from a Secret is missing, then the service refuses to start naming it',
+      (service) => {
+        const { load } = services[service];
+        const { env, secrets } = containerEnv(overlay, service);
+        expect(Object.keys(secrets).length).toBeGreaterThanOrEqual(3);
+        for (const variable of Object.keys(secrets)) {
+          const without = { ...env, [variable]: undefined };
+          let error: unknown;
+          try {
+            load(without);
+          } catch (caught) {
+            error = caught;
+          }
+          expect(error).toBeInstanceOf(ConfigError);
+          expect([variable, (error as ConfigError).variable]).toEqual([variable, variable]);
         }
-        expect(error).toBeInstanceOf(ConfigError);
-        expect([variable, (error as ConfigError).variable]).toEqual([variable, variable]);
-      }
-    },
-  );
-});
+      },
+    );
+  },
+);
