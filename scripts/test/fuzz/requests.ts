@@ -527,7 +527,7 @@ export function requestArb(op: Operation, fx: Fixture): fc.Arbitrary<FuzzRequest
     });
 }
 
-/** A realistic body the contract accepts (`accepts` is the zod schema's verdict). */
+/** A realistic body the contract accepts (`accepts` is the zod schema's verdict), as full as any. */
 export function baseBody(
   op: Operation,
   fx: Fixture,
@@ -543,15 +543,23 @@ export function baseBody(
     numRuns: 200,
     seed,
   });
+  // The fullest accepted body, so every optional field (an API key's expiresAt, say) gets its
+  // turn at the odd values.
+  let best: unknown;
+  let bestSize = -1;
   for (let i = 0; i < candidates.length; i += 1) {
     const candidate = candidates[i];
     const value =
       candidate && typeof candidate === 'object' && !Array.isArray(candidate)
         ? { ...candidate, ...realistic[i] }
         : candidate;
-    if (accepts(value)) return value;
+    const size = pathsOf(value).length;
+    if (size > bestSize && accepts(value)) {
+      best = value;
+      bestSize = size;
+    }
   }
-  return candidates.find(accepts);
+  return best ?? candidates.find(accepts);
 }
 
 function resolveBody(op: Operation): JsonSchema {
