@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The entry point of `npm start`, `npm test`, `npm run bench` and friends. Plain Node.js with no
-// dependencies, because on a fresh clone nothing is installed yet: it installs what is missing,
-// then runs the TypeScript command through tsx.
+// The entry point of `npm start`, `npm test`, `npm run test:unit`, `npm run bench` and friends.
+// Plain Node.js with no dependencies, because on a fresh clone nothing is installed yet: it
+// installs what is missing, then runs the TypeScript command through tsx.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -9,7 +9,16 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const [command = 'start', ...args] = process.argv.slice(2);
-const commands = new Set(['start', 'test', 'bench', 'demo', 'chaos', 'meetmatt', 'install']);
+const commands = new Set([
+  'start',
+  'test',
+  'unit',
+  'bench',
+  'demo',
+  'chaos',
+  'meetmatt',
+  'install',
+]);
 
 function fail(message) {
   process.stderr.write(`${message}\n`);
@@ -43,14 +52,20 @@ if (!installed()) {
 if (command === 'install') process.exit(0);
 
 const entry = command === 'meetmatt' ? 'cli/main.ts' : `${command}.ts`;
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', path.join(root, 'scripts', 'src', entry), ...args],
-  {
-    cwd: process.env.INIT_CWD && command === 'meetmatt' ? process.env.INIT_CWD : root,
-    stdio: 'inherit',
-  },
-);
+// The unit tests prepare nothing (no servers), so they go straight to jest.
+const argv =
+  command === 'unit'
+    ? [
+        path.join(root, 'node_modules', 'jest', 'bin', 'jest.js'),
+        '--config',
+        path.join(root, 'jest.unit.config.js'),
+        ...args,
+      ]
+    : ['--import', 'tsx', path.join(root, 'scripts', 'src', entry), ...args];
+const child = spawn(process.execPath, argv, {
+  cwd: process.env.INIT_CWD && command === 'meetmatt' ? process.env.INIT_CWD : root,
+  stdio: 'inherit',
+});
 // Ctrl-C reaches the whole process group; the child shuts down on its own signal. Forward
 // SIGTERM (a supervisor's stop) and do not die before the child has finished.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
