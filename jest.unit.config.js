@@ -52,6 +52,8 @@ module.exports = {
     ...(base.setupFilesAfterEnv ?? []),
     path.join(__dirname, 'infra/test-setup/unit.js'),
   ],
+  // Nothing here waits on a server, so every core runs tests (jest's default leaves one idle).
+  maxWorkers: '100%',
   // A pure test that waits this long is waiting for something that is not there.
   testTimeout: 5000,
 };
