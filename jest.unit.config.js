@@ -4,7 +4,9 @@
 // Selected by folder where the folder says it (every service's `test/domain/`, all of
 // `contracts/test/`, infra's `test/config/`), and by name for pure tests that sit beside tests
 // needing servers. infra/test-setup/unit.js refuses every socket, so a selected test that needs
-// a server fails here, by name, instead of passing only where the servers happen to run.
+// a server fails here, by name, instead of passing only where the servers happen to run. The
+// strong check runs it where nothing listens at all (loopback up, no server):
+//   unshare -rn sh -c 'ip link set lo up; npm run test:unit'
 const fs = require('node:fs');
 const path = require('node:path');
 const base = require('./jest.config');
