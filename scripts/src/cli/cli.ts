@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { type CommandSpec, commandHelp, commandUsage, parseInvocation } from './command';
 import { commands } from './commands';
-import { CliError, UsageError, describeError } from './errors';
+import { completionScript } from './completion';
+import { CliError, DeclinedError, UsageError, describeError } from './errors';
+import { closest } from './suggest';
 import { Output, type Streams } from './output';
 import { type Runtime } from './runtime';
 
@@ -23,10 +27,12 @@ function topHelp(): string {
     lines.push(`  ${usage.padEnd(width)}  ${c.summary}`);
   }
   lines.push(
+    `  ${'meetmatt completion <bash|zsh>'.padEnd(width)}  Print a shell completion script (source <(meetmatt completion bash))`,
     '',
     'Every command takes --json (machine-readable output) and --help (options and examples).',
     'Commands that change something ask first; --yes answers for you, --dry-run changes nothing.',
     'Exit status: 0 done, 1 failed (one line on stderr says why), 2 the command line is wrong.',
+    'meetmatt --version prints the version. NO_COLOR=1 turns colour off, FORCE_COLOR=1 on.',
   );
   return lines.join('\n');
 }
@@ -52,7 +58,18 @@ function resolve(argv: string[]): { spec: CommandSpec; rest: string[] } | { help
     return { help: topHelp() };
   }
   if (!groups.includes(first)) {
-    throw new UsageError(`unknown command ${JSON.stringify(first)} (see meetmatt --help)`);
+    const guess = closest(first, [...groups, 'completion', 'help']);
+    if (first.startsWith('-')) {
+      const flag = closest(first, ['--help', '--version']);
+      throw new UsageError(
+        `unknown option ${first}${flag ? `; did you mean ${flag}?` : ''} (see meetmatt --help)`,
+        flag,
+      );
+    }
+    throw new UsageError(
+      `unknown command ${JSON.stringify(first)}${guess ? `; did you mean ${guess}?` : ''} (see meetmatt --help)`,
+      guess,
+    );
   }
   const single = commands.find((c) => c.name === first);
   if (single) return { spec: single, rest: argv.slice(1) };
@@ -64,8 +81,18 @@ function resolve(argv: string[]): { spec: CommandSpec; rest: string[] } | { help
     return { help: groupHelp(first) };
   }
   const spec = commands.find((c) => c.name === `${first} ${second}`);
-  if (!spec)
-    throw new UsageError(`unknown command "${first} ${second}"; expected ${subcommands(first)}`);
+  if (!spec) {
+    const members = commands
+      .filter((c) => c.name.startsWith(`${first} `))
+      .map((c) => c.name.split(' ')[1]!);
+    const guess = closest(second, members);
+    throw new UsageError(
+      guess
+        ? `unknown command "${first} ${second}"; did you mean ${first} ${guess}?`
+        : `unknown command "${first} ${second}"; expected ${subcommands(first)}`,
+      guess && `${first} ${guess}`,
+    );
+  }
   return { spec, rest: argv.slice(2) };
 }
 
@@ -84,6 +111,20 @@ function subcommands(group: string): string {
     .join(', ');
 }
 
+/** scripts/package.json's version: one number for the CLI and the workspace it ships in. */
+export function cliVersion(): string {
+  const file = path.join(__dirname, '..', '..', 'package.json');
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+/** `--json` asked for before any `--` (after it, words are arguments, not options). */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+type ErrorKind = 'usage' | 'declined' | 'interrupted' | 'failed';
+
 export interface CliProcess {
   streams: Streams;
   env: NodeJS.ProcessEnv;
@@ -95,6 +136,25 @@ export interface CliProcess {
 export async function runCli(argv: string[], proc: CliProcess): Promise<number> {
   let runtime: Runtime | undefined;
   try {
+    if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+      proc.streams.stdout.write(
+        wantsJson(argv)
+          ? `${JSON.stringify({ version: cliVersion() })}\n`
+          : `meetmatt ${cliVersion()}\n`,
+      );
+      return 0;
+    }
+    if (argv[0] === 'completion') {
+      if (argv[1] === '--help' || argv[1] === '-h') {
+        proc.streams.stdout.write(
+          'Usage: meetmatt completion <bash|zsh>\n\nPrints a completion script generated from the command table.\n\nExamples:\n  source <(meetmatt completion bash)\n  meetmatt completion zsh > "${fpath[1]}/_meetmatt"\n',
+        );
+        return 0;
+      }
+      if (argv.length > 2) throw new UsageError(`unexpected argument ${JSON.stringify(argv[2])}`);
+      proc.streams.stdout.write(completionScript(argv[1] ?? '', commands));
+      return 0;
+    }
     const resolved = resolve(argv);
     if ('help' in resolved) {
       proc.streams.stdout.write(`${resolved.help}\n`);
@@ -115,8 +175,25 @@ export async function runCli(argv: string[], proc: CliProcess): Promise<number> 
   } catch (error) {
     const aborted = proc.signal.aborted && !(error instanceof CliError);
     const line = aborted ? 'interrupted' : describeError(error);
-    proc.streams.stderr.write(`error: ${line}\n`);
-    return error instanceof CliError ? error.exitCode : aborted ? 130 : 1;
+    const exitCode = error instanceof CliError ? error.exitCode : aborted ? 130 : 1;
+    if (wantsJson(argv)) {
+      // A script that asked for JSON parses the failure too; still on stderr, so stdout holds
+      // only results and `… --json | jq` never mistakes an error for one.
+      const kind: ErrorKind =
+        error instanceof UsageError
+          ? 'usage'
+          : error instanceof DeclinedError
+            ? 'declined'
+            : aborted
+              ? 'interrupted'
+              : 'failed';
+      const suggestion = error instanceof UsageError ? error.suggestion : undefined;
+      const body = {
+        error: { kind, message: line, exitCode, ...(suggestion ? { suggestion } : {}) },
+      };
+      proc.streams.stderr.write(`${JSON.stringify(body)}\n`);
+    } else proc.streams.stderr.write(`error: ${line}\n`);
+    return exitCode;
   } finally {
     await runtime?.close();
   }

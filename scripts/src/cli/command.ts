@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors';
+import { closest } from './suggest';
 import { type Runtime } from './runtime';
 
 export interface OptionSpec {
@@ -7,6 +8,8 @@ export interface OptionSpec {
   short?: string;
   /** The value's placeholder in help, e.g. `<stream>`. */
   value?: string;
+  /** The only values it takes, offered by shell completion. */
+  choices?: readonly string[];
   description: string;
 }
 
@@ -65,7 +68,7 @@ export function parseInvocation(spec: CommandSpec, argv: string[]): Invocation &
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: attachDashValues(argv, options),
       options: Object.fromEntries(
         Object.entries(options).map(([name, o]) => [
           name,
@@ -76,9 +79,8 @@ export function parseInvocation(spec: CommandSpec, argv: string[]): Invocation &
       strict: true,
     });
   } catch (error) {
-    throw new UsageError(
-      `${parseProblem(error as Error & { code?: string }, options)} (see meetmatt ${spec.name} --help)`,
-    );
+    const problem = parseProblem(error as Error & { code?: string }, options);
+    throw new UsageError(`${problem.text} (see meetmatt ${spec.name} --help)`, problem.suggestion);
   }
   const values = parsed.values as Values;
   const help = values.help === true;
@@ -107,22 +109,61 @@ export function parseInvocation(spec: CommandSpec, argv: string[]): Invocation &
   };
 }
 
+/**
+ * `--limit -3` and `-n -3`: util.parseArgs refuses a value that starts with a dash (it might be
+ * a forgotten value followed by another option). A dash followed by a digit is no option of
+ * ours, so it is taken as the value, and the option's own check says what is wrong with it.
+ */
+function attachDashValues(argv: string[], options: Record<string, OptionSpec>): string[] {
+  const byShort = new Map(
+    Object.entries(options)
+      .filter(([, o]) => o.short)
+      .map(([name, o]) => [o.short!, name]),
+  );
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = token.startsWith('--')
+      ? token.slice(2)
+      : /^-[a-zA-Z]$/.test(token)
+        ? byShort.get(token.slice(1))
+        : undefined;
+    const next = argv[i + 1];
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i += 1;
+    } else out.push(token);
+  }
+  return out;
+}
+
 function parseProblem(
   error: Error & { code?: string },
   options: Record<string, OptionSpec>,
-): string {
+): { text: string; suggestion?: string } {
   const quoted = /'(-{1,2}[^']+)'/.exec(error.message)?.[1];
   switch (error.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${quoted ?? ''}`.trim();
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const unknown = quoted ?? '';
+      const known = Object.keys(options).map((name) => `--${name}`);
+      const guess = unknown.startsWith('--') ? closest(unknown.split('=')[0]!, known) : undefined;
+      return guess
+        ? { text: `unknown option ${unknown}; did you mean ${guess}?`, suggestion: guess }
+        : { text: `unknown option ${unknown}`.trim() };
+    }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       const name = /--([a-z-]+)/.exec(error.message)?.[1];
       const option = name ? options[name] : undefined;
-      if (option?.type === 'string') return `--${name} needs a value ${option.value ?? '<value>'}`;
-      return `--${name ?? '?'} takes no value`;
+      if (option?.type === 'string')
+        return { text: `--${name} needs a value ${option.value ?? '<value>'}` };
+      return { text: `--${name ?? '?'} takes no value` };
     }
     default:
-      return error.message.split('\n')[0]!;
+      return { text: error.message.split('\n')[0]! };
   }
 }
 

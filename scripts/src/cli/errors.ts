@@ -11,7 +11,11 @@ export class CliError extends Error {
 
 /** The command line itself is wrong (unknown command, bad flag, missing argument): exit 2. */
 export class UsageError extends CliError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The command or option the operator probably meant, for `--json` errors. */
+    readonly suggestion?: string,
+  ) {
     super(message, 2);
     this.name = 'UsageError';
   }

@@ -80,11 +80,22 @@ export function intOption(
   min = 1,
 ): number {
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text.trim()) || Number(text) < min)
-    throw new UsageError(
-      `${flag} expects a whole number of at least ${min}, got ${JSON.stringify(text)}`,
-    );
-  return Number(text);
+  const trimmed = text.trim();
+  if (!/^\d+$/.test(trimmed) || !Number.isSafeInteger(Number(trimmed)) || Number(trimmed) < min) {
+    const kind =
+      min === 1
+        ? 'a positive integer'
+        : min === 0
+          ? 'a whole number (0 or more)'
+          : `a whole number of at least ${min}`;
+    throw new UsageError(`${flag} must be ${kind}, got ${shownValue(text)}`);
+  }
+  return Number(trimmed);
+}
+
+/** A value as typed (`-3`), quoted only when it would not read as one token (`""`, `a b`). */
+export function shownValue(text: string): string {
+  return /^[^\s"']+$/.test(text) ? text : JSON.stringify(text);
 }
 
 /** A stored event as the CLI's JSON shows it (positions as `commit:prepare` strings). */

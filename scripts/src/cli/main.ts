@@ -4,6 +4,16 @@
  */
 import { runCli } from './cli';
 
+// `meetmatt streams list | head -1`: once the reader has gone, nothing more can be shown, and the
+// operator got what they asked for; end quietly with 0 as cat and grep do, not with a stack trace
+// from an unhandled 'error' event on the next write.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') process.exit(0);
+    throw error;
+  });
+}
+
 const controller = new AbortController();
 let interrupts = 0;
 process.on('SIGINT', () => {

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { type Column, renderTable } from './table';
 import { DeclinedError, CliError } from './errors';
+import { displayWidth, padEndToWidth } from './width';
 
 export interface Streams {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -23,7 +24,7 @@ export class Output {
     options: { json: boolean; env: NodeJS.ProcessEnv },
   ) {
     this.json = options.json;
-    this.color = Boolean(streams.stdout.isTTY) && !options.env.NO_COLOR;
+    this.color = colorWanted(options.env, Boolean(streams.stdout.isTTY));
   }
 
   get interactive(): boolean {
@@ -63,8 +64,9 @@ export class Output {
 
   /** `key  value` lines, keys aligned. */
   fields(pairs: readonly (readonly [string, string])[]): void {
-    const width = Math.max(...pairs.map(([k]) => k.length));
-    for (const [key, value] of pairs) this.line(`${this.bold(key.padEnd(width))}  ${value}`);
+    const width = Math.max(...pairs.map(([k]) => displayWidth(k)));
+    for (const [key, value] of pairs)
+      this.line(`${this.bold(padEndToWidth(key, width))}  ${value}`);
   }
 
   bold(text: string): string {
@@ -97,6 +99,19 @@ export class Output {
     rl.close();
     if (!/^y(es)?$/i.test(answer.trim())) throw new DeclinedError();
   }
+}
+
+/**
+ * Colour on a terminal, off in a pipe, unless asked otherwise: FORCE_COLOR (any value but 0 or
+ * false, as in Node and chalk) turns it on even in a pipe; NO_COLOR (any non-empty value,
+ * no-color.org) turns it off and wins over FORCE_COLOR only when FORCE_COLOR is unset.
+ */
+export function colorWanted(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return !['0', 'false'].includes(force.trim().toLowerCase());
+  if (env.NO_COLOR) return false;
+  if (env.TERM === 'dumb') return false;
+  return isTTY;
 }
 
 /** BigInts (positions) as strings, Dates as ISO: the JSON an operator can feed back in. */

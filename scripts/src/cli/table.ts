@@ -1,3 +1,5 @@
+import { displayWidth, padEndToWidth, padStartToWidth, truncateToWidth } from './width';
+
 /** One column of a table: its header, how a row shows in it, and how it behaves when narrowed. */
 export interface Column<T> {
   header: string;
@@ -21,17 +23,17 @@ export function renderTable<T>(
 ): string[] {
   const cells = rows.map((row) => columns.map((c) => clean(c.value(row))));
   const widths = columns.map((c, i) =>
-    Math.max(c.header.length, ...cells.map((r) => r[i]!.length)),
+    Math.max(displayWidth(c.header), ...cells.map((r) => displayWidth(r[i]!))),
   );
   if (options.width) fit(columns, widths, options.width);
   const line = (values: string[]) =>
     values
       .map((v, i) => {
         const w = widths[i]!;
-        const text = v.length > w ? `${v.slice(0, Math.max(0, w - 1))}…` : v;
+        const text = truncateToWidth(v, w);
         const last = i === values.length - 1;
-        if (columns[i]!.align === 'right') return text.padStart(w);
-        return last ? text : text.padEnd(w);
+        if (columns[i]!.align === 'right') return padStartToWidth(text, w);
+        return last ? text : padEndToWidth(text, w);
       })
       .join(GAP)
       .trimEnd();

@@ -65,7 +65,7 @@ describe('meetmatt, whatever the command', () => {
     expect(results.map(failureLine)).toEqual([
       'error: unknown option --bogus (see meetmatt streams list --help)',
       'error: meetmatt streams read needs <stream> (see meetmatt streams read --help)',
-      'error: --limit expects a whole number of at least 1, got "ten"',
+      'error: --limit must be a positive integer, got ten',
       'error: unknown command "frobnicate" (see meetmatt --help)',
       'error: --service expects payment, user or brain, got "billing"',
     ]);

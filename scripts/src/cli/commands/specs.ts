@@ -22,6 +22,7 @@ const serviceOption: OptionSpec = {
   type: 'string',
   short: 's',
   value: '<payment|user|brain>',
+  choices: ['payment', 'user', 'brain'],
   description: 'Only this service (default: all three)',
 };
 export const streamsList: CommandSpec = {
@@ -244,6 +245,7 @@ export const republish: CommandSpec = {
       type: 'string',
       short: 's',
       value: '<payment|user|brain>',
+      choices: ['payment', 'user', 'brain'],
       description: 'Whose events (required)',
     },
     stream: { type: 'string', value: '<stream>', description: 'Only this stream' },
