@@ -28,7 +28,7 @@ beforeAll(async () => {
     Array.from({ length: 6_000 }, (_, i) => [`field${i}`, `value ${i} `.repeat(4)]),
   );
   const event = newEvent('payment.invoice_created', data);
-  bigEventId = event.id;
+  bigEventId = event.id!;
   await appendAll(fixture.services.payment.store, `payment-${randomUUID()}`, [event]);
   for (let i = 0; i < 3; i++)
     await appendAll(fixture.services.payment.store, `payment-${randomUUID()}`, [
