@@ -219,24 +219,15 @@ function failBuild(
   state: AgentState,
 ): Decided {
   const { build, attempt, sessionId, reason, maxAttempts, now } = command.data;
-  if (!state.exists) return notFound();
-  if (!isActive(state)) return domainError(agentErrors.notBuilding, `agent is ${state.status}`);
-  if (build !== state.build || attempt !== state.attempt) {
-    return domainError(agentErrors.staleAttempt, `build ${build} attempt ${attempt} is over`);
-  }
-  if ((state.session?.id ?? null) !== sessionId) {
-    return domainError(
-      agentErrors.staleSession,
-      `session ${sessionId} is not the agent's current one`,
-    );
-  }
+  const agent = currentAttempt(state, build, attempt, sessionId);
+  if (isDomainError(agent)) return agent;
   return [
     {
       type: agentEvents.deployFailed.type,
       data: {
-        agentId: state.agentId,
-        userId: state.userId,
-        paymentId: state.paymentId,
+        agentId: agent.agentId,
+        userId: agent.userId,
+        paymentId: agent.paymentId,
         sessionId,
         reason,
         attempt,
@@ -308,24 +299,15 @@ function stopBuild(
   state: AgentState,
 ): Decided {
   const { build, attempt, sessionId, reason, now } = command.data;
-  if (!state.exists) return notFound();
-  if (!isActive(state)) return domainError(agentErrors.notBuilding, `agent is ${state.status}`);
-  if (build !== state.build || attempt !== state.attempt) {
-    return domainError(agentErrors.staleAttempt, `build ${build} attempt ${attempt} is over`);
-  }
-  if ((state.session?.id ?? null) !== sessionId) {
-    return domainError(
-      agentErrors.staleSession,
-      `session ${sessionId} is not the agent's current one`,
-    );
-  }
+  const agent = currentAttempt(state, build, attempt, sessionId);
+  if (isDomainError(agent)) return agent;
   return [
     {
       type: agentEvents.buildStopped.type,
       data: {
-        agentId: state.agentId,
-        userId: state.userId,
-        paymentId: state.paymentId,
+        agentId: agent.agentId,
+        userId: agent.userId,
+        paymentId: agent.paymentId,
         sessionId,
         reason,
         attempt,
@@ -366,6 +348,27 @@ export const agentDecider: Decider<AgentCommand, AgentEvent, AgentState> = {
   evolve: evolveAgent,
   decide: decideAgent,
 };
+
+/** A failure or a stop speaks of one attempt: refused unless it is the one under way. */
+function currentAttempt(
+  state: AgentState,
+  build: number,
+  attempt: number,
+  sessionId: string | null,
+): Agent | DomainError {
+  if (!state.exists) return notFound();
+  if (!isActive(state)) return domainError(agentErrors.notBuilding, `agent is ${state.status}`);
+  if (build !== state.build || attempt !== state.attempt) {
+    return domainError(agentErrors.staleAttempt, `build ${build} attempt ${attempt} is over`);
+  }
+  if ((state.session?.id ?? null) !== sessionId) {
+    return domainError(
+      agentErrors.staleSession,
+      `session ${sessionId} is not the agent's current one`,
+    );
+  }
+  return state;
+}
 
 function notFound(): DomainError {
   return domainError(agentErrors.notFound, 'no such agent');

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { ProviderPaymentStatusSchema } from '@meetmatt/contracts';
 import {
   type Components,
   type JsonSchema,
@@ -138,18 +139,7 @@ function hints(fx: Fixture): Record<string, fc.Arbitrary<unknown>> {
     refreshToken: fc.constantFrom(...fx.spareRefreshTokens),
     payment_id: fc.constantFrom(fx.providerPaymentId, Number(fx.providerPaymentId)),
     order_id: fc.constant(fx.paymentId),
-    payment_status: fc.constantFrom(
-      'waiting',
-      'confirming',
-      'confirmed',
-      'sending',
-      'partially_paid',
-      'finished',
-      'failed',
-      'refunded',
-      'expired',
-      'no-such-status',
-    ),
+    payment_status: fc.constantFrom(...ProviderPaymentStatusSchema.options, 'no-such-status'),
     timeZone: fc.constantFrom('Europe/Paris', 'UTC', 'America/New_York', 'Mars/Olympus'),
   };
 }
