@@ -44,7 +44,7 @@ export function divertProcessOutput(file: string): RunOutput {
   return {
     say(line) {
       original(`${line}\n`);
-      stream.write(`chaos           | ${line}\n`);
+      stream.write(`chaos           | ${new Date().toISOString()} ${line}\n`);
     },
     tail: (name) => [...(tails.get(name) ?? [])],
     restore: () =>
