@@ -70,36 +70,78 @@ export async function register(
     [{ name: 'register:email', limit: ctx.config.REGISTER_LIMIT_PER_EMAIL }, emailKey(email)],
   ]);
   if (limited) return { ok: false, error: tooManyRequests(limited, 'sign-ups') };
+  const resumed = await resumeRegistration(ctx, email, input, client);
+  if (resumed) return resumed;
   const taken = await emailTaken(ctx, email);
   if (taken) return { ok: false, error: taken };
   const passwordHash = await ctx.passwords.hash(input.password);
   const userId = randomUUID();
-  const reserved = await reserveEmail(ctx, email, userId);
-  if (!reserved.ok) return reserved;
+  // Credentials before the reservation: a registration cut off after reserving the address
+  // always leaves the password it was made with, so the client's retry can finish it.
+  await ctx.db
+    .insertInto('credentials')
+    .values({ user_id: userId, password_hash: passwordHash })
+    .execute();
+  let reserved: Result<Position | undefined> | undefined;
   let registered: Awaited<ReturnType<typeof registerUser>> | undefined;
   try {
-    registered = await registerUser(ctx, userId, email, passwordHash, input.displayName);
+    reserved = await reserveEmail(ctx, email, userId);
+    if (reserved.ok) registered = await registerUser(ctx, userId, email, input.displayName);
   } finally {
     if (!registered?.ok) await undoRegistration(ctx, email, userId);
   }
+  if (!reserved.ok) return reserved;
+  return signUpCompleted(ctx, registered, reserved.value, client);
+}
+
+async function signUpCompleted(
+  ctx: UserContext,
+  registered: Awaited<ReturnType<typeof registerUser>> | undefined,
+  reservedAt: Position | undefined,
+  client: ClientInfo,
+): Promise<Result<SignedIn>> {
+  if (!registered) throw new Error('registration left no user');
   if (!registered.ok) return registered;
   if (registered.state.status !== 'registered') throw new Error('registration left no user');
   const session = await startSession(ctx, registered.state.userId, registered.state.role, client);
-  await ctx.waitForProjections(latest(reserved.value, registered.position, session.position));
+  await ctx.waitForProjections(latest(reservedAt, registered.position, session.position));
   return { ok: true, value: { user: userView(registered.state), ...session.tokens } };
+}
+
+/**
+ * A registration whose process died after reserving the address but before recording its user
+ * (a crash, a deploy) holds the address with no account behind it. The client's retry, with the
+ * same password, finishes that registration instead of meeting "email taken" and then a failed
+ * sign-in. A different password learns nothing new: the address is taken, as before.
+ */
+async function resumeRegistration(
+  ctx: UserContext,
+  email: string,
+  input: { password: string; displayName?: string | undefined },
+  client: ClientInfo,
+): Promise<Result<SignedIn> | undefined> {
+  const reservation = await loadStream(ctx, emailReservationDecider, streams.email(email));
+  if (reservation.state.status !== 'reserved') return undefined;
+  const { userId } = reservation.state;
+  const user = await loadStream(ctx, userDecider, streams.user(userId));
+  if (user.state.status !== 'none') return undefined;
+  const row = await ctx.db
+    .selectFrom('credentials')
+    .select('password_hash')
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  if (!row || !(await ctx.passwords.verify(input.password, row.password_hash))) return undefined;
+  const registered = await registerUser(ctx, userId, email, input.displayName);
+  ctx.logger.info('registration resumed after an interruption', { userId });
+  return signUpCompleted(ctx, registered, undefined, client);
 }
 
 async function registerUser(
   ctx: UserContext,
   userId: string,
   email: string,
-  passwordHash: string,
   displayName: string | undefined,
 ) {
-  await ctx.db
-    .insertInto('credentials')
-    .values({ user_id: userId, password_hash: passwordHash })
-    .execute();
   return runCommand({
     store: ctx.store,
     catalog: ctx.catalog,
