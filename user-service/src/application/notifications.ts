@@ -41,23 +41,29 @@ export async function listNotifications(
   userId: string,
   options: { unreadOnly: boolean; limit: number },
 ): Promise<{ notifications: NotificationView[]; unread: number }> {
-  const [rows, unread] = await Promise.all([
-    ctx.db
-      .selectFrom('notifications')
-      .select(COLUMNS)
-      .where('user_id', '=', userId)
-      .$if(options.unreadOnly, (q) => q.where('read_at', 'is', null))
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(options.limit)
-      .execute(),
-    ctx.db
-      .selectFrom('notifications')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('user_id', '=', userId)
-      .where('read_at', 'is', null)
-      .executeTakeFirstOrThrow(),
-  ]);
+  // One snapshot for both reads: apart, a notification committed in between showed in the list
+  // while the unread count still missed it.
+  const { rows, unread } = await ctx.db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute(async (trx) => ({
+      rows: await trx
+        .selectFrom('notifications')
+        .select(COLUMNS)
+        .where('user_id', '=', userId)
+        .$if(options.unreadOnly, (q) => q.where('read_at', 'is', null))
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(options.limit)
+        .execute(),
+      unread: await trx
+        .selectFrom('notifications')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('user_id', '=', userId)
+        .where('read_at', 'is', null)
+        .executeTakeFirstOrThrow(),
+    }));
   return { notifications: rows.map(notificationView), unread: Number(unread.n) };
 }
 
