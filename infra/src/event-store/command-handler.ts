@@ -1,5 +1,5 @@
-import { type CausalMetadata, type DomainEvent, type EventCatalog } from './event-catalog';
-import { type Decider, type DomainError, isDomainError } from './decider';
+import { type Decider, type DomainError, type DomainEvent, isDomainError } from '../domain';
+import { type CausalMetadata, type EventCatalog } from './event-catalog';
 import { WrongExpectedRevisionError } from './errors';
 import { type EventStore, type ExpectedRevision, type Position } from './types';
 
