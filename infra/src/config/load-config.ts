@@ -4,18 +4,34 @@ import { accessTokenDefaults } from '@meetmatt/contracts';
 
 export * from './production-secrets';
 
+/** One variable and what is wrong with it. */
+export interface ConfigProblem {
+  variable: string;
+  problem: string;
+}
+
 /**
- * Raised when the environment does not satisfy a service's configuration schema.
- * Its message is one line naming the variable and what is wrong with it, so a
- * process can print it and exit before it opens a port.
+ * Raised when the environment does not satisfy a service's configuration schema. It lists every
+ * variable that is wrong at once (an operator fixes them in one go, not one restart each), on
+ * one line, so a process can print it and exit before it opens a port. `variable` and `problem`
+ * are the first of `problems`.
  */
 export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    readonly problem: string,
-  ) {
-    super(`Invalid configuration: ${variable} ${problem}`);
+  readonly variable: string;
+  readonly problem: string;
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(variable: string, problem: string);
+  constructor(problems: readonly ConfigProblem[]);
+  constructor(first: string | readonly ConfigProblem[], problem?: string) {
+    const problems =
+      typeof first === 'string' ? [{ variable: first, problem: problem ?? '' }] : first;
+    const listed = problems.map((p) => `${p.variable} ${p.problem}`);
+    super(`Invalid configuration: ${listed.join('; ')}`);
     this.name = 'ConfigError';
+    this.problems = problems;
+    this.variable = problems[0]?.variable ?? '(environment)';
+    this.problem = problems[0]?.problem ?? 'invalid';
   }
 }
 
@@ -29,15 +45,36 @@ type Env = Record<string, string | undefined>;
  */
 export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.env): z.infer<S> {
   const input: Env = {};
+  const problems: ConfigProblem[] = [];
   for (const key of Object.keys(schema.shape)) {
-    const value = env[key] ?? fromFile(key, env[`${key}_FILE`]);
+    let value = env[key];
+    if (value === undefined) {
+      try {
+        value = fromFile(key, env[`${key}_FILE`]);
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        problems.push(...error.problems);
+      }
+    }
     input[key] = value === undefined || value.trim() === '' ? undefined : value;
   }
   const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
+  if (result.success && problems.length === 0) return result.data;
+  const named = new Set(problems.map((p) => p.variable.replace(/_FILE$/, '')));
+  for (const issue of result.success ? [] : result.error.issues) {
+    const problem = problemOf(schema, input, issue);
+    // A variable whose _FILE could not be read is already reported; its emptiness is no news.
+    if (named.has(problem.variable)) continue;
+    named.add(problem.variable);
+    problems.push(problem);
+  }
+  throw new ConfigError(problems);
+}
+
+/** Only the first issue of each variable is reported (zod may find several in one value). */
+function problemOf(schema: z.ZodObject, input: Env, issue: z.core.$ZodIssue): ConfigProblem {
   // A problem inside a parsed value (a JSON variable's keys.0.kty) names the variable, then where.
-  const [first, ...inside] = issue?.path.map(String) ?? [];
+  const [first, ...inside] = issue.path.map(String);
   const variable = first ?? '(environment)';
   const given = input[variable];
   // Unset with a default: the default is what was refused (production refuses local defaults).
@@ -49,7 +86,7 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: Env = process.
         ? 'is not set (its local default)'
         : 'is missing';
   const where = inside.length ? `${inside.join('.')}: ` : '';
-  throw new ConfigError(variable, `${shown}: ${where}${issue?.message ?? 'invalid'}`);
+  return { variable, problem: `${shown}: ${where}${issue.message || 'invalid'}` };
 }
 
 /** The variables a schema reads, with the `_FILE` form of each. */

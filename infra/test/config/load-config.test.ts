@@ -51,4 +51,40 @@ describe('loadConfig', () => {
   test('when a variable is set to an empty string, then the default applies', () => {
     expect(loadConfig(schema, { PORT: '  ' }).PORT).toBe(3001);
   });
+
+  test('when several variables are wrong, then one error lists each of them with why, on one line', () => {
+    let caught: unknown;
+    try {
+      loadConfig(schema, {
+        PORT: 'abc',
+        DATABASE_URL: 'not a url',
+        FEATURE: 'maybe',
+        NOWPAYMENTS_API_KEY: 'short',
+      });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    expect(error.problems.map((p) => p.variable)).toEqual([
+      'PORT',
+      'DATABASE_URL',
+      'FEATURE',
+      'NOWPAYMENTS_API_KEY',
+    ]);
+    expect(error.message).toBe(
+      'Invalid configuration: PORT is "abc": expected a port number; ' +
+        'DATABASE_URL is "not a url": expected a URL; FEATURE is "maybe": expected true or false; ' +
+        'NOWPAYMENTS_API_KEY is (hidden): Too small: expected string to have >=10 characters',
+    );
+    expect(error.variable).toBe('PORT');
+  });
+
+  test('when a _FILE cannot be read and another variable is wrong, then both are reported', () => {
+    expect(() =>
+      loadConfig(schema, { NOWPAYMENTS_API_KEY_FILE: '/nonexistent/key', PORT: '-1' }),
+    ).toThrow(
+      'Invalid configuration: NOWPAYMENTS_API_KEY_FILE is "/nonexistent/key": cannot read it (ENOENT); PORT is "-1": expected a port between 0 and 65535',
+    );
+  });
 });
