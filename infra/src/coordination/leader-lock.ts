@@ -3,7 +3,6 @@ import { setMaxListeners } from 'node:events';
 import type pg from 'pg';
 import { dedicatedClient, destroySocket, endClient } from '../db/dedicated-client';
 import { type Logger } from '../logging/logger';
-import { pause } from '../messaging/abortable';
 import { sleep } from '../runtime/backoff';
 
 export interface LeaderLockOptions {
@@ -44,7 +43,7 @@ export function advisoryKey(key: string): [number, number] {
 export class LeaderLock {
   private stopped = false;
   private client: pg.Client | undefined;
-  private wake: (() => void) | undefined;
+  private readonly stopping = new AbortController();
   private leading = false;
 
   constructor(private readonly options: LeaderLockOptions) {}
@@ -62,7 +61,7 @@ export class LeaderLock {
     while (!this.stopped) {
       const client = await this.tryAcquire();
       if (!client) {
-        await sleep(this.options.retryMs ?? 2_000, (wake) => (this.wake = wake));
+        await sleep(this.options.retryMs ?? 2_000, this.stopping.signal);
         continue;
       }
       const controller = new AbortController();
@@ -91,14 +90,14 @@ export class LeaderLock {
         await heartbeat;
         await this.release(client);
       }
-      if (!this.stopped) await sleep(200, (wake) => (this.wake = wake));
+      if (!this.stopped) await sleep(200, this.stopping.signal);
     }
   }
 
   /** Ends leadership; `run`'s work sees its signal abort through the closed connection. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.stopping.abort();
     const client = this.client;
     if (client) await endClient(client);
   }
@@ -107,7 +106,7 @@ export class LeaderLock {
   private async heartbeat(client: pg.Client, signal: AbortSignal): Promise<void> {
     const everyMs = this.options.heartbeatMs ?? 5_000;
     while (!signal.aborted) {
-      await pause(everyMs, signal);
+      await sleep(everyMs, signal);
       if (signal.aborted) return;
       try {
         await client.query('SELECT 1');

@@ -26,7 +26,7 @@ export class BrokerConnection extends EventEmitter {
   private lastErrorValue: string | undefined;
   private attempt = 0;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly closing = new AbortController();
   reconnects = 0;
 
   constructor(private readonly options: BrokerConnectionOptions) {
@@ -85,7 +85,7 @@ export class BrokerConnection extends EventEmitter {
     if (this.stateValue === 'closed') return;
     this.stateValue = 'closed';
     this.emit('closed');
-    this.wake?.();
+    this.closing.abort();
     const model = this.model;
     this.model = undefined;
     // A broker that stopped answering never acknowledges the close: the socket is cut instead.
@@ -146,7 +146,7 @@ export class BrokerConnection extends EventEmitter {
         this.options.minDelayMs ?? 200,
         this.options.maxDelayMs ?? 5_000,
       );
-      await sleep(delay, (wake) => (this.wake = wake));
+      await sleep(delay, this.closing.signal);
     }
   }
 }

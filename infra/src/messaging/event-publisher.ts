@@ -4,8 +4,8 @@ import { busHeaders } from '@meetmatt/contracts';
 import { type RecordedEvent } from '../event-store/types';
 import { type Logger } from '../logging/logger';
 import { type Metrics } from '../metrics/metrics';
-import { backoffDelay } from '../runtime/backoff';
-import { abortError, pause } from './abortable';
+import { backoffDelay, sleep } from '../runtime/backoff';
+import { abortError } from './abortable';
 import { type BrokerConnection } from './broker-connection';
 import { type OutgoingMessage, toCloudEvent, toMessage } from './cloud-event';
 import {
@@ -188,7 +188,7 @@ export class EventPublisher {
       error: this.channel.lastError,
     });
     await this.channel.reset('publish not confirmed', channel);
-    await pause(backoffDelay(attempt, 50, 2_000), signal);
+    await sleep(backoffDelay(attempt, 50, 2_000), signal);
   }
 }
 

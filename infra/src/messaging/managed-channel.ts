@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { type ConfirmChannel } from 'amqplib';
 import { type Logger } from '../logging/logger';
-import { backoffDelay } from '../runtime/backoff';
-import { abortable, pause } from './abortable';
+import { backoffDelay, sleep } from '../runtime/backoff';
+import { abortable } from './abortable';
 import { type BrokerConnection, settlesWithin } from './broker-connection';
 
 export interface ManagedChannelOptions {
@@ -111,7 +111,7 @@ export class ManagedChannel extends EventEmitter {
       }
       attempt = Date.now() - openedAt > HEALTHY_MS ? 1 : attempt + 1;
       const { minDelayMs = 100, maxDelayMs = 5_000 } = this.options;
-      await pause(backoffDelay(attempt, minDelayMs, maxDelayMs), signal);
+      await sleep(backoffDelay(attempt, minDelayMs, maxDelayMs), signal);
     }
   }
 

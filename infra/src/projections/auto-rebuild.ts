@@ -1,5 +1,4 @@
-import { backoffDelay } from '../runtime/backoff';
-import { pause } from './changes';
+import { backoffDelay, sleep } from '../runtime/backoff';
 import { resolveContext } from './context';
 import { ProjectionStateError, errorMessage } from './errors';
 import { rebuildProjection } from './rebuild';
@@ -46,7 +45,7 @@ export async function rebuildToCodeVersion<DB>(
       const wait = busy
         ? (options.leaderRetryMs ?? 2_000)
         : backoffDelay(failures, 10_000, 600_000);
-      await pause(wait, signal);
+      await sleep(wait, signal);
     }
   }
 }

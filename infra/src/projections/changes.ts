@@ -23,11 +23,6 @@ export class Changes {
   }
 }
 
-/** Sleeps `ms`, or less if `signal` aborts; leaves no listener behind. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Changes().next(ms, signal);
-}
-
 /** Runs tasks one after another: a batch, a checkpoint write and a control check never interleave. */
 export class SerialLane {
   private tail: Promise<unknown> = Promise.resolve();

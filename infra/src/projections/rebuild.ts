@@ -2,7 +2,6 @@ import { type Position, type RecordedEvent, comparePositions } from '../event-st
 import { backoffDelay, sleep } from '../runtime/backoff';
 import { type ApplyTarget, applyBatch, applyIsolating } from './apply-batch';
 import { type ProjectionContext, type ResolvedContext, resolveContext } from './context';
-import { pause } from './changes';
 import { tryExclusiveLock } from './exclusive-lock';
 import {
   CheckpointMovedError,
@@ -161,7 +160,7 @@ async function buildAndSwap(
       outcome,
       attempt,
     });
-    if (outcome === 'gave-way') await pause(backoffDelay(attempt, 50, 1_000), run.signal);
+    if (outcome === 'gave-way') await sleep(backoffDelay(attempt, 50, 1_000), run.signal);
   }
 }
 

@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { LeaderLock } from '../coordination/leader-lock';
 import { type Logger } from '../logging/logger';
-import { pause } from '../messaging/abortable';
+import { sleep } from './backoff';
 
 /** One kind of row that would otherwise pile up forever. */
 export interface PruneTask {
@@ -77,7 +77,7 @@ export class Housekeeping {
   private async lead(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await this.runOnce();
-      await pause(this.options.intervalMs, signal);
+      await sleep(this.options.intervalMs, signal);
     }
   }
 }

@@ -28,7 +28,7 @@ export class PostgresSubscription implements Subscription {
   private positionValue: Position | undefined;
   private caughtUpValue = false;
   private stopped = false;
-  private wakeSleep: (() => void) | undefined;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly store: PostgresEventStore,
@@ -52,7 +52,7 @@ export class PostgresSubscription implements Subscription {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wakeSleep?.();
+    this.stopping.abort();
     this.store.notifier.wakeLocal();
     await this.done.catch(() => undefined);
   }
@@ -164,6 +164,6 @@ export class PostgresSubscription implements Subscription {
   }
 
   private pause(ms: number): Promise<void> {
-    return sleep(ms, (wake) => (this.wakeSleep = wake));
+    return sleep(ms, this.stopping.signal);
   }
 }

@@ -1,0 +1,47 @@
+import { sleep } from '../runtime/backoff';
+
+export interface EventuallyOptions {
+  /** How long to keep trying (default 10 s). */
+  timeoutMs?: number;
+  /** The pause between tries (default 20 ms). */
+  intervalMs?: number;
+}
+
+/**
+ * Polls `probe` until it passes, and returns what it returned. The probe has not passed yet
+ * while it throws (a failed `expect`, a refused connection) or returns `false`; anything else,
+ * `undefined` included, passes. A value that may be missing says so: `find(...) ?? false`.
+ * After the deadline it fails naming `what` it waited for and the probe's last error.
+ */
+export async function eventually<T>(
+  what: string,
+  probe: () => T | false | Promise<T | false>,
+  options: EventuallyOptions | number = {},
+): Promise<T> {
+  const { timeoutMs = 10_000, intervalMs = 20 } =
+    typeof options === 'number' ? { timeoutMs: options } : options;
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== false) return value;
+      lastError = undefined;
+    } catch (error) {
+      lastError = error;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw timedOut(what, timeoutMs, lastError);
+    await sleep(Math.min(intervalMs, left));
+  }
+}
+
+function timedOut(what: string, timeoutMs: number, lastError: unknown): Error {
+  const last =
+    lastError === undefined
+      ? ''
+      : `; last try: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`;
+  return new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`, {
+    cause: lastError,
+  });
+}
