@@ -10,7 +10,7 @@ import {
   runMain,
 } from '@meetmatt/infra';
 import { migrations } from '../migrations';
-import { AgentCommands } from './application/agent-commands';
+import { Deployments } from './application/deployments';
 import { AgentRepository, agentCatalog } from './application/agent-repository';
 import { BuildTracker } from './application/build-tracker';
 import { consumedPaymentEvents, paymentEventsHandler } from './application/payment-events';
@@ -18,7 +18,7 @@ import { type BrainConfig, buildsIncludedFor, loadBrainConfig, maxAcuLimitFor } 
 import { DevinClient } from './devin';
 import { agentRoutes } from './http/routes';
 import { agentsProjection } from './projections/agents-projection';
-import { type BrainDb } from './projections/db';
+import { type BrainDb } from './database';
 
 export interface StartBrainOptions {
   /** Settings over the environment (tests pass PORT: 0 and their own database). */
@@ -102,7 +102,7 @@ export async function start(options: StartBrainOptions = {}): Promise<RunningBra
     tracker.start();
     host.onStop(() => tracker.stop());
 
-    const commands = new AgentCommands({
+    const deployments = new Deployments({
       db,
       agents,
       policy,
@@ -126,7 +126,7 @@ export async function start(options: StartBrainOptions = {}): Promise<RunningBra
       }),
       routes: agentRoutes({
         db,
-        commands,
+        deployments,
         buildsIncluded: policy.buildsIncluded,
         waitForProjections: (position) => host.waitForProjections(position),
       }),

@@ -70,9 +70,11 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
   try {
     const { logger, eventStore: store } = host;
     const db = host.database.db;
-    const catalog = paymentCatalog();
-    const commands = new PaymentCommands(store, catalog);
-    const catalogue = new Catalogue(config.plans);
+    // The event types the service writes (validated on append, upcast on read): not the plans.
+    const eventCatalog = paymentCatalog();
+    const commands = new PaymentCommands(store, eventCatalog);
+    // The plans on sale and their prices.
+    const plans = new Catalogue(config.plans);
     const provider = new NowPaymentsClient({
       apiUrl: config.NOWPAYMENTS_API_URL,
       apiKey: config.NOWPAYMENTS_API_KEY,
@@ -95,7 +97,7 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
     const createPayment = new CreatePayment({
       commands,
       provider,
-      catalogue,
+      catalogue: plans,
       payCurrencies: config.PAYMENT_CURRENCIES,
       idempotency: new IdempotencyKeys(db, { leaseMs: config.NOWPAYMENTS_TIMEOUT_MS + 5_000 }),
       openings,
@@ -105,7 +107,7 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
     });
 
     await openings.sweep();
-    await host.startProjections([paymentsProjection], catalog);
+    await host.startProjections([paymentsProjection], eventCatalog);
     // Logged-out sessions and revoked API keys are refused here too, not only at the gateway.
     const revocations = new RevocationList(config.ACCESS_TOKEN_MAX_TTL_SECONDS);
     await RevocationFeed.start(host, { queue: queues.paymentRevocations, list: revocations });
@@ -123,7 +125,7 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
         revocations,
       }),
       routes: paymentRoutes({
-        catalogue,
+        catalogue: plans,
         createPayment,
         queries,
         refunds,

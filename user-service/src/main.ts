@@ -40,7 +40,7 @@ import { loadKeyRing } from './application/signing-keys';
 import { UsageRecorder } from './application/usage-recorder';
 import { VerifyCaller } from './application/verify-caller';
 import { type UserConfig, loadUserConfig } from './config';
-import { type UserDb } from './db';
+import { type UserDb } from './database';
 import { authRoutes } from './http/auth-routes';
 import { notificationStreamRoute } from './http/notification-stream';
 import { userRoutes } from './http/user-routes';

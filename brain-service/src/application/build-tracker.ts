@@ -2,7 +2,7 @@ import { type Kysely } from 'kysely';
 import { agentEvents } from '@meetmatt/contracts';
 import { type EventStore, LeaderLock, type Metrics, type Subscription } from '@meetmatt/infra';
 import { agentStreamId } from '../domain/agent-identity';
-import { type BrainDb } from '../projections/db';
+import { type BrainDb } from '../database';
 import { type BuildWorkerDeps, trackAgent } from './build-worker';
 import { pause } from './pause';
 

@@ -12,7 +12,7 @@ import {
 import { type BuildBlockReason, initialAgentState } from '../domain/agent';
 import { decideAgent } from '../domain/agent-decide';
 import { agentIdFor, agentStreamId } from '../domain/agent-identity';
-import { type BrainDb } from '../projections/db';
+import { type BrainDb } from '../database';
 import { AgentRepository, agentCatalog } from './agent-repository';
 import { type BuildPolicy, deployCommandFor } from './deploy-request';
 import { type PaymentFacts, recordPayment } from './payments';

@@ -1,6 +1,6 @@
 import { type Kysely, type Transaction } from 'kysely';
 import { type AgentSpec } from '@meetmatt/contracts';
-import { type BrainDb } from '../projections/db';
+import { type BrainDb } from '../database';
 
 /**
  * What a payment can be as far as the brain knows. A payment only moves up this order (the

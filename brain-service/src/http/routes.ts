@@ -1,7 +1,7 @@
 import { type Kysely } from 'kysely';
 import { brainEndpoints } from '@meetmatt/contracts';
 import { HttpError, type Position, type Principal, type Routes } from '@meetmatt/infra';
-import { type AgentCommands } from '../application/agent-commands';
+import { type Deployments } from '../application/deployments';
 import {
   type AgentRow,
   type Viewer,
@@ -10,7 +10,7 @@ import {
   findAgent,
   listAgents,
 } from '../projections/agent-queries';
-import { type BrainDb } from '../projections/db';
+import { type BrainDb } from '../database';
 import { decodeCursor, encodeCursor } from './cursor';
 import {
   type BuildsIncluded,
@@ -22,7 +22,7 @@ import {
 
 export interface AgentRoutesDeps {
   db: Kysely<BrainDb>;
-  commands: AgentCommands;
+  deployments: Deployments;
   buildsIncluded: BuildsIncluded;
   /** Read-your-writes: resolves once the read models have passed `position`. */
   waitForProjections(position: Position | undefined): Promise<unknown>;
@@ -50,14 +50,14 @@ const viewerOf = (principal: Principal | undefined): Viewer => {
 
 const agentNotFound = () => HttpError.notFound('No such agent');
 
-/** The agents API: thin handlers over the commands and the read models. */
+/** The agents API: thin handlers over the deployments and the read models. */
 export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
-  const { db, commands, buildsIncluded } = deps;
+  const { db, deployments, buildsIncluded } = deps;
   const summary = (row: AgentRow) => agentSummary(row, buildsIncluded);
   return (routes) => {
     routes.add(brainEndpoints.deployAgent, async ({ body, principal }) => {
       const { paymentId, ...overrides } = parsed(body);
-      const outcome = await commands.deploy(signedIn(principal).userId, paymentId, overrides);
+      const outcome = await deployments.deploy(signedIn(principal).userId, paymentId, overrides);
       switch (outcome.kind) {
         case 'not-found':
           throw HttpError.notFound('No payment of yours with this id');
@@ -122,7 +122,7 @@ export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
     });
 
     routes.add(brainEndpoints.rebuildAgent, async ({ params, body, principal }) => {
-      const outcome = await commands.rebuild(
+      const outcome = await deployments.rebuild(
         params.id,
         viewerOf(principal),
         parsed(body).instructions,

@@ -4,7 +4,7 @@ import {
   type AgentLogLinesTable,
   type AgentsTable,
   type BrainDb,
-} from './db';
+} from '../database';
 
 export type AgentRow = Selectable<AgentsTable>;
 export type HistoryRow = Selectable<AgentHistoryTable>;

@@ -3,7 +3,7 @@ import { agentEvents } from '@meetmatt/contracts';
 import { type ProjectedEvent, type Projection, defineProjection } from '@meetmatt/infra';
 import { type AgentEvent } from '../domain/agent';
 import { blockReasonText } from '../domain/agent-decide';
-import { type BrainDb } from './db';
+import { type BrainDb } from '../database';
 
 /**
  * The agents read model: one row per agent (what GET /agents/:id and the tracker's scan read),

@@ -1,6 +1,6 @@
 import { type Kysely } from 'kysely';
 import { API_KEY_PATTERN, type Role } from '@meetmatt/contracts';
-import { type UserDb } from '../db';
+import { type UserDb } from '../database';
 import { sameHash, sha256 } from './secrets';
 
 export interface ApiKeyRecord {

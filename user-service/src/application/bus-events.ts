@@ -5,7 +5,7 @@ import {
   paymentEvents,
 } from '@meetmatt/contracts';
 import { type ConsumedEvent, type HandlerResult, type Inbox } from '@meetmatt/infra';
-import { type UsageFactKind, type UserDb } from '../db';
+import { type UsageFactKind, type UserDb } from '../database';
 import { wantsNotification } from '../domain/notification';
 import { notificationDecider } from '../domain/notification-decide';
 import { streams } from '../domain/streams';

@@ -8,7 +8,7 @@ import {
   type Position,
 } from '@meetmatt/infra';
 import { type UserConfig } from '../config';
-import { type UserDb } from '../db';
+import { type UserDb } from '../database';
 import { type AccessTokens } from './access-tokens';
 import { type ApiKeyCache } from './api-key-cache';
 import { type LoginThrottle } from './login-throttle';

@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
 import { type EventStore, type PruneTask, deleteInBatches, env, loadConfig } from '@meetmatt/infra';
 import { streams } from '../domain/streams';
-import { type UserDb } from '../db';
+import { type UserDb } from '../database';
 
 /** How long the user service keeps what it no longer needs. Documented in .env.example. */
 export const userHousekeepingConfig = z.object({

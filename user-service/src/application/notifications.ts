@@ -1,6 +1,6 @@
 import { notificationDecider } from '../domain/notification-decide';
 import { streams } from '../domain/streams';
-import { type ReadModelTables } from '../db';
+import { type ReadModelTables } from '../database';
 import { type Result } from './accounts';
 import { runCommand } from './commands';
 import { type UserContext } from './context';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { type UserDb } from '../db';
+import { type UserDb } from '../database';
 
 export interface RateLimit {
   /** What is counted, e.g. `register:address`. */

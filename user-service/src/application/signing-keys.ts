@@ -3,7 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import { type Logger } from '@meetmatt/infra';
 import { createHash, createPrivateKey, randomUUID } from 'node:crypto';
 import { type PrivateSigningJwk } from '../config';
-import { type UserDb } from '../db';
+import { type UserDb } from '../database';
 
 /** The keys access tokens are signed with: the newest signs, all are published. */
 export interface KeyRing {

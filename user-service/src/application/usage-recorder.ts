@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { type Logger } from '@meetmatt/infra';
-import { type UserDb } from '../db';
+import { type UserDb } from '../database';
 
 /**
  * Counts what /auth/verify lets through, in memory, and writes it in batches: API requests per

@@ -1,6 +1,6 @@
 import { type EventOf, type userEvents } from '@meetmatt/contracts';
 import { defineProjection } from '@meetmatt/infra';
-import { type ReadModelTables } from '../db';
+import { type ReadModelTables } from '../database';
 
 type Event = EventOf<typeof userEvents.apiKeyCreated> | EventOf<typeof userEvents.apiKeyRevoked>;
 

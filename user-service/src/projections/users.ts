@@ -1,6 +1,6 @@
 import { type EventOf, type userEvents } from '@meetmatt/contracts';
 import { defineProjection } from '@meetmatt/infra';
-import { type ReadModelTables } from '../db';
+import { type ReadModelTables } from '../database';
 import { DEFAULT_PREFERENCES } from '../domain/user';
 
 type Event =

@@ -7,7 +7,7 @@ import { LoginThrottle } from '../../src/application/login-throttle';
 import { NotificationHub } from '../../src/application/notification-hub';
 import { HashGate, HashingBusyError } from '../../src/application/passwords';
 import { AuthLimits } from '../../src/application/rate-limits';
-import { type UserDb } from '../../src/db';
+import { type UserDb } from '../../src/database';
 
 describe('the guess throttle and the sign-in limits, on PostgreSQL', () => {
   let testDb: TestDatabase;

@@ -4,12 +4,12 @@ import { type Position, requestContext } from '@meetmatt/infra';
 import { type Agent } from '../domain/agent';
 import { agentErrors } from '../domain/agent-decide';
 import { agentIdFor } from '../domain/agent-identity';
-import { type BrainDb } from '../projections/db';
+import { type BrainDb } from '../database';
 import { type AgentRepository } from './agent-repository';
 import { type BuildPolicy, type DeployOverrides, deployCommandFor } from './deploy-request';
 import { type KnownPaymentStatus, findPayment } from './payments';
 
-export interface AgentCommandsDeps {
+export interface DeploymentsDeps {
   db: Kysely<BrainDb>;
   agents: AgentRepository;
   policy: BuildPolicy;
@@ -30,9 +30,9 @@ export type RebuildOutcome =
   | { kind: 'blocked'; message: string }
   | { kind: 'quota-exhausted'; message: string };
 
-/** The user-facing commands on agents: deploy a paid order, rebuild an agent. */
-export class AgentCommands {
-  constructor(private readonly deps: AgentCommandsDeps) {}
+/** What a user asks of agents: deploy a paid order, rebuild an agent. */
+export class Deployments {
+  constructor(private readonly deps: DeploymentsDeps) {}
 
   /**
    * The agent of the caller's payment. The brain knows a payment from the bus: confirmed ones
