@@ -26,19 +26,38 @@ set -eu
 : "${GATEWAY_TLS_KEY_FILE:=}"
 # Sent to user-service's /auth/verify, which answers only the gateway; unset, every credential fails.
 : "${GATEWAY_SHARED_SECRET:=}"
+# Browser origins allowed by CORS, comma or space separated; none unless set (production).
+: "${CORS_ALLOWED_ORIGINS:=}"
+# The $cors_allow_origin map's lines (nginx.conf), unless given already rendered.
+cors_map=''
+set -f
+for origin in $(printf '%s' "$CORS_ALLOWED_ORIGINS" | tr ',' ' '); do
+  case "$origin" in
+    http://?*|https://?*) ;;
+    *) echo "CORS_ALLOWED_ORIGINS: \"$origin\" is not an origin such as http://localhost:5173" >&2; exit 1 ;;
+  esac
+  case "$origin" in
+    *[!A-Za-z0-9.:/-]*|*://*/*) echo "CORS_ALLOWED_ORIGINS: \"$origin\" is not an origin such as http://localhost:5173" >&2; exit 1 ;;
+  esac
+  cors_map="$cors_map${cors_map:+
+    }\"$origin\" \$http_origin;"
+done
+set +f
+: "${GATEWAY_CORS_ORIGINS:=$cors_map}"
 GATEWAY_TLS_INCLUDE="$GATEWAY_CONF_DIR/tls.conf"
 export GATEWAY_RUN_DIR GATEWAY_CONF_DIR GATEWAY_ERROR_LOG GATEWAY_ACCESS_LOG GATEWAY_LISTEN \
   GATEWAY_AUTH_RATE GATEWAY_USER_RATE GATEWAY_ADDRESS_RATE GATEWAY_WEBHOOK_RATE GATEWAY_AUTH_BURST \
   GATEWAY_USER_BURST GATEWAY_ADDRESS_BURST GATEWAY_WEBHOOK_BURST USER_UPSTREAM_SERVERS PAYMENT_UPSTREAM_SERVERS BRAIN_UPSTREAM_SERVERS \
   GATEWAY_TLS_LISTEN GATEWAY_TLS_CERT_FILE GATEWAY_TLS_KEY_FILE GATEWAY_TLS_INCLUDE \
-  GATEWAY_SHARED_SECRET
+  GATEWAY_SHARED_SECRET GATEWAY_CORS_ORIGINS
 
 VARIABLES='${GATEWAY_RUN_DIR} ${GATEWAY_CONF_DIR} ${GATEWAY_ERROR_LOG} ${GATEWAY_ACCESS_LOG}
 ${GATEWAY_LISTEN} ${GATEWAY_AUTH_RATE} ${GATEWAY_USER_RATE} ${GATEWAY_ADDRESS_RATE}
 ${GATEWAY_WEBHOOK_RATE} ${GATEWAY_AUTH_BURST} ${GATEWAY_USER_BURST} ${GATEWAY_ADDRESS_BURST}
 ${GATEWAY_WEBHOOK_BURST} ${USER_UPSTREAM_SERVERS}
 ${PAYMENT_UPSTREAM_SERVERS} ${BRAIN_UPSTREAM_SERVERS} ${GATEWAY_TLS_LISTEN}
-${GATEWAY_TLS_CERT_FILE} ${GATEWAY_TLS_KEY_FILE} ${GATEWAY_TLS_INCLUDE} ${GATEWAY_SHARED_SECRET}'
+${GATEWAY_TLS_CERT_FILE} ${GATEWAY_TLS_KEY_FILE} ${GATEWAY_TLS_INCLUDE} ${GATEWAY_SHARED_SECRET}
+${GATEWAY_CORS_ORIGINS}'
 
 TEMPLATES=${GATEWAY_TEMPLATES:-/etc/meetmatt/gateway}
 mkdir -p "$GATEWAY_RUN_DIR" "$GATEWAY_CONF_DIR"

@@ -67,6 +67,7 @@ function npmStartOptions(dir: string, withTls: boolean): GatewayOptions {
       brain: ['127.0.0.1:13003'],
     },
     ...(withTls ? { tls: { listen: '127.0.0.1:18443', ...tls } } : {}),
+    corsOrigins: ['http://localhost:5173', 'http://127.0.0.1:5173'],
   };
 }
 
@@ -157,7 +158,34 @@ describe('gateway configuration rendered by the container entry point (docker-en
     expect(Object.values(files).join('\n')).not.toMatch(/\$\{[A-Z0-9_]+\}/);
     // nginx's own variables pass through envsubst untouched
     expect(files['nginx.conf']).toContain('$http_x_request_id $request_id_out');
-    expect(files['locations.conf']).toContain('proxy_set_header Host $host;');
+    expect(files['proxy-headers.conf']).toContain('proxy_set_header Host $host;');
+    // no CORS origin unless CORS_ALLOWED_ORIGINS says so (production)
+    expect(files['nginx.conf']).toMatch(
+      /map \$http_origin \$cors_allow_origin \{\s*default "";\s*\}/,
+    );
+  });
+
+  test('when CORS_ALLOWED_ORIGINS is set, then each origin is in the map; a path or wildcard is refused', () => {
+    const dir = runDir('entrypoint-cors');
+    const check = runEntrypoint(dir, {
+      ...localUpstreams,
+      CORS_ALLOWED_ORIGINS: 'https://app.meetmatt.ai, http://localhost:5173',
+    });
+    expect(check).toEqual({ status: 0, output: expect.stringContaining('test is successful') });
+    const conf = renderedFiles(dir)['nginx.conf'];
+    expect(conf).toContain('"https://app.meetmatt.ai" $http_origin;');
+    expect(conf).toContain('"http://localhost:5173" $http_origin;');
+    for (const bad of ['*', 'https://app.meetmatt.ai/', 'app.meetmatt.ai']) {
+      const refused = runEntrypoint(runDir('entrypoint-cors-bad'), {
+        ...localUpstreams,
+        CORS_ALLOWED_ORIGINS: bad,
+      });
+      expect([bad, refused.status, refused.output]).toEqual([
+        bad,
+        1,
+        expect.stringContaining('is not an origin'),
+      ]);
+    }
   });
 
   test('when TLS files are set, then nginx -t loads the certificate and accepts it', () => {
@@ -192,6 +220,8 @@ describe('gateway configuration rendered by the container entry point (docker-en
         'authenticated.conf',
         'locations.conf',
         'nginx.conf',
+        'proxy-headers.conf',
+        'response-headers.conf',
         'tls.conf',
       ]);
     },

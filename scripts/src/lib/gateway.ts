@@ -32,6 +32,8 @@ export interface GatewayOptions {
   tls?: { listen: string; certFile: string; keyFile: string };
   /** Sent to /auth/verify in X-Gateway-Secret (user-service's GATEWAY_SHARED_SECRET). */
   sharedSecret?: string;
+  /** Browser origins allowed by CORS (CORS_ALLOWED_ORIGINS); none when left out. */
+  corsOrigins?: string[];
 }
 
 const templateDir = path.join(repoRoot, 'infra', 'gateway');
@@ -43,6 +45,32 @@ export function renderTemplate(text: string, values: Record<string, string>): st
     if (value === undefined) throw new Error(`gateway template: no value for \${${name}}`);
     return value;
   });
+}
+
+/**
+ * CORS_ALLOWED_ORIGINS (comma or space separated) as a list of origins; each must be exactly an
+ * origin (scheme, host, optional port: no path, no wildcard), since nginx compares it as a string.
+ */
+export function parseCorsOrigins(value: string): string[] {
+  const origins = value.split(/[\s,]+/).filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin)
+      throw new Error(
+        `CORS_ALLOWED_ORIGINS: ${JSON.stringify(origin)} is not an origin such as http://localhost:5173`,
+      );
+  }
+  return [...new Set(origins)];
+}
+
+/** The lines of the $cors_allow_origin map (nginx.conf): each allowed origin is echoed back. */
+export function corsOriginMap(origins: string[]): string {
+  return origins.map((origin) => `"${origin}" $http_origin;`).join('\n    ');
 }
 
 export function gatewayValues(options: GatewayOptions): Record<string, string> {
@@ -72,6 +100,7 @@ export function gatewayValues(options: GatewayOptions): Record<string, string> {
     GATEWAY_TLS_CERT_FILE: options.tls?.certFile ?? '',
     GATEWAY_TLS_KEY_FILE: options.tls?.keyFile ?? '',
     GATEWAY_SHARED_SECRET: options.sharedSecret ?? '',
+    GATEWAY_CORS_ORIGINS: corsOriginMap(options.corsOrigins ?? []),
   };
 }
 
