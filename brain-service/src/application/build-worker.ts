@@ -1,11 +1,10 @@
 import { type Counter } from 'prom-client';
-import { type Logger, backoffDelay, isDomainError, requestContext } from '@meetmatt/infra';
+import { type Logger, backoffDelay, isDomainError, requestContext, sleep } from '@meetmatt/infra';
 import { type DevinClient, DevinError } from '../devin';
 import { type Agent, type CurrentSession, isActive, needsSession } from '../domain/agent';
 import { type AgentCommand, blockReasonText } from '../domain/agent-decide';
 import { isOurRepository } from '../domain/agent-identity';
 import { type AgentRepository, type EventContext } from './agent-repository';
-import { pause } from './pause';
 import { observeSession } from './session-observation';
 import { sessionRequestFor } from './session-request';
 
@@ -87,7 +86,7 @@ export async function trackAgent(
         ? backoffDelay(failures, settings.pollIntervalMs, settings.pollMaxIntervalMs)
         : interval;
     if (result === 'idle') interval = Math.min(interval * 2, settings.pollMaxIntervalMs);
-    await pause(wait, signal);
+    await sleep(wait, signal);
   }
 }
 

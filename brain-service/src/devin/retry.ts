@@ -45,22 +45,3 @@ export function retryDelay(
   if (retryAfterMs > policy.maxDelayMs) return null;
   return Math.max(retryAfterMs, backoff);
 }
-
-/** Sleeps `ms`, ending early (with a rejection) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

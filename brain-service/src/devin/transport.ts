@@ -1,12 +1,6 @@
-import { type Logger } from '@meetmatt/infra';
+import { type Logger, sleep } from '@meetmatt/infra';
 import { DevinError, readDetail } from './errors';
-import {
-  type DevinRetryPolicy,
-  isRetryableStatus,
-  parseRetryAfter,
-  retryDelay,
-  sleep,
-} from './retry';
+import { type DevinRetryPolicy, isRetryableStatus, parseRetryAfter, retryDelay } from './retry';
 
 export interface DevinTransportConfig {
   apiUrl: string;
@@ -76,11 +70,9 @@ export class DevinTransport {
         throw this.failure(request, result, attempt);
       }
       this.log(request, attempt, durationMs, result, 'retrying', delayMs);
-      try {
-        await sleep(delayMs, request.signal);
-      } catch (error) {
-        throw this.failure(request, { kind: 'aborted', error }, attempt);
-      }
+      await sleep(delayMs, request.signal);
+      if (request.signal?.aborted)
+        throw this.failure(request, { kind: 'aborted', error: request.signal.reason }, attempt);
     }
   }
 

@@ -347,9 +347,7 @@ export class InvoicePolicy {
         error: (error as Error).message,
         failures: this.failures,
       });
-      await sleep(backoffDelay(this.failures, 200, 30_000), (wake) =>
-        signal.addEventListener('abort', wake, { once: true }),
-      );
+      await sleep(backoffDelay(this.failures, 200, 30_000), signal);
     } finally {
       await subscription.stop();
       if (pending) await checkpoint(pending, true).catch(() => undefined);

@@ -83,7 +83,7 @@ export interface ReconcilerScheduleOptions {
 export class ReconcilerSchedule {
   private readonly lock: LeaderLock;
   private running: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: ReconcilerScheduleOptions) {
     this.lock = new LeaderLock({
@@ -99,28 +99,23 @@ export class ReconcilerSchedule {
 
   async stop(): Promise<void> {
     const stopping = this.lock.stop();
-    this.wake?.();
+    this.stopping.abort();
     await stopping;
     await this.running;
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
-    const onAbort = () => this.wake?.();
-    signal.addEventListener('abort', onAbort);
-    try {
-      while (!signal.aborted) {
-        await this.options.reconciler
-          .reconcileOnce({ olderThanMs: this.options.minAgeMs })
-          .catch((error: unknown) =>
-            this.options.logger.warn('reconciliation round failed', {
-              error: (error as Error).message,
-            }),
-          );
-        if (signal.aborted) break;
-        await sleep(this.options.intervalMs, (wake) => (this.wake = wake));
-      }
-    } finally {
-      signal.removeEventListener('abort', onAbort);
+    const stopOrLoss = AbortSignal.any([signal, this.stopping.signal]);
+    while (!stopOrLoss.aborted) {
+      await this.options.reconciler
+        .reconcileOnce({ olderThanMs: this.options.minAgeMs })
+        .catch((error: unknown) =>
+          this.options.logger.warn('reconciliation round failed', {
+            error: (error as Error).message,
+          }),
+        );
+      if (stopOrLoss.aborted) break;
+      await sleep(this.options.intervalMs, stopOrLoss);
     }
   }
 }
