@@ -55,6 +55,30 @@ export default tseslint.config(
     },
   },
   {
+    // The domain layer is pure: deciders and their tests load the domain kernel, the contracts
+    // and other domain files, nothing with I/O. infra/test/architecture/domain-purity.test.ts
+    // checks this block by its name and counts what a decider loads.
+    name: 'domain-purity',
+    files: ['*/src/domain/**/*.ts', '*/test/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              // Everything but the kernel, the contracts, node:crypto (hashing, no I/O) and
+              // files in a domain folder (`./x`; from test/domain, `../../src/domain/x`).
+              regex:
+                '^(?!(@meetmatt/infra/domain(/testing)?|@meetmatt/contracts|node:crypto)$|\\./[^.]|(\\.\\./)+(src/)?domain/)',
+              message:
+                'The domain layer imports only @meetmatt/infra/domain, @meetmatt/contracts, node:crypto and other domain files: nothing with I/O, no other layer (ARCHITECTURE.md).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/test/**/*.ts', 'scripts/src/**/*.ts'],
     rules: {
       'no-console': 'off',

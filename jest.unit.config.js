@@ -21,6 +21,7 @@ const unitFiles = [
   'brain-service/test/devin/errors.test.ts',
   'brain-service/test/devin/retry.test.ts',
   'brain-service/test/devin/session-phase.test.ts',
+  'infra/test/architecture/domain-purity.test.ts',
   'infra/test/auth/gateway-secret.test.ts',
   'infra/test/event-store/timestamps.test.ts',
   'infra/test/http/readiness.test.ts',

@@ -1,11 +1,7 @@
 import { type EventDefinition } from '@meetmatt/contracts';
 import { EventValidationError } from './errors';
+import { type DomainEvent } from '../domain';
 import { type NewEvent, type RecordedEvent } from './types';
-
-export interface DomainEvent {
-  type: string;
-  data: unknown;
-}
 
 /**
  * The parts of metadata a caller supplies; the schema version comes from the definition.

@@ -1,6 +1,7 @@
 import { type ConsumeMessage } from 'amqplib';
 import { busHeaders } from '@meetmatt/contracts';
-import { type DomainEvent, type EventCatalog } from '../event-store/event-catalog';
+import { type DomainEvent } from '../domain';
+import { type EventCatalog } from '../event-store/event-catalog';
 import { type EventMetadata } from '../event-store/types';
 import { decodeEnvelope } from './cloud-event';
 

@@ -1,5 +1,5 @@
 import { type Kysely, type Transaction } from 'kysely';
-import { type DomainEvent } from '../event-store/event-catalog';
+import { type DomainEvent } from '../domain';
 import { type RecordedEvent } from '../event-store/types';
 
 /** A stored event as a projection sees it: its data upcast to the current version of its type. */

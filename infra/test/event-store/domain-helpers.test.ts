@@ -13,7 +13,7 @@ import {
   loadState,
   migrateAll,
 } from '@meetmatt/infra';
-import { type TestDatabase, createTestDatabase, deciderSpec } from '@meetmatt/infra/testing';
+import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
 
 // A small counter aggregate to exercise the helpers, written the way services write theirs.
 const counterEvents = {
@@ -59,45 +59,6 @@ const counter: Decider<CounterCommand, CounterEvent, CounterState> = {
 
 const catalog = new EventCatalog<CounterEvent>(Object.values(counterEvents));
 const metadata = { correlationId: 'c', causationId: 'c' };
-
-describe('decider spec (given / when / then)', () => {
-  const spec = deciderSpec(counter);
-  const opened: CounterEvent = { type: 'counter.opened', data: { name: 'n' } };
-
-  test('when a command is valid, then its events are decided', () => {
-    spec
-      .given([opened])
-      .when({ type: 'Increment', data: { by: 2, max: 10 } })
-      .then([{ type: 'counter.incremented', data: { by: 2 } }]);
-  });
-
-  test('when a rule is broken, then the domain error names it', () => {
-    spec
-      .given([])
-      .when({ type: 'Increment', data: { by: 1, max: 10 } })
-      .thenFails('counter-not-found');
-    spec
-      .given([opened, { type: 'counter.incremented', data: { by: 9 } }])
-      .when({ type: 'Increment', data: { by: 2, max: 10 } })
-      .thenFails('counter-full');
-  });
-
-  test('when a command is repeated, then nothing happens', () => {
-    spec
-      .given([opened])
-      .when({ type: 'Open', data: { name: 'n' } })
-      .thenNothingHappens();
-  });
-
-  test('when the expectation is wrong, then the spec fails', () => {
-    expect(() =>
-      spec
-        .given([])
-        .when({ type: 'Increment', data: { by: 1, max: 10 } })
-        .then([]),
-    ).toThrow(/command failed: counter-not-found/);
-  });
-});
 
 describe('event catalog', () => {
   test('when data breaks its schema, then it is refused before it is stored', () => {

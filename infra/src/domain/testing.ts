@@ -1,5 +1,12 @@
-import { type Decider, type DomainError, isDomainError } from '../event-store/decider';
-import { type DomainEvent } from '../event-store/event-catalog';
+// `@meetmatt/infra/domain/testing`: given/when/then for deciders, as pure as the kernel.
+import {
+  type Decider,
+  type DomainError,
+  type DomainEvent,
+  decideOn,
+  fold,
+  isDomainError,
+} from './decider';
 
 /**
  * Given/when/then for deciders, the way Emmett writes them:
@@ -14,8 +21,7 @@ export function deciderSpec<Command, Event extends DomainEvent, State>(
     given(history: Event[]) {
       return {
         when(command: Command) {
-          const outcome = (): Event[] | DomainError =>
-            decider.decide(command, history.reduce(decider.evolve, decider.initialState()));
+          const outcome = (): Event[] | DomainError => decideOn(decider, history, command);
           return {
             /** The decided events equal these. */
             then(expected: Event[]): void {
@@ -49,7 +55,7 @@ export function deciderSpec<Command, Event extends DomainEvent, State>(
             thenState(check: (state: State) => void): void {
               const result = outcome();
               if (isDomainError(result)) throw new Error(`the command failed: ${result.code}`);
-              check([...history, ...result].reduce(decider.evolve, decider.initialState()));
+              check(fold(decider, [...history, ...result]));
             },
           };
         },

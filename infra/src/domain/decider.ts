@@ -1,9 +1,17 @@
-import { type DomainEvent } from './event-catalog';
+// The pure domain kernel: what a service's `src/domain/` builds its aggregates from. Nothing
+// here (and nothing it imports) does I/O, keeps time or logs; eslint.config.mjs holds every
+// `src/domain/` to that, and infra/test/architecture/domain-purity.test.ts proves a decider loads alone.
+
+/** An event as the domain sees it: its type and its (validated, current-version) data. */
+export interface DomainEvent {
+  type: string;
+  data: unknown;
+}
 
 /** A rule the command broke: an expected outcome, answered (e.g. as a 409), not thrown. */
 export interface DomainError {
   readonly kind: 'domain-error';
-  /** Stable, kebab-case: the HTTP layer maps it to a status. */
+  /** Stable, kebab-case: the HTTP layer maps it to a status (infra/src/http/domain-problems.ts). */
   readonly code: string;
   readonly message: string;
 }
@@ -28,9 +36,19 @@ export interface Decider<Command, Event extends DomainEvent, State> {
   decide: (command: Command, state: State) => Event[] | DomainError;
 }
 
+/** The state after `events`, from the initial state: evolve over a history. */
 export function fold<Event extends DomainEvent, State>(
   decider: Pick<Decider<unknown, Event, State>, 'initialState' | 'evolve'>,
   events: readonly Event[],
 ): State {
   return events.reduce(decider.evolve, decider.initialState());
+}
+
+/** What `command` decides on the state `history` folds to. */
+export function decideOn<Command, Event extends DomainEvent, State>(
+  decider: Decider<Command, Event, State>,
+  history: readonly Event[],
+  command: Command,
+): Event[] | DomainError {
+  return decider.decide(command, fold(decider, history));
 }
