@@ -1,5 +1,5 @@
 import { type AgentEvent as ContractAgentEvent, agentEvents } from '@meetmatt/contracts';
-import { type Decider, type DomainError, domainError, isDomainError } from '@meetmatt/infra';
+import { type Decider, type DomainError, domainError, isDomainError } from '@meetmatt/infra/domain';
 import {
   type Agent,
   type AgentEvent,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { agentEvents } from '@meetmatt/contracts';
-import { deciderSpec } from '@meetmatt/infra/testing';
+import { deciderSpec } from '@meetmatt/infra/domain/testing';
 import { type AgentEvent, needsSession } from '../../src/domain/agent';
 import { type AgentCommand, agentDecider, agentErrors } from '../../src/domain/agent-decide';
 

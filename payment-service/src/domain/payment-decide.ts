@@ -4,7 +4,7 @@ import {
   type PaymentStatus,
   type ProviderPaymentStatus,
 } from '@meetmatt/contracts';
-import { type Decider, type DomainError, domainError } from '@meetmatt/infra';
+import { type Decider, type DomainError, domainError } from '@meetmatt/infra/domain';
 import {
   type OpenPayment,
   type PaymentEvent,

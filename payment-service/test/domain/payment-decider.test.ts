@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type PaymentStatus } from '@meetmatt/contracts';
-import { deciderSpec } from '@meetmatt/infra/testing';
+import { deciderSpec } from '@meetmatt/infra/domain/testing';
 import { type PaymentEvent, movesForward } from '../../src/domain/payment';
 import {
   type PaymentCommand,

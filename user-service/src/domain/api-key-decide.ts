@@ -1,4 +1,4 @@
-import { type Decider, type DomainError, domainError } from '@meetmatt/infra';
+import { type Decider, type DomainError, domainError } from '@meetmatt/infra/domain';
 import { type RecentAuth, requireRecentPassword } from './credentials';
 import { type ApiKeyEvent, type ApiKeyState, evolveApiKey, initialApiKeyState } from './api-key';
 

@@ -1,4 +1,4 @@
-import { type DomainError, domainError } from '@meetmatt/infra';
+import { type DomainError, domainError } from '@meetmatt/infra/domain';
 
 /**
  * What proved the caller's identity for a command. Managing credentials (API keys, the email,

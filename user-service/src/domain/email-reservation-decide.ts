@@ -1,4 +1,4 @@
-import { type Decider, type DomainError, domainError } from '@meetmatt/infra';
+import { type Decider, type DomainError, domainError } from '@meetmatt/infra/domain';
 import {
   type EmailReservationEvent,
   type EmailReservationState,

@@ -1,5 +1,5 @@
 import { type NotificationKind } from '@meetmatt/contracts';
-import { type Decider, type DomainError, domainError } from '@meetmatt/infra';
+import { type Decider, type DomainError, domainError } from '@meetmatt/infra/domain';
 import {
   type NotificationEvent,
   type NotificationState,

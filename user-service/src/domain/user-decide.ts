@@ -1,5 +1,5 @@
 import { type Preferences, type Role } from '@meetmatt/contracts';
-import { type Decider, type DomainError, domainError } from '@meetmatt/infra';
+import { type Decider, type DomainError, domainError } from '@meetmatt/infra/domain';
 import { type Credential, type RecentAuth, requireRecentPassword } from './credentials';
 import { type UserEvent, type UserState, evolveUser, initialUserState } from './user';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deciderSpec } from '@meetmatt/infra/testing';
+import { deciderSpec } from '@meetmatt/infra/domain/testing';
 import { apiKeyDecider } from '../../src/domain/api-key-decide';
 import { type Credential, type RecentAuth } from '../../src/domain/credentials';
 import { sessionDecider } from '../../src/domain/session-decide';

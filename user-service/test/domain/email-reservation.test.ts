@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deciderSpec } from '@meetmatt/infra/testing';
+import { deciderSpec } from '@meetmatt/infra/domain/testing';
 import { emailReservationDecider } from '../../src/domain/email-reservation-decide';
 import { RESERVATION_GRACE_MS } from '../../src/domain/email-reservation';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deciderSpec } from '@meetmatt/infra/testing';
+import { deciderSpec } from '@meetmatt/infra/domain/testing';
 import { DEFAULT_PREFERENCES } from '../../src/domain/user';
 import { userDecider } from '../../src/domain/user-decide';
 
