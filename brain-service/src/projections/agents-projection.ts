@@ -1,9 +1,9 @@
-import { type Kysely, type Transaction, sql } from 'kysely';
+import { type Kysely, type Transaction, type Updateable, sql } from 'kysely';
 import { agentEvents } from '@meetmatt/contracts';
 import { type ProjectedEvent, type Projection, defineProjection } from '@meetmatt/infra';
 import { type AgentEvent } from '../domain/agent';
 import { blockReasonText } from '../domain/agent-decide';
-import { type BrainDb } from '../database';
+import { type AgentsTable, type BrainDb } from '../database';
 
 /**
  * The agents read model: one row per agent (what GET /agents/:id and the tracker's scan read),
@@ -80,188 +80,164 @@ async function createTables(db: Kysely<BrainDb>, schema: string): Promise<void> 
 }
 
 type Event = ProjectedEvent<AgentEvent>;
+type EventOf<T extends Event['type']> = Extract<Event, { type: T }>;
+
+/**
+ * One handler per event: it writes the agent's row and says what the history shows of it
+ * (undefined: no history line). The history line is written by applyOne, keyed by the event.
+ */
+type Handler<T extends Event['type']> = (
+  trx: Transaction<BrainDb>,
+  event: EventOf<T>,
+) => Promise<string | undefined>;
+
+const handlers: { [T in Event['type']]: Handler<T> } = {
+  'agent.deploy-requested': async (trx, { data: d }) => {
+    await trx
+      .insertInto('agents')
+      .values({
+        id: d.agentId,
+        user_id: d.userId,
+        payment_id: d.paymentId,
+        plan: d.plan,
+        name: d.name,
+        slug: d.slug,
+        instructions: d.instructions,
+        repository: d.repository,
+        status: 'requested',
+        build: 1,
+        builds_included: d.buildsIncluded ?? null,
+        attempt: 1,
+        created_at: d.requestedAt,
+        updated_at: d.requestedAt,
+      })
+      .execute();
+    const by = d.trigger === 'payment' ? 'on payment' : 'by the user';
+    return `Deploy requested (${by}); repository ${d.repository}`;
+  },
+
+  'agent.session-started': async (trx, { data: d }) => {
+    await updateAgent(trx, d.agentId, {
+      status: 'building',
+      build: d.build,
+      attempt: d.attempt,
+      session_id: d.sessionId,
+      session_url: d.sessionUrl,
+      session_status: null,
+      follow_ups_sent: 0,
+      failure_reason: null,
+      updated_at: d.startedAt,
+    });
+    return `Devin session ${d.sessionId} started (build ${d.build}, attempt ${d.attempt}): ${d.sessionUrl}`;
+  },
+
+  'agent.build-progressed': async (trx, { data: d }) => {
+    const row = await trx
+      .selectFrom('agents')
+      .select(['session_status', 'follow_ups_sent', 'log_lines'])
+      .where('id', '=', d.agentId)
+      .executeTakeFirstOrThrow();
+    if (d.lines.length > 0) {
+      await trx
+        .insertInto('agent_log_lines')
+        .values(
+          d.lines.map((line, i) => ({
+            agent_id: d.agentId,
+            seq: row.log_lines + i + 1,
+            session_id: d.sessionId,
+            at: line.at,
+            kind: line.kind,
+            text: line.text,
+          })),
+        )
+        .execute();
+    }
+    await updateAgent(trx, d.agentId, {
+      session_status: d.status,
+      follow_ups_sent: d.followUpsSent,
+      log_lines: row.log_lines + d.lines.length,
+      updated_at: d.at,
+    });
+    const notes = [
+      ...(d.followUpsSent > row.follow_ups_sent
+        ? [`Answered the blocked session (follow-up ${d.followUpsSent})`]
+        : []),
+      ...(d.status !== row.session_status ? [`Devin session ${d.status}`] : []),
+    ];
+    return notes.length > 0 ? notes.join('; ') : undefined;
+  },
+
+  'agent.deployed': async (trx, { data: d }) => {
+    await updateAgent(trx, d.agentId, {
+      status: 'deployed',
+      repository: d.repository,
+      pull_request_url: d.pullRequestUrl,
+      structured_output: d.structuredOutput ? JSON.stringify(d.structuredOutput) : null,
+      failure_reason: null,
+      updated_at: d.deployedAt,
+    });
+    return `Deployed (build ${d.build})${d.pullRequestUrl ? `: ${d.pullRequestUrl}` : ''}`;
+  },
+
+  'agent.deploy-failed': async (trx, { data: d }) => {
+    await updateAgent(trx, d.agentId, {
+      status: d.final ? 'failed' : 'building',
+      attempt: d.final ? d.attempt : d.attempt + 1,
+      failure_reason: d.reason,
+      updated_at: d.failedAt,
+    });
+    const next = d.final ? '' : ', retrying with a new session';
+    return `Build ${d.build} attempt ${d.attempt} failed${next}: ${d.reason}`;
+  },
+
+  'agent.builds-blocked': async (trx, { data: d }) => {
+    // A refund may come before any deploy: then there is no agent to show it on.
+    const updated = await updateAgent(trx, d.agentId, { updated_at: d.at });
+    return updated ? `No more builds: ${blockReasonText(d.reason)}` : undefined;
+  },
+
+  'agent.build-stopped': async (trx, { data: d }) => {
+    await updateAgent(trx, d.agentId, {
+      status: 'failed',
+      attempt: d.attempt,
+      failure_reason: d.reason,
+      updated_at: d.stoppedAt,
+    });
+    return `Build ${d.build} attempt ${d.attempt} ${d.reason}`;
+  },
+
+  'agent.rebuild-requested': async (trx, { data: d }) => {
+    await updateAgent(trx, d.agentId, {
+      status: 'building',
+      build: d.build,
+      attempt: 1,
+      instructions: d.instructions,
+      session_status: null,
+      failure_reason: null,
+      updated_at: d.requestedAt,
+    });
+    return `Rebuild requested (build ${d.build})`;
+  },
+};
 
 async function applyOne(trx: Transaction<BrainDb>, event: Event): Promise<void> {
-  switch (event.type) {
-    case agentEvents.deployRequested.type: {
-      const d = event.data;
-      await trx
-        .insertInto('agents')
-        .values({
-          id: d.agentId,
-          user_id: d.userId,
-          payment_id: d.paymentId,
-          plan: d.plan,
-          name: d.name,
-          slug: d.slug,
-          instructions: d.instructions,
-          repository: d.repository,
-          status: 'requested',
-          build: 1,
-          builds_included: d.buildsIncluded ?? null,
-          attempt: 1,
-          created_at: d.requestedAt,
-          updated_at: d.requestedAt,
-        })
-        .execute();
-      await history(
-        trx,
-        event,
-        `Deploy requested (${d.trigger === 'payment' ? 'on payment' : 'by the user'}); repository ${d.repository}`,
-      );
-      return;
-    }
-    case agentEvents.sessionStarted.type: {
-      const d = event.data;
-      await trx
-        .updateTable('agents')
-        .set({
-          status: 'building',
-          build: d.build,
-          attempt: d.attempt,
-          session_id: d.sessionId,
-          session_url: d.sessionUrl,
-          session_status: null,
-          follow_ups_sent: 0,
-          failure_reason: null,
-          updated_at: d.startedAt,
-        })
-        .where('id', '=', d.agentId)
-        .execute();
-      await history(
-        trx,
-        event,
-        `Devin session ${d.sessionId} started (build ${d.build}, attempt ${d.attempt}): ${d.sessionUrl}`,
-      );
-      return;
-    }
-    case agentEvents.buildProgressed.type: {
-      const d = event.data;
-      const row = await trx
-        .selectFrom('agents')
-        .select(['session_status', 'follow_ups_sent', 'log_lines'])
-        .where('id', '=', d.agentId)
-        .executeTakeFirstOrThrow();
-      if (d.lines.length > 0) {
-        await trx
-          .insertInto('agent_log_lines')
-          .values(
-            d.lines.map((line, i) => ({
-              agent_id: d.agentId,
-              seq: row.log_lines + i + 1,
-              session_id: d.sessionId,
-              at: line.at,
-              kind: line.kind,
-              text: line.text,
-            })),
-          )
-          .execute();
-      }
-      await trx
-        .updateTable('agents')
-        .set({
-          session_status: d.status,
-          follow_ups_sent: d.followUpsSent,
-          log_lines: row.log_lines + d.lines.length,
-          updated_at: d.at,
-        })
-        .where('id', '=', d.agentId)
-        .execute();
-      const notes = [
-        ...(d.followUpsSent > row.follow_ups_sent
-          ? [`Answered the blocked session (follow-up ${d.followUpsSent})`]
-          : []),
-        ...(d.status !== row.session_status ? [`Devin session ${d.status}`] : []),
-      ];
-      if (notes.length > 0) await history(trx, event, notes.join('; '));
-      return;
-    }
-    case agentEvents.deployed.type: {
-      const d = event.data;
-      await trx
-        .updateTable('agents')
-        .set({
-          status: 'deployed',
-          repository: d.repository,
-          pull_request_url: d.pullRequestUrl,
-          structured_output: d.structuredOutput ? JSON.stringify(d.structuredOutput) : null,
-          failure_reason: null,
-          updated_at: d.deployedAt,
-        })
-        .where('id', '=', d.agentId)
-        .execute();
-      await history(
-        trx,
-        event,
-        `Deployed (build ${d.build})${d.pullRequestUrl ? `: ${d.pullRequestUrl}` : ''}`,
-      );
-      return;
-    }
-    case agentEvents.deployFailed.type: {
-      const d = event.data;
-      await trx
-        .updateTable('agents')
-        .set({
-          status: d.final ? 'failed' : 'building',
-          attempt: d.final ? d.attempt : d.attempt + 1,
-          failure_reason: d.reason,
-          updated_at: d.failedAt,
-        })
-        .where('id', '=', d.agentId)
-        .execute();
-      await history(
-        trx,
-        event,
-        `Build ${d.build} attempt ${d.attempt} failed${d.final ? '' : ', retrying with a new session'}: ${d.reason}`,
-      );
-      return;
-    }
-    case agentEvents.buildsBlocked.type: {
-      const d = event.data;
-      // A refund may come before any deploy: then there is no agent to show it on.
-      const updated = await trx
-        .updateTable('agents')
-        .set({ updated_at: d.at })
-        .where('id', '=', d.agentId)
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) === 0) return;
-      await history(trx, event, `No more builds: ${blockReasonText(d.reason)}`);
-      return;
-    }
-    case agentEvents.buildStopped.type: {
-      const d = event.data;
-      await trx
-        .updateTable('agents')
-        .set({
-          status: 'failed',
-          attempt: d.attempt,
-          failure_reason: d.reason,
-          updated_at: d.stoppedAt,
-        })
-        .where('id', '=', d.agentId)
-        .execute();
-      await history(trx, event, `Build ${d.build} attempt ${d.attempt} ${d.reason}`);
-      return;
-    }
-    case agentEvents.rebuildRequested.type: {
-      const d = event.data;
-      await trx
-        .updateTable('agents')
-        .set({
-          status: 'building',
-          build: d.build,
-          attempt: 1,
-          instructions: d.instructions,
-          session_status: null,
-          failure_reason: null,
-          updated_at: d.requestedAt,
-        })
-        .where('id', '=', d.agentId)
-        .execute();
-      await history(trx, event, `Rebuild requested (build ${d.build})`);
-      return;
-    }
-  }
+  const handle = handlers[event.type] as Handler<Event['type']>;
+  const detail = await handle(trx, event);
+  if (detail !== undefined) await history(trx, event, detail);
+}
+
+/** Whether there was an agent row to update. */
+async function updateAgent(
+  trx: Transaction<BrainDb>,
+  agentId: string,
+  set: Updateable<AgentsTable>,
+): Promise<boolean> {
+  const updated = await trx
+    .updateTable('agents')
+    .set(set)
+    .where('id', '=', agentId)
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) > 0;
 }
 
 async function history(trx: Transaction<BrainDb>, event: Event, detail: string): Promise<void> {
