@@ -8,6 +8,7 @@ export * from './catalogue';
 export * from './auth';
 export * from './payment/api';
 export * from './payment/events';
+export * from './payment/prices';
 export * from './user/api';
 export * from './user/events';
 export * from './brain/api';

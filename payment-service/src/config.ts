@@ -70,6 +70,10 @@ export const paymentConfigSchema = z
     RECONCILER_INTERVAL_MS: env.int(60_000, 0),
     RECONCILER_MIN_AGE_MS: env.int(300_000, 0),
     RECONCILER_BATCH_SIZE: env.int(100, 1),
+    /** How long GET /payments/currencies answers from its cache before asking NOWPayments again. */
+    PRICE_CURRENCIES_TTL_MS: env.int(600_000, 1),
+    /** How long one plan's estimate in one coin (GET /payments/estimate) is kept. */
+    PRICE_ESTIMATE_TTL_MS: env.int(60_000, 1),
     INVOICE_SELLER_NAME: z.string().trim().min(1).default('Meet Matt'),
     INVOICE_SELLER_ADDRESS: z
       .string()

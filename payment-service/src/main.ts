@@ -1,3 +1,5 @@
+// First: tracing patches http, express, pg and amqplib only if it loads before them.
+import '@meetmatt/infra/tracing/register';
 import {
   agentEvents,
   exchanges,
@@ -19,6 +21,7 @@ import {
 } from '@meetmatt/infra';
 import { migrations } from '../migrations';
 import { Catalogue } from './application/catalogue';
+import { Prices } from './application/prices';
 import { CreatePayment } from './application/create-payment';
 import { IdempotencyKeys } from './application/idempotency';
 import { InvoiceIssuer, InvoicePolicy } from './application/invoicing';
@@ -30,6 +33,7 @@ import { type ReconcileResult, Reconciler, ReconcilerSchedule } from './applicat
 import { Refunds } from './application/refunds';
 import { type PaymentConfig, loadPaymentConfig } from './config';
 import { type PaymentDb } from './database';
+import { addPriceRoutes } from './http/price-routes';
 import { paymentRoutes } from './http/routes';
 import { NowPaymentsClient } from './nowpayments';
 import { PaymentQueries } from './projections/payment-queries';
@@ -111,6 +115,26 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
     // Logged-out sessions and revoked API keys are refused here too, not only at the gateway.
     const revocations = new RevocationList(config.ACCESS_TOKEN_MAX_TTL_SECONDS);
     await RevocationFeed.start(host, { queue: queues.paymentRevocations, list: revocations });
+    const servePayments = paymentRoutes({
+      catalogue: plans,
+      createPayment,
+      queries,
+      refunds,
+      reports,
+      ipnSecret: config.NOWPAYMENTS_IPN_SECRET,
+      seller: { name: config.INVOICE_SELLER_NAME, address: config.INVOICE_SELLER_ADDRESS },
+      waitForProjections,
+      paymentRecorded: (id) => store.streamExists(paymentStreamId(id)),
+      logger,
+      metrics: host.metrics,
+    });
+    const prices = new Prices({
+      provider,
+      catalogue: plans,
+      payCurrencies: config.PAYMENT_CURRENCIES,
+      currenciesTtlMs: config.PRICE_CURRENCIES_TTL_MS,
+      estimateTtlMs: config.PRICE_ESTIMATE_TTL_MS,
+    });
     const app = createHttpApp({
       service: services.payment.name,
       logger,
@@ -124,19 +148,11 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
         jwksUrl: config.AUTH_JWKS_URL,
         revocations,
       }),
-      routes: paymentRoutes({
-        catalogue: plans,
-        createPayment,
-        queries,
-        refunds,
-        reports,
-        ipnSecret: config.NOWPAYMENTS_IPN_SECRET,
-        seller: { name: config.INVOICE_SELLER_NAME, address: config.INVOICE_SELLER_ADDRESS },
-        waitForProjections,
-        paymentRecorded: (id) => store.streamExists(paymentStreamId(id)),
-        logger,
-        metrics: host.metrics,
-      }),
+      routes: (routes) => {
+        // Before /payments/:id, which would otherwise take "currencies" for an id.
+        addPriceRoutes(routes, prices);
+        servePayments(routes);
+      },
     });
     const server = await host.listen(app);
     ipnCallbackUrl ??= `${server.url}/webhooks/nowpayments`;

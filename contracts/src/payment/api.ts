@@ -13,6 +13,7 @@ import { type EndpointDef, ProblemSchema, defineEndpoint, problems } from '../ht
 import { buildOpenApiDocument } from '../openapi';
 import { AgentOrderSchema } from '../brain/repository';
 import { AgentSpecSchema, PaymentFigureSchema, PaymentStatusSchema } from './events';
+import { priceEndpoints } from './prices';
 
 export const CreatePaymentRequestSchema = z
   .object({
@@ -348,6 +349,7 @@ export const paymentEndpoints = {
       413: problems[413],
     },
   }),
+  ...priceEndpoints,
 } satisfies Record<string, EndpointDef>;
 
 export function paymentOpenApi(serverUrl?: string): Record<string, unknown> {
