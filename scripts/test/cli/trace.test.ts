@@ -23,6 +23,15 @@ const agentId = agentIdFor(paymentId);
 const userId = randomUUID();
 const requestCorrelation = randomUUID();
 const ipnCorrelation = randomUUID();
+/** The OpenTelemetry trace the IPN started: every event from it to the deployed agent carries it. */
+const traceId = randomUUID().replaceAll('-', '');
+const traced = (event: NewEvent): NewEvent => ({
+  ...event,
+  metadata: {
+    ...event.metadata,
+    traceparent: `00-${traceId}-${randomUUID().replaceAll('-', '').slice(0, 16)}-01`,
+  },
+});
 /** The journey's events, in the order they were written. */
 const journey: { service: string; event: RecordedEvent }[] = [];
 
@@ -56,29 +65,35 @@ beforeAll(async () => {
   await write(
     'payment',
     payment,
-    newEvent(
-      paymentEvents.statusChanged.type,
-      { paymentId, from: 'waiting', to: 'finished' },
-      { correlationId: ipnCorrelation },
+    traced(
+      newEvent(
+        paymentEvents.statusChanged.type,
+        { paymentId, from: 'waiting', to: 'finished' },
+        { correlationId: ipnCorrelation },
+      ),
     ),
   );
   const confirmed = await write(
     'payment',
     payment,
-    newEvent(
-      paymentEvents.confirmed.type,
-      { paymentId, userId },
-      { correlationId: ipnCorrelation },
+    traced(
+      newEvent(
+        paymentEvents.confirmed.type,
+        { paymentId, userId },
+        { correlationId: ipnCorrelation },
+      ),
     ),
   );
   // … which the brain turns into an agent, and the user service into notifications.
   await write(
     'brain',
     agent,
-    newEvent(
-      agentEvents.deployRequested.type,
-      { agentId, paymentId, userId },
-      { correlationId: ipnCorrelation, causationId: confirmed.id },
+    traced(
+      newEvent(
+        agentEvents.deployRequested.type,
+        { agentId, paymentId, userId },
+        { correlationId: ipnCorrelation, causationId: confirmed.id },
+      ),
     ),
   );
   await write(
@@ -90,17 +105,19 @@ beforeAll(async () => {
       { correlationId: ipnCorrelation, causationId: confirmed.id },
     ),
   );
-  // The build tracker polls later, with correlation ids of its own.
+  // The build tracker polls later, with correlation ids of its own (but in the IPN's trace).
   const tracker = randomUUID();
   await write(
     'brain',
     agent,
-    newEvent(agentEvents.sessionStarted.type, { agentId, userId }, { correlationId: tracker }),
+    traced(
+      newEvent(agentEvents.sessionStarted.type, { agentId, userId }, { correlationId: tracker }),
+    ),
   );
   const deployed = await write(
     'brain',
     agent,
-    newEvent(agentEvents.deployed.type, { agentId, userId }, { correlationId: tracker }),
+    traced(newEvent(agentEvents.deployed.type, { agentId, userId }, { correlationId: tracker })),
   );
   await write(
     'user',
@@ -181,7 +198,9 @@ describe('meetmatt trace', () => {
     expect(lines[1]).toMatch(
       /^8 events in payment \(3\), user \(2\), brain \(3\) over \d.*, from \d{4}-\d{2}-\d{2} /,
     );
-    expect(lines[3]).toMatch(/^TIME \(UTC\)\s+GAP\s+SERVICE\s+STREAM\s+TYPE\s+CORRELATION$/);
+    expect(lines[3]).toMatch(
+      /^TIME \(UTC\)\s+GAP\s+SERVICE\s+STREAM\s+TYPE\s+CORRELATION\s+TRACE$/,
+    );
     expect(lines[4]).toMatch(
       new RegExp(
         `^\\d{2}:\\d{2}:\\d{2}\\.\\d{3}\\s+payment\\s+payment-${paymentId}\\s+payment\\.created\\s`,
@@ -195,7 +214,39 @@ describe('meetmatt trace', () => {
     expect(lines).toHaveLength(4 + 8);
     expect(unknown.code).toBe(1);
     expect(failureLine(unknown)).toMatch(
-      /^error: nothing found for "[0-9a-f-]+": not a payment id, an agent id or a correlation id in payment, user or brain$/,
+      /^error: nothing found for "[0-9a-f-]+": not a payment id, an agent id, a trace id or a correlation id in payment, user or brain$/,
     );
+  });
+
+  test('when given a trace id, then the journey its events belong to shows, the build tracker’s events included, with the trace of each', async () => {
+    const [byTrace, table, unknownTrace] = await Promise.all([
+      runCli(['trace', traceId, '--json'], fixture.env),
+      runCli(['trace', traceId.toUpperCase()], fixture.env),
+      runCli(['trace', randomUUID().replaceAll('-', '')], fixture.env),
+    ]);
+    expect(byTrace.code).toBe(0);
+    const traced = jsonOf<{
+      kind: string;
+      paymentIds: string[];
+      agentIds: string[];
+      traceIds: string[];
+      events: { stream: string; type: string; id: string; metadata?: { traceparent?: string } }[];
+    }>(byTrace);
+    expect(traced.kind).toBe('trace');
+    expect(traced.paymentIds).toEqual([paymentId]);
+    expect(traced.agentIds).toEqual([agentId]);
+    expect(traced.traceIds).toEqual([traceId]);
+    expect(traced.events.map((e) => [e.stream, e.type, e.id])).toEqual(
+      journey.map((j) => [j.event.streamId, j.event.type, j.event.id]),
+    );
+    const deployed = traced.events.find((e) => e.type === agentEvents.deployed.type);
+    expect(deployed?.metadata?.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(`payment ${paymentId} → agent ${agentId}`);
+    expect(lines.find((l) => / agent\.deployed /.test(l))).toMatch(
+      new RegExp(`\\s${traceId.slice(0, 8)}…$`),
+    );
+    expect(unknownTrace.code).toBe(1);
+    expect(failureLine(unknownTrace)).toMatch(/^error: nothing found for "[0-9a-f]{32}"/);
   });
 });

@@ -132,8 +132,13 @@ export const trace: CommandSpec = {
   name: 'trace',
   summary: 'Every event of one journey across payment, brain and user, in time order',
   description:
-    'Give a payment id, an agent id (derived from its payment id) or a correlation id. The journey is the payment’s and the agent’s streams, every event sharing their correlation ids, and every event another service wrote because of one of them (its causation id).',
-  args: [{ name: 'id', description: 'A payment id, an agent id or a correlation id' }],
+    'Give a payment id, an agent id (derived from its payment id), an OpenTelemetry trace id (32 hex digits, as in a log line’s trace_id) or a correlation id. The journey is the payment’s and the agent’s streams, every event sharing their correlation ids, every event recorded in the trace, and every event another service wrote because of one of them (its causation id).',
+  args: [
+    {
+      name: 'id',
+      description: 'A payment id, an agent id, a trace id or a correlation id',
+    },
+  ],
   options: {
     limit: {
       type: 'string',
@@ -145,6 +150,7 @@ export const trace: CommandSpec = {
   examples: [
     'meetmatt trace 3f1c2a9e-5b7d-4c1e-9f00-2a6b8c4d1e7f        # a payment id',
     'meetmatt trace payment-3f1c2a9e-…                          # its stream id works too',
+    'meetmatt trace 4bf92f3577b34da6a3ce929d0e0e4736            # a trace id from a log line',
     'meetmatt trace 7b9f… --json | jq -r \'.events[] | "\\(.service) \\(.type)"\'',
   ],
   run: (runtime, invocation) => run(() => import('./trace.js'), 'trace', runtime, invocation),

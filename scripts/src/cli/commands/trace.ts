@@ -3,7 +3,7 @@ import { type Invocation } from '../command';
 import { type Runtime, type ServiceHandle } from '../runtime';
 import { CliError } from '../errors';
 import { counted, eventJson, formatDuration, formatTime, intOption, shortId } from '../format';
-import { type JourneyEvent, findJourney } from '../journey';
+import { type JourneyEvent, findJourney, traceIdOfEvent } from '../journey';
 import { serviceOrder } from '../services';
 
 interface Step extends JourneyEvent {
@@ -21,7 +21,7 @@ export async function trace(runtime: Runtime, { args, values, json }: Invocation
   const journey = await findJourney(handles, args[0]!, cap);
   if (!journey)
     throw new CliError(
-      `nothing found for ${JSON.stringify(args[0])}: not a payment id, an agent id or a correlation id in payment, user or brain`,
+      `nothing found for ${JSON.stringify(args[0])}: not a payment id, an agent id, a trace id or a correlation id in payment, user or brain`,
     );
   const start = journey.events[0]!.event.createdAt.getTime();
   let previous = start;
@@ -43,6 +43,7 @@ export async function trace(runtime: Runtime, { args, values, json }: Invocation
       paymentIds: journey.paymentIds,
       agentIds: journey.agentIds,
       correlationIds: journey.correlationIds,
+      traceIds: journey.traceIds,
       durationMs: totalMs,
       truncated: journey.truncated,
       events: steps.map((s) => ({
@@ -62,7 +63,7 @@ export async function trace(runtime: Runtime, { args, values, json }: Invocation
   const day = (date: Date) => date.toISOString().slice(0, 10);
   const oneDay = steps.every((s) => day(s.event.createdAt) === day(startedAt));
   const time = (date: Date) => (oneDay ? formatTime(date).slice(11) : formatTime(date));
-  out.line(heading.length > 0 ? heading.join(' → ') : `correlation ${args[0]}`);
+  out.line(heading.length > 0 ? heading.join(' → ') : `${journey.kind} ${args[0]}`);
   out.line(
     `${counted(steps.length, 'event')} in ${counts.map(([k, n]) => `${k} (${n})`).join(', ')} over ${formatDuration(totalMs)}, from ${formatTime(startedAt)} UTC`,
   );
@@ -79,6 +80,10 @@ export async function trace(runtime: Runtime, { args, values, json }: Invocation
       { header: 'STREAM', value: (s) => s.event.streamId, flex: true },
       { header: 'TYPE', value: (s) => s.event.type },
       { header: 'CORRELATION', value: (s) => shortId(s.event.metadata.correlationId) },
+      // Only once tracing has recorded something: the trace each event was recorded in.
+      ...(journey.traceIds.length > 0
+        ? [{ header: 'TRACE', value: (s: Step) => shortId(traceIdOfEvent(s.event) ?? '') }]
+        : []),
     ],
     steps,
   );
