@@ -8,7 +8,8 @@ import { runJourney } from './lib/journey';
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<void> {
-  const baseUrl = process.env.DEMO_URL ?? `http://127.0.0.1:${process.env.PORT ?? GATEWAY_PORT}`;
+  const baseUrl =
+    process.env.DEMO_URL ?? `http://127.0.0.1:${process.env.GATEWAY_PORT ?? GATEWAY_PORT}`;
   try {
     const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(2_000) });
     if (!res.ok) throw new Error(`answered ${res.status}`);
@@ -32,6 +33,10 @@ async function main(): Promise<void> {
       out(`          → ${step.request}`);
       out(`          ← ${step.status} ${step.summary}`);
     },
+    onRetry: (request, status) =>
+      out(
+        `          ↻ ${request} ${status ? `answered ${status}` : 'lost its connection'}; trying again`,
+      ),
   });
   out('');
   out(

@@ -1,14 +1,14 @@
 /**
  * `npm start`: the whole system on this machine. Checks the configuration, makes sure
  * PostgreSQL and RabbitMQ answer, creates and migrates the databases, starts the provider
- * sandboxes (when no real keys are set), the three services and the nginx gateway, waits until
+ * sandboxes (when no real keys are set), the three services (REPLICAS instances of each) and
+ * the nginx gateway, waits until
  * each is ready, prints the one URL of the system, and stops everything on Ctrl-C.
  */
 import { ConfigError } from '@meetmatt/infra';
-import { services } from '@meetmatt/contracts';
 import { type ManagedProcess, stopAll } from './lib/processes';
 import { prepareSystem } from './lib/prepare';
-import { launchSystem } from './lib/system';
+import { type RunningSystem, launchSystem } from './lib/system';
 import { loadSystemConfig, serviceKeys, validateServiceConfigs } from './lib/system-config';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -17,6 +17,11 @@ async function main(): Promise<void> {
   const started = Date.now();
   const system = loadSystemConfig();
   validateServiceConfigs(system);
+  if (process.env.PORT && !process.env.GATEWAY_PORT) {
+    log(
+      `PORT=${process.env.PORT} is not the gateway's port (it is a single service's): set GATEWAY_PORT; the gateway listens on ${system.GATEWAY_PORT}`,
+    );
+  }
   await prepareSystem(system, log);
 
   const processes: ManagedProcess[] = [];
@@ -35,18 +40,30 @@ async function main(): Promise<void> {
   let running;
   try {
     const launching = launchSystem(system, log, processes);
-    // A process that dies before or after readiness takes the rest down with it.
-    const watch = () =>
+    // A process that dies takes the rest down with it, unless it is one of several instances of
+    // a service and another still serves (REPLICAS > 1: nginx sends its requests to the others,
+    // and a survivor takes over whatever it led).
+    const watch = (system: RunningSystem) =>
       processes.forEach((p) =>
         p.exited.then((code) => {
-          if (!stopping) {
-            log(`${p.name} exited (code ${code}); stopping the rest`);
-            void shutdown(1);
+          if (stopping) return;
+          const siblings = serviceKeys
+            .map((key) => system.instances[key].map((i) => i.process))
+            .find((list) => list.includes(p));
+          const alive = (siblings ?? []).filter(
+            (s) => s.child.exitCode === null && s.child.signalCode === null,
+          );
+          const how = code ?? p.child.signalCode;
+          if (alive.length > 0) {
+            log(`${p.name} exited (${how}); ${alive.map((s) => s.name).join(', ')} still serving`);
+            return;
           }
+          log(`${p.name} exited (${how}); stopping the rest`);
+          void shutdown(1);
         }),
       );
     running = await launching;
-    watch();
+    watch(running);
   } catch (error) {
     log(`${(error as Error).message}`);
     await shutdown(1);
@@ -59,8 +76,13 @@ async function main(): Promise<void> {
   log('');
   log(`  gateway          ${running.gatewayUrl}  (the one URL the web app and NOWPayments use)`);
   for (const key of serviceKeys) {
+    for (const instance of running.instances[key]) {
+      log(`  ${instance.name.padEnd(16)} ${instance.url}  (openapi.json, readyz, metrics)`);
+    }
+  }
+  if (system.REPLICAS > 1) {
     log(
-      `  ${services[key].name.padEnd(16)} ${running.serviceUrls[key]}  (openapi.json, readyz, metrics)`,
+      `  (${system.REPLICAS} instances of each service behind the gateway; the first of each leads the relay, projections, reconciler and build tracker until it stops)`,
     );
   }
   if (running.sandboxes.nowpayments)

@@ -26,11 +26,11 @@ function startWith(env: Record<string, string>) {
 }
 
 describe('npm start', () => {
-  test('when PORT is malformed, then it exits non-zero with one line naming PORT', () => {
-    const result = startWith({ PORT: 'abc' });
+  test('when GATEWAY_PORT is malformed, then it exits non-zero with one line naming GATEWAY_PORT', () => {
+    const result = startWith({ GATEWAY_PORT: 'abc' });
     expect(result.status).not.toBe(0);
     const lines = `${result.stdout}${result.stderr}`.trim().split('\n');
-    expect(lines).toEqual(['Invalid configuration: PORT is "abc": expected a port number']);
+    expect(lines).toEqual(['Invalid configuration: GATEWAY_PORT is "abc": expected a port number']);
   });
 
   test('when a service variable is malformed, then it exits non-zero naming it before starting anything', () => {
@@ -55,7 +55,7 @@ describe('npm start', () => {
       cwd: root,
       env: {
         ...process.env,
-        PORT: String(gatewayPort),
+        GATEWAY_PORT: String(gatewayPort),
         NOWPAYMENTS_SANDBOX_PORT: String(await freePort()),
         DEVIN_SANDBOX_PORT: String(await freePort()),
         PAYMENT_SERVICE_PORT: String(ports.payment),

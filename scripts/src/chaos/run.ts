@@ -149,7 +149,7 @@ export async function runChaos(
     vhostName = `meetmatt_chaos_${id}`;
     const vhostUrl = await createVhost(rabbitmqUrl, vhostName);
     const ports = {
-      PORT: await freePort(),
+      GATEWAY_PORT: await freePort(),
       PAYMENT_SERVICE_PORT: await freePort(),
       USER_SERVICE_PORT: await freePort(),
       BRAIN_SERVICE_PORT: await freePort(),
@@ -174,7 +174,7 @@ export async function runChaos(
       delete env[name];
     }
     const system = loadSystemConfig(env);
-    gatewayDir = path.join(repoRoot, '.run', `gateway-${system.PORT}`);
+    gatewayDir = path.join(repoRoot, '.run', `gateway-${system.GATEWAY_PORT}`);
     validateServiceConfigs(system, env);
     say(
       `chaos run ${id}: ${config.CHAOS_JOURNEYS} journeys, ${config.CHAOS_CONCURRENCY} at a time, faults (${config.CHAOS_FAULTS.join(', ')}) every ${config.CHAOS_FAULT_INTERVAL_MS} ms${config.CHAOS_FAULT_COUNT ? `, ${config.CHAOS_FAULT_COUNT} in all` : ''}`,
@@ -206,12 +206,13 @@ export async function runChaos(
       const local = (port: number) => `http://127.0.0.1:${port}`;
       running = {
         processes,
-        gatewayUrl: local(system.PORT),
+        gatewayUrl: local(system.GATEWAY_PORT),
         serviceUrls: {
           user: local(servicePort(system, 'user')),
           payment: local(servicePort(system, 'payment')),
           brain: local(servicePort(system, 'brain')),
         },
+        instances: { user: [], payment: [], brain: [] },
         sandboxes: {
           nowpayments: local(system.NOWPAYMENTS_SANDBOX_PORT),
           devin: local(system.DEVIN_SANDBOX_PORT),

@@ -28,6 +28,8 @@ export interface JourneyOptions {
   onStep?: (step: Step) => void;
   /** How long to wait for the payment and the deployment to play out. */
   timeoutMs?: number;
+  /** Told each time a call is tried again (a 502/503/504 or a dropped connection). */
+  onRetry?: (request: string, status: number | undefined) => void;
   /** The journey's correlation id (sent as X-Request-Id on the purchase). */
   correlationId?: string;
 }
@@ -54,6 +56,9 @@ const NotificationListSchema = zod.object({
 
 class JourneyError extends Error {}
 
+/** Attempts per call when the gateway answers 502/503/504 or the connection drops. */
+const RETRIES = 5;
+
 /**
  * The customer's whole journey through the gateway, as the web app would walk it: sign up, sign
  * in, buy an agent with crypto, wait for NOWPayments to finish, read the invoice, wait for Devin
@@ -74,21 +79,42 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
       body?: unknown;
       headers?: Record<string, string>;
       expect?: number[];
+      /** Also accepted when an earlier attempt's answer was lost (it may have got through). */
+      afterRetry?: number[];
       quiet?: boolean;
     } = {},
   ): Promise<{ status: number; body: z.infer<S> }> => {
-    const res = await fetch(`${options.baseUrl}${path}`, {
-      method,
-      headers: {
-        accept: 'application/json',
-        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...init.headers,
-      },
-      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-    });
+    let retried = false;
+    // As the web app would: a 502/503/504 or a dropped connection (an instance of a service
+    // stopped mid-request; another serves the retry) is tried again, a few times, with backoff.
+    let res: Response | undefined;
+    for (let attempt = 1; ; attempt++) {
+      res = undefined;
+      try {
+        res = await fetch(`${options.baseUrl}${path}`, {
+          method,
+          headers: {
+            accept: 'application/json',
+            ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...init.headers,
+          },
+          ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+        });
+        if (![502, 503, 504].includes(res.status) || attempt === RETRIES) break;
+        await res.arrayBuffer();
+      } catch (error) {
+        if (attempt === RETRIES) throw error;
+      }
+      options.onRetry?.(`${method} ${path}`, res?.status);
+      retried = true;
+      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+    }
     const text = await res.text();
-    const expected = init.expect ?? [200, 201, 202];
+    const expected = [
+      ...(init.expect ?? [200, 201, 202]),
+      ...(retried ? (init.afterRetry ?? []) : []),
+    ];
     if (!expected.includes(res.status)) {
       throw new JourneyError(
         `${title}: ${method} ${path} answered ${res.status} ${text.slice(0, 300)}`,
@@ -120,14 +146,17 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
 
   const email = `ada+${randomUUID().slice(0, 8)}@example.com`;
   const password = `correct horse ${randomUUID()}`;
-  const registered = await call('Sign up', 'POST', '/auth/register', AuthResponseSchema, {
+  // 409 after a retry: the lost attempt registered the address; signing in proves it was ours.
+  await call('Sign up', 'POST', '/auth/register', undefined, {
     body: { email, password, displayName: 'Ada Lovelace' },
+    expect: [201],
+    afterRetry: [409],
   });
-  const userId = registered.body.user.id;
   const login = await call('Sign in', 'POST', '/auth/login', AuthResponseSchema, {
     body: { email, password },
   });
   token = login.body.accessToken;
+  const userId = login.body.user.id;
 
   const created = await call(
     'Buy a starter agent, paying in BTC',

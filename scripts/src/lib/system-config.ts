@@ -6,9 +6,23 @@ import { loadUserConfig } from '@meetmatt/user-service/config';
 import { loadBrainConfig } from '@meetmatt/brain-service/config';
 import { type ServiceAccounts, localServiceAccounts, withAccount } from './service-accounts';
 
+/** Nine keeps instance ports (3001 + 10 × 8 = 3081) below the sandboxes' 3101 and 3102. */
+const MAX_REPLICAS = 9;
+
 /** The settings of the whole local system (`npm start`, `npm test`); each service adds its own. */
 export const systemConfigSchema = z.object({
-  PORT: env.port(GATEWAY_PORT),
+  /** The gateway's port: the one URL of the whole system. (`PORT` is a single service's.) */
+  GATEWAY_PORT: env.port(GATEWAY_PORT),
+  /**
+   * How many instances of each service `npm start` runs behind the gateway's upstreams.
+   * Instance i (from 0) of a service listens on its port + i × REPLICA_PORT_STEP.
+   */
+  REPLICAS: z.coerce
+    .number({ message: 'expected a number' })
+    .int('expected a whole number')
+    .min(1, 'expected at least 1')
+    .max(MAX_REPLICAS, `expected at most ${MAX_REPLICAS}`)
+    .default(1),
   PAYMENT_SERVICE_PORT: env.port(services.payment.port),
   USER_SERVICE_PORT: env.port(services.user.port),
   BRAIN_SERVICE_PORT: env.port(services.brain.port),
@@ -55,6 +69,9 @@ export const systemConfigSchema = z.object({
 
 export type SystemConfig = z.infer<typeof systemConfigSchema>;
 
+/** Ports of one service's instances are this far apart: 3001, 3011, 3021... */
+export const REPLICA_PORT_STEP = 10;
+
 export const serviceKeys: ServiceKey[] = ['user', 'payment', 'brain'];
 
 const portVariable = {
@@ -79,8 +96,15 @@ export function serviceDatabaseUrl(system: SystemConfig, key: ServiceKey): strin
   return system[databaseVariable[key]] ?? withDatabase(system.POSTGRES_URL, `meetmatt_${key}`);
 }
 
-export function servicePort(system: SystemConfig, key: ServiceKey): number {
-  return system[portVariable[key]];
+/** The port of one instance (from 0) of a service. */
+export function servicePort(system: SystemConfig, key: ServiceKey, instance = 0): number {
+  return system[portVariable[key]] + instance * REPLICA_PORT_STEP;
+}
+
+/** The process name of one instance: the service's name alone when it runs once. */
+export function instanceName(system: SystemConfig, key: ServiceKey, instance = 0): string {
+  const name = services[key].name;
+  return system.REPLICAS === 1 ? name : `${name}-${instance + 1}`;
 }
 
 /** The services' own accounts (SERVICE_ACCOUNTS=own), as prepare.ts creates them. */
@@ -97,10 +121,11 @@ export function serviceEnv(
   key: ServiceKey,
   source = process.env,
   accounts?: ServiceAccounts,
+  instance = 0,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(source)) if (value !== undefined) out[name] = value;
-  out.PORT = String(servicePort(system, key));
+  out.PORT = String(servicePort(system, key, instance));
   out.DATABASE_URL = serviceDatabaseUrl(system, key);
   out.RABBITMQ_URL = system.RABBITMQ_URL;
   if (accounts) {

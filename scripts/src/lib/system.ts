@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { services } from '@meetmatt/contracts';
+import { type ServiceKey, services } from '@meetmatt/contracts';
 import { type GatewayOptions, startGateway } from './gateway';
 import { ensureNginx } from './nginx';
 import { type ManagedProcess, repoRoot, startTsProcess, waitUntilReady } from './processes';
 import {
   type SystemConfig,
+  instanceName,
   serviceAccountsFor,
   serviceEnv,
   serviceKeys,
@@ -21,7 +22,10 @@ const SANDBOX = {
 export interface RunningSystem {
   processes: ManagedProcess[];
   gatewayUrl: string;
-  serviceUrls: Record<(typeof serviceKeys)[number], string>;
+  /** The first instance of each service. */
+  serviceUrls: Record<ServiceKey, string>;
+  /** Every instance of each service (REPLICAS of them), in the order they started. */
+  instances: Record<ServiceKey, { name: string; url: string; process: ManagedProcess }[]>;
   sandboxes: { nowpayments?: string; devin?: string };
 }
 
@@ -55,14 +59,21 @@ export async function launchSystem(
   const startTs = hooks.startTs ?? startTsProcess;
   const nginx = ensureNginx(log);
   const local = (port: number) => `http://127.0.0.1:${port}`;
-  const gatewayUrl = local(system.PORT);
+  const gatewayUrl = local(system.GATEWAY_PORT);
+  const upstream = (key: ServiceKey) =>
+    Array.from(
+      { length: system.REPLICAS },
+      (_, instance) => `127.0.0.1:${servicePort(system, key, instance)}`,
+    );
   const base = stringEnv(source);
   const waits: Promise<void>[] = [];
   const sandboxes: RunningSystem['sandboxes'] = {};
   let index = 0;
 
   const extra: Record<string, Record<string, string>> = { user: {}, payment: {}, brain: {} };
-  const jwks = `${local(servicePort(system, 'user'))}/.well-known/jwks.json`;
+  // With one user-service, its own address; with several, the gateway's, which reaches any of
+  // them (the keys live in user-service's database, so every instance publishes the same set).
+  const jwks = `${system.REPLICAS === 1 ? local(servicePort(system, 'user')) : gatewayUrl}/.well-known/jwks.json`;
   extra.payment = {
     AUTH_JWKS_URL: jwks,
     NOWPAYMENTS_IPN_CALLBACK_URL: `${gatewayUrl}/webhooks/nowpayments`,
@@ -125,28 +136,44 @@ export async function launchSystem(
   }
 
   const serviceUrls = {} as RunningSystem['serviceUrls'];
+  const instances = { user: [], payment: [], brain: [] } as RunningSystem['instances'];
   // Each service as its own database role and broker user (prepare.ts made them).
   const accounts = serviceAccountsFor(system);
-  for (const key of serviceKeys) {
+  const startInstance = (key: ServiceKey, instance: number): Promise<void> => {
     const name = services[key].name;
     const child = startTs(
-      name,
+      instanceName(system, key, instance),
       `${name}/src/main.ts`,
-      { ...serviceEnv(system, key, source, accounts), ...extra[key] },
+      { ...serviceEnv(system, key, source, accounts, instance), ...extra[key] },
       index++,
     );
     processes.push(child);
+    const url = local(servicePort(system, key, instance));
+    instances[key].push({ name: child.name, url, process: child });
+    return waitUntilReady(`${url}/readyz`, child, 60_000);
+  };
+  for (const key of serviceKeys) {
     serviceUrls[key] = local(servicePort(system, key));
-    waits.push(waitUntilReady(`${serviceUrls[key]}/readyz`, child, 60_000));
+    // The first instance alone migrates, declares the queues and takes every leader lock; the
+    // others start once it is ready, as followers (scaling out the way a Deployment does).
+    waits.push(
+      startInstance(key, 0).then(() =>
+        Promise.all(
+          Array.from({ length: system.REPLICAS - 1 }, (_, i) => startInstance(key, i + 1)),
+        ).then(() => undefined),
+      ),
+    );
   }
 
   const gatewayOptions: GatewayOptions = {
-    listen: `127.0.0.1:${system.PORT}`,
-    runDir: path.join(repoRoot, '.run', `gateway-${system.PORT}`),
+    listen: `127.0.0.1:${system.GATEWAY_PORT}`,
+    runDir: path.join(repoRoot, '.run', `gateway-${system.GATEWAY_PORT}`),
+    // Every instance of a service is a server of its upstream: nginx spreads requests round
+    // robin and passes one refused or reset to the next (proxy_next_upstream).
     upstreams: {
-      user: [`127.0.0.1:${servicePort(system, 'user')}`],
-      payment: [`127.0.0.1:${servicePort(system, 'payment')}`],
-      brain: [`127.0.0.1:${servicePort(system, 'brain')}`],
+      user: upstream('user'),
+      payment: upstream('payment'),
+      brain: upstream('brain'),
     },
     sharedSecret: gatewaySecret,
     userRate: system.GATEWAY_USER_RATE,
@@ -167,5 +194,5 @@ export async function launchSystem(
   waits.push(waitUntilReady(`${gatewayUrl}/healthz`, gateway, 30_000));
 
   await Promise.all(waits);
-  return { processes, gatewayUrl, serviceUrls, sandboxes };
+  return { processes, gatewayUrl, serviceUrls, instances, sandboxes };
 }

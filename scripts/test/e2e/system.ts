@@ -58,7 +58,7 @@ export async function startSystem(extraEnv: Record<string, string> = {}): Promis
       cwd: root,
       env: {
         ...process.env,
-        PORT: String(ports.gateway),
+        GATEWAY_PORT: String(ports.gateway),
         PAYMENT_SERVICE_PORT: String(ports.payment),
         USER_SERVICE_PORT: String(ports.user),
         BRAIN_SERVICE_PORT: String(ports.brain),
