@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { type UserEvent } from '@meetmatt/contracts';
 import {
   type CausalMetadata,
@@ -8,12 +7,9 @@ import {
   type EventCatalog,
   type EventStore,
   type Position,
-  WrongExpectedRevisionError,
   comparePositions,
-  domainError,
-  isDomainError,
+  handleCommand,
   loadState,
-  requestContext,
 } from '@meetmatt/infra';
 
 export type CommandOutcome<State> =
@@ -35,62 +31,24 @@ export interface RunCommandOptions<Command, Event extends DomainEvent, State> {
   metadata?: Partial<CausalMetadata>;
 }
 
-/**
- * Load, fold, decide, append with the revision read; a concurrent writer means decide again on
- * the new state (a few times), except under If-Match, where it means the client's view is stale.
- */
+/** The one `handleCommand` (infra), with this service's catalog and outcome shape. */
 export async function runCommand<Command, Event extends DomainEvent, State>(
   options: RunCommandOptions<Command, Event, State>,
 ): Promise<CommandOutcome<State>> {
-  const catalog = options.catalog as unknown as EventCatalog<Event>;
-  for (let attempt = 1; ; attempt++) {
-    const { state, revision } = await loadState(
-      options.store,
-      catalog,
-      options.decider,
-      options.streamId,
-    );
-    if (options.expectedRevision !== undefined && revision !== options.expectedRevision)
-      return { ok: false, error: staleRevision(revision) };
-    const command =
-      typeof options.command === 'function'
-        ? await (options.command as (state: State, revision: number) => Promise<Command>)(
-            state,
-            revision,
-          )
-        : options.command;
-    const decided = options.decider.decide(command, state);
-    if (isDomainError(decided)) return { ok: false, error: decided };
-    if (decided.length === 0)
-      return { ok: true, state, revision, position: undefined, appended: 0 };
-    const metadata = causalMetadata(options.userId, options.metadata);
-    try {
-      const result = await options.store.appendToStream(
-        options.streamId,
-        decided.map((event) => catalog.toNew(event, metadata)),
-        { expectedRevision: revision < 0 ? 'no_stream' : revision },
-      );
-      return {
-        ok: true,
-        state: decided.reduce(options.decider.evolve, state),
-        revision: result.nextExpectedRevision,
-        position: result.position,
-        appended: decided.length,
-      };
-    } catch (error) {
-      if (!(error instanceof WrongExpectedRevisionError)) throw error;
-      if (options.expectedRevision !== undefined)
-        return { ok: false, error: staleRevision(error.actual) };
-      if (attempt >= 5) throw error;
-    }
-  }
-}
-
-function staleRevision(actual: number | 'no_stream'): DomainError {
-  return domainError(
-    'stale-revision',
-    `The resource has changed (now at revision ${String(actual)})`,
-  );
+  const { userId, metadata, expectedRevision } = options;
+  const result = await handleCommand({
+    store: options.store,
+    catalog: options.catalog as unknown as EventCatalog<Event>,
+    decider: options.decider,
+    streamId: options.streamId,
+    command: options.command,
+    ...(expectedRevision !== undefined ? { expectedRevision } : {}),
+    metadata: { ...metadata, userId },
+    maxAttempts: 5,
+  });
+  if (!result.ok) return { ok: false, error: result.error };
+  const { state, revision, position, events } = result;
+  return { ok: true, state, revision, position, appended: events.length };
 }
 
 /** A stream folded by its decider, with the revision it was read at (-1: no stream). */
@@ -100,20 +58,6 @@ export function loadStream<Event extends DomainEvent, State>(
   streamId: string,
 ): Promise<{ state: State; revision: number; events: Event[] }> {
   return loadState(ctx.store, ctx.catalog as unknown as EventCatalog<Event>, decider, streamId);
-}
-
-/** Correlation and causation from the request or message being handled. */
-export function causalMetadata(
-  userId: string | undefined,
-  overrides: Partial<CausalMetadata> = {},
-): CausalMetadata {
-  const context = requestContext.get();
-  const correlationId = overrides.correlationId ?? context?.correlationId ?? randomUUID();
-  return {
-    correlationId,
-    causationId: overrides.causationId ?? context?.causationId ?? correlationId,
-    ...(userId ? { userId } : {}),
-  };
 }
 
 /** The later of two positions (read-your-writes waits for the last thing a command wrote). */
