@@ -7,16 +7,12 @@ import {
   userOpenApi,
 } from '@meetmatt/contracts';
 import {
-  type Database,
   EventCatalog,
   Inbox,
   type Logger,
-  type Position,
-  type Projections,
   type RunningService,
   ServiceHost,
   TokenVerifier,
-  comparePositions,
   createHttpApp,
   runMain,
 } from '@meetmatt/infra';
@@ -30,7 +26,7 @@ import {
   handleBusEvent,
 } from './application/bus-events';
 import { type UserContext } from './application/context';
-import { LiveFeed } from './application/live-feed';
+import { LiveFeed, feedReactions, loadRevocations } from './application/live-feed';
 import { LoginThrottle } from './application/login-throttle';
 import { NotificationHub } from './application/notification-hub';
 import { HashGate, PasswordHasher } from './application/passwords';
@@ -72,7 +68,6 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
   try {
     const db = host.database.db;
     const logger = host.logger;
-    guardCheckedOutClients(host.database.pool, logger);
     const catalog = new EventCatalog<UserEvent>(Object.values(userEvents));
     const keys = await loadKeyRing(config.AUTH_SIGNING_KEYS, db, logger);
     const audience = { issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE };
@@ -166,33 +161,20 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
         loadUserHousekeepingConfig({ ...process.env, ...options.env }),
       ),
     );
-    const feed = new LiveFeed(host.eventStore, catalog, logger, (event) => {
-      switch (event.type) {
-        case 'user.session-revoked':
-          revocations.add(event.data.sessionId, event.data.revokedAt);
-          break;
-        case 'user.api-key-revoked':
-          apiKeys.drop(event.data.keyId);
-          verifyCaller.forget(event.data.keyId);
-          revocations.add(event.data.keyId, event.data.revokedAt);
-          break;
-        case 'user.notification-created': {
-          const d = event.data;
-          hub.publish(d.userId, {
-            id: d.notificationId,
-            kind: d.kind,
-            title: d.title,
-            body: d.body,
-            link: d.link,
-            correlationId: d.correlationId,
-            read: false,
-            createdAt: d.createdAt,
-          });
-          break;
-        }
-      }
-    });
-    feed.start(await loadRevocations(ctx, projectionSet, revocationWindowMs));
+    const feed = new LiveFeed(
+      host.eventStore,
+      catalog,
+      logger,
+      feedReactions({ revocations, apiKeys, verifyCaller, hub }),
+    );
+    feed.start(
+      await loadRevocations({
+        projections: projectionSet,
+        db,
+        revocations,
+        windowMs: revocationWindowMs,
+      }),
+    );
     host.onStop(() => feed.stop());
     host.addReadiness({ name: 'live-feed', check: async () => feed.check() });
 
@@ -248,55 +230,6 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
     await host.stop();
     throw error;
   }
-}
-
-/**
- * The pool listens for errors on idle clients only. A client checked out between two statements
- * of a transaction when its connection drops emits 'error' with nobody listening, which would
- * crash the process; the statement in progress fails anyway, so logging is enough.
- * (infra's createPool should do this for every service.)
- */
-function guardCheckedOutClients(pool: Database['pool'], logger: Logger): void {
-  const guarded = new WeakSet<object>();
-  pool.on('acquire', (client) => {
-    if (guarded.has(client)) return;
-    guarded.add(client);
-    client.on('error', (error) =>
-      logger.warn('database connection lost while in use', { error: error.message }),
-    );
-  });
-}
-
-/**
- * What was revoked before this instance started (from the read models), and the position the
- * live feed must start from so that nothing revoked since is missed: the older of the two
- * read models' checkpoints, read before the tables (so the tables are at least that recent).
- */
-async function loadRevocations(
-  ctx: UserContext,
-  projectionSet: Projections<UserDb>,
-  windowMs: number,
-): Promise<Position | undefined> {
-  const status = await projectionSet.status();
-  const checkpoints = status
-    .filter((s) => s.name === 'sessions' || s.name === 'api_keys')
-    .map((s) => s.position)
-    .sort(comparePositions);
-  const since = new Date(Date.now() - windowMs);
-  const [sessions, keys] = await Promise.all([
-    ctx.db
-      .selectFrom('sessions')
-      .select(['id', 'revoked_at'])
-      .where('revoked_at', '>', since)
-      .execute(),
-    ctx.db
-      .selectFrom('api_keys')
-      .select(['id', 'revoked_at'])
-      .where('revoked_at', '>', since)
-      .execute(),
-  ]);
-  for (const row of [...sessions, ...keys]) ctx.revocations.add(row.id, row.revoked_at!);
-  return checkpoints.length === 2 ? checkpoints[0] : undefined;
 }
 
 if (require.main === module) runMain(services.user.name, () => start());

@@ -1,13 +1,22 @@
+import { type Kysely } from 'kysely';
 import { type UserEvent, userEventTypes } from '@meetmatt/contracts';
 import {
   type EventCatalog,
   type EventStore,
   type Logger,
   type Position,
+  type Projections,
   type RecordedEvent,
   START,
   type Subscription,
+  comparePositions,
 } from '@meetmatt/infra';
+import { type ReadModelTables } from '../database';
+import { revokedSince } from '../projections/revocation-queries';
+import { type ApiKeyCache } from './api-key-cache';
+import { type NotificationHub } from './notification-hub';
+import { type Revocations } from './revocations';
+import { type VerifyCaller } from './verify-caller';
 
 export type FeedEvent = Extract<
   UserEvent,
@@ -73,4 +82,65 @@ export class LiveFeed {
   async stop(): Promise<void> {
     await this.subscription?.stop();
   }
+}
+
+/**
+ * What this instance does with each live event: a revoked session or key is refused from now on
+ * (and a revoked key's cached credential and verdicts forgotten); a new notification goes to the
+ * user's open streams.
+ */
+export function feedReactions(deps: {
+  revocations: Revocations;
+  apiKeys: ApiKeyCache;
+  verifyCaller: VerifyCaller;
+  hub: NotificationHub;
+}): (event: FeedEvent) => void {
+  return (event) => {
+    switch (event.type) {
+      case 'user.session-revoked':
+        deps.revocations.add(event.data.sessionId, event.data.revokedAt);
+        break;
+      case 'user.api-key-revoked':
+        deps.apiKeys.drop(event.data.keyId);
+        deps.verifyCaller.forget(event.data.keyId);
+        deps.revocations.add(event.data.keyId, event.data.revokedAt);
+        break;
+      case 'user.notification-created': {
+        const d = event.data;
+        deps.hub.publish(d.userId, {
+          id: d.notificationId,
+          kind: d.kind,
+          title: d.title,
+          body: d.body,
+          link: d.link,
+          correlationId: d.correlationId,
+          read: false,
+          createdAt: d.createdAt,
+        });
+        break;
+      }
+    }
+  };
+}
+
+/**
+ * What was revoked before this instance started (from the read models), and the position the
+ * live feed must start from so that nothing revoked since is missed: the older of the two
+ * read models' checkpoints, read before the tables (so the tables are at least that recent).
+ */
+export async function loadRevocations(deps: {
+  projections: Pick<Projections<ReadModelTables>, 'status'>;
+  db: Kysely<ReadModelTables>;
+  revocations: Revocations;
+  windowMs: number;
+}): Promise<Position | undefined> {
+  const status = await deps.projections.status();
+  const checkpoints = status
+    .filter((s) => s.name === 'sessions' || s.name === 'api_keys')
+    .map((s) => s.position)
+    .sort(comparePositions);
+  const since = new Date(Date.now() - deps.windowMs);
+  for (const { id, revokedAt } of await revokedSince(deps.db, since))
+    deps.revocations.add(id, revokedAt);
+  return checkpoints.length === 2 ? checkpoints[0] : undefined;
 }
