@@ -24,6 +24,7 @@ const unitFiles = [
   'infra/test/architecture/domain-purity.test.ts',
   'infra/test/auth/gateway-secret.test.ts',
   'infra/test/event-store/timestamps.test.ts',
+  'infra/test/http/domain-problems.test.ts',
   'infra/test/http/readiness.test.ts',
   'infra/test/logging/logger.test.ts',
   'infra/test/messaging/checkpoint-pipeline.test.ts',

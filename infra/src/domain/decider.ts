@@ -11,7 +11,7 @@ export interface DomainEvent {
 /** A rule the command broke: an expected outcome, answered (e.g. as a 409), not thrown. */
 export interface DomainError {
   readonly kind: 'domain-error';
-  /** Stable, kebab-case: the HTTP layer maps it to a status (infra/src/http/domain-problems.ts). */
+  /** Stable, kebab-case: HTTP answers it by code (`problemForDomainError`, infra/src/http). */
   readonly code: string;
   readonly message: string;
 }

@@ -1,4 +1,5 @@
 import { type Problem } from '@meetmatt/contracts';
+import { type DomainError } from '../domain';
 
 export type FieldError = NonNullable<Problem['errors']>[number];
 
@@ -65,6 +66,56 @@ export class HttpError extends Error {
   static badGateway(detail: string): HttpError {
     return new HttpError(502, 'provider-error', detail);
   }
+}
+
+/** How the answer to one domain error differs from the plain one (see `problemForDomainError`). */
+export interface DomainProblem {
+  status: number;
+  /** The problem's code (its `type`); the domain error's own code when absent. */
+  code?: string;
+  /** The detail, from the domain error's message; the message itself when absent. */
+  detail?: (message: string) => string;
+  /** The field of the request the broken rule is about: answered as a validation error is. */
+  field?: Omit<FieldError, 'message'>;
+}
+
+/** A service's answers to its domain errors, by code: a status, or how it differs. */
+export type DomainProblems = Readonly<Record<string, number | DomainProblem>>;
+
+/**
+ * A domain error as the problem+json it is answered with: the one mapping every service uses,
+ * each with its own table. The code becomes the problem type and the message the detail unless
+ * the table says otherwise; a code the table does not name is answered as `otherwise` (409: the
+ * aggregate refused the command). A 401 carries `WWW-Authenticate`, a 429 `Retry-After` (from
+ * the error's `retryAfterSeconds`), and a 400 with a field names it as validation errors do.
+ */
+export function problemForDomainError(
+  error: DomainError & { retryAfterSeconds?: number },
+  problems: DomainProblems,
+  otherwise: number | DomainProblem = 409,
+): HttpError {
+  const entry = problems[error.code] ?? otherwise;
+  const {
+    status,
+    code = error.code,
+    detail,
+    field,
+  } = typeof entry === 'number' ? ({ status: entry } as DomainProblem) : entry;
+  const headers: Record<string, string> = {};
+  if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
+  if (status === 429) headers['Retry-After'] = String(error.retryAfterSeconds ?? 1);
+  const extras = {
+    ...(field ? { errors: [{ ...field, message: error.message }] } : {}),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+  };
+  const fieldName = field ? `${field.in === 'body' ? '' : `${field.in} `}${field.field}` : '';
+  return new HttpError(
+    status,
+    code,
+    detail?.(error.message) ??
+      (field ? `Invalid request: ${fieldName}: ${error.message}` : error.message),
+    extras,
+  );
 }
 
 export function problemBody(
