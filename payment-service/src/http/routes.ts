@@ -1,10 +1,11 @@
 import { type Plan, paymentEndpoints } from '@meetmatt/contracts';
 import {
-  type DomainError,
+  type DomainProblems,
   HttpError,
   type Principal,
   type Position,
   type Routes,
+  problemForDomainError,
 } from '@meetmatt/infra';
 import { type CreatePayment } from '../application/create-payment';
 import { type Catalogue } from '../application/catalogue';
@@ -75,9 +76,7 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
       body: { plans: deps.catalogue.plans },
     }));
 
-    routes.add(paymentEndpoints.createPayment, async ({ body: given, principal: who, req }) => {
-      const principal = caller(who);
-      const body = required(given);
+    routes.add(paymentEndpoints.createPayment, async ({ body, principal, req }) => {
       const key = req.get('idempotency-key');
       if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
         throw HttpError.badRequest('Invalid Idempotency-Key', [
@@ -132,8 +131,7 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
       }
     });
 
-    routes.add(paymentEndpoints.listPayments, async ({ query, principal: who }) => {
-      const principal = caller(who);
+    routes.add(paymentEndpoints.listPayments, async ({ query, principal }) => {
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
       if (query.cursor !== undefined && !after) {
         throw HttpError.badRequest('Invalid cursor', [
@@ -156,7 +154,7 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
     });
 
     routes.add(paymentEndpoints.getPaymentStatus, async ({ params, principal }) => {
-      const row = await visiblePayment(params.id, caller(principal));
+      const row = await visiblePayment(params.id, principal);
       return {
         status: 200,
         body: {
@@ -169,7 +167,7 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
     });
 
     routes.add(paymentEndpoints.getPaymentInvoice, async ({ params, principal, req }) => {
-      const row = await visiblePayment(params.id, caller(principal));
+      const row = await visiblePayment(params.id, principal);
       if (!row.invoice_number || !row.invoice_issued_at) {
         throw HttpError.conflict(
           row.confirmed_at
@@ -209,26 +207,24 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
       }
     });
 
-    routes.add(paymentEndpoints.requestRefund, async ({ params, body, principal: who }) => {
-      const principal = caller(who);
-      const { reason } = required(body);
+    routes.add(paymentEndpoints.requestRefund, async ({ params, body, principal }) => {
+      const { reason } = body;
       const result = await deps.refunds.request(params.id, reason, principal.userId);
-      if (!result.ok) throw domainHttpError(result.error);
+      if (!result.ok) throw problemForDomainError(result.error, domainProblems);
       await deps.waitForProjections(result.position);
       return { status: 202, body: toPaymentView(await visiblePayment(params.id, principal)) };
     });
 
-    routes.add(paymentEndpoints.completeRefund, async ({ params, body, principal: who }) => {
-      const principal = caller(who);
-      const { reference } = required(body);
+    routes.add(paymentEndpoints.completeRefund, async ({ params, body, principal }) => {
+      const { reference } = body;
       const result = await deps.refunds.complete(params.id, reference, principal.userId);
-      if (!result.ok) throw domainHttpError(result.error);
+      if (!result.ok) throw problemForDomainError(result.error, domainProblems);
       await deps.waitForProjections(result.position);
       return { status: 200, body: toPaymentView(await visiblePayment(params.id, principal)) };
     });
 
     routes.add(paymentEndpoints.getPayment, async ({ params, principal }) => {
-      const row = await visiblePayment(params.id, caller(principal));
+      const row = await visiblePayment(params.id, principal);
       return {
         status: 200,
         body: { ...toPaymentView(row), history: await queries.history(row.id) },
@@ -237,25 +233,8 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
   };
 }
 
-/**
- * The kit has authenticated the caller of a `user`/`admin` endpoint and parsed its body, but
- * `defineEndpoint` does not keep the literal `auth` and the optional `body` in the endpoint's
- * type, so the handler context types both as possibly undefined.
- */
-function caller(principal: Principal | undefined): Principal {
-  if (!principal) throw HttpError.unauthorized();
-  return principal;
-}
-
-function required<T>(body: T | undefined): T {
-  if (body === undefined) throw HttpError.badRequest('A JSON body is required');
-  return body;
-}
-
-function domainHttpError(error: DomainError): HttpError {
-  if (error.code === PAYMENT_NOT_FOUND) return HttpError.notFound(error.message);
-  return HttpError.conflict(error.message, error.code);
-}
+/** The payment service's answers to its domain errors; any other code is a 409. */
+const domainProblems: DomainProblems = { [PAYMENT_NOT_FOUND]: { status: 404, code: 'not-found' } };
 
 function invoiceOf(
   row: PaymentRow,

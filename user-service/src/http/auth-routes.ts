@@ -14,7 +14,6 @@ import {
 } from '../application/accounts';
 import { type UserContext } from '../application/context';
 import { recentAuthOf } from '../application/credentials';
-import { addPublic, addAuthenticated } from './typed-routes';
 import { type KeyRing } from '../application/signing-keys';
 import { type VerifyCaller } from '../application/verify-caller';
 import { hashing, orThrow } from './problems';
@@ -30,35 +29,35 @@ export function authRoutes(
   ctx: UserContext,
   deps: { keys: KeyRing; verifyCaller: VerifyCaller },
 ): void {
-  addPublic(routes, userEndpoints.register, async ({ body, req }) => ({
+  routes.add(userEndpoints.register, async ({ body, req }) => ({
     status: 201,
     body: orThrow(await hashing(() => register(ctx, body, clientOf(req)))),
     headers: noStore,
   }));
 
-  addPublic(routes, userEndpoints.login, async ({ body, req }) => ({
+  routes.add(userEndpoints.login, async ({ body, req }) => ({
     status: 200,
     body: orThrow(await hashing(() => login(ctx, body, clientOf(req)))),
     headers: noStore,
   }));
 
-  addPublic(routes, userEndpoints.refresh, async ({ body }) => ({
+  routes.add(userEndpoints.refresh, async ({ body }) => ({
     status: 200,
     body: orThrow(await refresh(ctx, body.refreshToken)),
     headers: noStore,
   }));
 
-  addAuthenticated(routes, userEndpoints.logout, async ({ body, principal }) => {
+  routes.add(userEndpoints.logout, async ({ body, principal }) => {
     orThrow(await logout(ctx, principal, body.all));
     return { status: 204 };
   });
 
-  addAuthenticated(routes, userEndpoints.changePassword, async ({ body, principal, req }) => {
+  routes.add(userEndpoints.changePassword, async ({ body, principal, req }) => {
     orThrow(await hashing(() => changePassword(ctx, principal, body, clientOf(req))));
     return { status: 204, headers: noStore };
   });
 
-  addAuthenticated(routes, userEndpoints.confirmPassword, async ({ body, principal, req }) => {
+  routes.add(userEndpoints.confirmPassword, async ({ body, principal, req }) => {
     const position = orThrow(
       await hashing(() => confirmPassword(ctx, principal, body.password, clientOf(req))),
     );
@@ -66,12 +65,12 @@ export function authRoutes(
     return { status: 204, headers: noStore };
   });
 
-  addAuthenticated(routes, userEndpoints.listSessions, async ({ principal }) => ({
+  routes.add(userEndpoints.listSessions, async ({ principal }) => ({
     status: 200,
     body: { sessions: await listSessions(ctx, principal.userId, principal.sessionId) },
   }));
 
-  addAuthenticated(routes, userEndpoints.revokeSession, async ({ params, principal }) => {
+  routes.add(userEndpoints.revokeSession, async ({ params, principal }) => {
     const auth = await recentAuthOf(ctx, principal);
     const position = orThrow(
       await revokeSession(ctx, principal.userId, params.id, 'revoked', auth),
@@ -88,7 +87,7 @@ export function authRoutes(
   );
   if (!gateway.configured)
     ctx.logger.warn('GATEWAY_SHARED_SECRET is not set: /auth/verify answers nobody');
-  addPublic(routes, userEndpoints.verify, async ({ req }) => {
+  routes.add(userEndpoints.verify, async ({ req }) => {
     if (!gateway.matches(req.headers[GATEWAY_SECRET_HEADER]))
       throw HttpError.notFound(`No route for ${req.method} ${req.path}`);
     const caller = await deps.verifyCaller.verify(req);
@@ -108,7 +107,7 @@ export function authRoutes(
     };
   });
 
-  addPublic(routes, userEndpoints.jwks, async () => ({
+  routes.add(userEndpoints.jwks, async () => ({
     status: 200,
     body: deps.keys.jwks,
     headers: { 'Cache-Control': 'public, max-age=300' },

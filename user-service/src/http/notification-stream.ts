@@ -2,10 +2,9 @@ import { decodeJwt } from 'jose';
 import { IdSchema, userEndpoints } from '@meetmatt/contracts';
 import { HttpError, type Routes } from '@meetmatt/infra';
 import { type UserContext } from '../application/context';
-import { addAuthenticated } from './typed-routes';
 import { type NotificationHub, type NotificationView } from '../application/notification-hub';
 import { notificationsAfter } from '../application/notifications';
-import { getUser } from '../application/profile';
+import { getUser } from '../projections/user-queries';
 import { mayRead } from './problems';
 
 /**
@@ -20,63 +19,59 @@ export function notificationStreamRoute(
   hub: NotificationHub,
   heartbeatMs: number,
 ): void {
-  addAuthenticated(
-    routes,
-    userEndpoints.notificationStream,
-    async ({ params, principal, req, res }) => {
-      mayRead(principal, params.id);
-      if (!(await getUser(ctx, params.id))) throw HttpError.notFound('No such user');
-      const expiresAtMs = (decodeJwt(principal.token).exp ?? 0) * 1000;
+  routes.add(userEndpoints.notificationStream, async ({ params, principal, req, res }) => {
+    mayRead(principal, params.id);
+    if (!(await getUser(ctx.db, params.id))) throw HttpError.notFound('No such user');
+    const expiresAtMs = (decodeJwt(principal.token).exp ?? 0) * 1000;
 
-      res.status(200);
-      res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-      res.setHeader('Cache-Control', 'no-cache, no-transform');
-      res.setHeader('Connection', 'keep-alive');
-      res.setHeader('X-Accel-Buffering', 'no');
-      res.flushHeaders();
-      res.write(`retry: 3000\n: connected\n\n`);
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('Connection', 'keep-alive');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    res.write(`retry: 3000\n: connected\n\n`);
 
-      const sent = new Set<string>();
-      const send = (notification: NotificationView) => {
-        if (sent.has(notification.id)) return;
-        if (sent.size > 1_000) sent.clear();
-        sent.add(notification.id);
-        res.write(
-          `id: ${notification.id}\nevent: notification\ndata: ${JSON.stringify(notification)}\n\n`,
-        );
-      };
+    const sent = new Set<string>();
+    const send = (notification: NotificationView) => {
+      if (sent.has(notification.id)) return;
+      if (sent.size > 1_000) sent.clear();
+      sent.add(notification.id);
+      res.write(
+        `id: ${notification.id}\nevent: notification\ndata: ${JSON.stringify(notification)}\n\n`,
+      );
+    };
 
-      let closed = false;
-      const unsubscribe = hub.subscribe(params.id, send, () => end());
-      const heartbeat = setInterval(() => {
-        if (ctx.revocations.has(principal.sessionId)) return end();
-        res.write(': heartbeat\n\n');
-      }, heartbeatMs);
-      const expiry = setTimeout(() => end(), Math.max(0, expiresAtMs - Date.now()));
-      const unregister = hub.onClose(() => end());
-      const cleanup = () => {
-        if (closed) return;
-        closed = true;
-        unsubscribe();
-        unregister();
-        clearInterval(heartbeat);
-        clearTimeout(expiry);
-      };
-      const end = () => {
-        cleanup();
-        res.end();
-      };
-      req.on('close', cleanup);
-      res.on('error', cleanup);
+    let closed = false;
+    const unsubscribe = hub.subscribe(params.id, send, () => end());
+    const heartbeat = setInterval(() => {
+      if (ctx.revocations.has(principal.sessionId)) return end();
+      res.write(': heartbeat\n\n');
+    }, heartbeatMs);
+    const expiry = setTimeout(() => end(), Math.max(0, expiresAtMs - Date.now()));
+    const unregister = hub.onClose(() => end());
+    const cleanup = () => {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      unregister();
+      clearInterval(heartbeat);
+      clearTimeout(expiry);
+    };
+    const end = () => {
+      cleanup();
+      res.end();
+    };
+    req.on('close', cleanup);
+    res.on('error', cleanup);
 
-      const lastEventId = IdSchema.safeParse(req.get('last-event-id'));
-      if (lastEventId.success) {
-        for (const missed of await notificationsAfter(ctx, params.id, lastEventId.data)) {
-          if (closed) break;
-          send(missed);
-        }
+    const lastEventId = IdSchema.safeParse(req.get('last-event-id'));
+    if (lastEventId.success) {
+      for (const missed of await notificationsAfter(ctx, params.id, lastEventId.data)) {
+        if (closed) break;
+        send(missed);
       }
-      return undefined;
-    },
-  );
+    }
+    return undefined;
+  });
 }

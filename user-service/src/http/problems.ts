@@ -1,7 +1,16 @@
-import { type Principal, type DomainError, HttpError } from '@meetmatt/infra';
+import {
+  type DomainError,
+  type DomainProblems,
+  HttpError,
+  type Principal,
+  problemForDomainError,
+} from '@meetmatt/infra';
 import { HashingBusyError } from '../application/passwords';
 
-const STATUS: Record<string, number> = {
+const expiresAt = { field: 'expiresAt', in: 'body' } as const;
+
+/** The user service's answers to its domain errors; any other code is a 409. */
+const domainProblems: DomainProblems = {
   'email-taken': 409,
   'user-exists': 409,
   'session-exists': 409,
@@ -11,27 +20,21 @@ const STATUS: Record<string, number> = {
   'api-key-not-found': 404,
   'notification-not-found': 404,
   'stale-revision': 412,
-  'invalid-credentials': 401,
-  'invalid-refresh-token': 401,
-  'refresh-token-reused': 401,
+  'invalid-credentials': { status: 401, code: 'unauthorized' },
+  'invalid-refresh-token': { status: 401, code: 'unauthorized' },
+  'refresh-token-reused': { status: 401, code: 'unauthorized' },
   'session-required': 403,
   'recent-auth-required': 403,
   'operator-required': 403,
   'wrong-password': 403,
+  'too-many-attempts': { status: 429, code: 'rate-limited' },
+  'expiry-in-the-past': { status: 400, code: 'validation-error', field: expiresAt },
+  'expiry-too-far': { status: 400, code: 'validation-error', field: expiresAt },
 };
 
 /** A domain error as the problem+json answer it becomes. */
 export function problemFor(error: DomainError & { retryAfterSeconds?: number }): HttpError {
-  if (error.code === 'too-many-attempts')
-    return HttpError.tooManyRequests(error.message, error.retryAfterSeconds ?? 1);
-  if (error.code === 'expiry-in-the-past' || error.code === 'expiry-too-far')
-    return HttpError.badRequest(`Invalid request: expiresAt: ${error.message}`, [
-      { field: 'expiresAt', in: 'body', message: error.message },
-    ]);
-  const status = STATUS[error.code];
-  if (status === 401) return HttpError.unauthorized(error.message);
-  if (status) return new HttpError(status, error.code, error.message);
-  return new HttpError(409, error.code, error.message);
+  return problemForDomainError(error, domainProblems);
 }
 
 /**

@@ -2,9 +2,9 @@ import { userEndpoints } from '@meetmatt/contracts';
 import { HttpError, type Routes } from '@meetmatt/infra';
 import { createApiKey, listApiKeys, revokeApiKey } from '../application/api-keys';
 import { type UserContext } from '../application/context';
-import { addAuthenticated } from './typed-routes';
 import { listNotifications, markNotificationRead } from '../application/notifications';
-import { getPreferences, getUser, updatePreferences, updateUser } from '../application/profile';
+import { updatePreferences, updateUser } from '../application/profile';
+import { getPreferences, getUser } from '../projections/user-queries';
 import { getUsage, usagePeriod } from '../application/usage';
 import { clientOf } from './auth-routes';
 import {
@@ -18,18 +18,18 @@ import {
 } from './problems';
 
 export function userRoutes(routes: Routes, ctx: UserContext): void {
-  addAuthenticated(routes, userEndpoints.getUser, async ({ params, principal }) => {
+  routes.add(userEndpoints.getUser, async ({ params, principal }) => {
     mayRead(principal, params.id);
-    const user = await getUser(ctx, params.id);
+    const user = await getUser(ctx.db, params.id);
     if (!user) throw HttpError.notFound('No such user');
     return { status: 200, body: user.value, headers: { ETag: etag(user.revision) } };
   });
 
-  addAuthenticated(routes, userEndpoints.updateUser, async ({ params, principal, body, req }) => {
+  routes.add(userEndpoints.updateUser, async ({ params, principal, body, req }) => {
     mayChange(principal, params.id);
     const ifMatch = parseIfMatch(req.get('if-match'));
     if (ifMatch === null) throw preconditionRequired();
-    const expected = ifMatch ?? (await getUser(ctx, params.id))?.revision;
+    const expected = ifMatch ?? (await getUser(ctx.db, params.id))?.revision;
     if (expected === undefined) throw HttpError.notFound('No such user');
     const updated = orThrow(
       await hashing(() => updateUser(ctx, principal, params.id, expected, body, clientOf(req))),
@@ -37,9 +37,9 @@ export function userRoutes(routes: Routes, ctx: UserContext): void {
     return { status: 200, body: updated.value, headers: { ETag: etag(updated.revision) } };
   });
 
-  addAuthenticated(routes, userEndpoints.getPreferences, async ({ params, principal }) => {
+  routes.add(userEndpoints.getPreferences, async ({ params, principal }) => {
     mayRead(principal, params.id);
-    const preferences = await getPreferences(ctx, params.id);
+    const preferences = await getPreferences(ctx.db, params.id);
     if (!preferences) throw HttpError.notFound('No such user');
     return {
       status: 200,
@@ -48,20 +48,16 @@ export function userRoutes(routes: Routes, ctx: UserContext): void {
     };
   });
 
-  addAuthenticated(
-    routes,
-    userEndpoints.updatePreferences,
-    async ({ params, principal, body, req }) => {
-      mayChange(principal, params.id);
-      const ifMatch = parseIfMatch(req.get('if-match')) ?? undefined;
-      const updated = orThrow(await updatePreferences(ctx, params.id, body, ifMatch));
-      return { status: 200, body: updated.value, headers: { ETag: etag(updated.revision) } };
-    },
-  );
+  routes.add(userEndpoints.updatePreferences, async ({ params, principal, body, req }) => {
+    mayChange(principal, params.id);
+    const ifMatch = parseIfMatch(req.get('if-match')) ?? undefined;
+    const updated = orThrow(await updatePreferences(ctx, params.id, body, ifMatch));
+    return { status: 200, body: updated.value, headers: { ETag: etag(updated.revision) } };
+  });
 
-  addAuthenticated(routes, userEndpoints.getUsage, async ({ params, principal, query }) => {
+  routes.add(userEndpoints.getUsage, async ({ params, principal, query }) => {
     mayRead(principal, params.id);
-    if (!(await getUser(ctx, params.id))) throw HttpError.notFound('No such user');
+    if (!(await getUser(ctx.db, params.id))) throw HttpError.notFound('No such user');
     const period = usagePeriod(ctx.now(), query.from, query.to);
     if (period.from > period.to)
       throw HttpError.badRequest('Invalid request: query from: must not be after to', [
@@ -70,12 +66,12 @@ export function userRoutes(routes: Routes, ctx: UserContext): void {
     return { status: 200, body: await getUsage(ctx, params.id, period) };
   });
 
-  addAuthenticated(routes, userEndpoints.listApiKeys, async ({ params, principal }) => {
+  routes.add(userEndpoints.listApiKeys, async ({ params, principal }) => {
     mayRead(principal, params.id);
     return { status: 200, body: { keys: await listApiKeys(ctx, params.id) } };
   });
 
-  addAuthenticated(routes, userEndpoints.createApiKey, async ({ params, principal, body }) => {
+  routes.add(userEndpoints.createApiKey, async ({ params, principal, body }) => {
     mayChange(principal, params.id);
     return {
       status: 201,
@@ -84,28 +80,24 @@ export function userRoutes(routes: Routes, ctx: UserContext): void {
     };
   });
 
-  addAuthenticated(routes, userEndpoints.revokeApiKey, async ({ params, principal }) => {
+  routes.add(userEndpoints.revokeApiKey, async ({ params, principal }) => {
     mayChange(principal, params.id);
     orThrow(await revokeApiKey(ctx, params.id, params.keyId));
     return { status: 204 };
   });
 
-  addAuthenticated(
-    routes,
-    userEndpoints.listNotifications,
-    async ({ params, principal, query }) => {
-      mayRead(principal, params.id);
-      return {
-        status: 200,
-        body: await listNotifications(ctx, params.id, {
-          unreadOnly: query.unread === 'true',
-          limit: query.limit,
-        }),
-      };
-    },
-  );
+  routes.add(userEndpoints.listNotifications, async ({ params, principal, query }) => {
+    mayRead(principal, params.id);
+    return {
+      status: 200,
+      body: await listNotifications(ctx, params.id, {
+        unreadOnly: query.unread === 'true',
+        limit: query.limit,
+      }),
+    };
+  });
 
-  addAuthenticated(routes, userEndpoints.markNotificationRead, async ({ params, principal }) => {
+  routes.add(userEndpoints.markNotificationRead, async ({ params, principal }) => {
     mayChange(principal, params.id);
     orThrow(await markNotificationRead(ctx, params.id, params.nid));
     return { status: 204 };
