@@ -1,3 +1,5 @@
+// First: tracing patches http, express, pg and amqplib only if it loads before them.
+import '@meetmatt/infra/tracing/register';
 import { brainOpenApi, exchanges, queues, services } from '@meetmatt/contracts';
 import {
   type Logger,

@@ -86,6 +86,16 @@ export const CloudEventSchema = z
       .optional()
       .describe('The id of the message or request that caused this event'),
     userid: z.string().optional().describe('The user the event concerns, when known'),
+    traceparent: z
+      .string()
+      .optional()
+      .describe(
+        'W3C Trace Context of the work that recorded the event (CloudEvents distributed tracing extension)',
+      ),
+    tracestate: z
+      .string()
+      .optional()
+      .describe('W3C vendor trace state that goes with traceparent, when there is one'),
     data: z.unknown().describe('The event payload, as defined by its type'),
   })
   .meta({ id: 'CloudEvent' });

@@ -1,4 +1,5 @@
 import { type EventDefinition } from '@meetmatt/contracts';
+import { activeTraceFields } from '../tracing/propagation';
 import { EventValidationError } from './errors';
 import { type DomainEvent } from '../domain';
 import { type NewEvent, type RecordedEvent } from './types';
@@ -53,7 +54,12 @@ export class EventCatalog<E extends DomainEvent = DomainEvent> {
       ...(id ? { id } : {}),
       type: event.type,
       data: parsed.data,
-      metadata: { ...dropUndefined(metadata), schemaVersion: definition.version },
+      // The trace of the work in progress, so the relay's later publish continues it.
+      metadata: {
+        ...activeTraceFields(),
+        ...dropUndefined(metadata),
+        schemaVersion: definition.version,
+      },
     };
   }
 

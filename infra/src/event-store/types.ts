@@ -47,6 +47,9 @@ export interface EventMetadata {
   causationId: string;
   userId?: string;
   schemaVersion: number;
+  /** W3C Trace Context of the work that appended the event, when it was traced. */
+  traceparent?: string;
+  tracestate?: string;
   [extra: string]: unknown;
 }
 

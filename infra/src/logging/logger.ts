@@ -1,5 +1,6 @@
 import winston from 'winston';
 import { requestContext } from '../runtime/request-context';
+import { activeTraceIds } from '../tracing/propagation';
 
 export type Logger = winston.Logger;
 
@@ -37,6 +38,8 @@ const redactFormat = winston.format((info) => {
 const contextFormat = winston.format((info) => {
   const context = requestContext.get();
   if (context && info.correlationId === undefined) info.correlationId = context.correlationId;
+  const ids = activeTraceIds();
+  if (ids && info.trace_id === undefined) Object.assign(info, ids);
   return info;
 });
 

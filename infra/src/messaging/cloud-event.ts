@@ -1,6 +1,7 @@
 import { type Options } from 'amqplib';
 import { CLOUDEVENTS_CONTENT_TYPE, type CloudEvent, CloudEventSchema } from '@meetmatt/contracts';
 import { type RecordedEvent } from '../event-store/types';
+import { traceFieldsOf } from '../tracing/propagation';
 
 /** A stored event as the CloudEvents 1.0 envelope it travels in. */
 export function toCloudEvent(event: RecordedEvent, source: string): CloudEvent {
@@ -17,6 +18,8 @@ export function toCloudEvent(event: RecordedEvent, source: string): CloudEvent {
     correlationid: metadata.correlationId,
     causationid: metadata.causationId,
     ...(metadata.userId ? { userid: metadata.userId } : {}),
+    // The distributed tracing extension: the trace of the work that appended the event.
+    ...traceFieldsOf(metadata),
     data: event.data,
   };
 }
@@ -31,7 +34,8 @@ export interface OutgoingMessage {
 /**
  * Structured mode: the whole envelope is the body. The message id is the event id, so a consumer
  * recognises a redelivered or republished event; the AMQP type, correlation id and timestamp
- * repeat the envelope for the management UI and tools that do not read bodies.
+ * repeat the envelope for the management UI and tools that do not read bodies, and so do the
+ * `traceparent`/`tracestate` headers for tracers that read AMQP headers.
  */
 export function toMessage(event: CloudEvent): OutgoingMessage {
   return {
@@ -45,6 +49,8 @@ export function toMessage(event: CloudEvent): OutgoingMessage {
       appId: event.source,
       timestamp: Math.floor(Date.parse(event.time) / 1000),
       ...(event.correlationid ? { correlationId: event.correlationid } : {}),
+      // Repeated for AMQP tooling: the instrumentation of amqplib continues the trace from here.
+      ...(event.traceparent ? { headers: traceFieldsOf(event) } : {}),
     },
   };
 }

@@ -1,6 +1,7 @@
 import { type Writable } from 'node:stream';
 import { type ConfirmChannel, type Message } from 'amqplib';
 import { type OutgoingMessage } from './cloud-event';
+import { traceFieldsOf, withTraceOf } from '../tracing/propagation';
 
 /**
  * What became of one published message: the broker took responsibility for it (`confirmed`), it
@@ -70,15 +71,20 @@ export async function publishConfirmed(
     }
     const { routingKey, content, options } = messages[index]!;
     try {
-      const writable = channel.publish(
-        exchange,
-        routingKey,
-        content,
-        { ...options, mandatory: true },
-        (error: unknown) =>
-          settle(
-            index,
-            error ? 'failed' : returns.take(options.messageId) ? 'returned' : 'confirmed',
+      // In the trace the message carries, so a tracer's publish span joins it.
+      const writable = withTraceOf(
+        traceFieldsOf(options.headers as Record<string, unknown> | undefined),
+        () =>
+          channel.publish(
+            exchange,
+            routingKey,
+            content,
+            { ...options, mandatory: true },
+            (error: unknown) =>
+              settle(
+                index,
+                error ? 'failed' : returns.take(options.messageId) ? 'returned' : 'confirmed',
+              ),
           ),
       );
       if (!writable) {

@@ -3,6 +3,7 @@ import { busHeaders } from '@meetmatt/contracts';
 import { type DomainEvent } from '../domain';
 import { type EventCatalog } from '../event-store/event-catalog';
 import { type EventMetadata } from '../event-store/types';
+import { traceFieldsOf } from '../tracing/propagation';
 import { decodeEnvelope } from './cloud-event';
 
 /** What a handler knows about a message beyond its event. */
@@ -21,6 +22,9 @@ export interface MessageEnvelope {
   attempts: number;
   /** The broker delivered it before (a lost ack, a crashed consumer). */
   redelivered: boolean;
+  /** W3C trace context of the work that recorded the event (the CloudEvents tracing extension). */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** A consumed event: its type and current-version data, with the envelope; narrow on `type`. */
@@ -70,6 +74,7 @@ export function parseDelivery(message: ConsumeMessage, catalog: EventCatalog): P
     correlationId: envelope.correlationid ?? envelope.id,
     ...(envelope.causationid ? { causationId: envelope.causationid } : {}),
     ...(envelope.userid ? { userId: envelope.userid } : {}),
+    ...traceFieldsOf(envelope),
     attempts,
     redelivered: message.fields.redelivered,
   } as ConsumedEvent;

@@ -2,6 +2,7 @@ import { type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import { type EventCatalog } from '../event-store/event-catalog';
 import { type Logger } from '../logging/logger';
 import { requestContext } from '../runtime/request-context';
+import { SpanKind, consumerParent, inSpan } from '../tracing/propagation';
 import { type ConsumedEvent, parseDelivery } from './consumed-event';
 import { ReturnTracker, publishConfirmed } from './confirm-publisher';
 import { type FailurePlan, failureCopy, planHandlerFailure, planPark } from './failure-routing';
@@ -63,7 +64,22 @@ export async function processDelivery(
         causationId: event.id,
         ...(event.userId ? { userId: event.userId } : {}),
       },
-      () => withinBudget(context.handle(event), context.handlerTimeoutMs),
+      () =>
+        inSpan(
+          `process ${event.type}`,
+          {
+            kind: SpanKind.CONSUMER,
+            parent: consumerParent(event),
+            attributes: {
+              'messaging.system': 'rabbitmq',
+              'messaging.destination.name': context.queue,
+              'messaging.message.id': event.id,
+              'cloudevents.event_type': event.type,
+              'cloudevents.event_source': event.source,
+            },
+          },
+          () => withinBudget(context.handle(event), context.handlerTimeoutMs),
+        ),
     );
     timer?.();
     const outcome = result === 'duplicate' ? 'duplicate' : 'handled';

@@ -2,6 +2,7 @@
 import { ConfigError } from '../config/load-config';
 import { isUnavailableError } from '../db/unavailable';
 import { type Logger } from '../logging/logger';
+import { shutdownTracing } from '../tracing/propagation';
 
 export interface RunningService {
   url: string;
@@ -45,6 +46,8 @@ export function runMain(name: string, start: () => Promise<RunningService>): voi
       console.error(`${name}: error while stopping: ${(error as Error).message}`);
       code ||= 1;
     }
+    // The spans still batched (the last requests and messages) go out before the process does.
+    await shutdownTracing();
     process.exit(code);
   };
 

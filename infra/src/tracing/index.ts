@@ -1,0 +1,16 @@
+export {
+  type SpanOptions,
+  SpanKind,
+  type TraceFields,
+  activeTraceFields,
+  activeTraceIds,
+  consumerParent,
+  contextOf,
+  inSpan,
+  shutdownTracing,
+  traceFieldsOf,
+  traceIdOf,
+  tracingEnabled,
+  tracingRequested,
+  withTraceOf,
+} from './propagation';
