@@ -84,6 +84,7 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
       apiKey: config.NOWPAYMENTS_API_KEY,
       timeoutMs: config.NOWPAYMENTS_TIMEOUT_MS,
       logger,
+      metrics: host.metrics,
     });
     const queries = new PaymentQueries(db);
     const openings = new PaymentOpenings(db, config.NOWPAYMENTS_TIMEOUT_MS + 60_000);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Logger } from '@meetmatt/infra';
+import { type Logger, type Metrics } from '@meetmatt/infra';
 import {
   type CreateSessionRequest,
   type CreatedSession,
@@ -30,6 +30,8 @@ const DevinClientConfigSchema = z.object({
 export type DevinClientConfig = z.input<typeof DevinClientConfigSchema> & {
   /** Provider calls are logged here (method, path, status, duration, attempt; no secrets). */
   logger?: Logger;
+  /** Provider calls are counted and timed here (`provider_request_duration_seconds`). */
+  metrics?: Metrics;
 };
 
 export interface CallOptions {
@@ -57,9 +59,13 @@ export class DevinClient {
   private readonly transport: DevinTransport;
 
   constructor(config: DevinClientConfig) {
-    const { logger, ...settings } = config;
+    const { logger, metrics, ...settings } = config;
     const parsed = DevinClientConfigSchema.parse(settings);
-    this.transport = new DevinTransport({ ...parsed, ...(logger ? { logger } : {}) });
+    this.transport = new DevinTransport({
+      ...parsed,
+      ...(logger ? { logger } : {}),
+      ...(metrics ? { metrics } : {}),
+    });
   }
 
   /** `idempotent: true` makes a repeat (same prompt and title) return the same session. */

@@ -1,4 +1,13 @@
-import { type Logger, sleep } from '@meetmatt/infra';
+import {
+  type Logger,
+  type Metrics,
+  type ProviderCallMetrics,
+  type ProviderOutcome,
+  operationOf,
+  outcomeOfStatus,
+  providerCallMetrics,
+  sleep,
+} from '@meetmatt/infra';
 import { DevinError, readDetail } from './errors';
 import { type DevinRetryPolicy, isRetryableStatus, parseRetryAfter, retryDelay } from './retry';
 
@@ -8,6 +17,8 @@ export interface DevinTransportConfig {
   timeoutMs: number;
   retry: DevinRetryPolicy;
   logger?: Logger;
+  /** Each attempt counted and timed in `provider_request_duration_seconds{provider="devin"}`. */
+  metrics?: Metrics;
 }
 
 export interface DevinRequest {
@@ -44,8 +55,10 @@ type Attempt =
  */
 export class DevinTransport {
   private readonly baseUrl: string;
+  private readonly calls: ProviderCallMetrics | undefined;
 
   constructor(private readonly config: DevinTransportConfig) {
+    this.calls = config.metrics ? providerCallMetrics(config.metrics, 'devin') : undefined;
     // Joined by hand: `new URL('/v1/…', base)` would drop a path prefix of the base URL.
     this.baseUrl = config.apiUrl.replace(/\/+$/, '');
   }
@@ -56,6 +69,13 @@ export class DevinTransport {
       const started = performance.now();
       const result = await this.attemptOnce(request);
       const durationMs = Math.round(performance.now() - started);
+      const outcome = outcomeOf(result);
+      if (outcome)
+        this.calls?.observe(
+          operationOf(request.method, request.path),
+          outcome,
+          (performance.now() - started) / 1000,
+        );
       if (result.kind === 'response' && !isRetryableStatus(result.status)) {
         this.log(request, attempt, durationMs, result, 'answered');
         return { status: result.status, body: result.body, attempts: attempt };
@@ -182,6 +202,20 @@ export class DevinTransport {
       outcome,
       ...(delayMs === undefined ? {} : { delayMs }),
     });
+  }
+}
+
+/** What one attempt counts as; a call we cancelled ourselves is not the provider's doing. */
+function outcomeOf(result: Attempt): ProviderOutcome | undefined {
+  switch (result.kind) {
+    case 'response':
+      return outcomeOfStatus(result.status);
+    case 'timeout':
+      return 'timeout';
+    case 'network':
+      return 'network_error';
+    case 'aborted':
+      return undefined;
   }
 }
 

@@ -181,6 +181,8 @@ export const baseServiceConfig = {
   LIVENESS_STUCK_MS: env.int(30_000, 1_000),
   HOUSEKEEPING_INTERVAL_MS: env.int(3_600_000, 1_000),
   INBOX_RETENTION_MS: env.int(14 * 86_400_000, 60_000),
+  /** The source commit, shown in `build_info{commit}` (set by the image build or deployment). */
+  BUILD_COMMIT: z.string().max(64).optional(),
 };
 
 /** How a service that does not issue tokens verifies them (user-service's JWKS). */

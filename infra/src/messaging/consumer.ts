@@ -8,7 +8,7 @@ import { type ConsumedEvent } from './consumed-event';
 import { type DeliveryContext, processDelivery } from './delivery';
 import { ReturnTracker } from './confirm-publisher';
 import { ManagedChannel } from './managed-channel';
-import { messagingMetrics } from './messaging-metrics';
+import { messagingMetrics, registerConsumerBacklog } from './messaging-metrics';
 import { type ConsumerTopology, consumerTopology, declareConsumerTopology } from './topology';
 
 /**
@@ -65,6 +65,9 @@ export class Consumer<Defs extends readonly EventDefinition[] = readonly EventDe
   private readonly inFlight = new Set<Promise<void>>();
   private consumerTag: string | undefined;
   private stopped = false;
+  /** The event time (ms, from the AMQP timestamp) of the newest message taken, for the backlog. */
+  private lastTakenAt: number | undefined;
+  private readonly unregisterBacklog: (() => void) | undefined;
 
   constructor(private readonly options: ConsumerOptions<Defs>) {
     const delays = options.retryDelaysMs ?? retryDelaysMs;
@@ -91,6 +94,20 @@ export class Consumer<Defs extends readonly EventDefinition[] = readonly EventDe
       name: `consumer:${options.queue}`,
       setup: (channel) => this.setup(channel),
     });
+    if (options.metrics) {
+      this.unregisterBacklog = registerConsumerBacklog(options.metrics, {
+        queue: options.queue,
+        lastTakenAt: () => this.lastTakenAt,
+        readyMessages: () => this.readyMessages(),
+      });
+    }
+  }
+
+  /** Messages ready in the queue; asked only while consuming, when the queue surely exists. */
+  private async readyMessages(): Promise<number | undefined> {
+    const channel = this.channel.current;
+    if (!channel || !this.consumerTag) return undefined;
+    return (await channel.checkQueue(this.options.queue)).messageCount;
   }
 
   get queue(): string {
@@ -127,6 +144,7 @@ export class Consumer<Defs extends readonly EventDefinition[] = readonly EventDe
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.unregisterBacklog?.();
     const channel = this.channel.current;
     if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
@@ -170,6 +188,8 @@ export class Consumer<Defs extends readonly EventDefinition[] = readonly EventDe
       }
       return;
     }
+    const timestamp = message.properties.timestamp as number | undefined;
+    if (typeof timestamp === 'number') this.lastTakenAt = timestamp * 1000;
     const done = processDelivery(this.context, channel, message)
       .catch((error: unknown) => {
         // A bug in the bus itself: leave the message unacknowledged and start a fresh channel.

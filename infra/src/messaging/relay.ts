@@ -14,6 +14,7 @@ import {
 } from '../event-store/types';
 import { type Logger } from '../logging/logger';
 import { type Metrics } from '../metrics/metrics';
+import { registerRelayMetrics } from './messaging-metrics';
 import { whenAborted } from './abortable';
 import { CheckpointPipeline } from './checkpoint-pipeline';
 import { type BrokerConnection } from './broker-connection';
@@ -94,7 +95,7 @@ export class Relay extends EventEmitter {
       logger: options.logger,
       ...(options.leaderRetryMs ? { retryMs: options.leaderRetryMs } : {}),
     });
-    if (options.metrics) registerRelayGauges(options.metrics, this);
+    if (options.metrics) registerRelayMetrics(options.metrics, this, options.eventStore);
   }
 
   get isLeader(): boolean {
@@ -186,24 +187,4 @@ export class Relay extends EventEmitter {
     this.positionValue = position;
     this.emit('checkpoint', position);
   }
-}
-
-function registerRelayGauges(metrics: Metrics, relay: Relay): void {
-  metrics.gauge(
-    'relay_leader',
-    'Whether this instance is the one relaying (1) or not (0)',
-    [],
-    (g) => {
-      g.set(relay.isLeader ? 1 : 0);
-    },
-  );
-  metrics.gauge(
-    'relay_lag_events',
-    'Events (PostgreSQL) or log bytes (EventStoreDB) not yet confirmed by the broker; 0 when not leading',
-    [],
-    async (g) => {
-      const lag = await relay.lag().catch(() => undefined);
-      g.set(lag?.behind ?? 0);
-    },
-  );
 }

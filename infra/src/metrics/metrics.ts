@@ -1,4 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { version as packageVersion } from '../../package.json';
+
+export interface BuildInfo {
+  /** The release (default: the workspace's package.json version). */
+  version?: string;
+  /** The source commit, when the build knows it (BUILD_COMMIT); empty otherwise. */
+  commit?: string | undefined;
+}
 
 /**
  * One registry per service instance (not prom-client's global one), so several services
@@ -11,10 +19,22 @@ export class Metrics {
 
   constructor(
     readonly service: string,
-    options: { defaultMetrics?: boolean } = {},
+    options: { defaultMetrics?: boolean; build?: BuildInfo } = {},
   ) {
     this.registry.setDefaultLabels({ service });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // The info-metric idiom: always 1, the build in its labels, joined onto other series by
+    // `* on (service, instance) group_left(version) build_info`.
+    this.gauge('build_info', 'The running build (always 1)', ['version', 'commit', 'node'], (g) => {
+      g.set(
+        {
+          version: options.build?.version ?? packageVersion,
+          commit: options.build?.commit ?? '',
+          node: process.versions.node,
+        },
+        1,
+      );
+    });
     this.httpRequests = this.counter('http_requests_total', 'HTTP requests answered', [
       'method',
       'route',
@@ -33,6 +53,26 @@ export class Metrics {
     const existing = this.registry.getSingleMetric(name);
     if (existing) return existing as Counter<L>;
     return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /**
+   * A counter that follows a running total kept elsewhere (reconnections, say): at each scrape
+   * it is raised by what the total grew since the last one, so it stays a counter.
+   */
+  counterOf(name: string, help: string, total: () => number): Counter {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing) return existing as Counter;
+    let seen = 0;
+    return new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect(this: Counter) {
+        const now = total();
+        if (now > seen) this.inc(now - seen);
+        seen = Math.max(seen, now);
+      },
+    });
   }
 
   gauge<L extends string>(
@@ -83,3 +123,6 @@ export class Metrics {
     return this.registry.contentType;
   }
 }
+
+export * from './provider-calls';
+export * from './event-store-metrics';

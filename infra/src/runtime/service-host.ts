@@ -10,7 +10,8 @@ import { type Migrations, migrate } from '../db/migrations';
 import { infraMigrations } from '../db/infra-migrations';
 import { type Logger, createLogger } from '../logging/logger';
 import { BrokerConnection } from '../messaging/broker-connection';
-import { Metrics } from '../metrics/metrics';
+import { Metrics, withAppendMetrics } from '../metrics/metrics';
+import { registerBrokerMetrics } from '../messaging/messaging-metrics';
 import { type ReadinessCheck, degradesOnly } from '../http/readiness';
 import { type RunningServer, startHttpServer } from '../http/server';
 import { type RequestListener } from 'node:http';
@@ -47,6 +48,8 @@ export interface ServiceHostConfig {
   LIVENESS_STUCK_MS?: number;
   HOUSEKEEPING_INTERVAL_MS?: number;
   INBOX_RETENTION_MS?: number;
+  /** The source commit, shown in `build_info` (set by the image build or the deployment). */
+  BUILD_COMMIT?: string | undefined;
 }
 
 export interface ServiceHostOptions {
@@ -110,7 +113,7 @@ export class ServiceHost<DB = unknown> {
         level: config.LOG_LEVEL,
         ...(config.LOG_FORMAT ? { format: config.LOG_FORMAT } : {}),
       });
-    const metrics = new Metrics(name);
+    const metrics = new Metrics(name, { build: { commit: config.BUILD_COMMIT } });
     await ensureDatabase(config.DATABASE_URL);
     // Migrations may build indexes or wait for another instance's migration: no request bounds.
     const migrator = createDatabase({
@@ -135,12 +138,15 @@ export class ServiceHost<DB = unknown> {
       ...definedTimeouts(config),
     });
     const broker = new BrokerConnection({ url: config.RABBITMQ_URL, logger, name });
-    const eventStore = createEventStore({
-      eventStoreUrl: config.EVENTSTORE_URL,
-      pool: database.pool,
-      databaseUrl: config.DATABASE_URL,
-      logger,
-    });
+    const eventStore = withAppendMetrics(
+      createEventStore({
+        eventStoreUrl: config.EVENTSTORE_URL,
+        pool: database.pool,
+        databaseUrl: config.DATABASE_URL,
+        logger,
+      }),
+      metrics,
+    );
     const host = new ServiceHost<DB>(name, config, logger, metrics, database, broker, eventStore);
     host.onStop(() => database.close());
     host.onStop(() => broker.close());
@@ -167,17 +173,7 @@ export class ServiceHost<DB = unknown> {
           throw new Error(broker.lastError ?? `broker ${broker.state}`);
       },
     });
-    metrics.gauge(
-      'broker_connected',
-      'Whether the broker connection is up (1) or not (0)',
-      [],
-      (g) => {
-        g.set(broker.state === 'connected' ? 1 : 0);
-      },
-    );
-    metrics.gauge('broker_reconnects_total', 'Broker reconnections since start', [], (g) => {
-      g.set(broker.reconnects);
-    });
+    registerBrokerMetrics(metrics, broker);
     // The service starts even when the broker is down: events are stored and relayed later.
     await broker.start(3_000);
     return host;

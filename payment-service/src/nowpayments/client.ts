@@ -1,4 +1,12 @@
-import { type Logger } from '@meetmatt/infra';
+import {
+  type Logger,
+  type Metrics,
+  type ProviderCallMetrics,
+  type ProviderOutcome,
+  operationOf,
+  outcomeOfStatus,
+  providerCallMetrics,
+} from '@meetmatt/infra';
 import { type z } from 'zod';
 import { NowPaymentsError, type NowPaymentsErrorKind } from './errors';
 import {
@@ -24,6 +32,8 @@ export interface NowPaymentsClientConfig {
   /** Per call, including reading the body. */
   timeoutMs?: number;
   logger?: Logger;
+  /** Counts and times every call in `provider_request_duration_seconds{provider="nowpayments"}`. */
+  metrics?: Metrics;
 }
 
 /** The outcomes NOWPayments' own sandbox plays for a payment. */
@@ -85,8 +95,10 @@ export class NowPaymentsClient {
   private readonly apiKey: string;
   private readonly timeoutMs: number;
   private readonly logger: Logger | undefined;
+  private readonly calls: ProviderCallMetrics | undefined;
 
   constructor(config: NowPaymentsClientConfig) {
+    this.calls = config.metrics ? providerCallMetrics(config.metrics, 'nowpayments') : undefined;
     this.baseUrl = config.apiUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
     this.apiKey = config.apiKey;
     this.timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -181,6 +193,7 @@ export class NowPaymentsClient {
         status,
         durationMs: elapsed(),
       });
+      this.observe(spec, 'ok', started);
       return result;
     } catch (error) {
       const failure = error instanceof NowPaymentsError ? error : this.transportError(spec, error);
@@ -193,8 +206,14 @@ export class NowPaymentsClient {
         code: failure.code,
         durationMs: elapsed(),
       });
+      this.observe(spec, outcomeOf(failure), started);
       throw failure;
     }
+  }
+
+  private observe(spec: CallSpec, outcome: ProviderOutcome, started: number): void {
+    const seconds = (performance.now() - started) / 1000;
+    this.calls?.observe(operationOf(spec.method, spec.path), outcome, seconds);
   }
 
   private async send(spec: CallSpec): Promise<{ status: number; body: string }> {
@@ -286,4 +305,19 @@ function parseJson(text: string): unknown {
 
 function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined));
+}
+
+function outcomeOf(failure: NowPaymentsError): ProviderOutcome {
+  switch (failure.kind) {
+    case 'http':
+      return failure.httpStatus === undefined
+        ? 'bad_response'
+        : outcomeOfStatus(failure.httpStatus);
+    case 'timeout':
+      return 'timeout';
+    case 'network':
+      return 'network_error';
+    case 'bad-response':
+      return 'bad_response';
+  }
 }
