@@ -15,6 +15,7 @@ import { migrations } from '../migrations';
 import { Deployments } from './application/deployments';
 import { AgentRepository, agentCatalog } from './application/agent-repository';
 import { BuildTracker } from './application/build-tracker';
+import { registerJourneyMetrics } from './application/journey-metrics';
 import { consumedPaymentEvents, paymentEventsHandler } from './application/payment-events';
 import { type BrainConfig, buildsIncludedFor, loadBrainConfig, maxAcuLimitFor } from './config';
 import { DevinClient } from './devin';
@@ -62,9 +63,11 @@ export async function start(options: StartBrainOptions = {}): Promise<RunningBra
         maxDelayMs: config.DEVIN_RETRY_MAX_DELAY_MS,
       },
       logger,
+      metrics: host.metrics,
     });
 
     await host.startProjections([agentsProjection], agentCatalog);
+    registerJourneyMetrics(host.metrics, db);
     host.consume({
       queue: queues.brainPaymentEvents,
       exchange: exchanges.payment,
