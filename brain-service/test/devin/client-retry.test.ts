@@ -1,4 +1,4 @@
-import { captureLogger } from '@meetmatt/infra/testing';
+import { captureLogger, eventually } from '@meetmatt/infra/testing';
 import { DevinClient } from '../../src/devin/client';
 import { DevinError } from '../../src/devin/errors';
 import {
@@ -8,8 +8,7 @@ import {
   sessionRequest,
   startSandbox,
   startStub,
-  waitFor,
-} from './helpers';
+} from '../support/devin-sandbox';
 
 describe('DevinClient retries and failures', () => {
   let harness: SandboxHarness;
@@ -154,9 +153,9 @@ describe('DevinClient retries and failures', () => {
     const before = statusesOf('/v1/sessions').length;
 
     const pending = client.listSessions({}, { signal: controller.signal }).catch((e: unknown) => e);
-    await waitFor(
-      () => (statusesOf('/v1/sessions').length > before ? true : undefined),
+    await eventually(
       'the first attempt to be answered',
+      () => statusesOf('/v1/sessions').length > before,
     );
     controller.abort();
 

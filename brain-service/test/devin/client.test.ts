@@ -1,6 +1,6 @@
-import { captureLogger } from '@meetmatt/infra/testing';
+import { captureLogger, eventually } from '@meetmatt/infra/testing';
 import { DevinError } from '../../src/devin/errors';
-import { type SandboxHarness, sessionRequest, startSandbox, waitFor } from './helpers';
+import { type SandboxHarness, sessionRequest, startSandbox } from '../support/devin-sandbox';
 
 describe('DevinClient against the sandbox', () => {
   let harness: SandboxHarness;
@@ -182,10 +182,9 @@ describe('DevinClient against the sandbox', () => {
     it('when a message is sent to a finished session, then the answer says it was not delivered', async () => {
       const client = harness.client();
       const { session_id } = await client.createSession(sessionRequest());
-      await waitFor(
-        async () =>
-          (await client.getSession(session_id)).status_enum === 'finished' ? true : undefined,
+      await eventually(
         'the session to finish',
+        async () => (await client.getSession(session_id)).status_enum === 'finished',
       );
 
       const result = await client.sendMessage(session_id, 'One more thing');

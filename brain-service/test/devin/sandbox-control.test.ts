@@ -6,7 +6,7 @@ import {
   freshKey,
   sessionRequest,
   startSandbox,
-} from './helpers';
+} from '../support/devin-sandbox';
 
 const STEP_MS = 1_000;
 

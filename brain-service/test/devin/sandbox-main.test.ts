@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { DevinClient } from '../../src/devin/client';
-import { freshKey } from './helpers';
+import { freshKey } from '../support/devin-sandbox';
 
 const ENTRY = path.resolve(__dirname, '../../src/devin/sandbox-main.ts');
 

@@ -1,7 +1,8 @@
 import { type DevinClient } from '../../src/devin/client';
 import { type DevinSession } from '../../src/devin/api-schemas';
 import { classifySession } from '../../src/devin/session-phase';
-import { ManualClock, type SandboxHarness, sessionRequest, startSandbox, waitFor } from './helpers';
+import { eventually } from '@meetmatt/infra/testing';
+import { ManualClock, type SandboxHarness, sessionRequest, startSandbox } from '../support/devin-sandbox';
 
 const STEP_MS = 1_000;
 
@@ -187,14 +188,14 @@ describe('sandbox scenarios on the real clock', () => {
       sessionRequest({ prompt: 'Build it [devin:block]' }),
     );
     const status = async () => (await client.getSession(session_id)).status_enum;
-    await waitFor(async () => ((await status()) === 'blocked' ? true : undefined), 'blocked');
+    await eventually('the session to be blocked', async () => (await status()) === 'blocked');
 
     await client.sendMessage(session_id, 'Go ahead.');
 
-    const finished = await waitFor(async () => {
+    const finished = await eventually('the session to finish', async () => {
       const session = await client.getSession(session_id);
-      return session.status_enum === 'finished' ? session : undefined;
-    }, 'finished');
+      return session.status_enum === 'finished' && session;
+    });
     expect(finished.pull_request).not.toBeNull();
   });
 });

@@ -7,7 +7,7 @@ import {
   publishConfirmed,
   sessionsOf,
   startWorld,
-} from './harness';
+} from '../support/harness';
 
 describe('the agents API', () => {
   let world: BrainWorld;

@@ -7,7 +7,7 @@ import {
   publishConfirmed,
   sessionsOf,
   startWorld,
-} from './harness';
+} from '../support/harness';
 
 const FOLLOW_UP = 'Use your best judgement and carry on (test follow-up).';
 

@@ -13,7 +13,7 @@ import {
   publishConfirmed,
   sessionsOf,
   startWorld,
-} from './harness';
+} from '../support/harness';
 
 const OWNER = 'meetmatt-spend-agents';
 

@@ -9,7 +9,7 @@ import {
   publishConfirmed,
   sessionsOf,
   startWorld,
-} from './harness';
+} from '../support/harness';
 
 describe('deploying on payment', () => {
   let world: BrainWorld;

@@ -8,7 +8,7 @@ import {
   publishConfirmed,
   sessionsOf,
   startWorld,
-} from './harness';
+} from '../support/harness';
 
 /** A client's mistake is a 400 naming what was wrong, never a 5xx, and it changes nothing. */
 describe('odd input to the agents API', () => {

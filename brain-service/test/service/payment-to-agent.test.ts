@@ -1,15 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { agentEvents } from '@meetmatt/contracts';
-import { captureLogger, createTestDatabase, type TestDatabase } from '@meetmatt/infra/testing';
+import {
+  captureLogger,
+  createTestDatabase,
+  eventually,
+  type TestDatabase,
+} from '@meetmatt/infra/testing';
 import { type RunningPaymentService, start as startPayment } from '@meetmatt/payment-service';
 import {
   type NowPaymentsSandbox,
   createNowPaymentsSandbox,
 } from '@meetmatt/payment-service/nowpayments/index';
 import { agentIdFor } from '../../src/domain/agent-identity';
-import { type AgentDetail, type BrainWorld, sessionsOf, startWorld, whenReady } from './harness';
-import { eventually } from './wait';
+import { type AgentDetail, type BrainWorld, sessionsOf, startWorld, whenReady } from '../support/harness';
 
 /**
  * The whole deployment flow across two real services on one bus: a user pays in the
@@ -84,7 +88,7 @@ describe('from a sandbox payment to a deployed agent', () => {
         .get(`/agents/${agentId}`)
         .set('Authorization', user.authorization);
       const body = res.body as AgentDetail;
-      return body.status === 'deployed' ? body : undefined;
+      return body.status === 'deployed' && body;
     });
     expect(agent).toMatchObject({
       paymentId,

@@ -10,8 +10,8 @@ import {
   sessionsOf,
   startWorld,
   whenReady,
-} from './harness';
-import { eventually } from './wait';
+} from '../support/harness';
+import { eventually } from '@meetmatt/infra/testing';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const MAIN = path.join(repoRoot, 'brain-service/src/main.ts');
@@ -88,9 +88,7 @@ describe('a brain killed mid-build', () => {
       (e) => e.type === agentEvents.sessionStarted.type && e.subject === `agent-${agentId}`,
     );
     const sessionId = (started.data as { sessionId: string }).sessionId;
-    await eventually('the first process to be tracking', () =>
-      progressed(sessionId) ? true : undefined,
-    );
+    await eventually('the first process to be tracking', () => progressed(sessionId));
     expect(sessionsOf(world, agentId)[0]?.status_enum).toBe('working');
 
     first.process.kill('SIGKILL');
@@ -128,7 +126,7 @@ describe('a brain killed mid-build', () => {
         .get(`/agents/${agentId}`)
         .set('Authorization', user.authorization);
       const body = res.body as AgentDetail;
-      return body.status === 'deployed' ? body : undefined;
+      return body.status === 'deployed' && body;
     });
     expect(agent.pullRequestUrl).toMatch(/\/pull\/1$/);
     const lines = await request(secondUrl)

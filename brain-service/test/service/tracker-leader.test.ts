@@ -1,5 +1,5 @@
 import { agentEvents } from '@meetmatt/contracts';
-import { captureLogger } from '@meetmatt/infra/testing';
+import { captureLogger, eventually } from '@meetmatt/infra/testing';
 import { type RunningBrainService, start } from '../../src/main';
 import {
   type BrainWorld,
@@ -7,8 +7,7 @@ import {
   publishConfirmed,
   sessionsOf,
   startWorld,
-} from './harness';
-import { eventually } from './wait';
+} from '../support/harness';
 
 /** Two instances of the brain on one database and one bus, as a scaled deployment runs them. */
 describe('two brain instances', () => {
@@ -28,7 +27,7 @@ describe('two brain instances', () => {
     const instances = [world.service, second];
     const leader = await eventually('one tracker leader', () => {
       const leaders = instances.filter((i) => i.tracker.isLeader);
-      return leaders.length === 1 ? leaders[0] : undefined;
+      return (leaders.length === 1 && leaders[0]) || false;
     });
     const follower = instances.find((i) => i !== leader)!;
 

@@ -60,21 +60,6 @@ export function sessionRequest(
   };
 }
 
-/** Awaits a condition, checking again as soon as the event loop allows, up to a deadline. */
-export async function waitFor<T>(
-  probe: () => Promise<T | undefined> | T | undefined,
-  what: string,
-  timeoutMs = 5_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
 export interface StubServer {
   url: string;
   /** The requests received, in order. */

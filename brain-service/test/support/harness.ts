@@ -10,12 +10,12 @@ import {
   captureLogger,
   createTestDatabase,
   createTestVhost,
+  eventually,
 } from '@meetmatt/infra/testing';
 import { type DevinSandbox, createDevinSandbox } from '../../src/devin';
 import { agentIdFor } from '../../src/domain/agent-identity';
 import { type RunningBrainService, start } from '../../src/main';
 import { TestBus } from './bus';
-import { eventually } from './wait';
 
 /** Fast clocks for tests: a sandbox step, a poll, a rescan take milliseconds. */
 export const fastSettings: Record<string, string> = {
@@ -177,7 +177,7 @@ export async function agentWhen(
         .get(`/agents/${agentId}`)
         .set('Authorization', user.authorization);
       const body = res.body as AgentDetail;
-      return res.status === 200 && check(body) ? body : undefined;
+      return res.status === 200 && check(body) && body;
     },
     timeoutMs,
   );
@@ -197,7 +197,7 @@ export function callsFor(world: BrainWorld, sessionId: string) {
 export async function whenReady(url: string, timeoutMs = 15_000): Promise<void> {
   await eventually(
     'the service to be ready',
-    async () => ((await request(url).get('/readyz')).status === 200 ? true : undefined),
+    async () => (await request(url).get('/readyz')).status === 200,
     timeoutMs,
   );
 }
@@ -223,7 +223,8 @@ export async function consumed(
 ): Promise<void> {
   const before = await consumedCount(world);
   await publish();
-  await eventually(`${count} message(s) consumed`, async () =>
-    (await consumedCount(world)) >= before + count ? true : undefined,
+  await eventually(
+    `${count} message(s) consumed`,
+    async () => (await consumedCount(world)) >= before + count,
   );
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { type CloudEvent, exchanges } from '@meetmatt/contracts';
 import { type RecordedEvent, toCloudEvent, toMessage } from '@meetmatt/infra';
-import { eventually } from './wait';
+import { eventually } from '@meetmatt/infra/testing';
 
 /**
  * The test's own view of the bus in its vhost: a queue bound to everything the brain publishes,
@@ -44,7 +44,7 @@ export class TestBus {
     predicate: (event: CloudEvent) => boolean,
     timeoutMs = 15_000,
   ): Promise<CloudEvent> {
-    return eventually(what, () => this.received.find(predicate), timeoutMs);
+    return eventually(what, () => this.received.find(predicate) ?? false, timeoutMs);
   }
 
   /**
