@@ -11,6 +11,7 @@ export * from './payment/events';
 export * from './payment/prices';
 export * from './user/api';
 export * from './user/events';
+export * from './user/stream-ticket';
 export * from './brain/api';
 export * from './brain/events';
 export * from './brain/repository';

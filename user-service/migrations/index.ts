@@ -106,9 +106,32 @@ const authLimits: Migration = {
   },
 };
 
+/**
+ * Single-use tickets that open a notification stream from a browser (EventSource cannot send
+ * Authorization). Only a hash is kept; a ticket is deleted as it is used.
+ */
+const streamTickets: Migration = {
+  async up(db) {
+    await sql`
+      CREATE TABLE stream_tickets (
+        ticket_hash text PRIMARY KEY,
+        user_id uuid NOT NULL,
+        session_id text NOT NULL,
+        api_key_id text,
+        access_expires_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL
+      )`.execute(db);
+    await sql`CREATE INDEX stream_tickets_expiry ON stream_tickets (expires_at)`.execute(db);
+  },
+  async down(db) {
+    await sql`DROP TABLE IF EXISTS stream_tickets`.execute(db);
+  },
+};
+
 /** The user service's own tables, in order. Projection tables belong to their projections. */
 export const migrations: Migrations = {
   '20261201-01-secrets': secrets,
   '20261201-02-usage': usage,
   '20261202-01-auth-limits': authLimits,
+  '20261202-02-stream-tickets': streamTickets,
 };

@@ -72,6 +72,8 @@ export const userConfigSchema = z
     LOGIN_LIMIT_PER_ACCOUNT: env.int(20, 1),
     RECENT_AUTH_MAX_AGE_MS: env.int(600_000, 1_000),
     NOTIFICATION_STREAMS_PER_USER: env.int(5, 1),
+    /** How long a stream ticket (POST /notifications/stream-ticket) may wait for its one use. */
+    STREAM_TICKET_TTL_MS: env.int(60_000, 1_000),
     API_KEY_CACHE_TTL_MS: env.int(30_000, 0),
     /** What the gateway sends in X-Gateway-Secret; unset, /auth/verify answers nobody (404). */
     GATEWAY_SHARED_SECRET: z.string().trim().min(16, 'expected at least 16 characters').optional(),

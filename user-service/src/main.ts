@@ -41,6 +41,7 @@ import { type UserConfig, loadUserConfig } from './config';
 import { type UserDb } from './database';
 import { authRoutes } from './http/auth-routes';
 import { notificationStreamRoute } from './http/notification-stream';
+import { streamTicketRoutes } from './http/stream-ticket-routes';
 import { userRoutes } from './http/user-routes';
 import { projections } from './projections';
 
@@ -210,6 +211,10 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
       routes: (routes) => {
         authRoutes(routes, ctx, { keys, verifyCaller });
         notificationStreamRoute(routes, ctx, hub, config.SSE_HEARTBEAT_MS);
+        streamTicketRoutes(routes, ctx, hub, {
+          heartbeatMs: config.SSE_HEARTBEAT_MS,
+          ticketTtlMs: config.STREAM_TICKET_TTL_MS,
+        });
         userRoutes(routes, ctx);
       },
     });

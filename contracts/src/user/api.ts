@@ -3,6 +3,7 @@ import { FiatCurrencySchema, IdSchema, RoleSchema, TimestampSchema } from '../co
 import { type EndpointDef, ProblemSchema, defineEndpoint, problems } from '../http';
 import { buildOpenApiDocument } from '../openapi';
 import { NotificationKindSchema, PreferencesSchema } from './events';
+import { streamTicketEndpoints } from './stream-ticket';
 
 /** 503: every password-hashing slot is busy; Retry-After says when to come back. */
 const hashingBusy = {
@@ -602,6 +603,7 @@ export const userEndpoints = {
     }),
     responses: { 204: { description: 'Marked read' }, 404: problems[404] },
   }),
+  ...streamTicketEndpoints,
 } satisfies Record<string, EndpointDef>;
 
 export function userOpenApi(serverUrl?: string): Record<string, unknown> {
