@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely } from 'kysely';
 import { type Position, requestContext } from '@meetmatt/infra';
+import { type DomainError } from '@meetmatt/infra/domain';
 import { type Agent } from '../domain/agent';
 import { agentErrors } from '../domain/agent-decide';
 import { agentIdFor } from '../domain/agent-identity';
@@ -20,15 +21,15 @@ export type DeployOutcome =
   | { kind: 'created'; agent: Agent; position: Position | undefined }
   | { kind: 'existing'; agent: Agent }
   | { kind: 'unpaid'; status: KnownPaymentStatus }
-  | { kind: 'blocked'; message: string }
+  /** Builds are blocked (a refund): the decider's error, answered by the HTTP layer. */
+  | { kind: 'refused'; error: DomainError }
   | { kind: 'not-found' };
 
 export type RebuildOutcome =
   | { kind: 'requested'; agent: Agent; position: Position | undefined }
   | { kind: 'not-found' }
-  | { kind: 'in-progress'; message: string }
-  | { kind: 'blocked'; message: string }
-  | { kind: 'quota-exhausted'; message: string };
+  /** The decider refused: a build in progress, builds blocked, the plan's builds used. */
+  | { kind: 'refused'; error: DomainError };
 
 /** What a user asks of agents: deploy a paid order, rebuild an agent. */
 export class Deployments {
@@ -69,7 +70,7 @@ export class Deployments {
     if (!result.ok) {
       // A refund recorded in the agent's stream before the payments read model heard of it.
       if (result.error.code === agentErrors.buildsBlocked)
-        return { kind: 'blocked', message: result.error.message };
+        return { kind: 'refused', error: result.error };
       throw new Error(`deploy refused: ${result.error.message}`);
     }
     if (!result.state.exists) throw new Error('deploy recorded nothing');
@@ -101,19 +102,7 @@ export class Deployments {
       },
       this.metadata(viewer.userId),
     );
-    if (!result.ok) {
-      const { code, message } = result.error;
-      switch (code) {
-        case agentErrors.buildInProgress:
-          return { kind: 'in-progress', message };
-        case agentErrors.buildsBlocked:
-          return { kind: 'blocked', message };
-        case agentErrors.buildQuotaExhausted:
-          return { kind: 'quota-exhausted', message };
-        default:
-          return { kind: 'not-found' };
-      }
-    }
+    if (!result.ok) return { kind: 'refused', error: result.error };
     if (!result.state.exists) return { kind: 'not-found' };
     return { kind: 'requested', agent: result.state, position: result.position };
   }

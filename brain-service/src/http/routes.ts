@@ -1,7 +1,15 @@
 import { type Kysely } from 'kysely';
 import { brainEndpoints } from '@meetmatt/contracts';
-import { HttpError, type Position, type Principal, type Routes } from '@meetmatt/infra';
+import {
+  type DomainProblems,
+  HttpError,
+  type Position,
+  type Principal,
+  type Routes,
+  problemForDomainError,
+} from '@meetmatt/infra';
 import { type Deployments } from '../application/deployments';
+import { agentErrors } from '../domain/agent-decide';
 import {
   type AgentRow,
   type Viewer,
@@ -28,27 +36,25 @@ export interface AgentRoutesDeps {
   waitForProjections(position: Position | undefined): Promise<unknown>;
 }
 
-/**
- * The kit has authenticated every endpoint here (all `auth: 'user'`) before a handler runs; the
- * contracts' endpoint type does not carry that to the handler's types, so it is checked again.
- */
-function signedIn(principal: Principal | undefined): Principal {
-  if (!principal) throw HttpError.unauthorized();
-  return principal;
-}
-
-/** Bodies are parsed by the kit for endpoints that declare one; the same typing gap as above. */
-function parsed<T>(body: T | undefined): T {
-  if (body === undefined) throw HttpError.badRequest('The body is missing');
-  return body;
-}
-
-const viewerOf = (principal: Principal | undefined): Viewer => {
-  const { userId, role } = signedIn(principal);
-  return { userId, admin: role === 'admin' };
-};
+const viewerOf = ({ userId, role }: Principal): Viewer => ({ userId, admin: role === 'admin' });
 
 const agentNotFound = () => HttpError.notFound('No such agent');
+
+/** The answers to the agent decider's refusals of a deploy (only blocked builds come back). */
+const deployProblems: DomainProblems = {
+  [agentErrors.buildsBlocked]: { status: 402, detail: (m) => `Nothing is deployed: ${m}` },
+};
+
+/** The answers to its refusals of a rebuild; any other refusal reads as no such agent. */
+const rebuildProblems: DomainProblems = {
+  [agentErrors.buildInProgress]: {
+    status: 409,
+    detail: (m) => `The agent is being built (${m}); rebuild it once it is deployed or failed`,
+  },
+  [agentErrors.buildsBlocked]: { status: 402, detail: (m) => `No rebuild: ${m}` },
+  [agentErrors.buildQuotaExhausted]: { status: 402, detail: (m) => `No rebuild: ${m}` },
+};
+const noSuchAgent = { status: 404, code: 'not-found', detail: () => 'No such agent' };
 
 /** The agents API: thin handlers over the deployments and the read models. */
 export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
@@ -56,8 +62,8 @@ export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
   const summary = (row: AgentRow) => agentSummary(row, buildsIncluded);
   return (routes) => {
     routes.add(brainEndpoints.deployAgent, async ({ body, principal }) => {
-      const { paymentId, ...overrides } = parsed(body);
-      const outcome = await deployments.deploy(signedIn(principal).userId, paymentId, overrides);
+      const { paymentId, ...overrides } = body;
+      const outcome = await deployments.deploy(principal.userId, paymentId, overrides);
       switch (outcome.kind) {
         case 'not-found':
           throw HttpError.notFound('No payment of yours with this id');
@@ -67,8 +73,8 @@ export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
             'payment-not-confirmed',
             `The payment is ${outcome.status.replace('_', ' ')}, not confirmed: nothing to deploy`,
           );
-        case 'blocked':
-          throw new HttpError(402, 'builds-blocked', `Nothing is deployed: ${outcome.message}`);
+        case 'refused':
+          throw problemForDomainError(outcome.error, deployProblems);
         case 'existing':
           return { status: 200, body: deployAnswer(outcome.agent) };
         case 'created':
@@ -122,23 +128,12 @@ export function agentRoutes(deps: AgentRoutesDeps): (routes: Routes) => void {
     });
 
     routes.add(brainEndpoints.rebuildAgent, async ({ params, body, principal }) => {
-      const outcome = await deployments.rebuild(
-        params.id,
-        viewerOf(principal),
-        parsed(body).instructions,
-      );
+      const outcome = await deployments.rebuild(params.id, viewerOf(principal), body.instructions);
       switch (outcome.kind) {
         case 'not-found':
           throw agentNotFound();
-        case 'in-progress':
-          throw HttpError.conflict(
-            `The agent is being built (${outcome.message}); rebuild it once it is deployed or failed`,
-            'build-in-progress',
-          );
-        case 'blocked':
-          throw new HttpError(402, 'builds-blocked', `No rebuild: ${outcome.message}`);
-        case 'quota-exhausted':
-          throw new HttpError(402, 'build-quota-exhausted', `No rebuild: ${outcome.message}`);
+        case 'refused':
+          throw problemForDomainError(outcome.error, rebuildProblems, noSuchAgent);
         case 'requested': {
           await deps.waitForProjections(outcome.position);
           const row = await findAgent(db, params.id, viewerOf(principal));
