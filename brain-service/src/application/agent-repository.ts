@@ -1,5 +1,6 @@
 import { agentEvents } from '@meetmatt/contracts';
 import {
+  type CausalMetadata,
   type CommandResult,
   EventCatalog,
   type EventStore,
@@ -37,11 +38,14 @@ export class AgentRepository {
     return { state, revision, correlationId, lastEventId };
   }
 
-  /** Load, decide, append at the revision read (retried on a conflict). */
+  /**
+   * Load, decide, append at the revision read (retried on a conflict). Correlation and causation
+   * not given come from the request or message being handled.
+   */
   execute(
     agentId: string,
     command: AgentCommand,
-    metadata: EventContext,
+    metadata: Partial<CausalMetadata> & { userId: string },
   ): Promise<CommandResult<AgentEvent, AgentState>> {
     return handleCommand({
       store: this.store,

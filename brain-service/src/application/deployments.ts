@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { type Kysely } from 'kysely';
-import { type Position, requestContext } from '@meetmatt/infra';
-import { type DomainError } from '@meetmatt/infra/domain';
+import { type Position } from '@meetmatt/infra';
 import { type Agent } from '../domain/agent';
+import { type DomainError } from '@meetmatt/infra/domain';
 import { agentErrors } from '../domain/agent-decide';
 import { agentIdFor } from '../domain/agent-identity';
 import { type BrainDb } from '../database';
@@ -66,7 +65,7 @@ export class Deployments {
       this.deps.now(),
       overrides,
     );
-    const result = await this.deps.agents.execute(agentId, command, this.metadata(userId));
+    const result = await this.deps.agents.execute(agentId, command, { userId });
     if (!result.ok) {
       // A refund recorded in the agent's stream before the payments read model heard of it.
       if (result.error.code === agentErrors.buildsBlocked)
@@ -100,16 +99,10 @@ export class Deployments {
           now: this.deps.now(),
         },
       },
-      this.metadata(viewer.userId),
+      { userId: viewer.userId },
     );
     if (!result.ok) return { kind: 'refused', error: result.error };
     if (!result.state.exists) return { kind: 'not-found' };
     return { kind: 'requested', agent: result.state, position: result.position };
-  }
-
-  private metadata(userId: string) {
-    const context = requestContext.get();
-    const correlationId = context?.correlationId ?? randomUUID();
-    return { correlationId, causationId: context?.causationId ?? correlationId, userId };
   }
 }
