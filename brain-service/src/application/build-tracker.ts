@@ -1,6 +1,7 @@
 import { type Kysely } from 'kysely';
 import { agentEvents } from '@meetmatt/contracts';
 import { type EventStore, LeaderLock, type Metrics, type Subscription } from '@meetmatt/infra';
+import { traceFieldsOf, withTraceOf } from '@meetmatt/infra/tracing';
 import { agentStreamId } from '../domain/agent-identity';
 import { type BrainDb } from '../database';
 import { type BuildWorkerDeps, trackAgent } from './build-worker';
@@ -104,7 +105,11 @@ export class BuildTracker {
       from: 'end',
       filter: { eventTypes: STARTS, streamPrefixes: [AGENT_PREFIX] },
       onEvents: async (events) => {
-        for (const event of events) this.track(event.streamId.slice(AGENT_PREFIX.length), signal);
+        // Each build continues the trace of the request that started it (a paid deploy).
+        for (const event of events)
+          withTraceOf(traceFieldsOf(event.metadata), () =>
+            this.track(event.streamId.slice(AGENT_PREFIX.length), signal),
+          );
       },
     });
     subscription.done.catch((error: unknown) => {
