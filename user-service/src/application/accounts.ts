@@ -16,16 +16,12 @@ import { LoginThrottle } from './login-throttle';
 import { HashingBusyError } from './passwords';
 import { type RateLimit } from './rate-limits';
 import { newRefreshToken, sha256 } from './secrets';
+import { hasSessionFrom, liveSessionIds, usableSessions } from '../projections/session-queries';
+import { type UserView } from '../projections/user-queries';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: DomainError };
 
-export interface UserView {
-  id: string;
-  email: string;
-  displayName: string;
-  role: Role;
-  createdAt: string;
-}
+export type { UserView };
 
 export interface SignedIn {
   user: UserView;
@@ -280,14 +276,7 @@ async function upgradeHash(
 async function knownAddress(ctx: UserContext, userId: string, ip: string | null): Promise<boolean> {
   // Asked for unknown emails too (NO_USER has no sessions): the same queries run either way.
   if (!ip) return false;
-  const row = await ctx.db
-    .selectFrom('sessions')
-    .select('id')
-    .where('user_id', '=', userId)
-    .where('ip', '=', ip)
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
+  return hasSessionFrom(ctx.db, userId, ip);
 }
 
 /**
@@ -349,13 +338,7 @@ export async function changePassword(
   });
   if (!changed.ok) return changed;
   const positions: (Position | undefined)[] = [changed.position];
-  const live = await ctx.db
-    .selectFrom('sessions')
-    .select('id')
-    .where('user_id', '=', principal.userId)
-    .where('revoked_at', 'is', null)
-    .execute();
-  for (const { id } of live) {
+  for (const id of await liveSessionIds(ctx.db, principal.userId)) {
     if (id === checked.value.sessionId) continue;
     const ended = await revokeSession(ctx, principal.userId, id, 'logout-all', auth);
     if (ended.ok) positions.push(ended.value);
@@ -538,13 +521,7 @@ export async function logout(
   if (!current.ok) return current;
   positions.push(current.value);
   if (all) {
-    const live = await ctx.db
-      .selectFrom('sessions')
-      .select('id')
-      .where('user_id', '=', userId)
-      .where('revoked_at', 'is', null)
-      .execute();
-    for (const { id } of live) {
+    for (const id of await liveSessionIds(ctx.db, userId)) {
       if (id === currentSessionId) continue;
       const result = await revokeSession(ctx, userId, id, 'logout-all', auth);
       if (result.ok) positions.push(result.value);
@@ -570,24 +547,7 @@ export async function listSessions(
   currentSessionId: string,
 ): Promise<SessionView[]> {
   const now = ctx.now();
-  const rows = await ctx.db
-    .selectFrom('sessions as s')
-    .leftJoin('session_activity as a', 'a.session_id', 's.id')
-    .select(['s.id', 's.created_at', 's.user_agent', 's.ip', 'a.last_used_at'])
-    .where('s.user_id', '=', userId)
-    .where('s.revoked_at', 'is', null)
-    .where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('refresh_tokens as r')
-          .select('r.session_id')
-          .whereRef('r.session_id', '=', 's.id')
-          .where('r.used_at', 'is', null)
-          .where('r.expires_at', '>', now),
-      ),
-    )
-    .orderBy('s.created_at', 'desc')
-    .execute();
+  const rows = await usableSessions(ctx.db, userId, now);
   return rows
     .filter((row) => !ctx.revocations.has(row.id))
     .map((row) => {

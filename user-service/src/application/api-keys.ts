@@ -8,6 +8,7 @@ import { runCommand } from './commands';
 import { type UserContext } from './context';
 import { recentAuthOf } from './credentials';
 import { newApiKey, sha256 } from './secrets';
+import { activeApiKeys } from '../projections/api-key-queries';
 
 export interface ApiKeyView {
   id: string;
@@ -79,14 +80,7 @@ export async function createApiKey(
 
 /** The user's keys that still work (not revoked), newest first, without their secrets. */
 export async function listApiKeys(ctx: UserContext, userId: string): Promise<ApiKeyView[]> {
-  const rows = await ctx.db
-    .selectFrom('api_keys as k')
-    .leftJoin('api_key_credentials as c', 'c.key_id', 'k.id')
-    .select(['k.id', 'k.name', 'k.prefix', 'k.created_at', 'k.expires_at', 'c.last_used_at'])
-    .where('k.user_id', '=', userId)
-    .where('k.revoked_at', 'is', null)
-    .orderBy('k.created_at', 'desc')
-    .execute();
+  const rows = await activeApiKeys(ctx.db, userId);
   return rows.map((row) => {
     const used = Math.max(
       row.last_used_at?.getTime() ?? 0,

@@ -1,15 +1,6 @@
-import { type NotificationKind } from '@meetmatt/contracts';
+import { type NotificationView } from '../projections/notification-queries';
 
-export interface NotificationView {
-  id: string;
-  kind: NotificationKind;
-  title: string;
-  body: string;
-  link: string | null;
-  correlationId: string | null;
-  read: boolean;
-  createdAt: string;
-}
+export type { NotificationView };
 
 type Listener = (notification: NotificationView) => void;
 

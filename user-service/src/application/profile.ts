@@ -6,7 +6,6 @@ import { userDecider } from '../domain/user-decide';
 import {
   type ClientInfo,
   type Result,
-  type UserView,
   checkPassword,
   releaseEmail,
   reserveEmail,
@@ -15,47 +14,7 @@ import {
 import { latest, loadStream, runCommand } from './commands';
 import { type UserContext } from './context';
 import { recentAuthOf } from './credentials';
-
-export interface Versioned<T> {
-  value: T;
-  /** The user stream's revision: the ETag. */
-  revision: number;
-}
-
-/** A profile from the read model, with its revision for the ETag. */
-export async function getUser(
-  ctx: UserContext,
-  userId: string,
-): Promise<Versioned<UserView> | undefined> {
-  const row = await ctx.db
-    .selectFrom('users')
-    .select(['id', 'email', 'display_name', 'role', 'created_at', 'revision'])
-    .where('id', '=', userId)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  return {
-    value: {
-      id: row.id,
-      email: row.email,
-      displayName: row.display_name,
-      role: row.role,
-      createdAt: row.created_at.toISOString(),
-    },
-    revision: row.revision,
-  };
-}
-
-export async function getPreferences(
-  ctx: UserContext,
-  userId: string,
-): Promise<Versioned<Preferences> | undefined> {
-  const row = await ctx.db
-    .selectFrom('users')
-    .select(['preferences', 'revision'])
-    .where('id', '=', userId)
-    .executeTakeFirst();
-  return row ? { value: row.preferences, revision: row.revision } : undefined;
-}
+import { type UserView, type Versioned } from '../projections/user-queries';
 
 /**
  * Changes the display name and/or email, on the revision the client saw (If-Match). A new

@@ -3,7 +3,7 @@ import { IdSchema, userEndpoints } from '@meetmatt/contracts';
 import { HttpError, type Routes } from '@meetmatt/infra';
 import { type UserContext } from '../application/context';
 import { type NotificationHub, type NotificationView } from '../application/notification-hub';
-import { notificationsAfter } from '../application/notifications';
+import { notificationsAfter } from '../projections/notification-queries';
 import { getUser } from '../projections/user-queries';
 import { mayRead } from './problems';
 
@@ -67,7 +67,7 @@ export function notificationStreamRoute(
 
     const lastEventId = IdSchema.safeParse(req.get('last-event-id'));
     if (lastEventId.success) {
-      for (const missed of await notificationsAfter(ctx, params.id, lastEventId.data)) {
+      for (const missed of await notificationsAfter(ctx.db, params.id, lastEventId.data)) {
         if (closed) break;
         send(missed);
       }

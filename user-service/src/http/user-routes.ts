@@ -2,7 +2,8 @@ import { userEndpoints } from '@meetmatt/contracts';
 import { HttpError, type Routes } from '@meetmatt/infra';
 import { createApiKey, listApiKeys, revokeApiKey } from '../application/api-keys';
 import { type UserContext } from '../application/context';
-import { listNotifications, markNotificationRead } from '../application/notifications';
+import { markNotificationRead } from '../application/notifications';
+import { listNotifications } from '../projections/notification-queries';
 import { updatePreferences, updateUser } from '../application/profile';
 import { getPreferences, getUser } from '../projections/user-queries';
 import { getUsage, usagePeriod } from '../application/usage';
@@ -90,7 +91,7 @@ export function userRoutes(routes: Routes, ctx: UserContext): void {
     mayRead(principal, params.id);
     return {
       status: 200,
-      body: await listNotifications(ctx, params.id, {
+      body: await listNotifications(ctx.db, params.id, {
         unreadOnly: query.unread === 'true',
         limit: query.limit,
       }),
