@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type GatewayOptions, parseCorsOrigins, renderGateway } from '../src/lib/gateway';
 import { ensureNginx } from '../src/lib/nginx';
+import { loadSystemConfig } from '../src/lib/system-config';
 
 /**
  * CORS and the headers the gateway adds, on real nginx in front of a stub upstream that plays
@@ -278,6 +279,19 @@ describe('parseCorsOrigins (CORS_ALLOWED_ORIGINS)', () => {
       expect(() => parseCorsOrigins(value)).toThrow(/is not an origin/);
     },
   );
+});
+
+describe('CORS_ALLOWED_ORIGINS for npm start (development)', () => {
+  test('when it is not set, then the Vite dev server on localhost and 127.0.0.1 is allowed', () => {
+    expect(loadSystemConfig({}).CORS_ALLOWED_ORIGINS).toEqual([APP, 'http://127.0.0.1:5173']);
+  });
+
+  test('when it is set to none, then no origin is allowed; set to a wildcard, npm start refuses to begin', () => {
+    expect(loadSystemConfig({ CORS_ALLOWED_ORIGINS: 'none' }).CORS_ALLOWED_ORIGINS).toEqual([]);
+    expect(() => loadSystemConfig({ CORS_ALLOWED_ORIGINS: '*' })).toThrow(
+      /CORS_ALLOWED_ORIGINS[\s\S]*is not an origin/,
+    );
+  });
 });
 
 describe("the gateway's headers on an authenticated route (real nginx)", () => {

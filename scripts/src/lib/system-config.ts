@@ -4,6 +4,7 @@ import { env, loadConfig, withDatabase } from '@meetmatt/infra';
 import { loadPaymentConfig } from '@meetmatt/payment-service/config';
 import { loadUserConfig } from '@meetmatt/user-service/config';
 import { loadBrainConfig } from '@meetmatt/brain-service/config';
+import { parseCorsOrigins } from './gateway';
 import { type ServiceAccounts, localServiceAccounts, withAccount } from './service-accounts';
 
 /** Nine keeps instance ports (3001 + 10 × 8 = 3081) below the sandboxes' 3101 and 3102. */
@@ -61,6 +62,23 @@ export const systemConfigSchema = z.object({
     .default('10r/s'),
   /** What the gateway shows /auth/verify (X-Gateway-Secret); unset, one is made for each run. */
   GATEWAY_SHARED_SECRET: z.string().trim().min(16, 'expected at least 16 characters').optional(),
+  /**
+   * Browser origins the gateway allows (CORS), comma or space separated; `none` allows none
+   * (an empty value means unset, as everywhere). npm start is development: the web app's Vite
+   * dev server by default.
+   */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .default('http://localhost:5173,http://127.0.0.1:5173')
+    .transform((text, ctx): string[] => {
+      if (text.trim() === 'none') return [];
+      try {
+        return parseCorsOrigins(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** TLS for the gateway (deployments): both or neither. */
   GATEWAY_TLS_PORT: env.port(8443),
   GATEWAY_TLS_CERT_FILE: z.string().optional(),

@@ -176,6 +176,7 @@ export async function launchSystem(
       brain: upstream('brain'),
     },
     sharedSecret: gatewaySecret,
+    corsOrigins: system.CORS_ALLOWED_ORIGINS,
     userRate: system.GATEWAY_USER_RATE,
     addressRate: system.GATEWAY_ADDRESS_RATE,
     authRate: system.GATEWAY_AUTH_RATE,
