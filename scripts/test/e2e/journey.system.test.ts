@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { type JourneyResult, runJourney } from '../../src/lib/journey';
 import { type TestSystem, startSystem } from './system';
 
@@ -151,6 +153,88 @@ describe('end to end, through the gateway', () => {
       [`payment-${journey.paymentId}`],
     );
     expect(recorded).toEqual([]);
+  });
+
+  test('when an authenticated request carries no X-Request-Id, then the response has one, the gateway logged it and the event it caused carries it (what meetmatt trace finds)', async () => {
+    const res = await api(`/users/${journey.userId}/api-keys`, {
+      method: 'POST',
+      token: journey.accessToken,
+      body: JSON.stringify({ name: 'traced key' }),
+    });
+    expect(res.status).toBe(201);
+    // fetch joins repeated headers with ", ": one id, 32 hex digits (nginx's $request_id)
+    const requestId = res.headers.get('x-request-id');
+    expect(requestId).toMatch(/^[0-9a-f]{32}$/);
+    const { id: keyId } = (await res.json()) as { id: string };
+    const events = await system.query<{ corr: string }>(
+      'user',
+      `SELECT metadata->>'correlationId' AS corr FROM es_events WHERE event_type = 'user.api-key-created' AND data->>'keyId' = $1`,
+      [keyId],
+    );
+    expect(events).toEqual([{ corr: requestId }]);
+    const port = new URL(system.gatewayUrl).port;
+    const accessLog = path.join(
+      __dirname,
+      '..',
+      '..',
+      '..',
+      '.run',
+      `gateway-${port}`,
+      'access.log',
+    );
+    const logged = readFileSync(accessLog, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { requestId: string; uri: string; status: number });
+    expect(logged.filter((line) => line.requestId === requestId)).toEqual([
+      expect.objectContaining({ uri: `/users/${journey.userId}/api-keys`, status: 201 }),
+    ]);
+  });
+
+  test('when a page on the Vite dev server asks, then CORS lets it through; its notification stream opens with a ticket and no Authorization', async () => {
+    const origin = 'http://localhost:5173';
+    const preflight = await api('/notifications/stream-ticket', {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(origin);
+    const issued = await api('/notifications/stream-ticket', {
+      method: 'POST',
+      token: journey.accessToken,
+      headers: { origin },
+    });
+    expect(issued.status).toBe(201);
+    expect(issued.headers.get('access-control-allow-origin')).toBe(origin);
+    const { url, ticket } = (await issued.json()) as { url: string; ticket: string };
+    const controller = new AbortController();
+    const stream = await fetch(`${system.gatewayUrl}${url}`, {
+      headers: { origin, accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    try {
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(stream.headers.get('access-control-allow-origin')).toBe(origin);
+      const reader = stream.body!.getReader();
+      const first = new TextDecoder().decode((await reader.read()).value);
+      expect(first).toContain(': connected');
+    } finally {
+      controller.abort();
+    }
+    const again = await api(url);
+    expect(again.status).toBe(401);
+    const port = new URL(system.gatewayUrl).port;
+    const accessLog = path.join(
+      __dirname,
+      '..',
+      '..',
+      '..',
+      '.run',
+      `gateway-${port}`,
+      'access.log',
+    );
+    expect(readFileSync(accessLog, 'utf8')).not.toContain(ticket);
   });
 
   test('when an unknown path is asked for, then the gateway answers a JSON 404 with the request id', async () => {
