@@ -1,7 +1,7 @@
 import { type Logger } from '@meetmatt/infra';
 import { type OpenPaymentCommand } from '../domain/payment-decide';
 import { type PaymentOpenings } from './openings';
-import { type PaymentCommands, causalMetadata } from './payment-commands';
+import { type PaymentCommands } from './payment-commands';
 
 /**
  * Records a payment NOWPayments opened whose recording failed, from the answer its opening
@@ -20,7 +20,7 @@ export async function recordAnsweredOpening(
   const result = await commands.execute(
     paymentId,
     { type: 'OpenPayment', data, now: answer.now },
-    causalMetadata(data.userId),
+    { userId: data.userId },
   );
   if (!result.ok && result.error.code !== 'payment-exists')
     throw new Error(`payment ${paymentId} not recorded: ${result.error.message}`);

@@ -9,7 +9,7 @@ import { canonicalIpnJson } from '../nowpayments/signature';
 import { type Catalogue } from './catalogue';
 import { type IdempotencyKeys } from './idempotency';
 import { type PaymentOpenings } from './openings';
-import { type PaymentCommands, causalMetadata, nowIso } from './payment-commands';
+import { type PaymentCommands, nowIso } from './payment-commands';
 
 export type CreatePaymentResponse = z.infer<typeof CreatePaymentResponseSchema>;
 
@@ -161,7 +161,7 @@ export class CreatePayment {
     await this.keepAnswer(paymentId, opened, command, notRecorded);
     let result;
     try {
-      result = await commands.execute(paymentId, command, causalMetadata(userId));
+      result = await commands.execute(paymentId, command, { userId });
     } catch (error) {
       notRecorded();
       logger.warn('payment opened at NOWPayments but not recorded yet', {

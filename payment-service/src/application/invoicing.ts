@@ -1,19 +1,24 @@
 import { paymentEventTypes } from '@meetmatt/contracts';
 import {
+  type CachedState,
   type CausalMetadata,
   type CheckpointStore,
+  type Decider,
+  type EventCatalog,
   type EventStore,
   LeaderLock,
   type Logger,
   type Position,
   type RecordedEvent,
   START,
-  WrongExpectedRevisionError,
   backoffDelay,
+  handleCommand,
   requestContext,
   sleep,
 } from '@meetmatt/infra';
 import {
+  type AllocateInvoiceNumbers,
+  type CounterView as CounterState,
   type InvoiceNumberAllocated,
   decideAllocation,
   formatInvoiceNumber,
@@ -34,6 +39,19 @@ export interface Confirmation {
   recordedAt: Date;
   metadata: CausalMetadata;
 }
+
+/**
+ * A year's counter as a decider: its state is what `readCounter` knows (the last number, and
+ * the numbers the payments asked about took), and each allocation adds one.
+ */
+const counterDecider: Decider<AllocateInvoiceNumbers, InvoiceNumberAllocated, CounterState> = {
+  initialState: () => ({ lastSequence: 0, allocated: new Map() }),
+  evolve: (counter, { data }) => ({
+    lastSequence: data.sequence,
+    allocated: new Map(counter.allocated).set(data.paymentId, data.sequence),
+  }),
+  decide: decideAllocation,
+};
 
 /** How far back from a confirmation a retry looks for a number the payment already took. */
 const LOOKBACK_SLACK_MS = 10 * 60_000;
@@ -133,36 +151,23 @@ export class InvoiceIssuer {
     year: number,
     group: readonly Confirmation[],
   ): Promise<Map<string, number>> {
-    const streamId = invoiceCounterStreamId(year);
     const paymentIds = group.map((c) => c.confirmed.paymentId);
     const notBefore = Math.min(...group.map((c) => c.recordedAt.getTime()));
-    for (let attempt = 1; ; attempt++) {
-      const counter = await this.readCounter(streamId, new Set(paymentIds), notBefore);
-      const allocations = decideAllocation(
-        { type: 'AllocateInvoiceNumbers', year, paymentIds },
-        counter,
-      );
-      const numbers = new Map(counter.allocated);
-      if (allocations.length === 0) return numbers;
-      try {
-        await this.store.appendToStream(
-          streamId,
-          allocations.map((a) =>
-            this.commands.catalog.toNew(
-              a,
-              group.find((c) => c.confirmed.paymentId === a.data.paymentId)!.metadata,
-            ),
-          ),
-          { expectedRevision: counter.revision < 0 ? 'no_stream' : counter.revision },
-        );
-        for (const a of allocations) numbers.set(a.data.paymentId, a.data.sequence);
-        return numbers;
-      } catch (error) {
-        if (!(error instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw error;
-        // Another issuer took the numbers: read again, after a short jittered pause.
-        await sleep(backoffDelay(attempt, 2, 50));
-      }
-    }
+    const causes = new Map(group.map((c) => [c.confirmed.paymentId, c.metadata]));
+    // Another issuer taking numbers at the same time: read the counter again and take the next.
+    const result = await handleCommand({
+      store: this.store,
+      catalog: this.commands.catalog as unknown as EventCatalog<InvoiceNumberAllocated>,
+      decider: counterDecider,
+      streamId: invoiceCounterStreamId(year),
+      command: { type: 'AllocateInvoiceNumbers', year, paymentIds },
+      load: (streamId) => this.readCounter(streamId, new Set(paymentIds), notBefore),
+      // Each number is caused by its payment's confirmation.
+      stamp: (_, __, event) => causes.get(event.data.paymentId)!,
+      maxAttempts: MAX_ATTEMPTS,
+    });
+    if (!result.ok) throw new Error(`invoice numbers not allocated: ${result.error.message}`);
+    return new Map(result.state.allocated);
   }
 
   /**
@@ -176,7 +181,7 @@ export class InvoiceIssuer {
     streamId: string,
     paymentIds: ReadonlySet<string>,
     notBefore: number,
-  ): Promise<{ lastSequence: number; revision: number; allocated: Map<string, number> }> {
+  ): Promise<CachedState<CounterState>> {
     const oldest = notBefore - LOOKBACK_SLACK_MS;
     let view = this.counters.get(streamId);
     if (view && view.coveredFrom <= oldest) await this.catchUp(streamId, view);
@@ -189,7 +194,11 @@ export class InvoiceIssuer {
       const taken = view.byPayment.get(id);
       if (taken) allocated.set(id, taken.sequence);
     }
-    return { lastSequence: view.lastSequence, revision: view.revision, allocated };
+    return {
+      state: { lastSequence: view.lastSequence, allocated },
+      revision: view.revision,
+      correlationId: undefined,
+    };
   }
 
   private async catchUp(streamId: string, view: CounterView): Promise<void> {

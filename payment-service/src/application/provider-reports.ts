@@ -1,12 +1,18 @@
 import { createHash } from 'node:crypto';
 import { type NowPaymentsIpn, type PaymentStatus } from '@meetmatt/contracts';
-import { type CausalMetadata, type Logger, type Position } from '@meetmatt/infra';
+import {
+  type CausalMetadata,
+  type Logger,
+  type Position,
+  causalMetadata,
+  sleep,
+} from '@meetmatt/infra';
 import { PAYMENT_NOT_FOUND, type ProviderReport, paymentStreamId } from '../domain/payment-decide';
 import { type NowPaymentDetails } from '../nowpayments';
 import { canonicalIpnJson } from '../nowpayments/signature';
 import { recordAnsweredOpening } from './abandoned-openings';
 import { type PaymentOpenings } from './openings';
-import { type PaymentCommands, causalMetadata, nowIso } from './payment-commands';
+import { type PaymentCommands, nowIso } from './payment-commands';
 
 export type ReportOutcome =
   /** No such payment of ours: logged, and the provider is told it was received. */
@@ -56,7 +62,7 @@ export class ProviderReports {
   async record(
     paymentId: string | null | undefined,
     report: ProviderReport,
-    metadata: CausalMetadata = causalMetadata(),
+    metadata: Partial<CausalMetadata> = causalMetadata(),
   ): Promise<ReportOutcome> {
     const fields = {
       paymentId,
@@ -77,23 +83,18 @@ export class ProviderReports {
       underpaymentTolerance: this.options.underpaymentTolerance,
       now: nowIso(),
     };
+    // The one retry on this path is the command handler's: an IPN racing another for the same
+    // payment (NOWPayments' duplicates) is decided again on the new state, 10 attempts in all.
+    // The event store under it appends once (an exact expected revision never loops there); a
+    // payment not found is looked for once (below) and the report then sent once more.
     let result = await this.commands.execute(paymentId, command, metadata);
     if (!result.ok && result.error.code === PAYMENT_NOT_FOUND) {
-      // Perhaps the IPN overtook NOWPayments' answer to our own request: while the payment is
-      // being opened, wait for it to be recorded.
-      if (!(await this.recorded(paymentId))) {
-        // NOWPayments answered but recording its answer failed: record it now, then the report.
-        const recovered = await recordAnsweredOpening(
-          paymentId,
-          this.commands,
-          this.options.openings,
-          this.logger,
-        );
-        if (recovered) return this.record(paymentId, report, metadata);
-        if (await this.options.openings.isOpening(paymentId)) {
-          this.logger.info('nowpayments report for a payment still being opened', fields);
-          return { kind: 'not-yet-recorded' };
-        }
+      const found = await this.findOpening(paymentId);
+      if (found === 'being-opened') {
+        this.logger.info('nowpayments report for a payment still being opened', fields);
+        return { kind: 'not-yet-recorded' };
+      }
+      if (found === 'unknown') {
         this.logger.warn('nowpayments report for an unknown payment', fields);
         return { kind: 'unknown-payment' };
       }
@@ -145,6 +146,18 @@ export class ProviderReports {
     return count;
   }
 
+  /**
+   * A payment whose stream was not there: perhaps the IPN overtook NOWPayments' answer to our
+   * own request (wait for it while the payment is being opened), or NOWPayments answered but
+   * recording its answer failed (record it now from the kept answer).
+   */
+  private async findOpening(paymentId: string): Promise<'recorded' | 'being-opened' | 'unknown'> {
+    if (await this.recorded(paymentId)) return 'recorded';
+    if (await recordAnsweredOpening(paymentId, this.commands, this.options.openings, this.logger))
+      return 'recorded';
+    return (await this.options.openings.isOpening(paymentId)) ? 'being-opened' : 'unknown';
+  }
+
   /** Whether the payment's stream exists, waiting for it while the payment is being opened. */
   private async recorded(paymentId: string): Promise<boolean> {
     const deadline = Date.now() + (this.options.openingWaitMs ?? 1_500);
@@ -153,7 +166,7 @@ export class ProviderReports {
       if (await this.commands.store.streamExists(streamId)) return true;
       if (Date.now() > deadline || !(await this.options.openings.isOpening(paymentId)))
         return this.commands.store.streamExists(streamId);
-      await pause(20);
+      await sleep(20);
     }
   }
 }
@@ -209,10 +222,6 @@ export function reportFromPoll(details: NowPaymentDetails): ProviderReport {
 /** NOWPayments ids arrive as numbers or strings; ours are strings, absent ones null. */
 function providerId(id: string | number | null | undefined): string | null {
   return id === null || id === undefined || id === '' ? null : String(id);
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function sha256(text: string): string {
