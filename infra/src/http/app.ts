@@ -105,7 +105,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     res.status(503).json({ status: 'stuck', reason: report.reason });
   });
   let lastAlive = true;
-  app.get(systemEndpoints.readyz.path, readinessHandler(options.readiness, logger));
+  app.get(systemEndpoints.readyz.path, readinessHandler(options.readiness, logger, metrics));
   app.get(systemEndpoints.metrics.path, async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.text());
   });

@@ -1,5 +1,6 @@
 import { type RequestHandler } from 'express';
 import { type Logger } from '../logging/logger';
+import { type Metrics } from '../metrics/metrics';
 
 export interface ReadinessResult {
   ok: boolean;
@@ -51,11 +52,31 @@ export async function runReadiness(checks: ReadinessCheck[]) {
   };
 }
 
-export function readinessHandler(checks: ReadinessCheck[], logger: Logger): RequestHandler {
+/**
+ * GET /readyz. With `metrics`: `readiness_ready` (the last answer, 1 or 0) and
+ * `readiness_changes_total` (every flip between them: the flapping alert's counter).
+ */
+export function readinessHandler(
+  checks: ReadinessCheck[],
+  logger: Logger,
+  metrics?: Metrics,
+): RequestHandler {
   let lastReady = true;
+  const changes = metrics?.counter(
+    'readiness_changes_total',
+    'Flips of /readyz between ready and not',
+  );
+  changes?.inc(0);
+  const current = metrics?.gauge(
+    'readiness_ready',
+    'The last /readyz answer: ready (1) or not (0)',
+  );
+  current?.set(1);
   return async (_req, res) => {
     const { ready, body } = await runReadiness(checks);
+    current?.set(ready ? 1 : 0);
     if (ready !== lastReady) {
+      changes?.inc();
       lastReady = ready;
       if (ready) logger.info('ready again');
       else logger.warn('not ready', { reason: body.reason });

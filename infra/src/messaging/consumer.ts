@@ -98,16 +98,20 @@ export class Consumer<Defs extends readonly EventDefinition[] = readonly EventDe
       this.unregisterBacklog = registerConsumerBacklog(options.metrics, {
         queue: options.queue,
         lastTakenAt: () => this.lastTakenAt,
-        readyMessages: () => this.readyMessages(),
+        readyMessages: () => this.readyMessages(this.options.queue),
+        parkedMessages: () => this.readyMessages(this.topology.parkingQueue),
       });
     }
   }
 
-  /** Messages ready in the queue; asked only while consuming, when the queue surely exists. */
-  private async readyMessages(): Promise<number | undefined> {
+  /**
+   * Messages ready in the queue or its parking queue; asked only while consuming, when both
+   * surely exist (a passive declare of a missing queue would close the channel).
+   */
+  private async readyMessages(queue: string): Promise<number | undefined> {
     const channel = this.channel.current;
     if (!channel || !this.consumerTag) return undefined;
-    return (await channel.checkQueue(this.options.queue)).messageCount;
+    return (await channel.checkQueue(queue)).messageCount;
   }
 
   get queue(): string {

@@ -134,6 +134,8 @@ export interface BacklogSource {
   readonly queue: string;
   /** Messages ready in the queue (not yet delivered), or undefined when it cannot be asked. */
   readyMessages(): Promise<number | undefined>;
+  /** Messages in its parking (dead-letter) queue, or undefined when it cannot be asked. */
+  parkedMessages(): Promise<number | undefined>;
   /** The event time (ms) of the newest message this consumer has taken, if any. */
   lastTakenAt(): number | undefined;
 }
@@ -141,6 +143,7 @@ export interface BacklogSource {
 const backlogSources = new WeakMap<Metrics, Set<BacklogSource>>();
 
 /**
+ * `consumer_parked_messages{queue}`: messages in its parking queue (the DLQ alert);
  * `consumer_backlog_messages{queue}`: messages waiting in the queue; and
  * `consumer_backlog_seconds{queue}`: while messages wait, how old (by event time) the newest
  * message the consumer took is, so how far behind the events it is working; 0 when none waits.
@@ -157,6 +160,7 @@ export function registerConsumerBacklog(metrics: Metrics, source: BacklogSource)
         [...all].map(async (s) => ({
           source: s,
           ready: await s.readyMessages().catch(() => undefined),
+          parked: await s.parkedMessages().catch(() => undefined),
         })),
       ),
     );
@@ -168,6 +172,16 @@ export function registerConsumerBacklog(metrics: Metrics, source: BacklogSource)
         g.reset();
         for (const { source: s, ready } of await read())
           if (ready !== undefined) g.set({ queue: s.queue }, ready);
+      },
+    );
+    metrics.gauge(
+      'consumer_parked_messages',
+      'Messages in a consumer’s parking (dead-letter) queue, waiting for an operator',
+      ['queue'],
+      async (g) => {
+        g.reset();
+        for (const { source: s, parked } of await read())
+          if (parked !== undefined) g.set({ queue: s.queue }, parked);
       },
     );
     metrics.gauge(

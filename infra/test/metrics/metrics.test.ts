@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { type AddressInfo } from 'node:net';
+import express from 'express';
 import {
   type EventStore,
   Metrics,
@@ -8,6 +10,7 @@ import {
   operationOf,
   outcomeOfStatus,
   providerCallMetrics,
+  readinessHandler,
   registerBrokerMetrics,
   registerRelayMetrics,
   withAppendMetrics,
@@ -22,6 +25,7 @@ import {
   counterValue,
   createWorld,
   inboxConsumer,
+  quietLogger,
   until,
 } from '../messaging/fixtures';
 
@@ -117,6 +121,36 @@ describe('metrics without a database', () => {
     expect(text).not.toContain('relay_lag_events');
     expect(sample(text, 'relay_lag_seconds')).toBeGreaterThanOrEqual(5);
   });
+});
+
+test('when /readyz flips between ready and not, then readiness_changes_total counts each flip and readiness_ready shows the last answer', async () => {
+  const metrics = bare();
+  let healthy = true;
+  const app = express();
+  const check = {
+    name: 'toggle',
+    check: async () => {
+      if (!healthy) throw new Error('down');
+    },
+  };
+  app.get('/readyz', readinessHandler([check], quietLogger(), metrics));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/readyz`;
+  try {
+    expect(sample(await metrics.text(), 'readiness_changes_total')).toBe(0);
+    const statuses: number[] = [];
+    for (const state of [true, false, false, true, false]) {
+      healthy = state;
+      statuses.push((await fetch(url)).status);
+    }
+    expect(statuses).toEqual([200, 503, 503, 200, 503]);
+    const text = await metrics.text();
+    expect(sample(text, 'readiness_changes_total')).toBe(3);
+    expect(sample(text, 'readiness_ready')).toBe(0);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 describe('metrics against PostgreSQL', () => {
@@ -247,6 +281,42 @@ describe('metrics against PostgreSQL', () => {
       });
     } finally {
       release();
+      await relay.stop();
+      await consumer.stop();
+    }
+  });
+
+  test('when a message is parked, then consumer_parked_messages counts it in the parking queue', async () => {
+    const metrics = bare();
+    const broker = await world.connect();
+    const queue = `parked-${randomUUID()}`;
+    const consumer = inboxConsumer(world, broker, queue, {
+      metrics,
+      before: () => {
+        throw new Error('always fails');
+      },
+    });
+    consumer.start();
+    await consumer.whenConsuming();
+    const relay = new Relay({
+      service: TEST_SOURCE,
+      exchange: TEST_EXCHANGE,
+      eventStore: world.store,
+      checkpoints: world.checkpoints,
+      broker,
+      databaseUrl: world.db.url,
+      logger: world.logger,
+      leaderRetryMs: 100,
+    });
+    try {
+      await appendOrder(world.store);
+      relay.start();
+      await until('the message parked and counted', async () => {
+        const text = await metrics.text();
+        return sample(text, 'consumer_parked_messages', { queue }) === 1;
+      });
+      expect(await counterValue(metrics, 'bus_parked_total', { queue })).toBe(1);
+    } finally {
       await relay.stop();
       await consumer.stop();
     }
