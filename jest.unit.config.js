@@ -30,6 +30,7 @@ const unitFiles = [
   'infra/test/messaging/checkpoint-pipeline.test.ts',
   'infra/test/messaging/failure-routing.test.ts',
   'infra/test/runtime/liveness.test.ts',
+  'payment-service/test/application/ttl-cache.test.ts',
   'payment-service/test/config.test.ts',
   'payment-service/test/http/pdf.test.ts',
   'payment-service/test/nowpayments/signature.test.ts',
