@@ -56,42 +56,60 @@ export function userView(state: Extract<UserState, { status: 'registered' }>): U
  * fails before its `user.registered` event leaves no credentials row and no reservation behind.
  */
 export async function register(
-  ctx: UserContext,
+  deps: Pick<
+    UserContext,
+    | 'catalog'
+    | 'config'
+    | 'db'
+    | 'limits'
+    | 'logger'
+    | 'now'
+    | 'passwords'
+    | 'store'
+    | 'tokens'
+    | 'waitForProjections'
+  >,
   input: { email: string; password: string; displayName?: string | undefined },
   client: ClientInfo,
 ): Promise<Result<SignedIn>> {
   const email = normaliseEmail(input.email);
-  const limited = await overLimit(ctx, [
-    [{ name: 'register:address', limit: ctx.config.REGISTER_LIMIT_PER_ADDRESS }, addressOf(client)],
-    [{ name: 'register:email', limit: ctx.config.REGISTER_LIMIT_PER_EMAIL }, emailKey(email)],
+  const limited = await overLimit(deps, [
+    [
+      { name: 'register:address', limit: deps.config.REGISTER_LIMIT_PER_ADDRESS },
+      addressOf(client),
+    ],
+    [{ name: 'register:email', limit: deps.config.REGISTER_LIMIT_PER_EMAIL }, emailKey(email)],
   ]);
   if (limited) return { ok: false, error: tooManyRequests(limited, 'sign-ups') };
-  const resumed = await resumeRegistration(ctx, email, input, client);
+  const resumed = await resumeRegistration(deps, email, input, client);
   if (resumed) return resumed;
-  const taken = await emailTaken(ctx, email);
+  const taken = await emailTaken(deps, email);
   if (taken) return { ok: false, error: taken };
-  const passwordHash = await ctx.passwords.hash(input.password);
+  const passwordHash = await deps.passwords.hash(input.password);
   const userId = randomUUID();
   // Credentials before the reservation: a registration cut off after reserving the address
   // always leaves the password it was made with, so the client's retry can finish it.
-  await ctx.db
+  await deps.db
     .insertInto('credentials')
     .values({ user_id: userId, password_hash: passwordHash })
     .execute();
   let reserved: Result<Position | undefined> | undefined;
   let registered: Awaited<ReturnType<typeof registerUser>> | undefined;
   try {
-    reserved = await reserveEmail(ctx, email, userId);
-    if (reserved.ok) registered = await registerUser(ctx, userId, email, input.displayName);
+    reserved = await reserveEmail(deps, email, userId);
+    if (reserved.ok) registered = await registerUser(deps, userId, email, input.displayName);
   } finally {
-    if (!registered?.ok) await undoRegistration(ctx, email, userId);
+    if (!registered?.ok) await undoRegistration(deps, email, userId);
   }
   if (!reserved.ok) return reserved;
-  return signUpCompleted(ctx, registered, reserved.value, client);
+  return signUpCompleted(deps, registered, reserved.value, client);
 }
 
 async function signUpCompleted(
-  ctx: UserContext,
+  deps: Pick<
+    UserContext,
+    'catalog' | 'config' | 'db' | 'now' | 'store' | 'tokens' | 'waitForProjections'
+  >,
   registered: Awaited<ReturnType<typeof registerUser>> | undefined,
   reservedAt: Position | undefined,
   client: ClientInfo,
@@ -99,8 +117,8 @@ async function signUpCompleted(
   if (!registered) throw new Error('registration left no user');
   if (!registered.ok) return registered;
   if (registered.state.status !== 'registered') throw new Error('registration left no user');
-  const session = await startSession(ctx, registered.state.userId, registered.state.role, client);
-  await ctx.waitForProjections(latest(reservedAt, registered.position, session.position));
+  const session = await startSession(deps, registered.state.userId, registered.state.role, client);
+  await deps.waitForProjections(latest(reservedAt, registered.position, session.position));
   return { ok: true, value: { user: userView(registered.state), ...session.tokens } };
 }
 
@@ -111,36 +129,47 @@ async function signUpCompleted(
  * sign-in. A different password learns nothing new: the address is taken, as before.
  */
 async function resumeRegistration(
-  ctx: UserContext,
+  deps: Pick<
+    UserContext,
+    | 'catalog'
+    | 'config'
+    | 'db'
+    | 'logger'
+    | 'now'
+    | 'passwords'
+    | 'store'
+    | 'tokens'
+    | 'waitForProjections'
+  >,
   email: string,
   input: { password: string; displayName?: string | undefined },
   client: ClientInfo,
 ): Promise<Result<SignedIn> | undefined> {
-  const reservation = await loadStream(ctx, emailReservationDecider, streams.email(email));
+  const reservation = await loadStream(deps, emailReservationDecider, streams.email(email));
   if (reservation.state.status !== 'reserved') return undefined;
   const { userId } = reservation.state;
-  const user = await loadStream(ctx, userDecider, streams.user(userId));
+  const user = await loadStream(deps, userDecider, streams.user(userId));
   if (user.state.status !== 'none') return undefined;
-  const row = await ctx.db
+  const row = await deps.db
     .selectFrom('credentials')
     .select('password_hash')
     .where('user_id', '=', userId)
     .executeTakeFirst();
-  if (!row || !(await ctx.passwords.verify(input.password, row.password_hash))) return undefined;
-  const registered = await registerUser(ctx, userId, email, input.displayName);
-  ctx.logger.info('registration resumed after an interruption', { userId });
-  return signUpCompleted(ctx, registered, undefined, client);
+  if (!row || !(await deps.passwords.verify(input.password, row.password_hash))) return undefined;
+  const registered = await registerUser(deps, userId, email, input.displayName);
+  deps.logger.info('registration resumed after an interruption', { userId });
+  return signUpCompleted(deps, registered, undefined, client);
 }
 
 async function registerUser(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'now' | 'store'>,
   userId: string,
   email: string,
   displayName: string | undefined,
 ) {
   return runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: userDecider,
     streamId: streams.user(userId),
     userId,
@@ -149,19 +178,23 @@ async function registerUser(
       userId,
       email,
       displayName: displayName ?? defaultDisplayName(email),
-      now: ctx.now().toISOString(),
+      now: deps.now().toISOString(),
     },
   });
 }
 
 /** Gives back what a registration that never recorded its user took (best effort, logged). */
-async function undoRegistration(ctx: UserContext, email: string, userId: string): Promise<void> {
+async function undoRegistration(
+  deps: Pick<UserContext, 'catalog' | 'db' | 'logger' | 'now' | 'store'>,
+  email: string,
+  userId: string,
+): Promise<void> {
   try {
-    await ctx.db.deleteFrom('credentials').where('user_id', '=', userId).execute();
-    await releaseEmail(ctx, email, userId);
+    await deps.db.deleteFrom('credentials').where('user_id', '=', userId).execute();
+    await releaseEmail(deps, email, userId);
   } catch (error) {
     // The reservation then lapses after its grace period (RESERVATION_GRACE_MS).
-    ctx.logger.warn('could not undo a failed registration', {
+    deps.logger.warn('could not undo a failed registration', {
       userId,
       error: (error as Error).message,
     });
@@ -169,16 +202,19 @@ async function undoRegistration(ctx: UserContext, email: string, userId: string)
 }
 
 /** The address as taken refuses a registration: decided on the reservation as it stands. */
-async function emailTaken(ctx: UserContext, email: string): Promise<DomainError | undefined> {
-  const current = await loadStream(ctx, emailReservationDecider, streams.email(email));
+async function emailTaken(
+  deps: Pick<UserContext, 'catalog' | 'now' | 'store'>,
+  email: string,
+): Promise<DomainError | undefined> {
+  const current = await loadStream(deps, emailReservationDecider, streams.email(email));
   if (current.state.status !== 'reserved') return undefined;
   const decided = emailReservationDecider.decide(
     {
       type: 'ReserveEmail',
       email,
       userId: randomUUID(),
-      holderUsesIt: await holderUsesEmail(ctx, current.state.userId, email),
-      now: ctx.now().toISOString(),
+      holderUsesIt: await holderUsesEmail(deps, current.state.userId, email),
+      now: deps.now().toISOString(),
     },
     current.state,
   );
@@ -193,38 +229,50 @@ async function emailTaken(ctx: UserContext, email: string): Promise<DomainError 
  * attempt before the password is hashed.
  */
 export async function login(
-  ctx: UserContext,
+  deps: Pick<
+    UserContext,
+    | 'catalog'
+    | 'config'
+    | 'db'
+    | 'limits'
+    | 'now'
+    | 'passwords'
+    | 'store'
+    | 'throttle'
+    | 'tokens'
+    | 'waitForProjections'
+  >,
   input: { email: string; password: string },
   client: ClientInfo,
 ): Promise<Result<SignedIn>> {
   const email = normaliseEmail(input.email);
   const key = emailKey(email);
-  const now = ctx.now();
+  const now = deps.now();
   const address = addressOf(client);
-  const addressLimited = await overLimit(ctx, [
-    [{ name: 'login:address', limit: ctx.config.LOGIN_LIMIT_PER_ADDRESS }, address],
+  const addressLimited = await overLimit(deps, [
+    [{ name: 'login:address', limit: deps.config.LOGIN_LIMIT_PER_ADDRESS }, address],
   ]);
   if (addressLimited) return { ok: false, error: tooManyRequests(addressLimited, 'sign-ins') };
 
-  const reservation = await loadStream(ctx, emailReservationDecider, streams.email(email));
+  const reservation = await loadStream(deps, emailReservationDecider, streams.email(email));
   const candidate = reservation.state.status === 'reserved' ? reservation.state.userId : NO_USER;
   const [credentials, user, known] = await Promise.all([
-    ctx.db
+    deps.db
       .selectFrom('credentials')
       .select('password_hash')
       .where('user_id', '=', candidate)
       .executeTakeFirst(),
-    loadStream(ctx, userDecider, streams.user(candidate)),
-    knownAddress(ctx, candidate, client.ip),
+    loadStream(deps, userDecider, streams.user(candidate)),
+    knownAddress(deps, candidate, client.ip),
   ]);
   if (!known) {
-    const accountLimited = await overLimit(ctx, [
-      [{ name: 'login:account', limit: ctx.config.LOGIN_LIMIT_PER_ACCOUNT }, key],
+    const accountLimited = await overLimit(deps, [
+      [{ name: 'login:account', limit: deps.config.LOGIN_LIMIT_PER_ACCOUNT }, key],
     ]);
     if (accountLimited) return { ok: false, error: tooManyAttempts(accountLimited) };
   }
   const throttleKey = LoginThrottle.key(key, client.ip);
-  const attempt = await ctx.throttle.reserve(throttleKey, now);
+  const attempt = await deps.throttle.reserve(throttleKey, now);
   if (!attempt.ok) return { ok: false, error: tooManyAttempts(attempt.retryAfterSeconds) };
 
   const account =
@@ -234,38 +282,38 @@ export async function login(
   let valid: boolean;
   try {
     valid = account
-      ? await ctx.passwords.verify(input.password, account.hash)
-      : await ctx.passwords.verifyDummy(input.password);
+      ? await deps.passwords.verify(input.password, account.hash)
+      : await deps.passwords.verifyDummy(input.password);
   } catch (error) {
     // Not evaluated (hashing at capacity): it was no guess.
-    await ctx.throttle.release(throttleKey, 'not-evaluated').catch(() => undefined);
+    await deps.throttle.release(throttleKey, 'not-evaluated').catch(() => undefined);
     throw error;
   }
   if (!valid || !account) return { ok: false, error: invalidCredentials() };
-  await ctx.throttle.release(throttleKey, 'success');
-  await upgradeHash(ctx, account.state.userId, account.hash, input.password, now);
-  const session = await startSession(ctx, account.state.userId, account.state.role, client);
-  await ctx.waitForProjections(session.position);
+  await deps.throttle.release(throttleKey, 'success');
+  await upgradeHash(deps, account.state.userId, account.hash, input.password, now);
+  const session = await startSession(deps, account.state.userId, account.state.role, client);
+  await deps.waitForProjections(session.position);
   return { ok: true, value: { user: userView(account.state), ...session.tokens } };
 }
 
 async function upgradeHash(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'db' | 'passwords'>,
   userId: string,
   hash: string,
   password: string,
   now: Date,
 ): Promise<void> {
-  if (!ctx.passwords.needsRehash(hash)) return;
+  if (!deps.passwords.needsRehash(hash)) return;
   let rehashed: string;
   try {
-    rehashed = await ctx.passwords.hash(password);
+    rehashed = await deps.passwords.hash(password);
   } catch (error) {
     // The next sign-in upgrades it; this one need not wait for a hashing slot.
     if (error instanceof HashingBusyError) return;
     throw error;
   }
-  await ctx.db
+  await deps.db
     .updateTable('credentials')
     .set({ password_hash: rehashed, updated_at: now })
     .where('user_id', '=', userId)
@@ -273,10 +321,14 @@ async function upgradeHash(
 }
 
 /** Whether this account has opened a session from this address before (its read model). */
-async function knownAddress(ctx: UserContext, userId: string, ip: string | null): Promise<boolean> {
+async function knownAddress(
+  deps: Pick<UserContext, 'db'>,
+  userId: string,
+  ip: string | null,
+): Promise<boolean> {
   // Asked for unknown emails too (NO_USER has no sessions): the same queries run either way.
   if (!ip) return false;
-  return hasSessionFrom(ctx.db, userId, ip);
+  return hasSessionFrom(deps.db, userId, ip);
 }
 
 /**
@@ -284,20 +336,20 @@ async function knownAddress(ctx: UserContext, userId: string, ip: string | null)
  * recent check). Throttled like a sign-in: a stolen session token cannot guess the password.
  */
 export async function confirmPassword(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'config' | 'db' | 'now' | 'passwords' | 'store' | 'throttle'>,
   principal: Principal,
   password: string,
   client: ClientInfo,
 ): Promise<Result<Position | undefined>> {
-  const checked = await checkPassword(ctx, principal, password, client);
+  const checked = await checkPassword(deps, principal, password, client);
   if (!checked.ok) return checked;
   const confirmed = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: sessionDecider,
     streamId: streams.session(checked.value.sessionId),
     userId: principal.userId,
-    command: { type: 'ConfirmPassword', userId: principal.userId, now: ctx.now().toISOString() },
+    command: { type: 'ConfirmPassword', userId: principal.userId, now: deps.now().toISOString() },
   });
   return confirmed.ok ? { ok: true, value: confirmed.position } : confirmed;
 }
@@ -307,30 +359,41 @@ export async function confirmPassword(
  * sessions of the user end: whoever may have learnt the old password is signed out.
  */
 export async function changePassword(
-  ctx: UserContext,
+  deps: Pick<
+    UserContext,
+    | 'catalog'
+    | 'config'
+    | 'db'
+    | 'now'
+    | 'passwords'
+    | 'revocations'
+    | 'store'
+    | 'throttle'
+    | 'waitForProjections'
+  >,
   principal: Principal,
   input: { currentPassword: string; newPassword: string },
   client: ClientInfo,
 ): Promise<Result<void>> {
-  const checked = await checkPassword(ctx, principal, input.currentPassword, client);
+  const checked = await checkPassword(deps, principal, input.currentPassword, client);
   if (!checked.ok) return checked;
   const auth: RecentAuth = {
     credential: checked.value.credential,
     maxAgeMs: checked.value.maxAgeMs,
   };
-  const user = await loadStream(ctx, userDecider, streams.user(principal.userId));
-  const command = { type: 'ChangePassword' as const, auth, now: ctx.now().toISOString() };
+  const user = await loadStream(deps, userDecider, streams.user(principal.userId));
+  const command = { type: 'ChangePassword' as const, auth, now: deps.now().toISOString() };
   const refused = userDecider.decide(command, user.state);
   if (!Array.isArray(refused)) return { ok: false, error: refused };
-  const passwordHash = await ctx.passwords.hash(input.newPassword);
-  await ctx.db
+  const passwordHash = await deps.passwords.hash(input.newPassword);
+  await deps.db
     .updateTable('credentials')
-    .set({ password_hash: passwordHash, updated_at: ctx.now() })
+    .set({ password_hash: passwordHash, updated_at: deps.now() })
     .where('user_id', '=', principal.userId)
     .execute();
   const changed = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: userDecider,
     streamId: streams.user(principal.userId),
     userId: principal.userId,
@@ -338,12 +401,12 @@ export async function changePassword(
   });
   if (!changed.ok) return changed;
   const positions: (Position | undefined)[] = [changed.position];
-  for (const id of await liveSessionIds(ctx.db, principal.userId)) {
+  for (const id of await liveSessionIds(deps.db, principal.userId)) {
     if (id === checked.value.sessionId) continue;
-    const ended = await revokeSession(ctx, principal.userId, id, 'logout-all', auth);
+    const ended = await revokeSession(deps, principal.userId, id, 'logout-all', auth);
     if (ended.ok) positions.push(ended.value);
   }
-  await ctx.waitForProjections(latest(...positions));
+  await deps.waitForProjections(latest(...positions));
   return { ok: true, value: undefined };
 }
 
@@ -352,38 +415,38 @@ export async function changePassword(
  * may do this: an API key is refused before any hashing.
  */
 export async function checkPassword(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'config' | 'db' | 'now' | 'passwords' | 'store' | 'throttle'>,
   principal: Principal,
   password: string,
   client: ClientInfo,
 ): Promise<Result<RecentAuth & { sessionId: string }>> {
-  const auth = await recentAuthOf(ctx, principal);
+  const auth = await recentAuthOf(deps, principal);
   if (auth.credential.kind !== 'session')
     return {
       ok: false,
       error: domainError('session-required', 'Only a signed-in session can confirm a password'),
     };
-  const user = await loadStream(ctx, userDecider, streams.user(principal.userId));
+  const user = await loadStream(deps, userDecider, streams.user(principal.userId));
   if (user.state.status !== 'registered')
     return { ok: false, error: domainError('user-not-found', 'No such user') };
-  const now = ctx.now();
+  const now = deps.now();
   const throttleKey = LoginThrottle.key(emailKey(user.state.email), client.ip);
-  const attempt = await ctx.throttle.reserve(throttleKey, now);
+  const attempt = await deps.throttle.reserve(throttleKey, now);
   if (!attempt.ok) return { ok: false, error: tooManyAttempts(attempt.retryAfterSeconds) };
-  const row = await ctx.db
+  const row = await deps.db
     .selectFrom('credentials')
     .select('password_hash')
     .where('user_id', '=', principal.userId)
     .executeTakeFirst();
   let valid: boolean;
   try {
-    valid = row ? await ctx.passwords.verify(password, row.password_hash) : false;
+    valid = row ? await deps.passwords.verify(password, row.password_hash) : false;
   } catch (error) {
-    await ctx.throttle.release(throttleKey, 'not-evaluated').catch(() => undefined);
+    await deps.throttle.release(throttleKey, 'not-evaluated').catch(() => undefined);
     throw error;
   }
   if (!valid) return { ok: false, error: wrongPassword() };
-  await ctx.throttle.release(throttleKey, 'success');
+  await deps.throttle.release(throttleKey, 'success');
   return {
     ok: true,
     value: {
@@ -403,20 +466,26 @@ export async function checkPassword(
  * are read before, and the rotation is a single statement whose row lock lasts only as long as
  * that statement (many refreshes of one token at once queue on the row, not on the pool).
  */
-export async function refresh(ctx: UserContext, refreshToken: string): Promise<Result<SignedIn>> {
+export async function refresh(
+  deps: Pick<
+    UserContext,
+    'catalog' | 'config' | 'db' | 'logger' | 'now' | 'revocations' | 'store' | 'tokens' | 'usage'
+  >,
+  refreshToken: string,
+): Promise<Result<SignedIn>> {
   const tokenHash = sha256(refreshToken);
-  const now = ctx.now();
-  const row = await ctx.db
+  const now = deps.now();
+  const row = await deps.db
     .selectFrom('refresh_tokens')
     .select(['session_id', 'user_id', 'used_at', 'expires_at'])
     .where('token_hash', '=', tokenHash)
     .executeTakeFirst();
   if (!row) return { ok: false, error: invalidRefreshToken() };
-  if (row.used_at) return refreshTokenReused(ctx, row.user_id, row.session_id);
+  if (row.used_at) return refreshTokenReused(deps, row.user_id, row.session_id);
   if (row.expires_at.getTime() <= now.getTime()) return { ok: false, error: invalidRefreshToken() };
   const [session, user] = await Promise.all([
-    loadStream(ctx, sessionDecider, streams.session(row.session_id)),
-    loadStream(ctx, userDecider, streams.user(row.user_id)),
+    loadStream(deps, sessionDecider, streams.session(row.session_id)),
+    loadStream(deps, userDecider, streams.user(row.user_id)),
   ]);
   if (session.state.status !== 'active' || user.state.status !== 'registered')
     return { ok: false, error: invalidRefreshToken() };
@@ -427,22 +496,22 @@ export async function refresh(ctx: UserContext, refreshToken: string): Promise<R
       WHERE token_hash = ${tokenHash} AND used_at IS NULL AND expires_at > ${now}
       RETURNING session_id, user_id)
     INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at, used_at)
-    SELECT ${sha256(next)}, session_id, user_id, ${refreshExpiry(ctx, now)}, NULL FROM used
-    RETURNING session_id`.execute(ctx.db);
+    SELECT ${sha256(next)}, session_id, user_id, ${refreshExpiry(deps, now)}, NULL FROM used
+    RETURNING session_id`.execute(deps.db);
   if (rows.length === 0) {
     // Another refresh of this token got there first (or the session was just ended).
-    const after = await ctx.db
+    const after = await deps.db
       .selectFrom('refresh_tokens')
       .select('used_at')
       .where('token_hash', '=', tokenHash)
       .executeTakeFirst();
-    if (after?.used_at) return refreshTokenReused(ctx, row.user_id, row.session_id);
+    if (after?.used_at) return refreshTokenReused(deps, row.user_id, row.session_id);
     return { ok: false, error: invalidRefreshToken() };
   }
-  ctx.usage.sessionUsed(row.session_id, now);
-  const accessToken = await ctx.tokens.sign(
+  deps.usage.sessionUsed(row.session_id, now);
+  const accessToken = await deps.tokens.sign(
     { userId: user.state.userId, role: user.state.role, sessionId: row.session_id },
-    ctx.config.ACCESS_TOKEN_TTL_SECONDS,
+    deps.config.ACCESS_TOKEN_TTL_SECONDS,
   );
   return {
     ok: true,
@@ -450,18 +519,18 @@ export async function refresh(ctx: UserContext, refreshToken: string): Promise<R
       user: userView(user.state),
       accessToken,
       refreshToken: next,
-      expiresIn: ctx.config.ACCESS_TOKEN_TTL_SECONDS,
+      expiresIn: deps.config.ACCESS_TOKEN_TTL_SECONDS,
     },
   };
 }
 
 async function refreshTokenReused(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'db' | 'logger' | 'now' | 'revocations' | 'store'>,
   userId: string,
   sessionId: string,
 ): Promise<Result<never>> {
-  await revokeSession(ctx, userId, sessionId, 'refresh-token-reuse', SYSTEM);
-  ctx.logger.warn('refresh token reused: session revoked', { userId, sessionId });
+  await revokeSession(deps, userId, sessionId, 'refresh-token-reuse', SYSTEM);
+  deps.logger.warn('refresh token reused: session revoked', { userId, sessionId });
   return {
     ok: false,
     error: domainError(
@@ -478,24 +547,24 @@ const SYSTEM: RecentAuth = { credential: { kind: 'system' }, maxAgeMs: 0 };
  * soon as they read the event), its refresh tokens are deleted.
  */
 export async function revokeSession(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'db' | 'now' | 'revocations' | 'store'>,
   userId: string,
   sessionId: string,
   reason: SessionRevokeReason,
   auth: RecentAuth,
 ): Promise<Result<Position | undefined>> {
-  const now = ctx.now();
+  const now = deps.now();
   const revoked = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: sessionDecider,
     streamId: streams.session(sessionId),
     userId,
     command: { type: 'RevokeSession', userId, reason, auth, now: now.toISOString() },
   });
   if (!revoked.ok) return revoked;
-  if (revoked.state.status === 'revoked') ctx.revocations.add(sessionId, revoked.state.revokedAt);
-  await ctx.db.deleteFrom('refresh_tokens').where('session_id', '=', sessionId).execute();
+  if (revoked.state.status === 'revoked') deps.revocations.add(sessionId, revoked.state.revokedAt);
+  await deps.db.deleteFrom('refresh_tokens').where('session_id', '=', sessionId).execute();
   return { ok: true, value: revoked.position };
 }
 
@@ -504,15 +573,18 @@ export async function revokeSession(
  * a recent password). The current session is ended first: when it is refused, nothing is.
  */
 export async function logout(
-  ctx: UserContext,
+  deps: Pick<
+    UserContext,
+    'catalog' | 'config' | 'db' | 'now' | 'revocations' | 'store' | 'waitForProjections'
+  >,
   principal: Principal,
   all: boolean,
 ): Promise<Result<void>> {
   const { userId, sessionId: currentSessionId } = principal;
-  const auth = await recentAuthOf(ctx, principal);
+  const auth = await recentAuthOf(deps, principal);
   const positions: (Position | undefined)[] = [];
   const current = await revokeSession(
-    ctx,
+    deps,
     userId,
     currentSessionId,
     all ? 'logout-all' : 'logout',
@@ -521,13 +593,13 @@ export async function logout(
   if (!current.ok) return current;
   positions.push(current.value);
   if (all) {
-    for (const id of await liveSessionIds(ctx.db, userId)) {
+    for (const id of await liveSessionIds(deps.db, userId)) {
       if (id === currentSessionId) continue;
-      const result = await revokeSession(ctx, userId, id, 'logout-all', auth);
+      const result = await revokeSession(deps, userId, id, 'logout-all', auth);
       if (result.ok) positions.push(result.value);
     }
   }
-  await ctx.waitForProjections(latest(...positions));
+  await deps.waitForProjections(latest(...positions));
   return { ok: true, value: undefined };
 }
 
@@ -542,19 +614,19 @@ export interface SessionView {
 
 /** The user's live sessions: not revoked, with a refresh token that can still be used. */
 export async function listSessions(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'db' | 'now' | 'revocations' | 'usage'>,
   userId: string,
   currentSessionId: string,
 ): Promise<SessionView[]> {
-  const now = ctx.now();
-  const rows = await usableSessions(ctx.db, userId, now);
+  const now = deps.now();
+  const rows = await usableSessions(deps.db, userId, now);
   return rows
-    .filter((row) => !ctx.revocations.has(row.id))
+    .filter((row) => !deps.revocations.has(row.id))
     .map((row) => {
       const lastUsed = Math.max(
         row.created_at.getTime(),
         row.last_used_at?.getTime() ?? 0,
-        ctx.usage.sessionLastUsed(row.id)?.getTime() ?? 0,
+        deps.usage.sessionLastUsed(row.id)?.getTime() ?? 0,
       );
       return {
         id: row.id,
@@ -572,27 +644,27 @@ export async function listSessions(
  * (a registration that died between reserving and registering) loses it after a grace period.
  */
 export async function reserveEmail(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'now' | 'store'>,
   email: string,
   userId: string,
 ): Promise<Result<Position | undefined>> {
   const reserved = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: emailReservationDecider,
     streamId: streams.email(email),
     userId,
     command: async (state) => {
       const holderUsesIt =
         state.status === 'reserved' && state.userId !== userId
-          ? await holderUsesEmail(ctx, state.userId, email)
+          ? await holderUsesEmail(deps, state.userId, email)
           : false;
       return {
         type: 'ReserveEmail' as const,
         email,
         userId,
         holderUsesIt,
-        now: ctx.now().toISOString(),
+        now: deps.now().toISOString(),
       };
     },
   });
@@ -604,11 +676,11 @@ export async function reserveEmail(
  * address its user moved away from and kept (an admin's) is not a registration that died.
  */
 async function holderUsesEmail(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'store'>,
   holderId: string,
   email: string,
 ): Promise<boolean> {
-  const holder = await loadStream(ctx, userDecider, streams.user(holderId));
+  const holder = await loadStream(deps, userDecider, streams.user(holderId));
   if (holder.state.status !== 'registered') return false;
   return holder.events.some(
     (event) =>
@@ -618,43 +690,43 @@ async function holderUsesEmail(
 }
 
 export async function releaseEmail(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'now' | 'store'>,
   email: string,
   userId: string,
 ): Promise<Position | undefined> {
   const released = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: emailReservationDecider,
     streamId: streams.email(email),
     userId,
-    command: { type: 'ReleaseEmail', email, userId, now: ctx.now().toISOString() },
+    command: { type: 'ReleaseEmail', email, userId, now: deps.now().toISOString() },
   });
   return released.ok ? released.position : undefined;
 }
 
 async function startSession(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'config' | 'db' | 'now' | 'store' | 'tokens'>,
   userId: string,
   role: Role,
   client: ClientInfo,
 ): Promise<{ tokens: Omit<SignedIn, 'user'>; position: Position | undefined }> {
   const sessionId = randomUUID();
-  const now = ctx.now();
+  const now = deps.now();
   const refreshToken = newRefreshToken();
-  await ctx.db
+  await deps.db
     .insertInto('refresh_tokens')
     .values({
       token_hash: sha256(refreshToken),
       session_id: sessionId,
       user_id: userId,
-      expires_at: refreshExpiry(ctx, now),
+      expires_at: refreshExpiry(deps, now),
       used_at: null,
     })
     .execute();
   const started = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: sessionDecider,
     streamId: streams.session(sessionId),
     userId,
@@ -668,18 +740,18 @@ async function startSession(
     },
   });
   if (!started.ok) throw new Error(`session ${sessionId}: ${started.error.message}`);
-  const accessToken = await ctx.tokens.sign(
+  const accessToken = await deps.tokens.sign(
     { userId, role, sessionId },
-    ctx.config.ACCESS_TOKEN_TTL_SECONDS,
+    deps.config.ACCESS_TOKEN_TTL_SECONDS,
   );
   return {
-    tokens: { accessToken, refreshToken, expiresIn: ctx.config.ACCESS_TOKEN_TTL_SECONDS },
+    tokens: { accessToken, refreshToken, expiresIn: deps.config.ACCESS_TOKEN_TTL_SECONDS },
     position: started.position,
   };
 }
 
-function refreshExpiry(ctx: UserContext, now: Date): Date {
-  return new Date(now.getTime() + ctx.config.REFRESH_TOKEN_TTL_DAYS * 86_400_000);
+function refreshExpiry(deps: Pick<UserContext, 'config'>, now: Date): Date {
+  return new Date(now.getTime() + deps.config.REFRESH_TOKEN_TTL_DAYS * 86_400_000);
 }
 
 function defaultDisplayName(email: string): string {
@@ -700,10 +772,13 @@ function addressOf(client: ClientInfo): string {
 }
 
 /** Counts a hit on each limit in turn; the wait of the first one exceeded, or 0. */
-async function overLimit(ctx: UserContext, rules: [RateLimit, string][]): Promise<number> {
-  const now = ctx.now();
+async function overLimit(
+  deps: Pick<UserContext, 'limits' | 'now'>,
+  rules: [RateLimit, string][],
+): Promise<number> {
+  const now = deps.now();
   for (const [rule, subject] of rules) {
-    const wait = await ctx.limits.hit(rule, subject, now);
+    const wait = await deps.limits.hit(rule, subject, now);
     if (wait > 0) return wait;
   }
   return 0;

@@ -26,14 +26,14 @@ export interface ApiKeyView {
  * decider is asked before anything is written, so a refusal leaves no trace.
  */
 export async function createApiKey(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'config' | 'db' | 'now' | 'store' | 'waitForProjections'>,
   principal: Principal,
   userId: string,
   input: { name: string; expiresAt?: string | undefined },
 ): Promise<Result<ApiKeyView & { key: string }>> {
   const keyId = randomUUID();
   const { prefix, secret, key } = newApiKey();
-  const now = ctx.now().toISOString();
+  const now = deps.now().toISOString();
   const expiresAt = input.expiresAt ? new Date(input.expiresAt).toISOString() : null;
   const command: ApiKeyCommand = {
     type: 'CreateApiKey',
@@ -42,28 +42,28 @@ export async function createApiKey(
     name: input.name,
     prefix,
     expiresAt,
-    auth: await recentAuthOf(ctx, principal),
+    auth: await recentAuthOf(deps, principal),
     now,
   };
   const refused = apiKeyDecider.decide(command, initialApiKeyState());
   if (!Array.isArray(refused)) return { ok: false, error: refused };
-  await ctx.db
+  await deps.db
     .insertInto('api_key_credentials')
     .values({ key_id: keyId, prefix, secret_hash: sha256(secret), user_id: userId })
     .execute();
   const created = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: apiKeyDecider,
     streamId: streams.apiKey(keyId),
     userId,
     command,
   });
   if (!created.ok) {
-    await ctx.db.deleteFrom('api_key_credentials').where('key_id', '=', keyId).execute();
+    await deps.db.deleteFrom('api_key_credentials').where('key_id', '=', keyId).execute();
     return created;
   }
-  await ctx.waitForProjections(created.position);
+  await deps.waitForProjections(created.position);
   return {
     ok: true,
     value: {
@@ -79,12 +79,15 @@ export async function createApiKey(
 }
 
 /** The user's keys that still work (not revoked), newest first, without their secrets. */
-export async function listApiKeys(ctx: UserContext, userId: string): Promise<ApiKeyView[]> {
-  const rows = await activeApiKeys(ctx.db, userId);
+export async function listApiKeys(
+  deps: Pick<UserContext, 'db' | 'usage'>,
+  userId: string,
+): Promise<ApiKeyView[]> {
+  const rows = await activeApiKeys(deps.db, userId);
   return rows.map((row) => {
     const used = Math.max(
       row.last_used_at?.getTime() ?? 0,
-      ctx.usage.apiKeyLastUsed(row.id)?.getTime() ?? 0,
+      deps.usage.apiKeyLastUsed(row.id)?.getTime() ?? 0,
     );
     return {
       id: row.id,
@@ -99,24 +102,27 @@ export async function listApiKeys(ctx: UserContext, userId: string): Promise<Api
 
 /** Revokes a key: refused at once here, and the tokens handed out for it with it. */
 export async function revokeApiKey(
-  ctx: UserContext,
+  deps: Pick<
+    UserContext,
+    'apiKeys' | 'catalog' | 'now' | 'revocations' | 'store' | 'waitForProjections'
+  >,
   userId: string,
   keyId: string,
 ): Promise<Result<void>> {
-  const now = ctx.now();
+  const now = deps.now();
   const revoked = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: apiKeyDecider,
     streamId: streams.apiKey(keyId),
     userId,
     command: { type: 'RevokeApiKey', userId, now: now.toISOString() },
   });
   if (!revoked.ok) return revoked;
-  ctx.apiKeys.drop(keyId);
-  ctx.revocations.add(keyId, now);
-  await ctx.waitForProjections(revoked.position);
+  deps.apiKeys.drop(keyId);
+  deps.revocations.add(keyId, now);
+  await deps.waitForProjections(revoked.position);
   // A check between the first drop and the read model's update may have cached it again.
-  ctx.apiKeys.drop(keyId);
+  deps.apiKeys.drop(keyId);
   return { ok: true, value: undefined };
 }

@@ -50,7 +50,7 @@ interface Content {
  * redelivery, or a retry after the inbox already committed, finds it there and adds nothing).
  */
 export async function handleBusEvent(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'logger' | 'now' | 'store'>,
   inbox: Inbox<UserDb>,
   event: Consumed,
 ): Promise<HandlerResult> {
@@ -63,16 +63,19 @@ export async function handleBusEvent(
       .onConflict((oc) => oc.column('event_id').doNothing())
       .execute();
   });
-  await notify(ctx, event);
+  await notify(deps, event);
   return recorded;
 }
 
-async function notify(ctx: UserContext, event: Consumed): Promise<void> {
+async function notify(
+  deps: Pick<UserContext, 'catalog' | 'logger' | 'now' | 'store'>,
+  event: Consumed,
+): Promise<void> {
   const content = notificationContent(event);
   if (!content) return;
-  const user = await loadStream(ctx, userDecider, streams.user(content.userId));
+  const user = await loadStream(deps, userDecider, streams.user(content.userId));
   if (user.state.status !== 'registered') {
-    ctx.logger.info('notification for an unknown user dropped', {
+    deps.logger.info('notification for an unknown user dropped', {
       userId: content.userId,
       type: event.type,
       eventId: event.id,
@@ -82,8 +85,8 @@ async function notify(ctx: UserContext, event: Consumed): Promise<void> {
   if (!wantsNotification(user.state.preferences, content.kind)) return;
   const notificationId = deterministicUuid(`notification:${event.id}`);
   const created = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: notificationDecider,
     streamId: streams.notification(notificationId),
     userId: content.userId,
@@ -94,11 +97,11 @@ async function notify(ctx: UserContext, event: Consumed): Promise<void> {
       ...content,
       correlationId: event.correlationId,
       sourceEventId: event.id,
-      now: ctx.now().toISOString(),
+      now: deps.now().toISOString(),
     },
   });
   if (created.ok && created.appended > 0)
-    ctx.logger.info('notification created', {
+    deps.logger.info('notification created', {
       notificationId,
       userId: content.userId,
       kind: content.kind,

@@ -10,9 +10,12 @@ import { type UserContext } from './context';
  * with when its password was last checked, read from the session's stream. A token whose `sid`
  * names no live session of its user is treated as an API key's: it cannot manage credentials.
  */
-export async function credentialOf(ctx: UserContext, principal: Principal): Promise<Credential> {
+export async function credentialOf(
+  deps: Pick<UserContext, 'catalog' | 'store'>,
+  principal: Principal,
+): Promise<Credential> {
   if (principal.apiKeyId) return { kind: 'api-key', keyId: principal.apiKeyId };
-  const session = await loadStream(ctx, sessionDecider, streams.session(principal.sessionId));
+  const session = await loadStream(deps, sessionDecider, streams.session(principal.sessionId));
   if (session.state.status !== 'active' || session.state.userId !== principal.userId)
     return { kind: 'api-key', keyId: principal.sessionId };
   return {
@@ -22,9 +25,12 @@ export async function credentialOf(ctx: UserContext, principal: Principal): Prom
   };
 }
 
-export async function recentAuthOf(ctx: UserContext, principal: Principal): Promise<RecentAuth> {
+export async function recentAuthOf(
+  deps: Pick<UserContext, 'catalog' | 'config' | 'store'>,
+  principal: Principal,
+): Promise<RecentAuth> {
   return {
-    credential: await credentialOf(ctx, principal),
-    maxAgeMs: ctx.config.RECENT_AUTH_MAX_AGE_MS,
+    credential: await credentialOf(deps, principal),
+    maxAgeMs: deps.config.RECENT_AUTH_MAX_AGE_MS,
   };
 }

@@ -5,19 +5,19 @@ import { runCommand } from './commands';
 import { type UserContext } from './context';
 
 export async function markNotificationRead(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'now' | 'store' | 'waitForProjections'>,
   userId: string,
   notificationId: string,
 ): Promise<Result<void>> {
   const marked = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: notificationDecider,
     streamId: streams.notification(notificationId),
     userId,
-    command: { type: 'MarkNotificationRead', userId, now: ctx.now().toISOString() },
+    command: { type: 'MarkNotificationRead', userId, now: deps.now().toISOString() },
   });
   if (!marked.ok) return marked;
-  await ctx.waitForProjections(marked.position);
+  await deps.waitForProjections(marked.position);
   return { ok: true, value: undefined };
 }

@@ -26,7 +26,10 @@ import { type UserView, type Versioned } from '../projections/user-queries';
  * become anyone's account.
  */
 export async function updateUser(
-  ctx: UserContext,
+  deps: Pick<
+    UserContext,
+    'catalog' | 'config' | 'db' | 'now' | 'passwords' | 'store' | 'throttle' | 'waitForProjections'
+  >,
   principal: Principal,
   userId: string,
   ifMatch: number,
@@ -37,7 +40,7 @@ export async function updateUser(
   },
   client: ClientInfo,
 ): Promise<Result<Versioned<UserView>>> {
-  const current = await loadStream(ctx, userDecider, streams.user(userId));
+  const current = await loadStream(deps, userDecider, streams.user(userId));
   if (current.state.status !== 'registered')
     return { ok: false, error: domainError('user-not-found', 'No such user') };
   if (current.revision !== ifMatch)
@@ -55,28 +58,28 @@ export async function updateUser(
       : undefined;
   let auth: RecentAuth;
   if (newEmail && change.currentPassword !== undefined) {
-    const checked = await checkPassword(ctx, principal, change.currentPassword, client);
+    const checked = await checkPassword(deps, principal, change.currentPassword, client);
     if (!checked.ok) return checked;
     auth = checked.value;
-  } else auth = await recentAuthOf(ctx, principal);
+  } else auth = await recentAuthOf(deps, principal);
   const command = {
     type: 'UpdateProfile' as const,
     ...(change.displayName !== undefined ? { displayName: change.displayName } : {}),
     ...(newEmail ? { email: newEmail } : {}),
     auth,
-    now: ctx.now().toISOString(),
+    now: deps.now().toISOString(),
   };
   const refused = userDecider.decide(command, current.state);
   if (!Array.isArray(refused)) return { ok: false, error: refused };
   let reservedAt: Position | undefined;
   if (newEmail) {
-    const reserved = await reserveEmail(ctx, newEmail, userId);
+    const reserved = await reserveEmail(deps, newEmail, userId);
     if (!reserved.ok) return reserved;
     reservedAt = reserved.value;
   }
   const updated = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: userDecider,
     streamId: streams.user(userId),
     userId,
@@ -84,19 +87,19 @@ export async function updateUser(
     command,
   });
   if (!updated.ok) {
-    if (newEmail) await releaseEmail(ctx, newEmail, userId);
+    if (newEmail) await releaseEmail(deps, newEmail, userId);
     return updated;
   }
   const keepOld = current.state.role === 'admin';
-  const releasedAt = newEmail && !keepOld ? await releaseEmail(ctx, oldEmail, userId) : undefined;
-  await ctx.waitForProjections(latest(reservedAt, updated.position, releasedAt));
+  const releasedAt = newEmail && !keepOld ? await releaseEmail(deps, oldEmail, userId) : undefined;
+  await deps.waitForProjections(latest(reservedAt, updated.position, releasedAt));
   if (updated.state.status !== 'registered') throw new Error('profile update left no user');
   return { ok: true, value: { value: userView(updated.state), revision: updated.revision } };
 }
 
 /** Replaces the preferences; `ifMatch` when the client sent one. */
 export async function updatePreferences(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'catalog' | 'now' | 'store' | 'waitForProjections'>,
   userId: string,
   preferences: Preferences,
   ifMatch: number | undefined,
@@ -106,16 +109,16 @@ export async function updatePreferences(
     notificationChannels: [...new Set(preferences.notificationChannels)],
   };
   const updated = await runCommand({
-    store: ctx.store,
-    catalog: ctx.catalog,
+    store: deps.store,
+    catalog: deps.catalog,
     decider: userDecider,
     streamId: streams.user(userId),
     userId,
     ...(ifMatch !== undefined ? { expectedRevision: ifMatch } : {}),
-    command: { type: 'UpdatePreferences', preferences: normalised, now: ctx.now().toISOString() },
+    command: { type: 'UpdatePreferences', preferences: normalised, now: deps.now().toISOString() },
   });
   if (!updated.ok) return updated;
-  await ctx.waitForProjections(updated.position);
+  await deps.waitForProjections(updated.position);
   if (updated.state.status !== 'registered') throw new Error('preferences update left no user');
   return { ok: true, value: { value: updated.state.preferences, revision: updated.revision } };
 }

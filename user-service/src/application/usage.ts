@@ -15,10 +15,10 @@ export function usagePeriod(now: Date, from?: string, to?: string): { from: stri
  * its own requests), and payment and agent figures from the events consumed from the bus.
  */
 export async function getUsage(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'db' | 'usage'>,
   userId: string,
   period: { from: string; to: string },
 ): Promise<UsageView> {
-  await ctx.usage.flush();
-  return usageOf(ctx.db, userId, period);
+  await deps.usage.flush();
+  return usageOf(deps.db, userId, period);
 }
