@@ -3,7 +3,12 @@ import { type AddressInfo, type Socket } from 'node:net';
 import { captureLogger } from '@meetmatt/infra/testing';
 import { NowPaymentsClient } from '../../src/nowpayments/client';
 import { NowPaymentsError } from '../../src/nowpayments/errors';
-import { API_KEY, type SandboxHarness, paymentInput, startSandbox } from './helpers';
+import {
+  API_KEY,
+  type SandboxHarness,
+  paymentInput,
+  startSandbox,
+} from '../support/nowpayments-sandbox';
 
 const WEBHOOK = 'http://127.0.0.1:9/webhooks/nowpayments';
 

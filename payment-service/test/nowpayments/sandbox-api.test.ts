@@ -1,3 +1,4 @@
+import { eventually } from '@meetmatt/infra/testing';
 import { randomUUID } from 'node:crypto';
 import { verifyIpnSignature } from '../../src/nowpayments/signature';
 import {
@@ -7,8 +8,7 @@ import {
   type SandboxHarness,
   startReceiver,
   startSandbox,
-  waitFor,
-} from './helpers';
+} from '../support/nowpayments-sandbox';
 
 /** Raw HTTP against the sandbox, to check the wire itself (field names, types, error bodies). */
 describe('NOWPayments sandbox API on the wire', () => {
@@ -260,7 +260,7 @@ describe('NOWPayments sandbox API on the wire', () => {
     });
     expect(paid.status).toBe(201);
     const payment = (await paid.json()) as { payment_id: number };
-    await waitFor('the expired IPN', () => receiver.forOrder(orderId)[0]);
+    await eventually('the expired IPN', () => receiver.forOrder(orderId)[0] ?? false);
     const [ipn] = receiver.forOrder(orderId);
     expect(ipn!.body).toMatchObject({
       invoice_id: Number(invoiceId),
@@ -280,7 +280,7 @@ describe('NOWPayments sandbox API on the wire', () => {
   it('when the control API lists calls, payments and IPNs, then it shows what happened without the key', async () => {
     const request = paymentBody({ order_description: '[sandbox:expired]' });
     const created = await call('POST', '/v1/payment', { body: request });
-    await waitFor('the IPN', () => receiver.forOrder(request.order_id)[0]);
+    await eventually('the IPN', () => receiver.forOrder(request.order_id)[0] ?? false);
     const get = async (path: string) =>
       (await fetch(`${harness.url}${path}`)).json() as Promise<Record<string, unknown[]>>;
 
@@ -297,10 +297,12 @@ describe('NOWPayments sandbox API on the wire', () => {
         scenario: expect.objectContaining({ outcome: 'expired' }),
       }),
     ]);
-    await waitFor('a delivered IPN', () =>
-      harness.sandbox
-        .deliveries({ orderId: request.order_id })
-        .find((d) => d.state === 'delivered'),
+    await eventually(
+      'a delivered IPN',
+      () =>
+        harness.sandbox
+          .deliveries({ orderId: request.order_id })
+          .find((d) => d.state === 'delivered') ?? false,
     );
     const { deliveries } = await get(`/sandbox/ipns?orderId=${request.order_id}`);
     expect(deliveries).toEqual([

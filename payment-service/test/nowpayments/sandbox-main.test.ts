@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadConfig } from '@meetmatt/infra';
 import { NowPaymentsClient } from '../../src/nowpayments/client';
 import { sandboxConfigSchema } from '../../src/nowpayments/sandbox-main';
-import { paymentInput } from './helpers';
+import { paymentInput } from '../support/nowpayments-sandbox';
 
 const ENTRY = path.resolve(__dirname, '../../src/nowpayments/sandbox-main.ts');
 

@@ -1,3 +1,4 @@
+import { eventually } from '@meetmatt/infra/testing';
 import { NowPaymentsIpnSchema } from '@meetmatt/contracts';
 import { sortKeysDeep, verifyIpnSignature } from '../../src/nowpayments/signature';
 import {
@@ -7,8 +8,7 @@ import {
   paymentInput,
   startReceiver,
   startSandbox,
-  waitFor,
-} from './helpers';
+} from '../support/nowpayments-sandbox';
 
 const PAID = ['confirming', 'confirmed', 'sending', 'finished'];
 
@@ -37,7 +37,7 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
 
   it('when a payment is paid, then each status arrives once, in order, signed and parseable', async () => {
     const { orderId, paymentId } = await create();
-    await waitFor('four IPNs', () => receiver.statuses(orderId).length === 4);
+    await eventually('four IPNs', () => receiver.statuses(orderId).length === 4);
 
     expect(receiver.statuses(orderId)).toEqual(PAID);
     for (const ipn of receiver.forOrder(orderId)) {
@@ -69,7 +69,7 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
 
   it('when the sandbox case is partially_paid, then half the amount arrives and the payment ends there', async () => {
     const { orderId } = await create({ case: 'partially_paid' });
-    await waitFor('the final IPN', () => receiver.statuses(orderId).includes('partially_paid'));
+    await eventually('the final IPN', () => receiver.statuses(orderId).includes('partially_paid'));
     expect(receiver.statuses(orderId)).toEqual(['confirming', 'partially_paid']);
     const last = receiver.forOrder(orderId)[1]!.body;
     expect(last.actually_paid).toBeCloseTo((last.pay_amount as number) / 2, 8);
@@ -78,7 +78,7 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
 
   it('when a payment plays [sandbox:split], then 60% arrives and it ends partially paid, then the rest arrives as a repeat deposit with parent_payment_id that finishes', async () => {
     const { orderId, paymentId } = await create({ orderDescription: 'Starter [sandbox:split]' });
-    await waitFor('the repeat deposit finished', () =>
+    await eventually('the repeat deposit finished', () =>
       receiver
         .forOrder(orderId)
         .some((i) => i.body.parent_payment_id !== null && i.body.payment_status === 'finished'),
@@ -109,7 +109,7 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
 
   it('when a payment plays [sandbox:underpaid], then it finishes with 1% of the amount arrived', async () => {
     const { orderId } = await create({ orderDescription: 'Starter [sandbox:underpaid]' });
-    await waitFor('the final IPN', () => receiver.statuses(orderId).includes('finished'));
+    await eventually('the final IPN', () => receiver.statuses(orderId).includes('finished'));
     expect(receiver.statuses(orderId)).toEqual(['confirming', 'finished']);
     const last = receiver.forOrder(orderId)[1]!.body;
     expect(last.actually_paid).toBeCloseTo((last.pay_amount as number) * 0.01, 8);
@@ -125,7 +125,7 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
     expect(res.status).toBe(201);
     const repeat = (await res.json()) as { payment_id: number; parent_payment_id: number };
     expect(repeat.parent_payment_id).toBe(Number(paymentId));
-    await waitFor('the repeat deposit finished', () =>
+    await eventually('the repeat deposit finished', () =>
       receiver.statuses(orderId).includes('finished'),
     );
     const finished = receiver.forOrder(orderId).at(-1)!.body;
@@ -144,13 +144,13 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
 
   it('when the sandbox case is failed, then the payment is confirmed on chain and then fails', async () => {
     const { orderId } = await create({ case: 'failed' });
-    await waitFor('the failed IPN', () => receiver.statuses(orderId).includes('failed'));
+    await eventually('the failed IPN', () => receiver.statuses(orderId).includes('failed'));
     expect(receiver.statuses(orderId)).toEqual(['confirming', 'failed']);
   });
 
   it('when the description says [sandbox:expired], then nothing is paid and the payment expires', async () => {
     const { orderId, paymentId } = await create({ orderDescription: 'Pro [sandbox:expired]' });
-    await waitFor('the expired IPN', () => receiver.statuses(orderId).includes('expired'));
+    await eventually('the expired IPN', () => receiver.statuses(orderId).includes('expired'));
     expect(receiver.statuses(orderId)).toEqual(['expired']);
     expect(receiver.forOrder(orderId)[0]!.body.actually_paid).toBe(0);
     expect((await harness.client.getPayment(paymentId)).status).toBe('expired');
@@ -158,13 +158,13 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
 
   it('when a marker and a case disagree, then the marker wins', async () => {
     const { orderId } = await create({ case: 'success', orderDescription: '[sandbox:failed]' });
-    await waitFor('the failed IPN', () => receiver.statuses(orderId).includes('failed'));
+    await eventually('the failed IPN', () => receiver.statuses(orderId).includes('failed'));
     expect(receiver.statuses(orderId)).toEqual(['confirming', 'failed']);
   });
 
   it('when the description says [sandbox:duplicate], then every IPN arrives twice with the same body and signature', async () => {
     const { orderId } = await create({ orderDescription: 'Starter [sandbox:duplicate]' });
-    await waitFor('eight IPNs', () => receiver.statuses(orderId).length === 8);
+    await eventually('eight IPNs', () => receiver.statuses(orderId).length === 8);
     expect(receiver.statuses(orderId)).toEqual(PAID.flatMap((s) => [s, s]));
     const ipns = receiver.forOrder(orderId);
     for (let i = 0; i < ipns.length; i += 2) {
@@ -177,7 +177,7 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
 
   it('when the description says [sandbox:reverse], then the statuses arrive newest first, each still verifiable', async () => {
     const { orderId } = await create({ orderDescription: '[sandbox:reverse]' });
-    await waitFor('four IPNs', () => receiver.statuses(orderId).length === 4);
+    await eventually('four IPNs', () => receiver.statuses(orderId).length === 4);
     expect(receiver.statuses(orderId)).toEqual([...PAID].reverse());
     for (const ipn of receiver.forOrder(orderId)) {
       expect(verifyIpnSignature(ipn.body, ipn.headers['x-nowpayments-sig'], IPN_SECRET)).toBe(true);
@@ -186,11 +186,11 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
 
   it('when the description says [sandbox:lost-ipn], then the final status is only visible through GET', async () => {
     const { orderId, paymentId } = await create({ orderDescription: '[sandbox:lost-ipn]' });
-    await waitFor(
+    await eventually(
       'the payment to finish',
       () => harness.sandbox.payment(paymentId)?.payment_status === 'finished',
     );
-    await waitFor(
+    await eventually(
       'the deliveries to settle',
       () => settled(orderId) && receiver.statuses(orderId).length === 3,
     );
@@ -212,7 +212,7 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
     const { orderId } = await create({
       orderDescription: '[sandbox:partially-paid] [sandbox:duplicate] [sandbox:reverse]',
     });
-    await waitFor('four IPNs', () => receiver.statuses(orderId).length === 4);
+    await eventually('four IPNs', () => receiver.statuses(orderId).length === 4);
     expect(receiver.statuses(orderId)).toEqual([
       'partially_paid',
       'partially_paid',
@@ -223,14 +223,20 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
 
   it('when reverse and lost-ipn are combined, then the earlier statuses arrive newest first and the final one never', async () => {
     const { orderId } = await create({ orderDescription: '[sandbox:reverse][sandbox:lost-ipn]' });
-    await waitFor('three IPNs', () => receiver.statuses(orderId).length === 3 && settled(orderId));
+    await eventually(
+      'three IPNs',
+      () => receiver.statuses(orderId).length === 3 && settled(orderId),
+    );
     expect(receiver.statuses(orderId)).toEqual(['sending', 'confirmed', 'confirming']);
   });
 
   it('when the description says [sandbox:manual], then the payment waits until the control API moves it', async () => {
     const { orderId, paymentId } = await create({ orderDescription: '[sandbox:manual]' });
     const other = await create();
-    await waitFor('another payment to finish', () => receiver.statuses(other.orderId).length === 4);
+    await eventually(
+      'another payment to finish',
+      () => receiver.statuses(other.orderId).length === 4,
+    );
     expect(receiver.statuses(orderId)).toEqual([]);
     expect(harness.sandbox.payment(paymentId)?.payment_status).toBe('waiting');
 
@@ -240,9 +246,9 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
       body: JSON.stringify({ status: 'confirming' }),
     });
     expect(answer.status).toBe(200);
-    await waitFor('the confirming IPN', () => receiver.statuses(orderId).length === 1);
+    await eventually('the confirming IPN', () => receiver.statuses(orderId).length === 1);
     harness.sandbox.setStatus(paymentId, 'partially_paid', 0.0001);
-    await waitFor('the partially_paid IPN', () => receiver.statuses(orderId).length === 2);
+    await eventually('the partially_paid IPN', () => receiver.statuses(orderId).length === 2);
 
     expect(receiver.statuses(orderId)).toEqual(['confirming', 'partially_paid']);
     expect(receiver.forOrder(orderId)[1]!.body.actually_paid).toBe(0.0001);
@@ -254,7 +260,7 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
       const input = paymentInput(receiver.url);
       const { paymentId } = await harnessSlow.client.createPayment(input);
       harnessSlow.sandbox.setStatus(paymentId, 'expired');
-      await waitFor('the expired IPN', () => receiver.statuses(input.orderId).length === 1);
+      await eventually('the expired IPN', () => receiver.statuses(input.orderId).length === 1);
       expect(receiver.statuses(input.orderId)).toEqual(['expired']);
       expect((await harnessSlow.client.getPayment(paymentId)).status).toBe('expired');
     } finally {
@@ -264,7 +270,7 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
 
   it('when an operator resends an IPN, then the same signed body arrives again as often as asked', async () => {
     const { orderId } = await create({ orderDescription: '[sandbox:expired]' });
-    await waitFor('the expired IPN', () => receiver.statuses(orderId).length === 1);
+    await eventually('the expired IPN', () => receiver.statuses(orderId).length === 1);
     const [first] = harness.sandbox.deliveries({ orderId });
 
     const answer = await fetch(`${harness.url}/sandbox/ipns/${first!.id}/resend`, {
@@ -273,7 +279,7 @@ describe('NOWPayments sandbox scenarios, as our webhook sees them', () => {
       body: JSON.stringify({ times: 3 }),
     });
     expect(answer.status).toBe(202);
-    await waitFor('three more IPNs', () => receiver.statuses(orderId).length === 4);
+    await eventually('three more IPNs', () => receiver.statuses(orderId).length === 4);
     const raws = new Set(receiver.forOrder(orderId).map((r) => r.raw));
     const signatures = new Set(
       receiver.forOrder(orderId).map((r) => r.headers['x-nowpayments-sig']),
@@ -312,8 +318,12 @@ describe('NOWPayments sandbox IPN resends', () => {
     try {
       const input = paymentInput(receiver.url, { orderDescription: '[sandbox:expired]' });
       await harness.client.createPayment(input);
-      await waitFor('a delivered IPN', () =>
-        harness.sandbox.deliveries({ orderId: input.orderId }).find((d) => d.state === 'delivered'),
+      await eventually(
+        'a delivered IPN',
+        () =>
+          harness.sandbox
+            .deliveries({ orderId: input.orderId })
+            .find((d) => d.state === 'delivered') ?? false,
       );
       const [delivery] = harness.sandbox.deliveries({ orderId: input.orderId });
       expect(delivery!.attempts.map((a) => a.statusCode)).toEqual([500, 500, 200]);
@@ -337,8 +347,12 @@ describe('NOWPayments sandbox IPN resends', () => {
     try {
       const input = paymentInput(receiver.url, { orderDescription: '[sandbox:expired]' });
       await harness.client.createPayment(input);
-      const failed = await waitFor('the IPN to be given up', () =>
-        harness.sandbox.deliveries({ orderId: input.orderId }).find((d) => d.state === 'failed'),
+      const failed = await eventually(
+        'the IPN to be given up',
+        () =>
+          harness.sandbox
+            .deliveries({ orderId: input.orderId })
+            .find((d) => d.state === 'failed') ?? false,
       );
       expect(failed.attempts.map((a) => a.statusCode)).toEqual([503, 503, 503]);
       expect(receiver.forOrder(input.orderId)).toHaveLength(3);
@@ -354,8 +368,12 @@ describe('NOWPayments sandbox IPN resends', () => {
     try {
       const input = paymentInput(receiver.url, { orderDescription: '[sandbox:expired]' });
       await harness.client.createPayment(input);
-      const delivered = await waitFor('a delivered IPN', () =>
-        harness.sandbox.deliveries({ orderId: input.orderId }).find((d) => d.state === 'delivered'),
+      const delivered = await eventually(
+        'a delivered IPN',
+        () =>
+          harness.sandbox
+            .deliveries({ orderId: input.orderId })
+            .find((d) => d.state === 'delivered') ?? false,
       );
       expect(delivered.attempts.map((a) => a.statusCode ?? a.error)).toEqual(['timeout', 200]);
     } finally {
@@ -379,9 +397,9 @@ describe('NOWPayments sandbox IPN resends', () => {
         }),
       });
       expect(response.status).toBe(201);
-      const dropped = await waitFor(
+      const dropped = await eventually(
         'the dropped IPN',
-        () => harness.sandbox.deliveries({ orderId: 'no-hook' })[0],
+        () => harness.sandbox.deliveries({ orderId: 'no-hook' })[0] ?? false,
       );
       expect(dropped).toMatchObject({
         state: 'dropped',
@@ -407,7 +425,10 @@ describe('NOWPayments sandbox IPN resends', () => {
     try {
       const other = paymentInput(receiver.url);
       await witness.client.createPayment(other);
-      await waitFor('the witness to finish', () => receiver.statuses(other.orderId).length === 4);
+      await eventually(
+        'the witness to finish',
+        () => receiver.statuses(other.orderId).length === 4,
+      );
       expect(statusAtStop).not.toBe('finished');
       expect(harness.sandbox.payment(paymentId)?.payment_status).toBe(statusAtStop);
       expect(harness.sandbox.deliveries({ orderId: input.orderId })).toHaveLength(ipnsAtStop);

@@ -1,15 +1,14 @@
 import { type Server, createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { type TestUser } from '@meetmatt/infra/testing';
+import { type TestUser, eventually } from '@meetmatt/infra/testing';
 import {
   type PaymentHarness,
-  eventually,
   historyOf,
   paymentRequest,
   scenario,
   startPaymentHarness,
-} from './harness';
+} from '../support/harness';
 
 /**
  * Between the service and the sandbox: passes calls through, or fails them the way a provider
@@ -292,7 +291,7 @@ describe('payment-service: POST /payments/create', () => {
     const opened = h.sandbox.payments().at(-1)!;
     const paymentId = opened.order_id!;
 
-    await eventually(async () => {
+    await eventually('the payment to read as opened at NOWPayments', async () => {
       const read = await h
         .api()
         .get(`/payments/${paymentId}`)
@@ -336,7 +335,7 @@ describe('payment-service: POST /payments/create', () => {
 
     await h.service.reconcileOnce({ olderThanMs: 0 });
 
-    await eventually(async () => {
+    await eventually('the payment to read as opened at NOWPayments', async () => {
       const read = await h
         .api()
         .get(`/payments/${paymentId}`)
@@ -422,14 +421,14 @@ describe('payment-service: POST /payments/create', () => {
     expect(res.status).toBe(201);
     const paymentId = res.body.id as string;
     // the first IPN reached us before the answer did
-    const firstAttempt = await eventually(() => {
+    const firstAttempt = await eventually('the first IPN attempt', () => {
       const attempt = h.sandbox.deliveries({ orderId: paymentId })[0]?.attempts[0];
       expect(attempt).toBeDefined();
       return attempt!;
     });
     expect(Date.parse(firstAttempt.at)).toBeLessThan(Date.parse(res.body.createdAt));
 
-    await eventually(async () => {
+    await eventually('the payment history to reach finished', async () => {
       const detail = await h
         .api()
         .get(`/payments/${paymentId}`)

@@ -1,17 +1,16 @@
 import { paymentEventTypes } from '@meetmatt/contracts';
-import { type TestUser } from '@meetmatt/infra/testing';
+import { type TestUser, eventually } from '@meetmatt/infra/testing';
 import { InvoiceIssuer } from '../../src/application/invoicing';
 import { PaymentCommands, paymentCatalog } from '../../src/application/payment-commands';
 import { type PaymentConfirmed } from '../../src/domain/payment';
 import {
   IPN_SECRET,
   type PaymentHarness,
-  eventually,
   paymentRequest,
   scenario,
   startPaymentHarness,
-} from './harness';
-import { type PaymentRef, ipnBody, sign } from './ipn';
+} from '../support/harness';
+import { type PaymentRef, ipnBody, sign } from '../support/ipn';
 
 const YEAR = new Date().getUTCFullYear();
 
@@ -52,7 +51,7 @@ describe('payment-service: invoices', () => {
   }
 
   async function invoiceOf(paymentId: string, accept = 'application/json') {
-    return eventually(async () => {
+    return eventually('the invoice to be readable', async () => {
       const res = await h
         .api()
         .get(`/payments/${paymentId}/invoice`)

@@ -1,16 +1,15 @@
 import { paymentEventTypes } from '@meetmatt/contracts';
-import { type TestUser } from '@meetmatt/infra/testing';
+import { type TestUser, eventually } from '@meetmatt/infra/testing';
 import {
   IPN_SECRET,
   type PaymentDetail,
   type PaymentHarness,
-  eventually,
   historyOf,
   paymentRequest,
   scenario,
   startPaymentHarness,
-} from './harness';
-import { type PaymentRef, ipnBody, sign } from './ipn';
+} from '../support/harness';
+import { type PaymentRef, ipnBody, sign } from '../support/ipn';
 
 /**
  * Issue 14, part 1: a signed IPN proves NOWPayments sent it, not that we were paid. Through real
@@ -62,7 +61,9 @@ describe('payment-service: only the money we asked for confirms a payment', () =
 
   /** Gives the relay and the invoice policy time to act on anything they would act on. */
   const settle = async (paymentId: string) =>
-    eventually(() => expect(published(paymentEventTypes.statusChanged, paymentId).length).toBe(1));
+    eventually('one payment.statusChanged published', () =>
+      expect(published(paymentEventTypes.statusChanged, paymentId).length).toBe(1),
+    );
 
   test('when a signed finished IPN reports 1% of pay_amount, then the payment is underpaid with its figures, no invoice is issued and payment.confirmed is not published', async () => {
     const payment = await openPayment();
@@ -70,7 +71,9 @@ describe('payment-service: only the money we asked for confirms a payment', () =
 
     expect((await postIpn(ipn)).status).toBe(200);
 
-    await eventually(async () => expect((await detail(payment.id)).status).toBe('underpaid'));
+    await eventually('the payment to read underpaid', async () =>
+      expect((await detail(payment.id)).status).toBe('underpaid'),
+    );
     const read = await detail(payment.id);
     expect(read).toMatchObject({
       status: 'underpaid',
@@ -90,7 +93,9 @@ describe('payment-service: only the money we asked for confirms a payment', () =
     expect(invoice.status).toBe(409);
     expect(invoice.body.detail).toMatch(/underpaid/);
     await settle(payment.id);
-    await eventually(() => expect(published('payment.underpaid', payment.id)).toHaveLength(1));
+    await eventually('one payment.underpaid published', () =>
+      expect(published('payment.underpaid', payment.id)).toHaveLength(1),
+    );
     expect(published(paymentEventTypes.confirmed, payment.id)).toEqual([]);
     expect(await streamTypes(payment.id)).not.toContain(paymentEventTypes.confirmed);
     expect(await streamTypes(payment.id)).not.toContain(paymentEventTypes.invoiceIssued);
@@ -106,7 +111,9 @@ describe('payment-service: only the money we asked for confirms a payment', () =
 
     expect((await postIpn(ipn)).status).toBe(200);
 
-    await eventually(async () => expect((await detail(payment.id)).status).toBe('mismatched'));
+    await eventually('the payment to read mismatched', async () =>
+      expect((await detail(payment.id)).status).toBe('mismatched'),
+    );
     expect((await detail(payment.id)).discrepancy).toMatchObject({
       kind: 'mismatched',
       figures: [
@@ -115,7 +122,9 @@ describe('payment-service: only the money we asked for confirms a payment', () =
       ],
     });
     await settle(payment.id);
-    await eventually(() => expect(published('payment.mismatched', payment.id)).toHaveLength(1));
+    await eventually('one payment.mismatched published', () =>
+      expect(published('payment.mismatched', payment.id)).toHaveLength(1),
+    );
     expect(published(paymentEventTypes.confirmed, payment.id)).toEqual([]);
     expect(await streamTypes(payment.id)).not.toContain(paymentEventTypes.invoiceIssued);
   });
@@ -126,25 +135,29 @@ describe('payment-service: only the money we asked for confirms a payment', () =
 
     expect((await postIpn(ipn)).status).toBe(200);
 
-    await eventually(async () =>
+    await eventually("the payment's invoice number", async () =>
       expect((await detail(payment.id)).invoiceNumber).toMatch(/^MM-\d{4}-\d{6}$/),
     );
     expect((await detail(payment.id)).status).toBe('finished');
-    await eventually(() =>
+    await eventually('one payment.confirmed published', () =>
       expect(published(paymentEventTypes.confirmed, payment.id)).toHaveLength(1),
     );
   });
 
   test('when the sandbox plays a finished payment with 1% paid, then it ends underpaid', async () => {
     const payment = await openPayment('underpaid');
-    await eventually(async () => expect((await detail(payment.id)).status).toBe('underpaid'));
+    await eventually('the payment to read underpaid', async () =>
+      expect((await detail(payment.id)).status).toBe('underpaid'),
+    );
     expect(historyOf(await detail(payment.id))).toEqual(['waiting', 'confirming', 'underpaid']);
   });
 
   test('when the rest of a partly paid payment arrives as a repeat deposit (parent_payment_id), then the deposits add up and the payment is confirmed once, then invoiced', async () => {
     const payment = await openPayment('split');
 
-    await eventually(async () => expect((await detail(payment.id)).invoiceNumber).not.toBeNull());
+    await eventually("the payment's invoice number", async () =>
+      expect((await detail(payment.id)).invoiceNumber).not.toBeNull(),
+    );
 
     const read = await detail(payment.id);
     expect(historyOf(read)).toEqual(['waiting', 'confirming', 'partially_paid', 'finished']);
@@ -154,7 +167,7 @@ describe('payment-service: only the money we asked for confirms a payment', () =
       null,
       Number(payment.providerPaymentId),
     ]);
-    await eventually(() =>
+    await eventually('one payment.confirmed published', () =>
       expect(published(paymentEventTypes.confirmed, payment.id)).toHaveLength(1),
     );
     expect(
@@ -166,7 +179,9 @@ describe('payment-service: only the money we asked for confirms a payment', () =
     const payment = await openPayment();
     const first = ipnBody(payment, 'finished', { actually_paid: payment.payAmount / 2 });
     expect((await postIpn(first)).status).toBe(200);
-    await eventually(async () => expect((await detail(payment.id)).status).toBe('underpaid'));
+    await eventually('the payment to read underpaid', async () =>
+      expect((await detail(payment.id)).status).toBe('underpaid'),
+    );
 
     const repeat = ipnBody(payment, 'finished', {
       payment_id: Number(payment.providerPaymentId) + 17,
@@ -178,7 +193,9 @@ describe('payment-service: only the money we asked for confirms a payment', () =
     });
     expect((await postIpn(repeat)).status).toBe(200);
 
-    await eventually(async () => expect((await detail(payment.id)).invoiceNumber).not.toBeNull());
+    await eventually("the payment's invoice number", async () =>
+      expect((await detail(payment.id)).invoiceNumber).not.toBeNull(),
+    );
     expect(historyOf(await detail(payment.id))).toEqual(['waiting', 'underpaid', 'finished']);
   });
 
@@ -188,7 +205,9 @@ describe('payment-service: only the money we asked for confirms a payment', () =
       (await postIpn(ipnBody(payment, 'finished', { actually_paid: payment.payAmount * 0.5 })))
         .status,
     ).toBe(200);
-    await eventually(async () => expect((await detail(payment.id)).status).toBe('underpaid'));
+    await eventually('the payment to read underpaid', async () =>
+      expect((await detail(payment.id)).status).toBe('underpaid'),
+    );
 
     const admin = await h.admin();
     const listed = await h

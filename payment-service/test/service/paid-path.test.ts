@@ -1,12 +1,12 @@
+import { eventually } from '@meetmatt/infra/testing';
 import { paymentEventTypes } from '@meetmatt/contracts';
 import {
   type PaymentDetail,
   type PaymentHarness,
-  eventually,
   historyOf,
   paymentRequest,
   startPaymentHarness,
-} from './harness';
+} from '../support/harness';
 
 describe('payment-service: the paid path, end to end', () => {
   let h: PaymentHarness;
@@ -65,7 +65,7 @@ describe('payment-service: the paid path, end to end', () => {
     ]);
 
     // the state read back: finished, with the history of the way there
-    await eventually(async () => {
+    await eventually('the payment status to read finished', async () => {
       const status = await h
         .api()
         .get(`/payments/${paymentId}/status`)
@@ -92,7 +92,9 @@ describe('payment-service: the paid path, end to end', () => {
     expect(detail.body.actuallyPaid).toBe(created.body.payAmount);
 
     // the messages published: payment.confirmed carries what the brain needs to deploy
-    await eventually(() => expect(h.bus.ofType(paymentEventTypes.confirmed)).toHaveLength(1));
+    await eventually('one payment.confirmed on the bus', () =>
+      expect(h.bus.ofType(paymentEventTypes.confirmed)).toHaveLength(1),
+    );
     const [confirmed] = h.bus.ofType(paymentEventTypes.confirmed);
     expect(confirmed).toMatchObject({
       source: 'payment-service',
@@ -112,7 +114,7 @@ describe('payment-service: the paid path, end to end', () => {
     });
     const forThisPayment = () =>
       h.bus.messages.filter((m) => m.event.subject === `payment-${paymentId}`);
-    await eventually(() =>
+    await eventually('payment.invoice-issued on the bus', () =>
       expect(forThisPayment().map((m) => m.routingKey)).toContain(paymentEventTypes.invoiceIssued),
     );
     expect(forThisPayment().map((m) => m.routingKey)).toEqual([
@@ -144,7 +146,7 @@ describe('payment-service: the paid path, end to end', () => {
     }
 
     // the invoice
-    const invoice = await eventually(async () => {
+    const invoice = await eventually('the invoice to be readable', async () => {
       const res = await h
         .api()
         .get(`/payments/${paymentId}/invoice`)

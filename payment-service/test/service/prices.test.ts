@@ -1,5 +1,5 @@
 import { type PayCurrencyList, type PriceEstimate } from '@meetmatt/contracts';
-import { type PaymentHarness, startPaymentHarness } from './harness';
+import { type PaymentHarness, startPaymentHarness } from '../support/harness';
 
 /** The sandbox's answers: 1 USD is its minimum payment, a coin's price is its fixed rate. */
 const BTC_USD = 60_000;

@@ -6,20 +6,9 @@ import {
   createTestDatabase,
   createTestVhost,
   testServers,
+  eventually,
 } from '@meetmatt/infra/testing';
 import { type RunningPaymentService, start } from '../../src/main';
-
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 8_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 describe('payment-service readiness', () => {
   let database: TestDatabase;
@@ -53,7 +42,7 @@ describe('payment-service readiness', () => {
 
   test('when PostgreSQL is lost, then /readyz answers 503 naming the database, and recovers by itself', async () => {
     // ready once its consumer is bound and its projections have caught up
-    const ready = await eventually(async () => {
+    const ready = await eventually('/readyz to answer 200', async () => {
       const res = await request(service.url).get('/readyz');
       expect(res.status).toBe(200);
       return res;
@@ -62,7 +51,7 @@ describe('payment-service readiness', () => {
 
     const cutAt = Date.now();
     proxy.cut();
-    await eventually(async () => {
+    await eventually('/readyz to answer 503 for the database', async () => {
       const res = await request(service.url).get('/readyz');
       expect(res.status).toBe(503);
       expect(res.body.reason).toMatch(/^database: /);
@@ -73,7 +62,7 @@ describe('payment-service readiness', () => {
     expect((await request(service.url).get('/healthz')).status).toBe(200);
 
     proxy.restore();
-    await eventually(async () => {
+    await eventually('/readyz to answer 200 again', async () => {
       const res = await request(service.url).get('/readyz');
       expect(res.status).toBe(200);
     });

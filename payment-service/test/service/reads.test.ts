@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type PaymentView } from '@meetmatt/contracts';
 import { resumeProjection, stopProjection } from '@meetmatt/infra';
-import { type TestUser } from '@meetmatt/infra/testing';
+import { type TestUser, eventually } from '@meetmatt/infra/testing';
 import {
   type PaymentHarness,
-  eventually,
   paymentRequest,
   scenario,
   startPaymentHarness,
-} from './harness';
+} from '../support/harness';
 
 interface Page {
   items: PaymentView[];
@@ -46,7 +45,7 @@ describe('payment-service: reading payments', () => {
       (moved[0]!.data as { providerPaymentId: string }).providerPaymentId,
       'confirming',
     );
-    await eventually(async () => {
+    await eventually("alice's second payment to read 'confirming'", async () => {
       const status = await h
         .api()
         .get(`/payments/${alicePayments[1]}/status`)
@@ -227,7 +226,7 @@ describe('payment-service: reading payments', () => {
     } finally {
       await resumeProjection(context, 'payments');
     }
-    await eventually(async () =>
+    await eventually("alice's payment status to be readable", async () =>
       expect((await get(alice, `/payments/${id}/status`)).status).toBe(200),
     );
     expect((await get(bob, `/payments/${id}`)).status).toBe(404);

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { paymentEventTypes } from '@meetmatt/contracts';
-import { type TestUser } from '@meetmatt/infra/testing';
+import { type TestUser, eventually } from '@meetmatt/infra/testing';
 import {
   type PaymentDetail,
   type PaymentHarness,
-  eventually,
   historyOf,
   paymentRequest,
   scenario,
   startPaymentHarness,
-} from './harness';
+} from '../support/harness';
 
 /** The periodic rounds leave younger payments alone (to the rounds run by hand). */
 const MIN_AGE_MS = 3_000;
@@ -45,7 +44,7 @@ describe('payment-service: reconciliation with NOWPayments', () => {
 
   test('when the webhook of the final status is lost, then the periodic reconciler finishes the payment', async () => {
     const payment = await open('paid', 'lost-ipn');
-    await eventually(() => {
+    await eventually('the confirming and confirmed IPNs to be delivered', () => {
       const deliveries = h.sandbox.deliveries({ orderId: payment.id });
       expect(deliveries.map((d) => [d.status, d.state])).toEqual([
         ['confirming', 'delivered'],
@@ -55,15 +54,19 @@ describe('payment-service: reconciliation with NOWPayments', () => {
       ]);
     });
 
-    await eventually(async () => {
-      const read = await detail(payment.id);
-      expect(read.status).toBe('finished');
-      expect(read.history.at(-1)).toMatchObject({
-        status: 'finished',
-        providerStatus: 'finished',
-        source: 'reconciler',
-      });
-    }, 15_000);
+    await eventually(
+      'the reconciler to record the payment finished',
+      async () => {
+        const read = await detail(payment.id);
+        expect(read.status).toBe('finished');
+        expect(read.history.at(-1)).toMatchObject({
+          status: 'finished',
+          providerStatus: 'finished',
+          source: 'reconciler',
+        });
+      },
+      15_000,
+    );
     expect(historyOf(await detail(payment.id))).toEqual([
       'waiting',
       'confirming',
@@ -76,7 +79,7 @@ describe('payment-service: reconciliation with NOWPayments', () => {
         .calls()
         .filter((c) => c.method === 'GET' && c.path === `/v1/payment/${payment.providerPaymentId}`),
     ).not.toEqual([]);
-    await eventually(() =>
+    await eventually('one payment.confirmed on the bus', () =>
       expect(
         h.bus
           .ofType(paymentEventTypes.confirmed)
@@ -84,7 +87,9 @@ describe('payment-service: reconciliation with NOWPayments', () => {
       ).toHaveLength(1),
     );
     // the sale is invoiced like any other
-    await eventually(async () => expect((await detail(payment.id)).invoiceNumber).not.toBeNull());
+    await eventually("the payment's invoice number", async () =>
+      expect((await detail(payment.id)).invoiceNumber).not.toBeNull(),
+    );
   });
 
   test('when a round is run by hand, then it applies what NOWPayments says (expired) and returns what changed', async () => {
@@ -103,8 +108,10 @@ describe('payment-service: reconciliation with NOWPayments', () => {
     expect(round.changed).toEqual(
       expect.arrayContaining([{ paymentId: payment.id, from: 'waiting', to: 'expired' }]),
     );
-    await eventually(async () => expect((await detail(payment.id)).status).toBe('expired'));
-    await eventually(() =>
+    await eventually('the payment to read expired', async () =>
+      expect((await detail(payment.id)).status).toBe('expired'),
+    );
+    await eventually('one payment.expired on the bus', () =>
       expect(
         h.bus
           .ofType(paymentEventTypes.expired)
@@ -149,7 +156,9 @@ describe('payment-service: reconciliation with NOWPayments', () => {
       ],
       { expectedRevision: 'no_stream' },
     );
-    await eventually(async () => expect((await detail(paymentId)).status).toBe('waiting'));
+    await eventually('the payment to read waiting', async () =>
+      expect((await detail(paymentId)).status).toBe('waiting'),
+    );
 
     const round = await h.service.reconcileOnce({ olderThanMs: 0 });
 

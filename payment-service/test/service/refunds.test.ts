@@ -8,16 +8,15 @@ import {
   paymentEventTypes,
   queues,
 } from '@meetmatt/contracts';
-import { type TestUser } from '@meetmatt/infra/testing';
+import { type TestUser, eventually } from '@meetmatt/infra/testing';
 import {
   IPN_SECRET,
   type PaymentHarness,
-  eventually,
   paymentRequest,
   scenario,
   startPaymentHarness,
-} from './harness';
-import { type PaymentRef, ipnBody, sign } from './ipn';
+} from '../support/harness';
+import { type PaymentRef, ipnBody, sign } from '../support/ipn';
 
 describe('payment-service: refunds', () => {
   let h: PaymentHarness;
@@ -30,7 +29,7 @@ describe('payment-service: refunds', () => {
     [user, admin] = await Promise.all([h.user(), h.admin()]);
     broker = await amqp.connect(h.vhost.url);
     // the consumer of brain's events is bound before anything is published to it
-    await eventually(async () => {
+    await eventually('the consumers to be ready', async () => {
       const ready = await h.api().get('/readyz');
       expect(ready.body.checks?.consumers?.ok).toBe(true);
     });
@@ -128,7 +127,7 @@ describe('payment-service: refunds', () => {
       reference: 'PAYOUT-42',
     });
 
-    await eventually(() => {
+    await eventually('payment.refund-completed published', () => {
       expect(published(paymentEventTypes.refundRequested, payment.id)).toEqual([
         expect.objectContaining({
           data: expect.objectContaining({ requestedBy: 'operator', operatorId: admin.userId }),
@@ -179,7 +178,7 @@ describe('payment-service: refunds', () => {
     await deployFailed(data, messageId); // redelivered
     await deployFailed({ ...data, attempt: 4 }); // another copy of the fact
 
-    await eventually(async () => {
+    await eventually('the refund to read requested', async () => {
       const read = await h
         .api()
         .get(`/payments/${payment.id}`)
@@ -190,14 +189,14 @@ describe('payment-service: refunds', () => {
         reference: null,
       });
     });
-    await eventually(() =>
+    await eventually('payment.refund-requested published', () =>
       expect(published(paymentEventTypes.refundRequested, payment.id)).toEqual([
         expect.objectContaining({
           data: expect.objectContaining({ requestedBy: 'system', operatorId: null }),
         }),
       ]),
     );
-    await eventually(() =>
+    await eventually('the log line: refund requested after a failed deployment', () =>
       expect(
         h.logs.filter((l) => l.message === 'refund requested after a failed deployment'),
       ).toHaveLength(1),
@@ -211,7 +210,7 @@ describe('payment-service: refunds', () => {
     const messageId = randomUUID();
     await deployFailed({ ...failure(payment, true), build: 2 }, messageId);
 
-    await eventually(() =>
+    await eventually('the message to be handled', () =>
       expect(
         h.logs.some(
           (l) =>
@@ -237,7 +236,7 @@ describe('payment-service: refunds', () => {
 
     const channel = await broker.createChannel();
     try {
-      await eventually(async () => {
+      await eventually('one message in the parking queue', async () => {
         const parked = await channel.checkQueue(parkingQueueName(queues.paymentAgentEvents));
         expect(parked.messageCount).toBe(1);
       });

@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { paymentEventTypes } from '@meetmatt/contracts';
-import { type TestUser } from '@meetmatt/infra/testing';
+import { type TestUser, eventually } from '@meetmatt/infra/testing';
 import {
   IPN_SECRET,
   type PaymentDetail,
   type PaymentHarness,
-  eventually,
   historyOf,
   paymentRequest,
   scenario,
   startPaymentHarness,
-} from './harness';
-import { type PaymentRef, ipnBody, sign, signTopLevelOnly } from './ipn';
+} from '../support/harness';
+import { type PaymentRef, ipnBody, sign, signTopLevelOnly } from '../support/ipn';
 
 describe('payment-service: the NOWPayments webhook', () => {
   let h: PaymentHarness;
@@ -70,7 +69,9 @@ describe('payment-service: the NOWPayments webhook', () => {
       paymentEventTypes.ipnReceived,
       paymentEventTypes.statusChanged,
     ]);
-    await eventually(async () => expect((await statusOf(payment.id)).status).toBe('confirming'));
+    await eventually('the payment to read confirming', async () =>
+      expect((await statusOf(payment.id)).status).toBe('confirming'),
+    );
   });
 
   test('when an IPN moves a payment, then its events keep the correlation id of the payment and name the webhook request as their cause', async () => {
@@ -148,7 +149,7 @@ describe('payment-service: the NOWPayments webhook', () => {
     const types = await streamTypes(payment.id);
     expect(types.filter((t) => t === paymentEventTypes.ipnReceived)).toHaveLength(1);
     expect(types.filter((t) => t === paymentEventTypes.confirmed)).toHaveLength(1);
-    await eventually(() =>
+    await eventually('one payment.confirmed on the bus', () =>
       expect(
         h.bus
           .ofType(paymentEventTypes.confirmed)
@@ -160,7 +161,7 @@ describe('payment-service: the NOWPayments webhook', () => {
   test('when NOWPayments delivers the statuses in reverse, then the payment goes straight to finished and the late ones are recorded and ignored', async () => {
     const payment = await openPayment('paid', 'reverse');
 
-    await eventually(() => {
+    await eventually('every IPN delivered', () => {
       const deliveries = h.sandbox.deliveries({ orderId: payment.id });
       expect(deliveries.map((d) => d.status)).toEqual([
         'confirming',
@@ -179,7 +180,7 @@ describe('payment-service: the NOWPayments webhook', () => {
     const types = await streamTypes(payment.id);
     expect(types.filter((t) => t === paymentEventTypes.ipnReceived)).toHaveLength(4);
     expect(types.filter((t) => t === paymentEventTypes.statusChanged)).toHaveLength(1);
-    await eventually(async () => {
+    await eventually('the payment history to read waiting, finished', async () => {
       const detail = await statusOf(payment.id);
       expect(detail.status).toBe('finished');
       expect(historyOf(detail)).toEqual(['waiting', 'finished']);
@@ -200,7 +201,7 @@ describe('payment-service: the NOWPayments webhook', () => {
       'confirming',
     ]);
     expect(stream.filter((e) => e.type === paymentEventTypes.statusChanged)).toHaveLength(1);
-    await eventually(async () => {
+    await eventually('the payment to read finished, fully paid', async () => {
       const detail = await statusOf(payment.id);
       expect(detail).toMatchObject({ status: 'finished', actuallyPaid: payment.payAmount });
     });
@@ -208,7 +209,7 @@ describe('payment-service: the NOWPayments webhook', () => {
 
   test('when NOWPayments sends every IPN twice, then each is recorded once', async () => {
     const payment = await openPayment('paid', 'duplicate');
-    await eventually(() => {
+    await eventually('every IPN delivered', () => {
       const deliveries = h.sandbox.deliveries({ orderId: payment.id });
       expect(deliveries).toHaveLength(8);
       expect(deliveries.every((d) => d.state === 'delivered')).toBe(true);

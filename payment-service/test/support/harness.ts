@@ -30,19 +30,6 @@ export function historyOf(detail: unknown): string[] {
   return (detail as PaymentDetail).history.map((entry) => entry.status);
 }
 
-/** Polls `probe` until it passes (returns without throwing) or the deadline passes. */
-export async function eventually<T>(probe: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await probe();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}
-
 /** Messages on `payment.events`, as a queue bound to every routing key sees them. */
 export interface BusTap {
   messages: { routingKey: string; event: CloudEvent }[];

@@ -11,21 +11,6 @@ import {
 export const API_KEY = 'test-api-key-0123456789';
 export const IPN_SECRET = 'test-ipn-secret';
 
-/** Polls until `probe` returns something truthy; fails with `what` after the deadline. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | null | false,
-  timeoutMs = 5_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
 export interface ReceivedIpn {
   headers: IncomingHttpHeaders;
   raw: string;
