@@ -6,6 +6,7 @@ import {
   type Decider,
   EventCatalog,
   type EventStore,
+  type HandleCommandOptions,
   PostgresEventStore,
   STALE_REVISION,
   StateCache,
@@ -70,13 +71,16 @@ describe('handleCommand: the one load → decide → append', () => {
 
   const cause = { correlationId: 'journey', causationId: 'request' };
 
+  type Options = HandleCommandOptions<TallyCommand, TallyEvent, Tally>;
+  /** handleCommand on the tally `streamId`, on the test's store unless another is given. */
+  const handle = (
+    streamId: string,
+    options: Omit<Options, 'catalog' | 'decider' | 'streamId' | 'store'> & { store?: EventStore },
+  ) => handleCommand({ store, catalog, decider: tally, streamId, ...options });
+
   async function openTally(limit = 10): Promise<string> {
     const streamId = `tally-${randomUUID()}`;
-    const opened = await handleCommand({
-      store,
-      catalog,
-      decider: tally,
-      streamId,
+    const opened = await handle(streamId, {
       command: { type: 'Open', limit },
       metadata: cause,
     });
@@ -116,11 +120,8 @@ describe('handleCommand: the one load → decide → append', () => {
     const streamId = await openTally(10);
     const raced = racedBy(streamId, 2);
     const seen: number[] = [];
-    const result = await handleCommand({
+    const result = await handle(streamId, {
       store: raced.store,
-      catalog,
-      decider: tally,
-      streamId,
       // a function of the state: built again on each attempt, from the state it is decided on
       command: (state, revision): TallyCommand => {
         seen.push(revision);
@@ -142,11 +143,8 @@ describe('handleCommand: the one load → decide → append', () => {
     const streamId = await openTally(100);
     const raced = racedBy(streamId, 5);
     await expect(
-      handleCommand({
+      handle(streamId, {
         store: raced.store,
-        catalog,
-        decider: tally,
-        streamId,
         command: { type: 'Add', by: 1, note: 'mine' },
         maxAttempts: 3,
       }),
@@ -157,11 +155,8 @@ describe('handleCommand: the one load → decide → append', () => {
   test('when a decision depends on the state, then a retry after a conflict can refuse what the first attempt allowed', async () => {
     const streamId = await openTally(5);
     const raced = racedBy(streamId, 1, 4);
-    const result = await handleCommand({
+    const result = await handle(streamId, {
       store: raced.store,
-      catalog,
-      decider: tally,
-      streamId,
       command: { type: 'Add', by: 3, note: 'mine' },
     });
     expect(result).toMatchObject({ ok: false, error: { code: 'tally-full' }, revision: 1 });
@@ -170,11 +165,7 @@ describe('handleCommand: the one load → decide → append', () => {
   test('when If-Match names the revision read, then the command is appended; an older one is stale-revision and nothing is appended', async () => {
     const streamId = await openTally(10);
     const add = (expectedRevision: number) =>
-      handleCommand({
-        store,
-        catalog,
-        decider: tally,
-        streamId,
+      handle(streamId, {
         command: { type: 'Add', by: 1, note: 'if-match' },
         expectedRevision,
       });
@@ -192,11 +183,8 @@ describe('handleCommand: the one load → decide → append', () => {
     const streamId = await openTally(10);
     const raced = racedBy(streamId, 1);
     let built = 0;
-    const result = await handleCommand({
+    const result = await handle(streamId, {
       store: raced.store,
-      catalog,
-      decider: tally,
-      streamId,
       command: (): TallyCommand => {
         built += 1;
         return { type: 'Add', by: 1, note: 'if-match' };
@@ -217,28 +205,16 @@ describe('handleCommand: the one load → decide → append', () => {
     await requestContext.run(
       { correlationId: 'req-corr', causationId: 'req-cause', userId: 'u-context' },
       async () => {
-        await handleCommand({
-          store,
-          catalog,
-          decider: tally,
-          streamId,
+        await handle(streamId, {
           command: { type: 'Add', by: 1, note: 'request' },
         });
-        await handleCommand({
-          store,
-          catalog,
-          decider: tally,
-          streamId,
+        await handle(streamId, {
           command: { type: 'Add', by: 1, note: 'message' },
           metadata: { causationId: 'message-id', userId: 'u-1' },
         });
       },
     );
-    await handleCommand({
-      store,
-      catalog,
-      decider: tally,
-      streamId,
+    await handle(streamId, {
       command: { type: 'Add', by: 1, note: 'no context' },
     });
     const [, request, message, alone] = await store.readStream(streamId);
@@ -260,11 +236,7 @@ describe('handleCommand: the one load → decide → append', () => {
 
   test('when a stamp is given, then each event is stamped from the state it leads to, the stream’s journey and the event', async () => {
     const streamId = await openTally(10);
-    await handleCommand({
-      store,
-      catalog,
-      decider: tally,
-      streamId,
+    await handle(streamId, {
       command: { type: 'Add', by: 2, note: 'stamped' },
       metadata: { correlationId: 'other-journey', causationId: 'c' },
       stamp: (metadata, { state, correlationId }, event) => ({
@@ -286,11 +258,8 @@ describe('handleCommand: the one load → decide → append', () => {
     const cache = new StateCache<Tally>({ size: 10 });
     const counted = racedBy(streamId, 0);
     const add = (by: number, on: EventStore = counted.store) =>
-      handleCommand({
+      handle(streamId, {
         store: on,
-        catalog,
-        decider: tally,
-        streamId,
         command: { type: 'Add', by, note: 'cached' },
         cache,
       });
@@ -322,11 +291,8 @@ describe('handleCommand: the one load → decide → append', () => {
     const streamId = await openTally(10);
     const raced = racedBy(streamId, 1);
     let loads = 0;
-    const result = await handleCommand({
+    const result = await handle(streamId, {
       store: raced.store,
-      catalog,
-      decider: tally,
-      streamId,
       command: { type: 'Add', by: 1, note: 'loaded' },
       load: async (id) => {
         loads += 1;
