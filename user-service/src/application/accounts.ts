@@ -10,7 +10,7 @@ import { emailKey, normaliseEmail, streams } from '../domain/streams';
 import { type UserState } from '../domain/user';
 import { userDecider } from '../domain/user-decide';
 import { type UserContext } from './context';
-import { latest, loadStream, runCommand } from './commands';
+import { latest, loadStream, runCommand } from './user-commands';
 import { recentAuthOf } from './credentials';
 import { LoginThrottle } from './login-throttle';
 import { HashingBusyError } from './passwords';

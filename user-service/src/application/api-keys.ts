@@ -4,7 +4,7 @@ import { initialApiKeyState } from '../domain/api-key';
 import { type ApiKeyCommand, apiKeyDecider } from '../domain/api-key-decide';
 import { streams } from '../domain/streams';
 import { type Result } from './accounts';
-import { runCommand } from './commands';
+import { runCommand } from './user-commands';
 import { type UserContext } from './context';
 import { recentAuthOf } from './credentials';
 import { newApiKey, sha256 } from './secrets';

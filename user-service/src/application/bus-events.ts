@@ -10,7 +10,7 @@ import { wantsNotification } from '../domain/notification';
 import { notificationDecider } from '../domain/notification-decide';
 import { streams } from '../domain/streams';
 import { userDecider } from '../domain/user-decide';
-import { loadStream, runCommand } from './commands';
+import { loadStream, runCommand } from './user-commands';
 import { type UserContext } from './context';
 import { deterministicUuid } from './secrets';
 

@@ -2,7 +2,7 @@ import { type Principal } from '@meetmatt/infra';
 import { type Credential, type RecentAuth } from '../domain/credentials';
 import { sessionDecider } from '../domain/session-decide';
 import { streams } from '../domain/streams';
-import { loadStream } from './commands';
+import { loadStream } from './user-commands';
 import { type UserContext } from './context';
 
 /**

@@ -1,7 +1,7 @@
 import { notificationDecider } from '../domain/notification-decide';
 import { streams } from '../domain/streams';
 import { type Result } from './accounts';
-import { runCommand } from './commands';
+import { runCommand } from './user-commands';
 import { type UserContext } from './context';
 
 export async function markNotificationRead(

@@ -11,7 +11,7 @@ import {
   reserveEmail,
   userView,
 } from './accounts';
-import { latest, loadStream, runCommand } from './commands';
+import { latest, loadStream, runCommand } from './user-commands';
 import { type UserContext } from './context';
 import { recentAuthOf } from './credentials';
 import { type UserView, type Versioned } from '../projections/user-queries';

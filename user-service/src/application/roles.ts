@@ -9,7 +9,7 @@ import { emailReservationDecider } from '../domain/email-reservation-decide';
 import { normaliseEmail, streams } from '../domain/streams';
 import { type UserState } from '../domain/user';
 import { userDecider } from '../domain/user-decide';
-import { loadStream, runCommand } from './commands';
+import { loadStream, runCommand } from './user-commands';
 
 /** What role changes need: the service's event store, nothing else (the CLI has it too). */
 export interface RoleDeps {
