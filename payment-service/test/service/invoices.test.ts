@@ -90,6 +90,25 @@ describe('payment-service: invoices', () => {
     expect(second).toBe(first! + 1);
   });
 
+  test('when payments confirmed together are numbered, then each number carries its own confirmation as cause and its payment’s journey', async () => {
+    const [a, b] = await Promise.all([openPayment(), openPayment()]);
+    await Promise.all([finish(a), finish(b)]);
+    await Promise.all([invoiceOf(a.id), invoiceOf(b.id)]);
+    const allocations = await h.service.host.eventStore.readStream(`invoice-counter-${YEAR}`);
+    for (const p of [a, b]) {
+      const stream = await h.service.host.eventStore.readStream(`payment-${p.id}`);
+      const confirmed = stream.find((e) => e.type === paymentEventTypes.confirmed)!;
+      const allocation = allocations.find(
+        (e) => (e.data as { paymentId: string }).paymentId === p.id,
+      )!;
+      expect(allocation.metadata).toMatchObject({
+        correlationId: stream[0]!.metadata.correlationId,
+        causationId: confirmed.id,
+        userId: user.userId,
+      });
+    }
+  });
+
   test('when many confirmations are invoiced at once, and each more than once, then the numbers run without gap or repeat, one per payment', async () => {
     const payments = await Promise.all(Array.from({ length: 8 }, () => openPayment()));
     await Promise.all(payments.map((p) => finish(p)));
