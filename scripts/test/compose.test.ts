@@ -28,6 +28,8 @@ const root = path.resolve(__dirname, '..', '..');
 
 interface ComposeService {
   image?: string;
+  restart?: string;
+  hostname?: string;
   build?: { context: string; dockerfile: string };
   command?: string[];
   entrypoint?: string[];
@@ -162,8 +164,42 @@ describe('docker-compose.yml', () => {
       ].sort(),
     );
     expect(compose.services.postgres!.image).toMatch(/^postgres:15/);
-    expect(compose.services.rabbitmq!.image).toMatch(/^rabbitmq:3\.10-management/);
-    expect(compose.services.eventstore!.environment).toMatchObject({ EVENTSTORE_INSECURE: 'true' });
+    // Current series: RabbitMQ 4.1 and KurrentDB (EventStoreDB) 26, as CI and the overlays run.
+    expect(compose.services.rabbitmq!.image).toMatch(/^rabbitmq:4\.\d+-management$/);
+    expect(compose.services.eventstore!.image).toMatch(/^kurrentplatform\/kurrentdb:26\./);
+    expect(compose.services.eventstore!.environment).toMatchObject({ KURRENTDB_INSECURE: 'true' });
+  });
+
+  test('when a container stops on its own, then compose restarts it (every service, unless stopped)', () => {
+    for (const [name, service] of Object.entries(compose.services))
+      expect([name, service.restart]).toEqual([name, 'unless-stopped']);
+  });
+
+  test('when the broker, the database and the event store are recreated, then their data stays in named volumes', () => {
+    const named = Object.keys((parsedCompose as { volumes?: object }).volumes ?? {});
+    const dataDirs = {
+      postgres: '/var/lib/postgresql/data',
+      rabbitmq: '/var/lib/rabbitmq',
+      eventstore: '/var/lib/kurrentdb',
+    };
+    for (const [name, dir] of Object.entries(dataDirs)) {
+      const volume = compose.services[name]!.volumes?.find((v) => v.split(':')[1] === dir);
+      expect([name, volume && named.includes(volume.split(':')[0]!)]).toEqual([name, true]);
+    }
+    // RabbitMQ keeps its data under its node name, rabbit@<hostname>: the hostname is fixed.
+    expect(compose.services.rabbitmq!.hostname).toBe('rabbitmq');
+  });
+
+  test('when a service image is built, then it comes from a multi-stage Dockerfile that runs compiled JavaScript', () => {
+    for (const key of keys) {
+      const service = compose.services[services[key].name]!;
+      const dockerfile = readFileSync(path.join(root, service.build!.dockerfile), 'utf8');
+      expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+      expect(dockerfile).toContain(
+        `CMD ["node", "--enable-source-maps", "${services[key].name}/dist/main.js"]`,
+      );
+      expect(service.command).toBeUndefined();
+    }
   });
 
   test('when every container is listed, then each has a health check', () => {
@@ -303,7 +339,9 @@ describe('docker-compose.yml', () => {
       expect(text.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
       expect(text).toMatch(/^USER node$/m);
       expect(text).toMatch(/^HEALTHCHECK /m);
-      expect(text).toContain(`${name}/src/main.ts`);
+      // built from its TypeScript by scripts/build.js, run as JavaScript
+      expect(text).toContain(`RUN node scripts/build.js ${name} cli`);
+      expect(text).toContain(`${name}/dist/main.js`);
     },
   );
 
@@ -478,8 +516,13 @@ describe('docker-compose.yml: provider sandboxes', () => {
     ({ key, sandbox, main, portVariable, stepVariable }) => {
       const service = compose.services[sandbox]!;
       expect(service.build).toEqual(compose.services[services[key].name]!.build);
-      expect(service.command).toEqual(['node', '--import', 'tsx', main]);
+      // The bundle scripts/build.js makes of `main` in the service's image (no tsx there).
+      const bundle = `${services[key].name}/dist/sandbox-main.js`;
+      expect(service.command).toEqual(['node', '--enable-source-maps', bundle]);
       expect(existsSync(path.join(root, main))).toBe(true);
+      expect(readFileSync(path.join(root, 'scripts/build.js'), 'utf8')).toContain(
+        `sandbox: '${path.relative(services[key].name, main)}'`,
+      );
       const port = systemDefaults[portVariable];
       const environment = service.environment ?? {};
       expect(environment).toEqual({
@@ -564,22 +607,38 @@ describe('docker-compose.yml: the gateway (nginx)', () => {
     .map((m) => m[1]!)
     .sort();
 
-  /** Where a file of this repository appears in the gateway container, through its volumes. */
+  const dockerfile = readFileSync(path.join(root, gateway.build?.dockerfile ?? ''), 'utf8');
+  /** The image's ENV and ENTRYPOINT, from its Dockerfile. */
+  const imageEnv = Object.fromEntries(
+    [...(/^ENV ((?:[^\n\\]|\\\n)*)/m.exec(dockerfile)?.[1] ?? '').matchAll(/(\w+)=(\S+)/g)].map(
+      (m) => [m[1]!, m[2]!],
+    ),
+  );
+  const imageEntrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(dockerfile)?.[1] ?? 'null') as
+    string[] | null;
+
+  /** Where a file of this repository appears in the gateway image, through the Dockerfile's COPY. */
   function containerPath(file: string): string | undefined {
-    for (const volume of gateway.volumes ?? []) {
-      const [source = '', target = '', mode] = volume.split(':');
-      expect([volume, mode]).toEqual([volume, 'ro']);
-      const hostPath = path.resolve(root, source);
-      if (file === hostPath) return target;
-      if (file.startsWith(`${hostPath}/`))
-        return path.posix.join(target, path.relative(hostPath, file));
+    for (const [, sources = '', target = ''] of dockerfile.matchAll(/^COPY ((?:\S+ )+)(\S+)$/gm)) {
+      for (const source of sources.trim().split(' ')) {
+        const pattern = new RegExp(
+          `^${path.resolve(root, source).replace(/[.]/g, '\\.').replace(/\*/g, '[^/]*')}$`,
+        );
+        if (pattern.test(file)) return path.posix.join(target, path.basename(file));
+      }
     }
     return undefined;
   }
 
-  test('when described, then it publishes 8080 and starts once the three services are healthy', () => {
-    expect(gateway.image).toMatch(/^nginx:[\d.]+-alpine$/);
+  test('when described, then it is built from the gateway Dockerfile, publishes GATEWAY_PORT and starts once the three services are healthy', () => {
+    expect(gateway.build).toEqual({ context: '.', dockerfile: 'infra/gateway/Dockerfile' });
+    expect(dockerfile).toMatch(/^FROM nginx:1\.\d+-alpine$/m);
+    expect(gateway.image).toBeUndefined();
+    expect(gateway.volumes).toBeUndefined();
     expect(gateway.ports).toEqual([`${GATEWAY_PORT}:8080`]);
+    expect(loadCompose({ ...requiredSecrets, GATEWAY_PORT: '9090' }).nginx!.ports).toEqual([
+      '9090:8080',
+    ]);
     expect(gateway.environment?.GATEWAY_LISTEN).toBe('8080');
     expect(gateway.depends_on).toEqual({
       'user-service': { condition: 'service_healthy' },
@@ -588,15 +647,15 @@ describe('docker-compose.yml: the gateway (nginx)', () => {
     });
   });
 
-  test('when it starts, then it runs the mounted entrypoint on every mounted template', () => {
-    const templatesDir = gateway.environment?.GATEWAY_TEMPLATES;
+  test('when it starts, then it runs the entrypoint in the image on every template in it', () => {
+    const templatesDir = imageEnv.GATEWAY_TEMPLATES;
     expect(templatesDir).toBe('/etc/meetmatt/gateway');
     expect(templates.length).toBeGreaterThanOrEqual(4);
     for (const template of templates)
       expect(containerPath(path.join(gatewayDir, template))).toBe(`${templatesDir}/${template}`);
     const entrypoint = containerPath(path.join(gatewayDir, 'docker-entrypoint.sh'));
     expect(entrypoint).toBeDefined();
-    expect(gateway.entrypoint).toEqual(['/bin/sh', entrypoint]);
+    expect(imageEntrypoint).toEqual(['/bin/sh', entrypoint]);
   });
 
   test('when its health is checked, then it asks the route the gateway answers itself', () => {
@@ -652,6 +711,11 @@ describe('docker-compose.yml: the gateway (nginx)', () => {
         variable === 'GATEWAY_TEMPLATES' || substituted.includes(variable),
       ]).toEqual([variable, true]);
     expect(script).toContain('TEMPLATES=${GATEWAY_TEMPLATES:-/etc/meetmatt/gateway}');
+    for (const variable of Object.keys(imageEnv))
+      expect([
+        variable,
+        variable === 'GATEWAY_TEMPLATES' || substituted.includes(variable),
+      ]).toEqual([variable, true]);
     expect(gateway.environment).toMatchObject({
       GATEWAY_USER_RATE: systemDefaults.GATEWAY_USER_RATE,
       GATEWAY_ADDRESS_RATE: systemDefaults.GATEWAY_ADDRESS_RATE,
