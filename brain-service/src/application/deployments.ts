@@ -7,7 +7,8 @@ import { agentIdFor } from '../domain/agent-identity';
 import { type BrainDb } from '../database';
 import { type AgentRepository } from './agent-repository';
 import { type BuildPolicy, type DeployOverrides, deployCommandFor } from './deploy-request';
-import { type KnownPaymentStatus, findPayment } from './payments';
+import { type KnownPaymentStatus } from '../domain/payment-status';
+import { findPayment } from '../projections/payment-queries';
 
 export interface DeploymentsDeps {
   db: Kysely<BrainDb>;

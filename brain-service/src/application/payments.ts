@@ -1,25 +1,7 @@
-import { type Kysely, type Transaction } from 'kysely';
+import { type Transaction } from 'kysely';
 import { type AgentSpec } from '@meetmatt/contracts';
 import { type BrainDb } from '../database';
-
-/**
- * What a payment can be as far as the brain knows. A payment only moves up this order (the
- * payment service never moves one backwards, and a late or repeated message must not either):
- * a refund, asked for or made, outranks the confirmation it undoes. An underpaid payment may
- * still be completed by a later deposit, so it ranks below the confirmation.
- */
-export const paymentStatusRank = {
-  pending: 0,
-  failed: 1,
-  expired: 1,
-  partially_paid: 1,
-  underpaid: 1,
-  mismatched: 1,
-  confirmed: 2,
-  refund_requested: 3,
-  refunded: 4,
-} as const;
-export type KnownPaymentStatus = keyof typeof paymentStatusRank;
+import { type KnownPaymentStatus, paymentStatusRank } from '../domain/payment-status';
 
 export interface PaymentFacts {
   paymentId: string;
@@ -30,16 +12,6 @@ export interface PaymentFacts {
   autoDeploy?: boolean;
   maxAcuLimit?: number | undefined;
   confirmedAt?: string;
-}
-
-export interface PaymentRow {
-  paymentId: string;
-  userId: string;
-  status: KnownPaymentStatus;
-  plan: string | null;
-  agent: AgentSpec | null;
-  autoDeploy: boolean | null;
-  maxAcuLimit: number | null;
 }
 
 /** Records what a message said about a payment, keeping the highest status seen. */
@@ -79,25 +51,4 @@ export async function recordPayment(trx: Transaction<BrainDb>, facts: PaymentFac
     })
     .where('payment_id', '=', facts.paymentId)
     .execute();
-}
-
-export async function findPayment(
-  db: Kysely<BrainDb>,
-  paymentId: string,
-): Promise<PaymentRow | undefined> {
-  const row = await db
-    .selectFrom('payments')
-    .selectAll()
-    .where('payment_id', '=', paymentId)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  return {
-    paymentId: row.payment_id,
-    userId: row.user_id,
-    status: row.status as KnownPaymentStatus,
-    plan: row.plan,
-    agent: row.agent,
-    autoDeploy: row.auto_deploy,
-    maxAcuLimit: row.max_acu_limit,
-  };
 }
