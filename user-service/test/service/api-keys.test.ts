@@ -1,3 +1,4 @@
+import { eventually } from '@meetmatt/infra/testing';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { decodeJwt } from 'jose';
@@ -5,7 +6,6 @@ import { API_KEY_PATTERN } from '@meetmatt/contracts';
 import {
   type RegisteredUser,
   type UserWorld,
-  eventually,
   registerUser,
   startWorld,
   fromGateway,
@@ -141,6 +141,7 @@ describe('API keys', () => {
       .set('Authorization', user.authorization)
       .expect(204);
     await eventually(
+      'the other instance to refuse the revoked key',
       () =>
         request(other.url)
           .get('/auth/verify')
@@ -178,6 +179,7 @@ describe('API keys', () => {
       .set('X-Api-Key', created.key)
       .expect(200);
     await eventually(
+      'the revoked key to be refused',
       () =>
         request(world.url)
           .get('/auth/verify')

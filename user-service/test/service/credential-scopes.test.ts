@@ -1,9 +1,9 @@
+import { eventually } from '@meetmatt/infra/testing';
 import request from 'supertest';
 import { openStream } from '../support/sse';
 import {
   type RegisteredUser,
   type UserWorld,
-  eventually,
   fromGateway,
   grantAdmin,
   registerUser,
@@ -236,7 +236,7 @@ describe('credentials have scopes', () => {
     const third = await open();
     try {
       expect([first.status, second.status, third.status]).toEqual([200, 200, 200]);
-      await eventually(() => expect(first.ended).toBe(true), 5_000);
+      await eventually('the first stream to end', () => expect(first.ended).toBe(true), 5_000);
       expect(second.ended).toBe(false);
       expect(third.ended).toBe(false);
     } finally {

@@ -1,13 +1,13 @@
+import { eventually } from '@meetmatt/infra/testing';
 import { randomUUID } from 'node:crypto';
 import { type ChannelModel } from 'amqplib';
 import request from 'supertest';
 import { exchanges, parkingQueueName, queues } from '@meetmatt/contracts';
-import { busEvents } from '../support/bus-events';
+import { upstreamEvents } from '../support/upstream-events';
 import { openStream } from '../support/sse';
 import {
   type RegisteredUser,
   type UserWorld,
-  eventually,
   publishCloudEvent,
   registerUser,
   startWorld,
@@ -34,7 +34,9 @@ describe('notifications', () => {
     world = await startWorld('user_notify');
     broker = await world.broker();
     // the consumers' queues are declared and bound before anything is published
-    await eventually(() => request(world.url).get('/readyz').expect(200));
+    await eventually('the service to be ready', () =>
+      request(world.url).get('/readyz').expect(200),
+    );
   });
 
   afterAll(async () => {
@@ -67,9 +69,9 @@ describe('notifications', () => {
 
   test('when payment.confirmed is published on the bus, then the user gets a notification', async () => {
     const user = await registerUser(world.url);
-    const event = busEvents.paymentConfirmed(user.userId);
+    const event = upstreamEvents.paymentConfirmed(user.userId);
     const published = await publishCloudEvent(broker, exchanges.payment, event);
-    const listed = await eventually(async () => {
+    const listed = await eventually('one notification listed', async () => {
       const body = await list(user);
       expect(body.notifications).toHaveLength(1);
       return body;
@@ -90,13 +92,15 @@ describe('notifications', () => {
 
   test('when the same event is delivered twice, then there is one notification', async () => {
     const user = await registerUser(world.url);
-    const event = { ...busEvents.paymentExpired(user.userId), id: randomUUID() };
+    const event = { ...upstreamEvents.paymentExpired(user.userId), id: randomUUID() };
     const duplicates = () => consumed(queues.userPaymentEvents, 'duplicate');
     const before = await duplicates();
     await publishCloudEvent(broker, exchanges.payment, event);
     await publishCloudEvent(broker, exchanges.payment, event);
     // the second copy has been through the handler (and found the inbox row) before we count
-    await eventually(async () => expect(await duplicates()).toBe(before + 1));
+    await eventually('the duplicate to be counted', async () =>
+      expect(await duplicates()).toBe(before + 1),
+    );
     await settled();
     const listed = await list(user);
     expect(listed.notifications.map((n) => n.kind)).toEqual(['payment.expired']);
@@ -121,9 +125,13 @@ describe('notifications', () => {
       })
       .expect(200);
     const before = await consumed(queues.userPaymentEvents, 'handled');
-    await publishCloudEvent(broker, exchanges.payment, busEvents.paymentConfirmed(user.userId));
-    await publishCloudEvent(broker, exchanges.payment, busEvents.paymentExpired(user.userId));
-    await eventually(async () =>
+    await publishCloudEvent(
+      broker,
+      exchanges.payment,
+      upstreamEvents.paymentConfirmed(user.userId),
+    );
+    await publishCloudEvent(broker, exchanges.payment, upstreamEvents.paymentExpired(user.userId));
+    await eventually('two payment events handled', async () =>
       expect(await consumed(queues.userPaymentEvents, 'handled')).toBeGreaterThanOrEqual(
         before + 2,
       ),
@@ -138,15 +146,15 @@ describe('notifications', () => {
     await publishCloudEvent(
       broker,
       exchanges.brain,
-      busEvents.agentDeployFailed(user.userId, false),
+      upstreamEvents.agentDeployFailed(user.userId, false),
     );
-    await publishCloudEvent(broker, exchanges.brain, busEvents.agentDeployed(user.userId));
+    await publishCloudEvent(broker, exchanges.brain, upstreamEvents.agentDeployed(user.userId));
     await publishCloudEvent(
       broker,
       exchanges.brain,
-      busEvents.agentDeployFailed(user.userId, true),
+      upstreamEvents.agentDeployFailed(user.userId, true),
     );
-    await eventually(async () =>
+    await eventually('three agent events handled', async () =>
       expect(await consumed(queues.userAgentEvents, 'handled')).toBeGreaterThanOrEqual(before + 3),
     );
     await settled();
@@ -164,9 +172,13 @@ describe('notifications', () => {
   test('when a notification is marked read, then it leaves the unread list; someone else’s cannot be marked', async () => {
     const user = await registerUser(world.url);
     const other = await registerUser(world.url);
-    await publishCloudEvent(broker, exchanges.payment, busEvents.paymentConfirmed(user.userId));
-    await publishCloudEvent(broker, exchanges.payment, busEvents.paymentExpired(user.userId));
-    const { notifications } = await eventually(async () => {
+    await publishCloudEvent(
+      broker,
+      exchanges.payment,
+      upstreamEvents.paymentConfirmed(user.userId),
+    );
+    await publishCloudEvent(broker, exchanges.payment, upstreamEvents.paymentExpired(user.userId));
+    const { notifications } = await eventually('two notifications listed', async () => {
       const body = await list(user);
       expect(body.notifications).toHaveLength(2);
       return body;
@@ -229,14 +241,20 @@ describe('notifications', () => {
       try {
         expect(stream.status).toBe(200);
         expect(stream.contentType).toMatch(/^text\/event-stream/);
-        await publishCloudEvent(broker, exchanges.payment, busEvents.paymentConfirmed(user.userId));
-        await eventually(() => expect(stream.events).toHaveLength(1));
+        await publishCloudEvent(
+          broker,
+          exchanges.payment,
+          upstreamEvents.paymentConfirmed(user.userId),
+        );
+        await eventually('one event on the stream', () => expect(stream.events).toHaveLength(1));
         const [pushed] = stream.events;
         expect(pushed!.event).toBe('notification');
         const data = JSON.parse(pushed!.data);
         expect(data).toMatchObject({ kind: 'payment.confirmed', read: false });
         expect(pushed!.id).toBe(data.id);
-        await eventually(() => expect(stream.comments).toContain('heartbeat'));
+        await eventually('a heartbeat on the stream', () =>
+          expect(stream.comments).toContain('heartbeat'),
+        );
         const { notifications } = await list(user);
         expect(notifications[0]!.id).toBe(data.id);
       } finally {
@@ -246,22 +264,32 @@ describe('notifications', () => {
 
     test('when a stream resumes with Last-Event-ID, then what it missed comes first', async () => {
       const user = await registerUser(world.url);
-      await publishCloudEvent(broker, exchanges.payment, busEvents.paymentConfirmed(user.userId));
+      await publishCloudEvent(
+        broker,
+        exchanges.payment,
+        upstreamEvents.paymentConfirmed(user.userId),
+      );
       const [seen] = (
-        await eventually(async () => {
+        await eventually('one notification listed', async () => {
           const body = await list(user);
           expect(body.notifications).toHaveLength(1);
           return body;
         })
       ).notifications;
-      await publishCloudEvent(broker, exchanges.payment, busEvents.paymentExpired(user.userId));
-      await eventually(async () => expect((await list(user)).notifications).toHaveLength(2));
+      await publishCloudEvent(
+        broker,
+        exchanges.payment,
+        upstreamEvents.paymentExpired(user.userId),
+      );
+      await eventually('two notifications listed', async () =>
+        expect((await list(user)).notifications).toHaveLength(2),
+      );
       const stream = await openStream(`${world.url}/users/${user.userId}/notifications/stream`, {
         Authorization: user.authorization,
         'Last-Event-ID': seen!.id,
       });
       try {
-        await eventually(() => expect(stream.events).toHaveLength(1));
+        await eventually('one event on the stream', () => expect(stream.events).toHaveLength(1));
         expect(JSON.parse(stream.events[0]!.data).kind).toBe('payment.expired');
       } finally {
         stream.close();
@@ -277,10 +305,14 @@ describe('notifications', () => {
         const metrics = await request(world.url).get('/metrics').expect(200);
         return Number(/^notification_streams_open\{[^}]*\} (\d+)/m.exec(metrics.text)?.[1]);
       };
-      await eventually(async () => expect(await gauge()).toBeGreaterThanOrEqual(1));
+      await eventually('the open-streams gauge to count it', async () =>
+        expect(await gauge()).toBeGreaterThanOrEqual(1),
+      );
       const before = await gauge();
       stream.close();
-      await eventually(async () => expect(await gauge()).toBe(before - 1));
+      await eventually('the open-streams gauge to drop by one', async () =>
+        expect(await gauge()).toBe(before - 1),
+      );
     });
 
     test('when the session is revoked, then its stream ends', async () => {
@@ -294,7 +326,7 @@ describe('notifications', () => {
         .set('Authorization', user.authorization)
         .send({})
         .expect(204);
-      await eventually(() => expect(stream.ended).toBe(true));
+      await eventually('the stream to end', () => expect(stream.ended).toBe(true));
     });
 
     test('when the stream is asked for without a token, then 401', async () => {
@@ -306,11 +338,11 @@ describe('notifications', () => {
 
   test('when a message is not a valid payment event, then it is parked and the consumer carries on', async () => {
     const user = await registerUser(world.url);
-    const broken = busEvents.paymentConfirmed(user.userId, { priceAmount: 'a lot' });
+    const broken = upstreamEvents.paymentConfirmed(user.userId, { priceAmount: 'a lot' });
     await publishCloudEvent(broker, exchanges.payment, broken);
     const channel = await broker.createChannel();
     try {
-      await eventually(async () => {
+      await eventually('a message in the parking queue', async () => {
         const { messageCount } = await channel.checkQueue(
           parkingQueueName(queues.userPaymentEvents),
         );
@@ -319,7 +351,13 @@ describe('notifications', () => {
     } finally {
       await channel.close();
     }
-    await publishCloudEvent(broker, exchanges.payment, busEvents.paymentConfirmed(user.userId));
-    await eventually(async () => expect((await list(user)).notifications).toHaveLength(1));
+    await publishCloudEvent(
+      broker,
+      exchanges.payment,
+      upstreamEvents.paymentConfirmed(user.userId),
+    );
+    await eventually('one notification listed', async () =>
+      expect((await list(user)).notifications).toHaveLength(1),
+    );
   });
 });

@@ -1,9 +1,9 @@
+import { eventually } from '@meetmatt/infra/testing';
 import request from 'supertest';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { accessTokenDefaults, services, userEventTypes } from '@meetmatt/contracts';
 import {
   type UserWorld,
-  eventually,
   registerUser,
   startWorld,
   strongPassword,
@@ -212,11 +212,15 @@ describe('registration and login', () => {
       .send({ email: other.email, password: other.password })
       .expect(200);
     // once the delay has passed, the right password gets in
-    const ok = await eventually(async () => {
-      const res = await attempt(user.password);
-      expect(res.status).toBe(200);
-      return res;
-    }, 5_000);
+    const ok = await eventually(
+      'the sign-in to succeed',
+      async () => {
+        const res = await attempt(user.password);
+        expect(res.status).toBe(200);
+        return res;
+      },
+      5_000,
+    );
     expect(ok.body.user.id).toBe(user.userId);
     expect((await attempt('wrong-password-1')).status).toBe(401);
   });
@@ -275,7 +279,7 @@ describe('registration and login', () => {
       },
       { noAck: true },
     );
-    await eventually(() => {
+    await eventually('the registration events on the bus', () => {
       const registered = received.find(
         (e) => e.type === userEventTypes.registered && e.data.userId === user.userId,
       );

@@ -1,13 +1,13 @@
+import { eventually } from '@meetmatt/infra/testing';
 import { type ChannelModel } from 'amqplib';
 import request from 'supertest';
 import { type StreamTicketIssued, exchanges } from '@meetmatt/contracts';
 import { StreamTickets } from '../../src/application/stream-tickets';
-import { busEvents } from '../support/bus-events';
+import { upstreamEvents } from '../support/upstream-events';
 import { type SseClient, openStream } from '../support/sse';
 import {
   type RegisteredUser,
   type UserWorld,
-  eventually,
   publishCloudEvent,
   registerUser,
   startWorld,
@@ -23,7 +23,9 @@ describe('notification stream tickets (GET /notifications/stream?ticket=)', () =
     // A cap of two streams per user, to see the ticket streams share it.
     world = await startWorld('user_ticket', { NOTIFICATION_STREAMS_PER_USER: '2' });
     broker = await world.broker();
-    await eventually(() => request(world.url).get('/readyz').expect(200));
+    await eventually('the service to be ready', () =>
+      request(world.url).get('/readyz').expect(200),
+    );
   });
 
   afterEach(() => {
@@ -69,8 +71,12 @@ describe('notification stream tickets (GET /notifications/stream?ticket=)', () =
     const stream = await openWith(issued.url);
     expect(stream.status).toBe(200);
     expect(stream.contentType).toMatch(/^text\/event-stream/);
-    await publishCloudEvent(broker, exchanges.payment, busEvents.paymentConfirmed(user.userId));
-    await eventually(() => expect(stream.events).toHaveLength(1));
+    await publishCloudEvent(
+      broker,
+      exchanges.payment,
+      upstreamEvents.paymentConfirmed(user.userId),
+    );
+    await eventually('one event on the stream', () => expect(stream.events).toHaveLength(1));
     expect(JSON.parse(stream.events[0]!.data)).toMatchObject({ kind: 'payment.confirmed' });
     // the ticket is in no log line, though the request that used it is logged
     expect(world.logText()).toContain('/notifications/stream');
@@ -149,9 +155,9 @@ describe('notification stream tickets (GET /notifications/stream?ticket=)', () =
     const alice = await registerUser(world.url);
     const bob = await registerUser(world.url);
     const stream = await openWith((await ticketFor(alice)).url);
-    await publishCloudEvent(broker, exchanges.payment, busEvents.paymentConfirmed(bob.userId));
-    await publishCloudEvent(broker, exchanges.payment, busEvents.paymentExpired(alice.userId));
-    await eventually(() => expect(stream.events).toHaveLength(1));
+    await publishCloudEvent(broker, exchanges.payment, upstreamEvents.paymentConfirmed(bob.userId));
+    await publishCloudEvent(broker, exchanges.payment, upstreamEvents.paymentExpired(alice.userId));
+    await eventually('one event on the stream', () => expect(stream.events).toHaveLength(1));
     expect(JSON.parse(stream.events[0]!.data)).toMatchObject({ kind: 'payment.expired' });
   });
 
@@ -174,7 +180,7 @@ describe('notification stream tickets (GET /notifications/stream?ticket=)', () =
       .send({})
       .expect(204);
     // the revocation has reached the service's list once the old token is refused
-    await eventually(async () =>
+    await eventually('the profile to show it', async () =>
       expect(
         (
           await request(world.url)
@@ -197,10 +203,10 @@ describe('notification stream tickets (GET /notifications/stream?ticket=)', () =
     const second = await openWith((await ticketFor(user)).url);
     expect(second.status).toBe(200);
     // a cap of two: the stream opened by token, the oldest, is pushed out
-    await eventually(() => expect(byToken.ended).toBe(true));
+    await eventually('the stream opened by token to end', () => expect(byToken.ended).toBe(true));
     const third = await openWith((await ticketFor(user)).url);
     expect(third.status).toBe(200);
-    await eventually(() => expect(first.ended).toBe(true));
+    await eventually('the first stream to end', () => expect(first.ended).toBe(true));
     expect([second.ended, third.ended]).toEqual([false, false]);
   });
 

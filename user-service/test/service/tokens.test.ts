@@ -1,3 +1,4 @@
+import { eventually } from '@meetmatt/infra/testing';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import {
@@ -15,7 +16,6 @@ import { type RunningUserService } from '../../src/main';
 import {
   type RegisteredUser,
   type UserWorld,
-  eventually,
   registerUser,
   startWorld,
   fromGateway,
@@ -216,7 +216,9 @@ describe('access tokens, refresh tokens and sessions', () => {
       .post('/auth/refresh')
       .send({ refreshToken: rotated.body.refreshToken })
       .expect(401);
-    await eventually(() => verify(other.url, `Bearer ${rotated.body.accessToken}`).expect(401));
+    await eventually('the other instance to refuse the rotated token', () =>
+      verify(other.url, `Bearer ${rotated.body.accessToken}`).expect(401),
+    );
     // signing in again opens a new session that works
     const again = await request(world.url)
       .post('/auth/login')
@@ -255,7 +257,11 @@ describe('access tokens, refresh tokens and sessions', () => {
       .send({})
       .expect(204);
     await verify(world.url, user.authorization).expect(401);
-    await eventually(() => verify(other.url, user.authorization).expect(401), 5_000);
+    await eventually(
+      'the other instance to refuse the revoked token',
+      () => verify(other.url, user.authorization).expect(401),
+      5_000,
+    );
     await request(world.url)
       .post('/auth/refresh')
       .send({ refreshToken: user.refreshToken })

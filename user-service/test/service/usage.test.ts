@@ -1,11 +1,11 @@
+import { eventually } from '@meetmatt/infra/testing';
 import { type ChannelModel } from 'amqplib';
 import request from 'supertest';
 import { exchanges, queues } from '@meetmatt/contracts';
-import { busEvents } from '../support/bus-events';
+import { upstreamEvents } from '../support/upstream-events';
 import {
   type RegisteredUser,
   type UserWorld,
-  eventually,
   publishCloudEvent,
   registerUser,
   startWorld,
@@ -22,7 +22,9 @@ describe('usage', () => {
     world = await startWorld('user_usage');
     broker = await world.broker();
     admin = await grantAdmin(world.service, await registerUser(world.url));
-    await eventually(() => request(world.url).get('/readyz').expect(200));
+    await eventually('the service to be ready', () =>
+      request(world.url).get('/readyz').expect(200),
+    );
   });
 
   afterAll(async () => {
@@ -75,7 +77,7 @@ describe('usage', () => {
         .set(fromGateway)
         .set('Authorization', user.authorization)
         .expect(200);
-    await eventually(async () => {
+    await eventually('four API requests counted', async () => {
       const res = await usage(user).expect(200);
       expect(res.body.apiRequests.total).toBe(4);
     });
@@ -86,21 +88,21 @@ describe('usage', () => {
   test('when payment and agent events arrive from the bus, then they are counted once each', async () => {
     const user = await registerUser(world.url);
     const events = [
-      [exchanges.payment, busEvents.paymentCreated(user.userId)],
+      [exchanges.payment, upstreamEvents.paymentCreated(user.userId)],
       [
         exchanges.payment,
-        busEvents.paymentCreated(user.userId, { priceCurrency: 'eur', priceAmount: 20 }),
+        upstreamEvents.paymentCreated(user.userId, { priceCurrency: 'eur', priceAmount: 20 }),
       ],
-      [exchanges.payment, busEvents.paymentConfirmed(user.userId)],
+      [exchanges.payment, upstreamEvents.paymentConfirmed(user.userId)],
       [
         exchanges.payment,
-        busEvents.paymentConfirmed(user.userId, { priceCurrency: 'eur', priceAmount: 20.5 }),
+        upstreamEvents.paymentConfirmed(user.userId, { priceCurrency: 'eur', priceAmount: 20.5 }),
       ],
-      [exchanges.payment, busEvents.paymentExpired(user.userId)],
-      [exchanges.brain, busEvents.agentDeployed(user.userId)],
-      [exchanges.brain, busEvents.agentDeployFailed(user.userId, false)],
-      [exchanges.brain, busEvents.agentDeployFailed(user.userId, true)],
-      [exchanges.brain, busEvents.agentRebuildRequested(user.userId)],
+      [exchanges.payment, upstreamEvents.paymentExpired(user.userId)],
+      [exchanges.brain, upstreamEvents.agentDeployed(user.userId)],
+      [exchanges.brain, upstreamEvents.agentDeployFailed(user.userId, false)],
+      [exchanges.brain, upstreamEvents.agentDeployFailed(user.userId, true)],
+      [exchanges.brain, upstreamEvents.agentRebuildRequested(user.userId)],
     ] as const;
     const published = [];
     for (const [exchange, event] of events)
@@ -119,12 +121,12 @@ describe('usage', () => {
       },
       agents: { deployed: 1, failed: 1, rebuilds: 1 },
     };
-    await eventually(async () => {
+    await eventually('the usage to read as expected', async () => {
       const res = await usage(user).expect(200);
       expect(res.body).toMatchObject(expected);
     });
     // the duplicate has been through the handler (the inbox said so) and changed nothing
-    await eventually(async () => {
+    await eventually('the duplicate to be counted in the metrics', async () => {
       const metrics = (await request(world.url).get('/metrics').expect(200)).text;
       expect(metrics).toMatch(
         new RegExp(

@@ -7,9 +7,10 @@ import {
   createTestDatabase,
   createTestVhost,
   testServers,
+  eventually,
 } from '@meetmatt/infra/testing';
 import { type RunningUserService, start } from '../../src/main';
-import { eventually, fromGateway, registerUser, testEnv } from '../support/world';
+import { fromGateway, registerUser, testEnv } from '../support/world';
 
 /**
  * /auth/verify is on the path of every request through the gateway: a valid JWT is answered
@@ -60,7 +61,9 @@ describe('/auth/verify without the database', () => {
     await service.context.usage.flush();
 
     proxy.cut();
-    await eventually(() => request(service.url).get('/readyz').expect(503));
+    await eventually('/readyz to answer 503', () =>
+      request(service.url).get('/readyz').expect(503),
+    );
     for (let i = 0; i < 5; i++) {
       const jwt = await request(service.url)
         .get('/auth/verify')
@@ -89,12 +92,16 @@ describe('/auth/verify without the database', () => {
     expect(unknown.headers['retry-after']).toBeDefined();
 
     proxy.restore();
-    await eventually(async () => {
-      const res = await request(service.url)
-        .get(`/users/${user.userId}/usage`)
-        .set('Authorization', user.authorization)
-        .expect(200);
-      expect(res.body.apiRequests.total).toBe(11);
-    }, 15_000);
+    await eventually(
+      'eleven API requests counted',
+      async () => {
+        const res = await request(service.url)
+          .get(`/users/${user.userId}/usage`)
+          .set('Authorization', user.authorization)
+          .expect(200);
+        expect(res.body.apiRequests.total).toBe(11);
+      },
+      15_000,
+    );
   });
 });

@@ -150,19 +150,6 @@ export async function registerUser(
   };
 }
 
-/** Polls until `check` stops throwing, or fails with its last error after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}
-
 /**
  * Publishes an event on another service's exchange exactly as its relay would: the stored event
  * turned into a CloudEvent (structured mode) and an AMQP message by the relay's own functions.

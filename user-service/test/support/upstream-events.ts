@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { agentEvents, paymentEvents, services } from '@meetmatt/contracts';
 
 /** Payment and agent events as payment-service and brain-service publish them; overrides win. */
-export const busEvents = {
+export const upstreamEvents = {
   paymentCreated(userId: string, overrides: Record<string, unknown> = {}) {
     const paymentId = randomUUID();
     return {
