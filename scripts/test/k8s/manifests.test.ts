@@ -241,7 +241,18 @@ describe.each(overlays)('services in %s', (overlay) => {
     (service) => {
       const job = find(objects, 'Job', `${service}-migrate`);
       const container = containersOf(job)[0]!;
-      expect(container.command.join(' ')).toContain(`require('@meetmatt/${service}/migrations')`);
+      // The bundle scripts/build.js makes in the image's build stage, of this service's migrations.
+      expect(container.command).toEqual([
+        'node',
+        '--enable-source-maps',
+        `${service}/dist/migrate.js`,
+      ]);
+      const build = readFileSync(path.join(root, 'scripts/build.js'), 'utf8');
+      expect(build).toContain("require('@meetmatt/${service}/migrations')");
+      expect(build).toContain('`${target}/dist/migrate.js`');
+      const dockerfile = readFileSync(path.join(root, service, 'Dockerfile'), 'utf8');
+      expect(dockerfile).toContain(`RUN node scripts/build.js ${service} cli`);
+      expect(dockerfile).toContain(`COPY --from=build /app/${service}/dist ./${service}/dist`);
       const pkg = JSON.parse(readFileSync(path.join(root, service, 'package.json'), 'utf8'));
       expect(pkg.exports['./migrations']).toBe('./migrations/index.ts');
       const serving = containersOf(find(objects, 'Deployment', service))[0]!;
