@@ -26,67 +26,81 @@ const noStore = { 'Cache-Control': 'no-store' };
 
 export function authRoutes(
   routes: Routes,
-  ctx: UserContext,
-  deps: { keys: KeyRing; verifyCaller: VerifyCaller },
+  deps: Pick<
+    UserContext,
+    | 'catalog'
+    | 'config'
+    | 'db'
+    | 'limits'
+    | 'logger'
+    | 'now'
+    | 'passwords'
+    | 'revocations'
+    | 'store'
+    | 'throttle'
+    | 'tokens'
+    | 'usage'
+    | 'waitForProjections'
+  > & { keys: KeyRing; verifyCaller: VerifyCaller },
 ): void {
   routes.add(userEndpoints.register, async ({ body, req }) => ({
     status: 201,
-    body: orThrow(await hashing(() => register(ctx, body, clientOf(req)))),
+    body: orThrow(await hashing(() => register(deps, body, clientOf(req)))),
     headers: noStore,
   }));
 
   routes.add(userEndpoints.login, async ({ body, req }) => ({
     status: 200,
-    body: orThrow(await hashing(() => login(ctx, body, clientOf(req)))),
+    body: orThrow(await hashing(() => login(deps, body, clientOf(req)))),
     headers: noStore,
   }));
 
   routes.add(userEndpoints.refresh, async ({ body }) => ({
     status: 200,
-    body: orThrow(await refresh(ctx, body.refreshToken)),
+    body: orThrow(await refresh(deps, body.refreshToken)),
     headers: noStore,
   }));
 
   routes.add(userEndpoints.logout, async ({ body, principal }) => {
-    orThrow(await logout(ctx, principal, body.all));
+    orThrow(await logout(deps, principal, body.all));
     return { status: 204 };
   });
 
   routes.add(userEndpoints.changePassword, async ({ body, principal, req }) => {
-    orThrow(await hashing(() => changePassword(ctx, principal, body, clientOf(req))));
+    orThrow(await hashing(() => changePassword(deps, principal, body, clientOf(req))));
     return { status: 204, headers: noStore };
   });
 
   routes.add(userEndpoints.confirmPassword, async ({ body, principal, req }) => {
     const position = orThrow(
-      await hashing(() => confirmPassword(ctx, principal, body.password, clientOf(req))),
+      await hashing(() => confirmPassword(deps, principal, body.password, clientOf(req))),
     );
-    await ctx.waitForProjections(position);
+    await deps.waitForProjections(position);
     return { status: 204, headers: noStore };
   });
 
   routes.add(userEndpoints.listSessions, async ({ principal }) => ({
     status: 200,
-    body: { sessions: await listSessions(ctx, principal.userId, principal.sessionId) },
+    body: { sessions: await listSessions(deps, principal.userId, principal.sessionId) },
   }));
 
   routes.add(userEndpoints.revokeSession, async ({ params, principal }) => {
-    const auth = await recentAuthOf(ctx, principal);
+    const auth = await recentAuthOf(deps, principal);
     const position = orThrow(
-      await revokeSession(ctx, principal.userId, params.id, 'revoked', auth),
+      await revokeSession(deps, principal.userId, params.id, 'revoked', auth),
     );
-    await ctx.waitForProjections(position);
+    await deps.waitForProjections(position);
     return { status: 204 };
   });
 
   // The token exchange is the gateway's: to anyone else /auth/verify does not exist, so a client
   // that reaches the service directly mints no token from an API key.
   const gateway = new GatewaySecret(
-    ctx.config.GATEWAY_SHARED_SECRET,
-    ctx.config.GATEWAY_SHARED_SECRET_PREVIOUS,
+    deps.config.GATEWAY_SHARED_SECRET,
+    deps.config.GATEWAY_SHARED_SECRET_PREVIOUS,
   );
   if (!gateway.configured)
-    ctx.logger.warn('GATEWAY_SHARED_SECRET is not set: /auth/verify answers nobody');
+    deps.logger.warn('GATEWAY_SHARED_SECRET is not set: /auth/verify answers nobody');
   routes.add(userEndpoints.verify, async ({ req }) => {
     if (!gateway.matches(req.headers[GATEWAY_SECRET_HEADER]))
       throw HttpError.notFound(`No route for ${req.method} ${req.path}`);

@@ -20,7 +20,7 @@ export interface StreamOwner {
  * evicts the stream (the per-user cap) or the service shuts down.
  */
 export async function serveNotificationStream(
-  ctx: UserContext,
+  deps: Pick<UserContext, 'db' | 'revocations'>,
   hub: NotificationHub,
   heartbeatMs: number,
   owner: StreamOwner,
@@ -45,8 +45,8 @@ export async function serveNotificationStream(
     );
   };
   const revoked = () =>
-    ctx.revocations.has(owner.sessionId) ||
-    (owner.apiKeyId ? ctx.revocations.has(owner.apiKeyId) : false);
+    deps.revocations.has(owner.sessionId) ||
+    (owner.apiKeyId ? deps.revocations.has(owner.apiKeyId) : false);
 
   let closed = false;
   const unsubscribe = hub.subscribe(owner.userId, send, () => end());
@@ -73,7 +73,7 @@ export async function serveNotificationStream(
 
   const lastEventId = IdSchema.safeParse(req.get('last-event-id'));
   if (lastEventId.success) {
-    for (const missed of await notificationsAfter(ctx.db, owner.userId, lastEventId.data)) {
+    for (const missed of await notificationsAfter(deps.db, owner.userId, lastEventId.data)) {
       if (closed) break;
       send(missed);
     }

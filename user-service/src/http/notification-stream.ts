@@ -16,17 +16,17 @@ import { mayRead } from './problems';
  */
 export function notificationStreamRoute(
   routes: Routes,
-  ctx: UserContext,
+  deps: Pick<UserContext, 'db' | 'revocations'>,
   hub: NotificationHub,
   heartbeatMs: number,
 ): void {
   routes.add(userEndpoints.notificationStream, async ({ params, principal, req, res }) => {
     mayRead(principal, params.id);
-    if (!(await getUser(ctx.db, params.id))) throw HttpError.notFound('No such user');
+    if (!(await getUser(deps.db, params.id))) throw HttpError.notFound('No such user');
     const expiresAtMs = (decodeJwt(principal.token).exp ?? 0) * 1000;
 
     await serveNotificationStream(
-      ctx,
+      deps,
       hub,
       heartbeatMs,
       {

@@ -19,11 +19,11 @@ export interface StreamTicketOptions {
  */
 export function streamTicketRoutes(
   routes: Routes,
-  ctx: UserContext,
+  deps: Pick<UserContext, 'db' | 'now' | 'revocations'>,
   hub: NotificationHub,
   options: StreamTicketOptions,
 ): StreamTickets {
-  const tickets = new StreamTickets(ctx.db, options.ticketTtlMs, () => ctx.now());
+  const tickets = new StreamTickets(deps.db, options.ticketTtlMs, () => deps.now());
 
   routes.add(userEndpoints.createStreamTicket, async ({ principal }) => {
     if (!principal) throw HttpError.unauthorized();
@@ -48,14 +48,14 @@ export function streamTicketRoutes(
     if (principal && principal.userId !== holder.userId)
       throw HttpError.forbidden('This stream ticket was issued to another user');
     const revoked =
-      ctx.revocations.has(holder.sessionId) ||
-      (holder.apiKeyId !== null && ctx.revocations.has(holder.apiKeyId));
-    if (revoked || holder.accessExpiresAt.getTime() <= ctx.now().getTime())
+      deps.revocations.has(holder.sessionId) ||
+      (holder.apiKeyId !== null && deps.revocations.has(holder.apiKeyId));
+    if (revoked || holder.accessExpiresAt.getTime() <= deps.now().getTime())
       throw HttpError.unauthorized(refused);
     // For the request log's userId (the ticket itself is never logged).
     res.locals.principal = { userId: holder.userId };
     await serveNotificationStream(
-      ctx,
+      deps,
       hub,
       options.heartbeatMs,
       {
