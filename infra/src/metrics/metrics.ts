@@ -8,6 +8,12 @@ export interface BuildInfo {
   commit?: string | undefined;
 }
 
+const GAUGES_NAMED_TOTAL = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 /**
  * One registry per service instance (not prom-client's global one), so several services
  * can run in one test process without clashing metric names.
@@ -22,7 +28,12 @@ export class Metrics {
     options: { defaultMetrics?: boolean; build?: BuildInfo } = {},
   ) {
     this.registry.setDefaultLabels({ service });
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named like counters (promtool check metrics refuses them); their per-type
+      // breakdowns (nodejs_active_handles{type}, …) stay and sum to the same.
+      for (const name of GAUGES_NAMED_TOTAL) this.registry.removeSingleMetric(name);
+    }
     // The info-metric idiom: always 1, the build in its labels, joined onto other series by
     // `* on (service, instance) group_left(version) build_info`.
     this.gauge('build_info', 'The running build (always 1)', ['version', 'commit', 'node'], (g) => {
