@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { paymentEvents } from '@meetmatt/contracts';
+import { PaymentStatusSchema, paymentEvents } from '@meetmatt/contracts';
+import { paymentStatusChoices } from '../../src/cli/commands/specs';
 import {
   type CliFixture,
   appendAll,
@@ -76,10 +77,34 @@ function paymentJourney(ending: 'finished' | 'underpaid' | 'mismatched') {
   return { paymentId, events };
 }
 
+/** A payment nobody paid, opened at `at`; with a refund asked for when `refund` is set. */
+function openPayment(at: string, refund = false) {
+  const paymentId = randomUUID();
+  const { events } = paymentJourney('finished');
+  const created = events[0]!;
+  const data = { ...(created.data as Record<string, unknown>), paymentId, createdAt: at };
+  const opened = [newEvent(paymentEvents.created.type, data)];
+  if (refund)
+    opened.push(
+      newEvent(paymentEvents.refundRequested.type, {
+        paymentId,
+        userId,
+        reason: 'the customer changed their mind',
+        requestedBy: 'operator',
+        operatorId: randomUUID(),
+        requestedAt: at,
+      }),
+    );
+  return { paymentId, events: opened };
+}
+
 const journeys = {
   underpaid: paymentJourney('underpaid'),
   mismatched: paymentJourney('mismatched'),
   finished: paymentJourney('finished'),
+  waitingLong: openPayment(NOW),
+  waitingNow: openPayment(new Date().toISOString()),
+  refundRequested: openPayment(NOW, true),
 };
 
 beforeAll(async () => {
@@ -135,4 +160,63 @@ test('when the status is not one a payment can have, then a usage error lists th
   const result = await runCli(['payments', 'list', '--status', 'paid'], fixture.env);
   expect(result.code).not.toBe(0);
   expect(failureLine(result)).toMatch(/--status expects one of .*underpaid, mismatched/);
+});
+
+interface Listed {
+  payments: { id: string }[];
+  olderThanMs?: number;
+}
+
+test('when the CLI spells out the payment statuses for --help and completion, then they are the contract’s', () => {
+  expect([...paymentStatusChoices]).toEqual(PaymentStatusSchema.options);
+});
+
+test('when an operator lists payments waiting for longer than an hour, then only those unchanged that long are shown', async () => {
+  const table = await runCli(
+    ['payments', 'list', '--status', 'waiting', '--older-than', '1h'],
+    fixture.env,
+  );
+  expect(table.stderr).toBe('');
+  expect(table.code).toBe(0);
+  expect(table.stdout).toContain(journeys.waitingLong.paymentId);
+  expect(table.stdout).not.toContain(journeys.waitingNow.paymentId);
+  expect(table.stdout).not.toContain(journeys.finished.paymentId);
+  const all = jsonOf<Listed>(
+    await runCli(['payments', 'list', '--status', 'waiting', '--json'], fixture.env),
+  );
+  expect(all.payments.map((p) => p.id)).toEqual(
+    expect.arrayContaining([journeys.waitingLong.paymentId, journeys.waitingNow.paymentId]),
+  );
+  const stuck = jsonOf<Listed>(
+    await runCli(
+      ['payments', 'list', '--status', 'waiting', '--older-than', '1h', '--json'],
+      fixture.env,
+    ),
+  );
+  expect(stuck.olderThanMs).toBe(3_600_000);
+  expect(stuck.payments.map((p) => p.id)).not.toContain(journeys.waitingNow.paymentId);
+});
+
+test('when an operator lists refunds asked for, then each payment with a refund requested is shown, and no other', async () => {
+  const table = await runCli(['payments', 'list', '--status', 'refund-requested'], fixture.env);
+  expect(table.code).toBe(0);
+  expect(table.stdout).toContain(journeys.refundRequested.paymentId);
+  expect(table.stdout).toMatch(/refund requested/);
+  const listed = jsonOf(
+    await runCli(['payments', 'list', '--status', 'refund-requested', '--json'], fixture.env),
+  );
+  expect(listed.payments).toEqual([
+    expect.objectContaining({
+      id: journeys.refundRequested.paymentId,
+      refund: expect.objectContaining({ status: 'requested' }),
+    }),
+  ]);
+});
+
+test('when --older-than is not a duration, then a usage error says what it expects', async () => {
+  const result = await runCli(['payments', 'list', '--older-than', 'soon'], fixture.env);
+  expect(result.code).toBe(2);
+  expect(failureLine(result)).toMatch(
+    /--older-than expects a duration such as 30s, 10m, 2h or 1d, got "soon"/,
+  );
 });

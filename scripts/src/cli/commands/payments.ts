@@ -1,4 +1,6 @@
+import { type Kysely } from 'kysely';
 import { redactUrl } from '@meetmatt/infra';
+import { type PaymentDb } from '@meetmatt/payment-service/database';
 import { loadPaymentConfig } from '@meetmatt/payment-service/config';
 import { type Invocation } from '../command';
 import { PaymentStatusSchema, type PaymentFigure, type PaymentView } from '@meetmatt/contracts';
@@ -135,33 +137,52 @@ export async function paymentsReconcile(
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** `--status` beyond the payment statuses: a refund asked for and not yet made. */
+const REFUND_REQUESTED = 'refund-requested';
+
 /**
  * `meetmatt payments list`: the payments read model, newest first, filtered by status (e.g.
- * `underpaid`, `mismatched`: the money an operator has to look at) and user, with the figures:
- * what we asked for beside what NOWPayments reported.
+ * `underpaid`, `mismatched`: the money an operator has to look at; `refund-requested`: refunds
+ * to make; `waiting`: payments nobody paid), user and how long they have not changed
+ * (`--older-than 1h`: stuck), with the figures: what we asked for beside what NOWPayments
+ * reported.
  */
 export async function paymentsList(runtime: Runtime, { values, json }: Invocation): Promise<void> {
   const statusText = values.status as string | undefined;
-  const status = statusText === undefined ? undefined : PaymentStatusSchema.safeParse(statusText);
+  const refundRequested = statusText === REFUND_REQUESTED;
+  const status =
+    statusText === undefined || refundRequested
+      ? undefined
+      : PaymentStatusSchema.safeParse(statusText);
   if (status && !status.success) {
     throw new UsageError(
-      `--status expects one of ${PaymentStatusSchema.options.join(', ')}, got ${JSON.stringify(statusText)}`,
+      `--status expects one of ${[...PaymentStatusSchema.options, REFUND_REQUESTED].join(', ')}, got ${JSON.stringify(statusText)}`,
     );
   }
   const userId = values.user as string | undefined;
   if (userId !== undefined && !UUID.test(userId))
     throw new UsageError(`--user expects a user id, got ${JSON.stringify(userId)}`);
+  const olderThanMs =
+    values['older-than'] === undefined
+      ? undefined
+      : durationOption(values['older-than'] as string, '--older-than');
   const limit = intOption(values.limit as string | undefined, '--limit', 50);
   const handle = await runtime.service('payment');
-  const { PaymentQueries, toPaymentView } =
-    await import('@meetmatt/payment-service/projections/payment-queries');
-  let page;
+  const { toPaymentView } = await import('@meetmatt/payment-service/projections/payment-queries');
+  const db = handle.database.db as unknown as Kysely<PaymentDb>;
+  let query = db.selectFrom('payments').selectAll();
+  if (status?.data) query = query.where('status', '=', status.data);
+  if (refundRequested) query = query.where('refund_status', '=', 'requested');
+  if (userId !== undefined) query = query.where('user_id', '=', userId);
+  if (olderThanMs !== undefined)
+    query = query.where('updated_at', '<=', new Date(Date.now() - olderThanMs));
+  let rows;
   try {
-    page = await new PaymentQueries(handle.database.db).list({
-      status: status?.data,
-      userId,
-      limit,
-    });
+    rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
   } catch (error) {
     if ((error as { code?: string }).code === '42P01') {
       throw new CliError(
@@ -170,21 +191,31 @@ export async function paymentsList(runtime: Runtime, { values, json }: Invocatio
     }
     throw error;
   }
-  const payments = page.rows.map(toPaymentView);
+  const more = rows.length > limit;
+  const payments = rows.slice(0, limit).map(toPaymentView);
   const out = runtime.out;
   if (json) {
-    out.printJson({ payments, more: page.next !== null });
+    out.printJson({
+      payments,
+      more,
+      ...(olderThanMs === undefined ? {} : { olderThanMs }),
+    });
     return;
   }
-  const what = status?.data ? `${status.data} payment` : 'payment';
+  const what = statusText ? `${statusText} payment` : 'payment';
+  const unchanged =
+    olderThanMs === undefined ? '' : ` unchanged for ${formatDuration(olderThanMs)}`;
   if (payments.length === 0) {
-    out.line(`no ${what}s`);
+    out.line(`no ${what}s${unchanged}`);
     return;
   }
   out.table(
     [
       { header: 'PAYMENT', value: (p: PaymentView) => p.id },
-      { header: 'STATUS', value: (p) => p.status },
+      {
+        header: 'STATUS',
+        value: (p) => p.status + (p.refund ? ` (refund ${p.refund.status})` : ''),
+      },
       { header: 'USER', value: (p) => p.userId },
       { header: 'PRICE', value: (p) => `${p.priceAmount} ${p.priceCurrency.toUpperCase()}` },
       {
@@ -193,11 +224,11 @@ export async function paymentsList(runtime: Runtime, { values, json }: Invocatio
       },
       { header: 'WHY NOT CONFIRMED', value: (p) => discrepancyText(p) },
       { header: 'CREATED (UTC)', value: (p) => formatTime(new Date(p.createdAt)) },
+      { header: 'CHANGED (UTC)', value: (p) => formatTime(new Date(p.updatedAt)) },
     ],
     payments,
   );
-  if (page.next !== null)
-    out.line(`more than ${counted(limit, what)}: raise --limit or narrow with --user`);
+  if (more) out.line(`more than ${counted(limit, what)}: raise --limit or narrow with --user`);
 }
 
 /** `actuallyPaid 0.000008 (asked 0.0008); payCurrency usdttrc20 (asked btc)` */

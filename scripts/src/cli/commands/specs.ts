@@ -363,17 +363,42 @@ export const dlqPurge: CommandSpec = {
   run: (runtime, invocation) => run(() => import('./dlq.js'), 'dlqPurge', runtime, invocation),
 };
 
+/**
+ * PaymentStatusSchema's values, spelled out: the specs load nothing heavy (no zod) so --help and
+ * completion stay fast; payments.test.ts keeps the two lists equal.
+ */
+export const paymentStatusChoices = [
+  'waiting',
+  'confirming',
+  'confirmed',
+  'sending',
+  'partially_paid',
+  'finished',
+  'failed',
+  'refunded',
+  'expired',
+  'cancelled',
+  'underpaid',
+  'mismatched',
+] as const;
+
 export const paymentsList: CommandSpec = {
   name: 'payments list',
   summary: 'List payments, newest first, with what was asked beside what arrived',
   description:
-    'From the payment service’s read model. --status underpaid (NOWPayments said finished, less arrived than asked beyond PAYMENT_UNDERPAYMENT_TOLERANCE) and --status mismatched (another coin or price) are the payments not confirmed that an operator settles: each shows the figures that did not match.',
+    'From the payment service’s read model. --status underpaid (NOWPayments said finished, less arrived than asked beyond PAYMENT_UNDERPAYMENT_TOLERANCE) and --status mismatched (another coin or price) are the payments not confirmed that an operator settles: each shows the figures that did not match. --status refund-requested lists refunds asked for and not yet made; --status waiting --older-than 1h, payments nobody paid for an hour. --older-than counts from the payment’s last change (its last event).',
   options: {
     status: {
       type: 'string',
       value: '<status>',
       description:
-        'Only payments in this status (underpaid, mismatched, partially_paid, finished, …)',
+        'Only payments in this status (underpaid, mismatched, waiting, partially_paid, finished, …) or refund-requested',
+      choices: [...paymentStatusChoices, 'refund-requested'],
+    },
+    'older-than': {
+      type: 'string',
+      value: '<duration>',
+      description: 'Only payments unchanged for longer than this (30m, 1h, 2d)',
     },
     user: { type: 'string', value: '<user id>', description: 'Only this user’s payments' },
     limit: {
@@ -385,7 +410,8 @@ export const paymentsList: CommandSpec = {
   },
   examples: [
     'meetmatt payments list --status underpaid',
-    'meetmatt payments list --status mismatched --json',
+    'meetmatt payments list --status refund-requested --json',
+    'meetmatt payments list --status waiting --older-than 1h',
     'meetmatt payments list --user 7f3e2a9c-… --limit 10',
   ],
   run: (runtime, invocation) =>
