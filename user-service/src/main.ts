@@ -27,7 +27,7 @@ import {
   consumedPaymentEvents,
   handleBusEvent,
 } from './application/bus-events';
-import { type UserContext } from './application/context';
+import { type UserDependencies } from './application/dependencies';
 import { LiveFeed, feedReactions, loadRevocations } from './application/live-feed';
 import { LoginThrottle } from './application/login-throttle';
 import { NotificationHub } from './application/notification-hub';
@@ -55,7 +55,7 @@ export interface RunningUserService extends RunningService {
   config: UserConfig;
   host: ServiceHost<UserDb>;
   /** The handlers' dependencies, for tests that look inside (flush usage, count revocations). */
-  context: UserContext;
+  context: UserDependencies;
 }
 
 /** The composition root: the only place where the user service's pieces are wired together. */
@@ -101,7 +101,7 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
       }),
     );
 
-    const ctx: UserContext = {
+    const ctx: UserDependencies = {
       config,
       store: host.eventStore,
       catalog,

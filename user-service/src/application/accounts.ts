@@ -9,7 +9,7 @@ import { type SessionRevokeReason } from '../domain/session';
 import { emailKey, normaliseEmail, streams } from '../domain/streams';
 import { type UserState } from '../domain/user';
 import { userDecider } from '../domain/user-decide';
-import { type UserContext } from './context';
+import { type UserDependencies } from './dependencies';
 import { latest, loadStream, runCommand } from './user-commands';
 import { recentAuthOf } from './credentials';
 import { LoginThrottle } from './login-throttle';
@@ -57,7 +57,7 @@ export function userView(state: Extract<UserState, { status: 'registered' }>): U
  */
 export async function register(
   deps: Pick<
-    UserContext,
+    UserDependencies,
     | 'catalog'
     | 'config'
     | 'db'
@@ -107,7 +107,7 @@ export async function register(
 
 async function signUpCompleted(
   deps: Pick<
-    UserContext,
+    UserDependencies,
     'catalog' | 'config' | 'db' | 'now' | 'store' | 'tokens' | 'waitForProjections'
   >,
   registered: Awaited<ReturnType<typeof registerUser>> | undefined,
@@ -130,7 +130,7 @@ async function signUpCompleted(
  */
 async function resumeRegistration(
   deps: Pick<
-    UserContext,
+    UserDependencies,
     | 'catalog'
     | 'config'
     | 'db'
@@ -162,7 +162,7 @@ async function resumeRegistration(
 }
 
 async function registerUser(
-  deps: Pick<UserContext, 'catalog' | 'now' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'now' | 'store'>,
   userId: string,
   email: string,
   displayName: string | undefined,
@@ -185,7 +185,7 @@ async function registerUser(
 
 /** Gives back what a registration that never recorded its user took (best effort, logged). */
 async function undoRegistration(
-  deps: Pick<UserContext, 'catalog' | 'db' | 'logger' | 'now' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'db' | 'logger' | 'now' | 'store'>,
   email: string,
   userId: string,
 ): Promise<void> {
@@ -203,7 +203,7 @@ async function undoRegistration(
 
 /** The address as taken refuses a registration: decided on the reservation as it stands. */
 async function emailTaken(
-  deps: Pick<UserContext, 'catalog' | 'now' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'now' | 'store'>,
   email: string,
 ): Promise<DomainError | undefined> {
   const current = await loadStream(deps, emailReservationDecider, streams.email(email));
@@ -230,7 +230,7 @@ async function emailTaken(
  */
 export async function login(
   deps: Pick<
-    UserContext,
+    UserDependencies,
     | 'catalog'
     | 'config'
     | 'db'
@@ -298,7 +298,7 @@ export async function login(
 }
 
 async function upgradeHash(
-  deps: Pick<UserContext, 'db' | 'passwords'>,
+  deps: Pick<UserDependencies, 'db' | 'passwords'>,
   userId: string,
   hash: string,
   password: string,
@@ -322,7 +322,7 @@ async function upgradeHash(
 
 /** Whether this account has opened a session from this address before (its read model). */
 async function knownAddress(
-  deps: Pick<UserContext, 'db'>,
+  deps: Pick<UserDependencies, 'db'>,
   userId: string,
   ip: string | null,
 ): Promise<boolean> {
@@ -336,7 +336,10 @@ async function knownAddress(
  * recent check). Throttled like a sign-in: a stolen session token cannot guess the password.
  */
 export async function confirmPassword(
-  deps: Pick<UserContext, 'catalog' | 'config' | 'db' | 'now' | 'passwords' | 'store' | 'throttle'>,
+  deps: Pick<
+    UserDependencies,
+    'catalog' | 'config' | 'db' | 'now' | 'passwords' | 'store' | 'throttle'
+  >,
   principal: Principal,
   password: string,
   client: ClientInfo,
@@ -360,7 +363,7 @@ export async function confirmPassword(
  */
 export async function changePassword(
   deps: Pick<
-    UserContext,
+    UserDependencies,
     | 'catalog'
     | 'config'
     | 'db'
@@ -415,7 +418,10 @@ export async function changePassword(
  * may do this: an API key is refused before any hashing.
  */
 export async function checkPassword(
-  deps: Pick<UserContext, 'catalog' | 'config' | 'db' | 'now' | 'passwords' | 'store' | 'throttle'>,
+  deps: Pick<
+    UserDependencies,
+    'catalog' | 'config' | 'db' | 'now' | 'passwords' | 'store' | 'throttle'
+  >,
   principal: Principal,
   password: string,
   client: ClientInfo,
@@ -468,7 +474,7 @@ export async function checkPassword(
  */
 export async function refresh(
   deps: Pick<
-    UserContext,
+    UserDependencies,
     'catalog' | 'config' | 'db' | 'logger' | 'now' | 'revocations' | 'store' | 'tokens' | 'usage'
   >,
   refreshToken: string,
@@ -525,7 +531,7 @@ export async function refresh(
 }
 
 async function refreshTokenReused(
-  deps: Pick<UserContext, 'catalog' | 'db' | 'logger' | 'now' | 'revocations' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'db' | 'logger' | 'now' | 'revocations' | 'store'>,
   userId: string,
   sessionId: string,
 ): Promise<Result<never>> {
@@ -547,7 +553,7 @@ const SYSTEM: RecentAuth = { credential: { kind: 'system' }, maxAgeMs: 0 };
  * soon as they read the event), its refresh tokens are deleted.
  */
 export async function revokeSession(
-  deps: Pick<UserContext, 'catalog' | 'db' | 'now' | 'revocations' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'db' | 'now' | 'revocations' | 'store'>,
   userId: string,
   sessionId: string,
   reason: SessionRevokeReason,
@@ -574,7 +580,7 @@ export async function revokeSession(
  */
 export async function logout(
   deps: Pick<
-    UserContext,
+    UserDependencies,
     'catalog' | 'config' | 'db' | 'now' | 'revocations' | 'store' | 'waitForProjections'
   >,
   principal: Principal,
@@ -614,7 +620,7 @@ export interface SessionView {
 
 /** The user's live sessions: not revoked, with a refresh token that can still be used. */
 export async function listSessions(
-  deps: Pick<UserContext, 'db' | 'now' | 'revocations' | 'usage'>,
+  deps: Pick<UserDependencies, 'db' | 'now' | 'revocations' | 'usage'>,
   userId: string,
   currentSessionId: string,
 ): Promise<SessionView[]> {
@@ -644,7 +650,7 @@ export async function listSessions(
  * (a registration that died between reserving and registering) loses it after a grace period.
  */
 export async function reserveEmail(
-  deps: Pick<UserContext, 'catalog' | 'now' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'now' | 'store'>,
   email: string,
   userId: string,
 ): Promise<Result<Position | undefined>> {
@@ -676,7 +682,7 @@ export async function reserveEmail(
  * address its user moved away from and kept (an admin's) is not a registration that died.
  */
 async function holderUsesEmail(
-  deps: Pick<UserContext, 'catalog' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'store'>,
   holderId: string,
   email: string,
 ): Promise<boolean> {
@@ -690,7 +696,7 @@ async function holderUsesEmail(
 }
 
 export async function releaseEmail(
-  deps: Pick<UserContext, 'catalog' | 'now' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'now' | 'store'>,
   email: string,
   userId: string,
 ): Promise<Position | undefined> {
@@ -706,7 +712,7 @@ export async function releaseEmail(
 }
 
 async function startSession(
-  deps: Pick<UserContext, 'catalog' | 'config' | 'db' | 'now' | 'store' | 'tokens'>,
+  deps: Pick<UserDependencies, 'catalog' | 'config' | 'db' | 'now' | 'store' | 'tokens'>,
   userId: string,
   role: Role,
   client: ClientInfo,
@@ -750,7 +756,7 @@ async function startSession(
   };
 }
 
-function refreshExpiry(deps: Pick<UserContext, 'config'>, now: Date): Date {
+function refreshExpiry(deps: Pick<UserDependencies, 'config'>, now: Date): Date {
   return new Date(now.getTime() + deps.config.REFRESH_TOKEN_TTL_DAYS * 86_400_000);
 }
 
@@ -773,7 +779,7 @@ function addressOf(client: ClientInfo): string {
 
 /** Counts a hit on each limit in turn; the wait of the first one exceeded, or 0. */
 async function overLimit(
-  deps: Pick<UserContext, 'limits' | 'now'>,
+  deps: Pick<UserDependencies, 'limits' | 'now'>,
   rules: [RateLimit, string][],
 ): Promise<number> {
   const now = deps.now();

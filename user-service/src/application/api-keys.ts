@@ -5,7 +5,7 @@ import { type ApiKeyCommand, apiKeyDecider } from '../domain/api-key-decide';
 import { streams } from '../domain/streams';
 import { type Result } from './accounts';
 import { runCommand } from './user-commands';
-import { type UserContext } from './context';
+import { type UserDependencies } from './dependencies';
 import { recentAuthOf } from './credentials';
 import { newApiKey, sha256 } from './secrets';
 import { activeApiKeys } from '../projections/api-key-queries';
@@ -26,7 +26,10 @@ export interface ApiKeyView {
  * decider is asked before anything is written, so a refusal leaves no trace.
  */
 export async function createApiKey(
-  deps: Pick<UserContext, 'catalog' | 'config' | 'db' | 'now' | 'store' | 'waitForProjections'>,
+  deps: Pick<
+    UserDependencies,
+    'catalog' | 'config' | 'db' | 'now' | 'store' | 'waitForProjections'
+  >,
   principal: Principal,
   userId: string,
   input: { name: string; expiresAt?: string | undefined },
@@ -80,7 +83,7 @@ export async function createApiKey(
 
 /** The user's keys that still work (not revoked), newest first, without their secrets. */
 export async function listApiKeys(
-  deps: Pick<UserContext, 'db' | 'usage'>,
+  deps: Pick<UserDependencies, 'db' | 'usage'>,
   userId: string,
 ): Promise<ApiKeyView[]> {
   const rows = await activeApiKeys(deps.db, userId);
@@ -103,7 +106,7 @@ export async function listApiKeys(
 /** Revokes a key: refused at once here, and the tokens handed out for it with it. */
 export async function revokeApiKey(
   deps: Pick<
-    UserContext,
+    UserDependencies,
     'apiKeys' | 'catalog' | 'now' | 'revocations' | 'store' | 'waitForProjections'
   >,
   userId: string,

@@ -11,7 +11,7 @@ import { notificationDecider } from '../domain/notification-decide';
 import { streams } from '../domain/streams';
 import { userDecider } from '../domain/user-decide';
 import { loadStream, runCommand } from './user-commands';
-import { type UserContext } from './context';
+import { type UserDependencies } from './dependencies';
 import { deterministicUuid } from './secrets';
 
 /** The payment events the user service takes (queue user-service.payment-events). */
@@ -50,7 +50,7 @@ interface Content {
  * redelivery, or a retry after the inbox already committed, finds it there and adds nothing).
  */
 export async function handleBusEvent(
-  deps: Pick<UserContext, 'catalog' | 'logger' | 'now' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'logger' | 'now' | 'store'>,
   inbox: Inbox<UserDb>,
   event: Consumed,
 ): Promise<HandlerResult> {
@@ -68,7 +68,7 @@ export async function handleBusEvent(
 }
 
 async function notify(
-  deps: Pick<UserContext, 'catalog' | 'logger' | 'now' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'logger' | 'now' | 'store'>,
   event: Consumed,
 ): Promise<void> {
   const content = notificationContent(event);

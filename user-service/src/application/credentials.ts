@@ -3,7 +3,7 @@ import { type Credential, type RecentAuth } from '../domain/credentials';
 import { sessionDecider } from '../domain/session-decide';
 import { streams } from '../domain/streams';
 import { loadStream } from './user-commands';
-import { type UserContext } from './context';
+import { type UserDependencies } from './dependencies';
 
 /**
  * What proved the caller: an API key (the token says so), or the session named by the token,
@@ -11,7 +11,7 @@ import { type UserContext } from './context';
  * names no live session of its user is treated as an API key's: it cannot manage credentials.
  */
 export async function credentialOf(
-  deps: Pick<UserContext, 'catalog' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'store'>,
   principal: Principal,
 ): Promise<Credential> {
   if (principal.apiKeyId) return { kind: 'api-key', keyId: principal.apiKeyId };
@@ -26,7 +26,7 @@ export async function credentialOf(
 }
 
 export async function recentAuthOf(
-  deps: Pick<UserContext, 'catalog' | 'config' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'config' | 'store'>,
   principal: Principal,
 ): Promise<RecentAuth> {
   return {

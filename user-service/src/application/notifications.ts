@@ -2,10 +2,10 @@ import { notificationDecider } from '../domain/notification-decide';
 import { streams } from '../domain/streams';
 import { type Result } from './accounts';
 import { runCommand } from './user-commands';
-import { type UserContext } from './context';
+import { type UserDependencies } from './dependencies';
 
 export async function markNotificationRead(
-  deps: Pick<UserContext, 'catalog' | 'now' | 'store' | 'waitForProjections'>,
+  deps: Pick<UserDependencies, 'catalog' | 'now' | 'store' | 'waitForProjections'>,
   userId: string,
   notificationId: string,
 ): Promise<Result<void>> {

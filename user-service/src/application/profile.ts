@@ -12,7 +12,7 @@ import {
   userView,
 } from './accounts';
 import { latest, loadStream, runCommand } from './user-commands';
-import { type UserContext } from './context';
+import { type UserDependencies } from './dependencies';
 import { recentAuthOf } from './credentials';
 import { type UserView, type Versioned } from '../projections/user-queries';
 
@@ -27,7 +27,7 @@ import { type UserView, type Versioned } from '../projections/user-queries';
  */
 export async function updateUser(
   deps: Pick<
-    UserContext,
+    UserDependencies,
     'catalog' | 'config' | 'db' | 'now' | 'passwords' | 'store' | 'throttle' | 'waitForProjections'
   >,
   principal: Principal,
@@ -99,7 +99,7 @@ export async function updateUser(
 
 /** Replaces the preferences; `ifMatch` when the client sent one. */
 export async function updatePreferences(
-  deps: Pick<UserContext, 'catalog' | 'now' | 'store' | 'waitForProjections'>,
+  deps: Pick<UserDependencies, 'catalog' | 'now' | 'store' | 'waitForProjections'>,
   userId: string,
   preferences: Preferences,
   ifMatch: number | undefined,

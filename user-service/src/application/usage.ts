@@ -1,5 +1,5 @@
 import { type UsageView, usageOf } from '../projections/usage-queries';
-import { type UserContext } from './context';
+import { type UserDependencies } from './dependencies';
 
 export type { UsageView };
 
@@ -15,7 +15,7 @@ export function usagePeriod(now: Date, from?: string, to?: string): { from: stri
  * its own requests), and payment and agent figures from the events consumed from the bus.
  */
 export async function getUsage(
-  deps: Pick<UserContext, 'db' | 'usage'>,
+  deps: Pick<UserDependencies, 'db' | 'usage'>,
   userId: string,
   period: { from: string; to: string },
 ): Promise<UsageView> {

@@ -12,7 +12,7 @@ import {
   register,
   revokeSession,
 } from '../application/accounts';
-import { type UserContext } from '../application/context';
+import { type UserDependencies } from '../application/dependencies';
 import { recentAuthOf } from '../application/credentials';
 import { type KeyRing } from '../application/signing-keys';
 import { type VerifyCaller } from '../application/verify-caller';
@@ -27,7 +27,7 @@ const noStore = { 'Cache-Control': 'no-store' };
 export function authRoutes(
   routes: Routes,
   deps: Pick<
-    UserContext,
+    UserDependencies,
     | 'catalog'
     | 'config'
     | 'db'

@@ -1,6 +1,6 @@
 import { type Request, type Response } from 'express';
 import { IdSchema } from '@meetmatt/contracts';
-import { type UserContext } from '../application/context';
+import { type UserDependencies } from '../application/dependencies';
 import { type NotificationHub, type NotificationView } from '../application/notification-hub';
 import { notificationsAfter } from '../projections/notification-queries';
 
@@ -20,7 +20,7 @@ export interface StreamOwner {
  * evicts the stream (the per-user cap) or the service shuts down.
  */
 export async function serveNotificationStream(
-  deps: Pick<UserContext, 'db' | 'revocations'>,
+  deps: Pick<UserDependencies, 'db' | 'revocations'>,
   hub: NotificationHub,
   heartbeatMs: number,
   owner: StreamOwner,

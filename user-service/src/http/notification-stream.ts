@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { userEndpoints } from '@meetmatt/contracts';
 import { HttpError, type Routes } from '@meetmatt/infra';
-import { type UserContext } from '../application/context';
+import { type UserDependencies } from '../application/dependencies';
 import { type NotificationHub } from '../application/notification-hub';
 import { getUser } from '../projections/user-queries';
 import { serveNotificationStream } from './notification-sse';
@@ -16,7 +16,7 @@ import { mayRead } from './problems';
  */
 export function notificationStreamRoute(
   routes: Routes,
-  deps: Pick<UserContext, 'db' | 'revocations'>,
+  deps: Pick<UserDependencies, 'db' | 'revocations'>,
   hub: NotificationHub,
   heartbeatMs: number,
 ): void {

@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { userEndpoints } from '@meetmatt/contracts';
 import { HttpError, type Routes } from '@meetmatt/infra';
-import { type UserContext } from '../application/context';
+import { type UserDependencies } from '../application/dependencies';
 import { type NotificationHub } from '../application/notification-hub';
 import { StreamTickets } from '../application/stream-tickets';
 import { serveNotificationStream } from './notification-sse';
@@ -19,7 +19,7 @@ export interface StreamTicketOptions {
  */
 export function streamTicketRoutes(
   routes: Routes,
-  deps: Pick<UserContext, 'db' | 'now' | 'revocations'>,
+  deps: Pick<UserDependencies, 'db' | 'now' | 'revocations'>,
   hub: NotificationHub,
   options: StreamTicketOptions,
 ): StreamTickets {

@@ -1,7 +1,7 @@
 import { userEndpoints } from '@meetmatt/contracts';
 import { HttpError, type Routes } from '@meetmatt/infra';
 import { createApiKey, listApiKeys, revokeApiKey } from '../application/api-keys';
-import { type UserContext } from '../application/context';
+import { type UserDependencies } from '../application/dependencies';
 import { markNotificationRead } from '../application/notifications';
 import { listNotifications } from '../projections/notification-queries';
 import { updatePreferences, updateUser } from '../application/profile';
@@ -21,7 +21,7 @@ import {
 export function userRoutes(
   routes: Routes,
   deps: Pick<
-    UserContext,
+    UserDependencies,
     | 'apiKeys'
     | 'catalog'
     | 'config'

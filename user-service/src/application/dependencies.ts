@@ -17,8 +17,12 @@ import { type AuthLimits } from './rate-limits';
 import { type Revocations } from './revocations';
 import { type UsageRecorder } from './usage-recorder';
 
-/** What the command and query handlers work with; built once in main.ts. */
-export interface UserContext {
+/**
+ * Everything the user service's handlers may depend on, built once in main.ts. Nothing takes
+ * the whole set: each function or route module names the fields it uses
+ * (`Pick<UserDependencies, …>`), so its signature says what it can touch.
+ */
+export interface UserDependencies {
   config: UserConfig;
   store: EventStore;
   catalog: EventCatalog<UserEvent>;
