@@ -11,6 +11,7 @@
 //     of the service images: `docker run ... node scripts/dist/cli.js`.
 // With no target, all of them. Prints one line per file written.
 'use strict';
+const { builtinModules } = require('node:module');
 const path = require('node:path');
 const esbuild = require('esbuild');
 
@@ -117,8 +118,11 @@ function bundlesOf(target) {
   return out;
 }
 
-/** Builds the targets; resolves to each output file and the packages it loads at runtime. */
-async function build(targets) {
+/**
+ * Builds the targets; resolves to each output file (relative to `outRoot`, the repository by
+ * default) and the packages it loads at runtime.
+ */
+async function build(targets, outRoot = root) {
   const results = [];
   for (const target of targets) {
     const bundles = bundlesOf(target);
@@ -127,11 +131,17 @@ async function build(targets) {
         `unknown target ${target}; expected cli or one of ${Object.keys(services).join(', ')}`,
       );
     for (const [file, options] of bundles) {
-      const result = await esbuild.build({ ...common, ...options, outfile: path.join(root, file) });
+      const result = await esbuild.build({
+        ...common,
+        ...options,
+        outfile: path.join(outRoot, file),
+      });
       const external = new Set();
       for (const output of Object.values(result.metafile.outputs)) {
         for (const imported of output.imports) {
-          if (imported.external && !imported.path.startsWith('node:')) external.add(imported.path);
+          const builtin =
+            imported.path.startsWith('node:') || builtinModules.includes(imported.path);
+          if (imported.external && !builtin) external.add(imported.path);
         }
       }
       results.push({ file, external: [...external].sort() });
