@@ -1,7 +1,7 @@
 import { sleep } from '../runtime/backoff';
 
 export interface EventuallyOptions {
-  /** How long to keep trying (default 10 s). */
+  /** How long to keep trying (default 20 s: servers under a loaded run are slow). */
   timeoutMs?: number;
   /** The pause between tries (default 20 ms). */
   intervalMs?: number;
@@ -18,7 +18,7 @@ export async function eventually<T>(
   probe: () => T | false | Promise<T | false>,
   options: EventuallyOptions | number = {},
 ): Promise<T> {
-  const { timeoutMs = 10_000, intervalMs = 20 } =
+  const { timeoutMs = 20_000, intervalMs = 20 } =
     typeof options === 'number' ? { timeoutMs: options } : options;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;

@@ -3,14 +3,7 @@ import pg from 'pg';
 import { LeaderLock } from '../../src/coordination/leader-lock';
 import { type TestDatabase, createTestDatabase } from '../../src/testing/resources';
 import { TcpProxy } from '../../src/testing/tcp-proxy';
-
-async function until(predicate: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { eventually } from '@meetmatt/infra/testing';
 
 /** Counts the terms of leadership one lock goes through. */
 function leader(connectionString: string, key: string) {
@@ -39,7 +32,7 @@ describe('leader lock under database faults', () => {
     const key = `test:${randomUUID()}`;
     const a = leader(testDb.url, key);
     try {
-      await until(() => a.terms.length === 1, 5_000);
+      await eventually('a.terms.length === 1', () => a.terms.length === 1, 5_000);
       const admin = new pg.Client({ connectionString: testDb.url });
       await admin.connect();
       await admin.query(
@@ -48,7 +41,7 @@ describe('leader lock under database faults', () => {
         [`leader:${key}`.slice(0, 63)],
       );
       await admin.end();
-      await until(() => a.terms.length === 2, 5_000);
+      await eventually('a.terms.length === 2', () => a.terms.length === 2, 5_000);
       expect(a.terms[0]!.ended).toBeDefined();
       expect(a.lock.isLeader).toBe(true);
     } finally {
@@ -62,14 +55,18 @@ describe('leader lock under database faults', () => {
     const key = `test:${randomUUID()}`;
     const a = leader(proxy.url(testDb.url), key);
     try {
-      await until(() => a.terms.length === 1, 5_000);
+      await eventually('a.terms.length === 1', () => a.terms.length === 1, 5_000);
       proxy.freeze();
       const frozenAt = Date.now();
-      await until(() => a.terms[0]!.ended !== undefined, 5_000);
+      await eventually(
+        'a.terms[0]!.ended !== undefined',
+        () => a.terms[0]!.ended !== undefined,
+        5_000,
+      );
       expect(a.terms[0]!.ended! - frozenAt).toBeLessThan(3_000);
 
       proxy.thaw();
-      await until(() => a.terms.length === 2, 10_000);
+      await eventually('a.terms.length === 2', () => a.terms.length === 2, 10_000);
       expect(a.lock.isLeader).toBe(true);
     } finally {
       const stopped = Date.now();

@@ -7,15 +7,7 @@ import {
   migrateAll,
   type Database,
 } from '@meetmatt/infra';
-import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
-
-async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { type TestDatabase, createTestDatabase, eventually } from '@meetmatt/infra/testing';
 
 describe('leader lock', () => {
   let testDb: TestDatabase;
@@ -45,13 +37,16 @@ describe('leader lock', () => {
     const key = `test:${randomUUID()}`;
     const leading: string[] = [];
     const a = contender(key, leading, 'a');
-    await until(() => leading.length === 1);
+    await eventually('leading.length === 1', () => leading.length === 1);
     const b = contender(key, leading, 'b');
     await new Promise((r) => setTimeout(r, 300));
     expect(leading).toEqual(['a']);
     await a.lock.stop();
     await a.running;
-    await until(() => leading.length === 1 && leading[0] === 'b');
+    await eventually(
+      `leading.length === 1 && leading[0] === 'b'`,
+      () => leading.length === 1 && leading[0] === 'b',
+    );
     await b.lock.stop();
     await b.running;
     expect(leading).toEqual([]);
@@ -61,7 +56,7 @@ describe('leader lock', () => {
     const key = `test:${randomUUID()}`;
     const leading: string[] = [];
     const a = contender(key, leading, 'a');
-    await until(() => leading.length === 1);
+    await eventually('leading.length === 1', () => leading.length === 1);
     const b = contender(key, leading, 'b');
     const admin = new pg.Client({ connectionString: testDb.url });
     await admin.connect();
@@ -70,7 +65,11 @@ describe('leader lock', () => {
       [`leader:${key}`.slice(0, 63)],
     );
     await admin.end();
-    await until(() => leading.length === 1 && leading[0] === 'b', 10_000);
+    await eventually(
+      `leading.length === 1 && leading[0] === 'b'`,
+      () => leading.length === 1 && leading[0] === 'b',
+      10_000,
+    );
     // a comes back as a follower: b keeps leading
     await new Promise((r) => setTimeout(r, 300));
     expect(leading).toEqual(['b']);

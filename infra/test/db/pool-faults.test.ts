@@ -3,6 +3,7 @@ import { type Database, createDatabase } from '../../src/db/database';
 import { isUnavailableError } from '../../src/db/unavailable';
 import { type TestDatabase, createTestDatabase } from '../../src/testing/resources';
 import { TcpProxy } from '../../src/testing/tcp-proxy';
+import { eventually } from '@meetmatt/infra/testing';
 
 /** Terminates every connection to `url`'s database except the caller's own. */
 async function terminateBackends(url: string): Promise<number> {
@@ -16,18 +17,6 @@ async function terminateBackends(url: string): Promise<number> {
     return rowCount ?? 0;
   } finally {
     await admin.end();
-  }
-}
-
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
   }
 }
 
@@ -56,7 +45,7 @@ describe('request pool under database faults', () => {
     );
     const held = await pool.connect();
     await held.query('BEGIN');
-    await eventually(async () => {
+    await eventually('the pool to answer', async () => {
       const { rows } = await pool.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_stat_activity
           WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%' AND state = 'active'`,
@@ -73,7 +62,9 @@ describe('request pool under database faults', () => {
     expect(isUnavailableError(second)).toBe(true);
     held.release(second as Error);
 
-    const { rows } = await eventually(() => pool.query<{ ok: number }>('SELECT 1 AS ok'));
+    const { rows } = await eventually('the pool to answer', () =>
+      pool.query<{ ok: number }>('SELECT 1 AS ok'),
+    );
     expect(rows).toEqual([{ ok: 1 }]);
   });
 
@@ -119,7 +110,9 @@ describe('request pool under database faults', () => {
       expect(isUnavailableError(error)).toBe(true);
 
       proxy.thaw();
-      const { rows } = await eventually(() => pool.query<{ ok: number }>('SELECT 1 AS ok'));
+      const { rows } = await eventually('the pool to answer', () =>
+        pool.query<{ ok: number }>('SELECT 1 AS ok'),
+      );
       expect(rows).toEqual([{ ok: 1 }]);
     } finally {
       await database?.close(1_000);

@@ -8,6 +8,7 @@ import {
   WrongExpectedRevisionError,
   comparePositions,
 } from '@meetmatt/infra';
+import { eventually } from '@meetmatt/infra/testing';
 
 export interface ContractFixture {
   store: EventStore;
@@ -35,14 +36,6 @@ function event(
 
 function events(n: number, type = 'thing.happened'): NewEvent[] {
   return Array.from({ length: n }, (_, i) => event(type, { i }));
-}
-
-async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function collect(
@@ -351,13 +344,13 @@ export function describeEventStoreContract(
         await store.appendToStream(`${prefix}h`, events(20), { expectedRevision: 'no_stream' });
         const sub = collect(store, { commit: 0n, prepare: 0n }, prefix);
         try {
-          await until(() => sub.caughtUp());
+          await eventually('sub.caughtUp()', () => sub.caughtUp());
           expect(sub.received).toHaveLength(20);
           expect(sub.subscription.caughtUp).toBe(true);
           await store.appendToStream(`${prefix}h`, events(5, 'live.thing'), {
             expectedRevision: 19,
           });
-          await until(() => sub.received.length === 25);
+          await eventually('sub.received.length === 25', () => sub.received.length === 25);
           expect(sub.received.slice(20).every((e) => e.type === 'live.thing')).toBe(true);
           expect(sub.received.map((e) => e.revision)).toEqual(
             Array.from({ length: 25 }, (_, i) => i),
@@ -372,7 +365,7 @@ export function describeEventStoreContract(
         const all = await store.readAll({ filter: { streamPrefixes: [prefix] } });
         const sub = collect(store, all[5]!.position, prefix);
         try {
-          await until(() => sub.caughtUp());
+          await eventually('sub.caughtUp()', () => sub.caughtUp());
           expect(sub.received.map((e) => e.revision)).toEqual([6, 7, 8, 9]);
         } finally {
           await sub.subscription.stop();
@@ -383,11 +376,11 @@ export function describeEventStoreContract(
         await store.appendToStream(`${prefix}end`, events(3), { expectedRevision: 'no_stream' });
         const sub = collect(store, 'end', prefix);
         try {
-          await until(() => sub.caughtUp());
+          await eventually('sub.caughtUp()', () => sub.caughtUp());
           await store.appendToStream(`${prefix}end`, events(2, 'after.end'), {
             expectedRevision: 2,
           });
-          await until(() => sub.received.length === 2);
+          await eventually('sub.received.length === 2', () => sub.received.length === 2);
           expect(sub.received.map((e) => e.type)).toEqual(['after.end', 'after.end']);
         } finally {
           await sub.subscription.stop();
@@ -398,12 +391,12 @@ export function describeEventStoreContract(
         const writer = fixture.other ?? store;
         const sub = collect(store, 'end', prefix);
         try {
-          await until(() => sub.caughtUp());
+          await eventually('sub.caughtUp()', () => sub.caughtUp());
           const started = Date.now();
           await writer.appendToStream(`${prefix}remote`, events(1), {
             expectedRevision: 'no_stream',
           });
-          await until(() => sub.received.length === 1);
+          await eventually('sub.received.length === 1', () => sub.received.length === 1);
           expect(Date.now() - started).toBeLessThan(900);
         } finally {
           await sub.subscription.stop();
@@ -420,7 +413,10 @@ export function describeEventStoreContract(
         );
         const sub = collect(store, { commit: 0n, prepare: 0n }, prefix, { eventTypes: ['a.one'] });
         try {
-          await until(() => sub.caughtUp() && sub.checkpoints.length > 0);
+          await eventually(
+            'sub.caughtUp() && sub.checkpoints.length > 0',
+            () => sub.caughtUp() && sub.checkpoints.length > 0,
+          );
           expect(sub.received.map((e) => e.type)).toEqual(['a.one', 'a.one']);
           const all = await store.readAll({ filter: { streamPrefixes: [prefix] } });
           const lastCheckpoint = sub.checkpoints[sub.checkpoints.length - 1]!;
@@ -449,7 +445,7 @@ export function describeEventStoreContract(
         await store.appendToStream(`${prefix}lag`, events(4), { expectedRevision: 'no_stream' });
         const sub = collect(store, 'end', prefix);
         try {
-          await until(() => sub.caughtUp());
+          await eventually('sub.caughtUp()', () => sub.caughtUp());
           const lag = await sub.subscription.lag();
           expect(lag.caughtUp).toBe(true);
           expect(lag.head).toBeDefined();

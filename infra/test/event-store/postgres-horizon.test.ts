@@ -7,22 +7,13 @@ import {
   createDatabase,
   migrateAll,
 } from '@meetmatt/infra';
-import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
+import { type TestDatabase, createTestDatabase, eventually } from '@meetmatt/infra/testing';
 
 const event = () => ({
   type: 'horizon.tested',
   data: {},
   metadata: { correlationId: 'h', causationId: 'h', schemaVersion: 1 },
 });
-
-async function until(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
-}
 
 /** Which open transactions hold a reader of `$all` back: only this database's. */
 describe('PostgreSQL event store: the visibility horizon', () => {
@@ -65,7 +56,7 @@ describe('PostgreSQL event store: the visibility horizon', () => {
       await store.appendToStream(`horizon-${randomUUID()}`, [event()], {
         expectedRevision: 'no_stream',
       });
-      expect(await until(() => received.length === 1, 2_000)).toBe(true);
+      await eventually('received.length === 1', () => received.length === 1, 2_000);
     } finally {
       await subscription.stop();
       await other.query('ROLLBACK');
@@ -85,9 +76,11 @@ describe('PostgreSQL event store: the visibility horizon', () => {
         expectedRevision: 'no_stream',
       });
       // it might precede the open transaction's events in $all, so it waits
-      expect(await until(() => received.length > 0, 500)).toBe(false);
+      await expect(eventually('no event yet', () => received.length > 0, 500)).rejects.toThrow(
+        'timed out',
+      );
       await mine.query('ROLLBACK');
-      expect(await until(() => received.length === 1, 2_000)).toBe(true);
+      await eventually('received.length === 1', () => received.length === 1, 2_000);
     } finally {
       await subscription.stop();
       await mine.end();

@@ -7,21 +7,13 @@ import {
   createDatabase,
   migrateAll,
 } from '@meetmatt/infra';
-import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
+import { type TestDatabase, createTestDatabase, eventually } from '@meetmatt/infra/testing';
 
 const event = () => ({
   type: 'listen.tested',
   data: {},
   metadata: { correlationId: 'l', causationId: 'l', schemaVersion: 1 },
 });
-
-async function until(predicate: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function listeners(url: string): Promise<number[]> {
   const admin = new pg.Client({ connectionString: url });
@@ -113,7 +105,7 @@ describe('PostgreSQL event store: LISTEN under database faults', () => {
       await new Promise((r) => setTimeout(r, 1_500));
       const appendedAt = Date.now();
       await writerStore.appendToStream(stream, [event()], { expectedRevision: 'no_stream' });
-      await until(() => received.length === 1, 10_000);
+      await eventually('received.length === 1', () => received.length === 1, 10_000);
       expect(Date.now() - appendedAt).toBeLessThan(3_000);
     } finally {
       await subscription.stop();

@@ -10,8 +10,8 @@ import {
   effectCounts,
   inboxConsumer,
   type testEvents,
-  until,
 } from './fixtures';
+import { eventually } from '@meetmatt/infra/testing';
 
 /**
  * The broker itself (`rabbitmqctl stop_app` / `start_app`) goes away in the middle of a stream of
@@ -83,10 +83,10 @@ describe('a broker restart', () => {
   }
 
   async function restartWhen(started: () => Promise<boolean>): Promise<void> {
-    await until('the stream under way', started, 30_000);
+    await eventually('the stream under way', started, 30_000);
     brokerStopped = true;
     await rabbitmqctl('stop_app');
-    await until('the service to lose the broker', () => broker.state !== 'connected');
+    await eventually('the service to lose the broker', () => broker.state !== 'connected');
     await rabbitmqctl('start_app');
     brokerStopped = false;
     await rabbitmqctl('await_startup');
@@ -103,7 +103,7 @@ describe('a broker restart', () => {
           async () => (await effectCounts(world)).size - before >= EVENTS / 4,
         );
         const [whileDown] = await Promise.all([stream(EVENTS, ids, restarted), restarted]);
-        await until(
+        await eventually(
           `round ${round}: every event handled`,
           async () => (await effectCounts(world)).size - before >= ids.length,
           60_000,

@@ -1,5 +1,5 @@
 import { Relay } from '@meetmatt/infra';
-import { TcpProxy, testServers } from '@meetmatt/infra/testing';
+import { TcpProxy, testServers, eventually } from '@meetmatt/infra/testing';
 import {
   type MessagingWorld,
   TEST_EXCHANGE,
@@ -9,7 +9,6 @@ import {
   createWorld,
   effectCounts,
   inboxConsumer,
-  until,
 } from './fixtures';
 
 const EVENTS = 300;
@@ -51,13 +50,13 @@ describe('a cut connection', () => {
       for (let i = 0; i < EVENTS; i++) {
         if (i === EVENTS / 3) {
           proxy.cut();
-          await until('the service to notice', () => broker.state !== 'connected');
+          await eventually('the service to notice', () => broker.state !== 'connected');
           expect(consumer.consuming).toBe(false);
         }
         if (i === (2 * EVENTS) / 3) proxy.restore();
         ids.push(await appendOrder(world.store));
       }
-      await until(
+      await eventually(
         'every event handled',
         async () => (await effectCounts(world)).size === EVENTS,
         30_000,

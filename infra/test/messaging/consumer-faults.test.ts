@@ -11,8 +11,8 @@ import {
   inboxConsumer,
   publishRaw,
   type testEvents,
-  until,
 } from './fixtures';
+import { eventually } from '@meetmatt/infra/testing';
 
 describe('consumers under stuck handlers and shutdown', () => {
   let world: MessagingWorld;
@@ -52,7 +52,7 @@ describe('consumers under stuck handlers and shutdown', () => {
     const publishedAt = Date.now();
     await publishRaw(world, [{ body: event }]);
 
-    await until(
+    await eventually(
       'the retried attempt to succeed',
       async () => (await effectCounts(world)).get(event.id as string) === 1,
       5_000,
@@ -77,7 +77,7 @@ describe('consumers under stuck handlers and shutdown', () => {
       world,
       events.map((body) => ({ body })),
     );
-    await until('the handlers to start', () => first.handling === 3, 5_000);
+    await eventually('the handlers to start', () => first.handling === 3, 5_000);
 
     const stopping = Date.now();
     await first.stop();
@@ -87,7 +87,7 @@ describe('consumers under stuck handlers and shutdown', () => {
     consumers.push(second);
     second.start();
     await second.whenConsuming();
-    await until(
+    await eventually(
       'every message to be handled by the next consumer',
       async () => {
         const counts = await effectCounts(world);

@@ -25,8 +25,8 @@ import {
   inboxConsumer,
   publishRaw,
   testEvents,
-  until,
 } from './fixtures';
+import { eventually } from '@meetmatt/infra/testing';
 
 const run = promisify(execFile);
 
@@ -123,7 +123,7 @@ describe('consumers', () => {
       { body: valid[2]! },
     ]);
 
-    await until('the valid messages handled', async () => {
+    await eventually('the valid messages handled', async () => {
       const effects = await effectCounts(world);
       return valid.every((v) => effects.has(v.id as string));
     });
@@ -131,7 +131,7 @@ describe('consumers', () => {
     for (const v of valid) expect(effects.get(v.id as string)).toBe(1);
     expect(seen.sort()).toEqual(valid.map((v) => v.id as string).sort());
 
-    await until(
+    await eventually(
       'the poison parked',
       async () => (await depth(world, parkingQueueName(queue))) === 4,
     );
@@ -168,7 +168,7 @@ describe('consumers', () => {
     const event = cloudEvent();
     await publishRaw(world, [{ body: event }]);
 
-    await until(
+    await eventually(
       'the third attempt to succeed',
       async () => (await effectCounts(world)).get(event.id as string) === 1,
     );
@@ -198,7 +198,7 @@ describe('consumers', () => {
     });
     await publishRaw(world, [{ body: event, routingKey: 'order.shipped' }]);
 
-    await until(
+    await eventually(
       'the message parked',
       async () => (await depth(world, parkingQueueName(queue))) === 1,
     );
@@ -229,7 +229,7 @@ describe('consumers', () => {
       }),
     );
     await publishRaw(world, [{ body: cloudEvent() }]);
-    await until(
+    await eventually(
       'the message parked',
       async () => (await depth(world, parkingQueueName(queue))) === 1,
     );
@@ -244,7 +244,7 @@ describe('consumers', () => {
     await started(inboxConsumer(world, broker, queue));
     const event = cloudEvent();
     await publishRaw(world, [{ body: event }, { body: event }]);
-    await until('both deliveries consumed', async () => {
+    await eventually('both deliveries consumed', async () => {
       const handled = await counterValue(world.metrics, 'bus_consumed_total', { queue });
       return handled === 2;
     });
@@ -278,7 +278,7 @@ describe('consumers', () => {
       data: { orderId: 'o-1' },
     });
     await publishRaw(world, [{ body: event, routingKey: 'order.shipped' }]);
-    await until('the event handled', () => received.length === 1);
+    await eventually('the event handled', () => received.length === 1);
     const [{ event: got, correlationId, causationId }] = received as [(typeof received)[number]];
     expect(got.type).toBe('order.shipped');
     expect(got.data).toEqual({ orderId: 'o-1', carrier: 'unknown' });
@@ -321,7 +321,7 @@ describe('consumers', () => {
       { body: cloudEvent({ data: { orderId, amount: 3 } }) },
       { body: cloudEvent({ data: { orderId, amount: 3 } }) },
     ]);
-    await until(
+    await eventually(
       'both consumed',
       async () => (await counterValue(world.metrics, 'bus_consumed_total', { queue })) === 2,
     );
@@ -342,13 +342,13 @@ describe('consumers', () => {
     const channel = await model.createChannel();
     await channel.deleteQueue(queue);
     await channel.close();
-    await until('the consumer back', () => {
+    await eventually('the consumer back', () => {
       const opens = (consumer as unknown as { channel: { opens: number } }).channel.opens;
       return opens > opensBefore && consumer.consuming;
     });
     const event = cloudEvent();
     await publishRaw(world, [{ body: event }]);
-    await until(
+    await eventually(
       'the event handled',
       async () => (await effectCounts(world)).get(event.id as string) === 1,
     );

@@ -47,20 +47,6 @@ export const catalog = new EventCatalog(testEvents);
 export const TEST_EXCHANGE = 'shop.events';
 export const TEST_SOURCE = 'shop-service';
 
-/** Waits for a condition, polling, and fails with `what` when the deadline passes. */
-export async function until(
-  what: string,
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 export function quietLogger(): Logger {
   return createLogger({ service: 'test', level: process.env.LOG_LEVEL ?? 'silent' });
 }

@@ -11,8 +11,8 @@ import {
   createWorld,
   effectCounts,
   inboxConsumer,
-  until,
 } from './fixtures';
+import { eventually } from '@meetmatt/infra/testing';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 
@@ -72,13 +72,16 @@ describe('a relay killed between publish and checkpoint', () => {
 
     const relayProcess = startChild();
     child = relayProcess.child;
-    await until(
+    await eventually(
       'the child relay to reach its checkpoint',
       () => relayProcess.lines.some((l) => l.startsWith('saving ')),
       30_000,
     );
     // The broker confirmed the batch (the save comes only after the confirms): the consumer gets it.
-    await until('the first copies handled', async () => (await effectCounts(world)).size === 40);
+    await eventually(
+      'the first copies handled',
+      async () => (await effectCounts(world)).size === 40,
+    );
     child.kill('SIGKILL');
     expect(await relayProcess.exited).toBe('SIGKILL');
     const announced = relayProcess.lines.find((l) => l.startsWith('saving '))!.split(' ')[2]!;
@@ -98,7 +101,7 @@ describe('a relay killed between publish and checkpoint', () => {
     });
     successor.start();
     try {
-      await until(
+      await eventually(
         'the duplicates absorbed',
         async () =>
           (await counterValue(world.metrics, 'bus_consumed_total', {
@@ -112,7 +115,7 @@ describe('a relay killed between publish and checkpoint', () => {
         await counterValue(world.metrics, 'bus_consumed_total', { queue, outcome: 'handled' }),
       ).toBe(40);
       expect(successor.status().relayed).toBe(40);
-      await until('the successor checkpointed', async () => {
+      await eventually('the successor checkpointed', async () => {
         const saved = await world.checkpoints.load('relay');
         return !!saved && comparePositions(saved, parsePosition(announced)) === 0;
       });

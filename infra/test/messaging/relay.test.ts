@@ -11,7 +11,7 @@ import {
   republishEvents,
   runReadiness,
 } from '@meetmatt/infra';
-import { TcpProxy, testServers } from '@meetmatt/infra/testing';
+import { TcpProxy, testServers, eventually } from '@meetmatt/infra/testing';
 import {
   type MessagingWorld,
   TEST_EXCHANGE,
@@ -23,7 +23,6 @@ import {
   createWorld,
   depth,
   drain,
-  until,
 } from './fixtures';
 
 describe('the relay', () => {
@@ -77,7 +76,7 @@ describe('the relay', () => {
   }
 
   async function caughtUp(subject: Relay): Promise<void> {
-    await until('the relay at the head of the store', async () => {
+    await eventually('the relay at the head of the store', async () => {
       const head = await world.store.headPosition();
       const position = subject.status().position;
       return !!head && !!position && comparePositions(position, head) >= 0;
@@ -209,7 +208,7 @@ describe('the relay', () => {
       proxy.cut();
       const during = await appendOrders(world.store, 5);
       const readiness = relayReadiness(subject, 4);
-      await until(
+      await eventually(
         'readiness to report the lag',
         async () => !(await runReadiness([readiness])).ready,
       );
@@ -233,7 +232,7 @@ describe('the relay', () => {
     const b = relay();
     a.start();
     b.start();
-    await until('a leader', () => a.isLeader || b.isLeader);
+    await eventually('a leader', () => a.isLeader || b.isLeader);
     const [leader, follower] = a.isLeader ? [a, b] : [b, a];
     const first = await appendOrders(world.store, 5);
     await caughtUp(leader);
@@ -242,7 +241,7 @@ describe('the relay', () => {
 
     await leader.stop();
     const second = await appendOrders(world.store, 5);
-    await until('the follower leading', () => follower.isLeader);
+    await eventually('the follower leading', () => follower.isLeader);
     await caughtUp(follower);
     const ids = (await drain(world, queue)).map((m) => m.properties.messageId as string);
     expect(new Set(ids)).toEqual(new Set([...first, ...second]));

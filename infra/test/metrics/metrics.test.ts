@@ -26,8 +26,8 @@ import {
   createWorld,
   inboxConsumer,
   quietLogger,
-  until,
 } from '../messaging/fixtures';
+import { eventually } from '@meetmatt/infra/testing';
 
 function bare(): Metrics {
   return new Metrics('test', { defaultMetrics: false });
@@ -268,14 +268,14 @@ describe('metrics against PostgreSQL', () => {
       };
       // The gauges read the queue at most once a second: polling sees the next read.
       let stuck = await backlog();
-      await until('two messages waiting behind the stuck one', async () => {
+      await eventually('two messages waiting behind the stuck one', async () => {
         stuck = await backlog();
         return taken === 1 && stuck.messages === 2;
       });
       expect(stuck.seconds).toBeGreaterThan(0);
       expect(stuck.seconds).toBeLessThan(60);
       release();
-      await until('the queue drained', async () => {
+      await eventually('the queue drained', async () => {
         const now = await backlog();
         return taken === 3 && now.messages === 0 && now.seconds === 0;
       });
@@ -311,7 +311,7 @@ describe('metrics against PostgreSQL', () => {
     try {
       await appendOrder(world.store);
       relay.start();
-      await until('the message parked and counted', async () => {
+      await eventually('the message parked and counted', async () => {
         const text = await metrics.text();
         return sample(text, 'consumer_parked_messages', { queue }) === 1;
       });

@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { comparePositions, parsePosition } from '@meetmatt/infra';
 import { accountHistory, accountsProjection, foldAccounts, readAccounts } from './support/accounts';
-import { type Harness, createHarness, until } from './support/harness';
+import { type Harness, createHarness } from './support/harness';
+import { eventually } from '@meetmatt/infra/testing';
 
 const CHILD = path.join(__dirname, 'support', 'crash-child.ts');
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -32,12 +33,12 @@ function startChild(url: string, batchSize: number, pauseMs: number) {
     child,
     exited,
     async line(expected: string): Promise<void> {
-      await until(
+      await eventually(
+        `the child printed "${expected}"`,
         () => {
           if (child.exitCode !== null) throw new Error(`child exited early: ${stderr}`);
           return lines.includes(expected);
         },
-        `the child printed "${expected}"`,
         20_000,
       );
     },
@@ -77,9 +78,9 @@ describe('projection runner killed mid-batch', () => {
       // The projection's batch transaction is open (the child waits inside it) as it dies.
       expect(await childSessions('idle in transaction')).toBe(1);
       expect(await kill(child, exited)).toBe('SIGKILL');
-      await until(
-        async () => (await childSessions('any')) === 0,
+      await eventually(
         'the server noticed the child died',
+        async () => (await childSessions('any')) === 0,
       );
 
       const checkpoint = parsePosition((await h.checkpoint('accounts'))!);
@@ -96,9 +97,9 @@ describe('projection runner killed mid-batch', () => {
     const runner = h.runner(accountsProjection());
     await runner.start();
     const events = await h.allEvents();
-    await until(
-      async () => (await runner.passed(events.at(-1)!.position, Date.now())) === 'passed',
+    await eventually(
       'a new runner caught up',
+      async () => (await runner.passed(events.at(-1)!.position, Date.now())) === 'passed',
     );
     expect(await readAccounts(h.db)).toEqual(foldAccounts(events));
     const { rows } = await h.database.pool.query('SELECT events_processed FROM projection_status');

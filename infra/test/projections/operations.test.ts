@@ -7,8 +7,9 @@ import {
   positionBefore,
 } from '@meetmatt/infra';
 import { accountHistory, accountsProjection, foldAccounts, readAccounts } from './support/accounts';
-import { type Harness, createHarness, until } from './support/harness';
+import { type Harness, createHarness } from './support/harness';
 import { foldOwners, ownersProjection, readOwners, renamed } from './support/others';
+import { eventually } from '@meetmatt/infra/testing';
 
 describe('projection operations', () => {
   let h: Harness;
@@ -32,9 +33,9 @@ describe('projection operations', () => {
     const events = await h.allEvents();
     expect(await readAccounts(h.db)).toEqual(foldAccounts(events));
     // The checkpoint passes the last event a moment before the runner reports itself live.
-    await until(
-      async () => (await set.status())[0]?.state === 'running',
+    await eventually(
       'accounts runs again',
+      async () => (await set.status())[0]?.state === 'running',
       5_000,
     );
     const [status] = await set.status();
@@ -75,13 +76,13 @@ describe('projection operations', () => {
       `SELECT ceil(extract(epoch FROM clock_timestamp()) * 1000)::bigint::text AS ms`,
     );
     const time = new Date(Number(rows[0]!.ms));
-    await until(async () => {
+    await eventually('the clock passed the replay time', async () => {
       const now = await h.database.pool.query<{ passed: boolean }>(
         'SELECT clock_timestamp() > $1 AS passed',
         [time],
       );
       return now.rows[0]!.passed;
-    }, 'the clock passed the replay time');
+    });
     await h.appendMany(Array.from({ length: 2 }, () => accountHistory()));
     const events = await h.allEvents();
 
@@ -105,7 +106,10 @@ describe('projection operations', () => {
     expect((await set.waitFor(first, 5_000)).ok).toBe(true);
 
     await set.pause('accounts');
-    await until(async () => (await set.waitFor(first, 0)).pending.length === 1, 'accounts paused');
+    await eventually(
+      'accounts paused',
+      async () => (await set.waitFor(first, 0)).pending.length === 1,
+    );
     const behind = await h.appendMany(Array.from({ length: 3 }, () => accountHistory()));
     expect(await set.waitFor(behind, 5_000)).toEqual({
       ok: false,
@@ -132,7 +136,7 @@ describe('projection operations', () => {
     await set.resume('accounts');
     expect((await set.waitFor(behind, 5_000)).ok).toBe(true);
     expect(await readAccounts(h.db)).toEqual(foldAccounts(await h.allEvents()));
-    await until(async () => (await set.status())[0]!.state === 'running', 'running again');
+    await eventually('running again', async () => (await set.status())[0]!.state === 'running');
     await expect(set.skip('accounts', randomUUID())).rejects.toThrow(ProjectionStateError);
     const lagging = await listProjections({ db: h.db, store: h.store });
     expect(lagging.map((s) => s.lag?.events)).toEqual([0, 0]);

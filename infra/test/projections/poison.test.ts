@@ -13,8 +13,9 @@ import {
   foldAccounts,
   readAccounts,
 } from './support/accounts';
-import { type Harness, createHarness, until } from './support/harness';
+import { type Harness, createHarness } from './support/harness';
 import { countEvents, eventCountsProjection, readEventCounts } from './support/others';
+import { eventually } from '@meetmatt/infra/testing';
 
 describe('poison events', () => {
   let h: Harness;
@@ -77,7 +78,7 @@ describe('poison events', () => {
     await set.skip('accounts', poisonId);
     expect(await set.waitFor(head, 5_000)).toEqual({ ok: true, pending: [] });
     expect(await readAccounts(h.db)).toEqual(foldAccounts(events.filter((e) => e.id !== poisonId)));
-    await until(async () => (await readiness.check())?.ok === true, 'ready again');
+    await eventually('ready again', async () => (await readiness.check())?.ok === true);
   });
 
   test('when an event fails its schema in the catalog, then it is the poison, not its batch', async () => {
@@ -111,9 +112,9 @@ describe('poison events', () => {
     ]);
     const runner = h.runner(accountsProjection(), { catalog });
     await runner.start();
-    await until(
-      async () => (await listProjections({ db: h.db }))[0]?.state === 'failed',
+    await eventually(
       'the projection stopped',
+      async () => (await listProjections({ db: h.db }))[0]?.state === 'failed',
     );
     const [status] = await listProjections({ db: h.db });
     expect(status?.failedEventId).toBe(badId);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { accountEvent, accountHistory, accountsProjection, readAccounts } from './support/accounts';
-import { type Harness, createHarness, gate, until } from './support/harness';
+import { type Harness, createHarness, gate } from './support/harness';
 import { ownersProjection, readOwners, renamed, unrelatedEvent } from './support/others';
+import { eventually } from '@meetmatt/infra/testing';
 
 describe('read-your-writes', () => {
   let h: Harness;
@@ -40,7 +41,7 @@ describe('read-your-writes', () => {
       checkpointIntervalMs: 60_000,
     });
     await leader.start();
-    await until(() => leader.runners.every((r) => r.isActive), 'the first instance leads');
+    await eventually('the first instance leads', () => leader.runners.every((r) => r.isActive));
     const follower = h.projections([accountsProjection(), ownersProjection()]);
     await follower.start();
     expect(follower.runners.some((r) => r.isLeader)).toBe(false);

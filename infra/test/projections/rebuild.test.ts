@@ -9,7 +9,8 @@ import {
   waitForProjections,
 } from '@meetmatt/infra';
 import { accountHistory, accountsProjection, foldAccounts, readAccounts } from './support/accounts';
-import { type Harness, createHarness, gate, until } from './support/harness';
+import { type Harness, createHarness, gate } from './support/harness';
+import { eventually } from '@meetmatt/infra/testing';
 
 interface Observed {
   reads: number;
@@ -68,7 +69,10 @@ describe('projection rebuild', () => {
     const live = h.runner(accountsProjection({ version: 1 }));
     await live.start();
     const head = await h.store.headPosition();
-    await until(async () => (await live.passed(head!, Date.now())) === 'passed', 'v1 caught up');
+    await eventually(
+      'v1 caught up',
+      async () => (await live.passed(head!, Date.now())) === 'passed',
+    );
 
     const readers = createDatabase({ url: h.testDb.url, max: 4 });
     let stopReading = false;
@@ -103,9 +107,8 @@ describe('projection rebuild', () => {
     });
     expect(result).toMatchObject({ projection: 'accounts', version: 2, resumed: false });
     // Keep reading until every reader has met the new tables.
-    await until(
-      () => observed.every((o) => o.tables.size === 2),
-      'every reader read the new tables',
+    await eventually('every reader read the new tables', () =>
+      observed.every((o) => o.tables.size === 2),
     );
     await stopLoad();
     stopLoad = async () => undefined;
@@ -127,17 +130,17 @@ describe('projection rebuild', () => {
     expect(progress.at(-1)!.eventsPerSecond).toBeGreaterThan(0);
 
     // The old code stands aside once the tables are newer than it; the new code carries on.
-    await until(
-      async () => (await live.passed(head!, Date.now())) === 'newer-version',
+    await eventually(
       'v1 stood aside',
+      async () => (await live.passed(head!, Date.now())) === 'newer-version',
     );
     await live.stop();
     const next = h.runner(accountsProjection({ version: 2 }));
     await next.start();
     const events = await h.allEvents();
-    await until(
-      async () => (await next.passed(events.at(-1)!.position, Date.now())) === 'passed',
+    await eventually(
       'v2 caught up',
+      async () => (await next.passed(events.at(-1)!.position, Date.now())) === 'passed',
     );
     expect(await readAccounts(h.db, 2)).toEqual(foldAccounts(events, 2));
     const [status] = await listProjections({ db: h.db, store: h.store });
@@ -158,7 +161,7 @@ describe('projection rebuild', () => {
     const v1 = h.runner(accountsProjection({ version: 1 }));
     await v1.start();
     const head = await h.store.headPosition();
-    await until(async () => (await v1.passed(head!, Date.now())) === 'passed', 'v1 caught up');
+    await eventually('v1 caught up', async () => (await v1.passed(head!, Date.now())) === 'passed');
     await v1.stop();
 
     const progress: RebuildProgress[] = [];
@@ -167,9 +170,9 @@ describe('projection rebuild', () => {
     });
     await v2.start();
     const last = await h.appendMany(Array.from({ length: 5 }, () => accountHistory()));
-    await until(
-      async () => (await v2.passed(last, Date.now())) === 'passed',
+    await eventually(
       'v2 rebuilt and caught up',
+      async () => (await v2.passed(last, Date.now())) === 'passed',
     );
 
     expect(progress.at(-1)).toMatchObject({ phase: 'done', version: 2 });
@@ -222,9 +225,9 @@ describe('projection rebuild', () => {
     const live = h.runner(accountsProjection());
     await live.start();
     const events = await h.allEvents();
-    await until(
-      async () => (await live.passed(events.at(-1)!.position, Date.now())) === 'passed',
+    await eventually(
       'live caught up',
+      async () => (await live.passed(events.at(-1)!.position, Date.now())) === 'passed',
     );
     const controller = new AbortController();
     await expect(

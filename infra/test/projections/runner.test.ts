@@ -7,9 +7,9 @@ import {
   createDatabase,
   formatPosition,
 } from '@meetmatt/infra';
-import { TcpProxy, captureLogger } from '@meetmatt/infra/testing';
+import { TcpProxy, captureLogger, eventually } from '@meetmatt/infra/testing';
 import { accountHistory, accountsProjection, foldAccounts, readAccounts } from './support/accounts';
-import { type Harness, createHarness, gate, until } from './support/harness';
+import { type Harness, createHarness, gate } from './support/harness';
 
 describe('projection runner', () => {
   let h: Harness;
@@ -26,9 +26,9 @@ describe('projection runner', () => {
     await runner.start();
     const last = await h.appendMany(Array.from({ length: 10 }, () => accountHistory()));
 
-    await until(
-      async () => (await runner.passed(last, Date.now())) === 'passed',
+    await eventually(
       'the runner passed the head',
+      async () => (await runner.passed(last, Date.now())) === 'passed',
     );
 
     const events = await h.allEvents();
@@ -80,9 +80,9 @@ describe('projection runner', () => {
       expect(await readAccounts(h.db)).toEqual(before);
       proxy.restore();
       const events = await h.allEvents();
-      await until(
-        async () => (await h.checkpoint('accounts')) === formatPosition(events.at(-1)!.position),
+      await eventually(
         'the runner caught up after the cut',
+        async () => (await h.checkpoint('accounts')) === formatPosition(events.at(-1)!.position),
       );
       expect(await readAccounts(h.db)).toEqual(foldAccounts(events));
     } finally {
@@ -98,22 +98,22 @@ describe('projection runner', () => {
     const a = h.runner(accountsProjection({ onApply: (e) => (appliedBy.a += e.length) }));
     const b = h.runner(accountsProjection({ onApply: (e) => (appliedBy.b += e.length) }));
     await a.start();
-    await until(() => a.isActive, 'a leads');
+    await eventually('a leads', () => a.isActive);
     await b.start();
     let last = await h.appendMany(Array.from({ length: 20 }, () => accountHistory()));
-    await until(
-      async () => (await a.passed(last, Date.now())) === 'passed',
+    await eventually(
       'a applied everything',
+      async () => (await a.passed(last, Date.now())) === 'passed',
     );
     expect(b.isLeader).toBe(false);
     expect(appliedBy).toEqual({ a: 100, b: 0 });
 
     await a.stop();
-    await until(() => b.isActive, 'b took over');
+    await eventually('b took over', () => b.isActive);
     last = await h.appendMany(Array.from({ length: 4 }, () => accountHistory()));
-    await until(
-      async () => (await b.passed(last, Date.now())) === 'passed',
+    await eventually(
       'b applied the new events',
+      async () => (await b.passed(last, Date.now())) === 'passed',
     );
 
     expect(appliedBy).toEqual({ a: 100, b: 20 });
@@ -155,17 +155,20 @@ describe('projection runner', () => {
        WHERE application_name = 'leader:projection:accounts' AND datname = current_database()`,
     );
     await admin.end();
-    await until(() => b.isActive, 'b leads');
+    await eventually('b leads', () => b.isActive);
     // b reads the same events from the same checkpoint and queues on the status row a locked.
-    await until(async () => {
+    await eventually('b queued behind the batch a holds open', async () => {
       const { rows } = await h.database.pool.query(
         `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
       );
       return rows.length > 0;
-    }, 'b queued behind the batch a holds open');
+    });
     held.open();
 
-    await until(async () => (await b.passed(last, Date.now())) === 'passed', 'b passed the head');
+    await eventually(
+      'b passed the head',
+      async () => (await b.passed(last, Date.now())) === 'passed',
+    );
     const events = await h.allEvents();
     expect(await readAccounts(h.db)).toEqual(foldAccounts(events));
     const { rows } = await h.database.pool.query('SELECT events_processed FROM projection_status');
@@ -191,9 +194,9 @@ describe('projection runner', () => {
         metadata: { correlationId: 'c', causationId: 'c', schemaVersion: 1 },
       },
     ]);
-    await until(
-      async () => (await h.checkpoint('accounts')) === formatPosition(other),
+    await eventually(
       'the checkpoint passed the other event',
+      async () => (await h.checkpoint('accounts')) === formatPosition(other),
     );
     const { rows } = await h.database.pool.query('SELECT events_processed FROM projection_status');
     expect(rows[0].events_processed).toBe(1);

@@ -6,7 +6,7 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-node';
 import { type ConsumedEvent, type Consumer, Relay } from '@meetmatt/infra';
-import { captureLogger } from '@meetmatt/infra/testing';
+import { captureLogger, eventually } from '@meetmatt/infra/testing';
 import { activeTraceFields, inSpan, traceIdOf } from '@meetmatt/infra/tracing';
 import { setTracingEnabled } from '../../src/tracing/propagation';
 import {
@@ -17,7 +17,6 @@ import {
   createWorld,
   inboxConsumer,
   type testEvents,
-  until,
 } from '../messaging/fixtures';
 
 /**
@@ -95,7 +94,7 @@ describe('trace context across the event store and the bus', () => {
     const [stored] = await world.store.readStream(`order-${order.data.orderId}`);
     expect(stored?.metadata.traceparent).toBe(request.metadata.traceparent);
 
-    await until('the handler', () =>
+    await eventually('the handler', () =>
       handled.some((h) => h.event.subject === `order-${order.data.orderId}`),
     );
     const { event, activeTraceId } = handled.find(
@@ -103,7 +102,7 @@ describe('trace context across the event store and the bus', () => {
     )!;
     expect(event.traceparent).toBe(request.metadata.traceparent);
     expect(activeTraceId).toBe(request.span.traceId);
-    await until('the consumer span', () =>
+    await eventually('the consumer span', () =>
       exporter.getFinishedSpans().some((s) => s.name === 'process order.placed'),
     );
     const processed = exporter.getFinishedSpans().find((s) => s.name === 'process order.placed')!;

@@ -17,7 +17,7 @@ import {
   createDatabase,
   migrateAll,
 } from '@meetmatt/infra';
-import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
+import { type TestDatabase, createTestDatabase, eventually } from '@meetmatt/infra/testing';
 
 /** A fresh database with infra's tables, its event store, and what projections need. */
 export interface Harness {
@@ -94,10 +94,10 @@ export async function createHarness(prefix = 'proj'): Promise<Harness> {
       return last;
     },
     async allEvents() {
-      await until(async () => {
+      await eventually('every appended event is visible', async () => {
         const head = await store.headPosition();
         return !!head && comparePositions(head, lastAppended) >= 0;
-      }, 'every appended event is visible');
+      });
       const events: RecordedEvent[] = [];
       for (;;) {
         const page = await store.readAll({
@@ -125,19 +125,6 @@ export async function createHarness(prefix = 'proj'): Promise<Harness> {
     },
   };
   return harness;
-}
-
-/** Waits for a condition the code under test brings about; fails with `what` if it never does. */
-export async function until(
-  predicate: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 const openGates = new Set<() => void>();
