@@ -28,6 +28,20 @@ function html(text: string): string {
   return text.replace(/[&<>"']/g, (c) => escapes[c]!);
 }
 
+/** The seller's address, one line per line of INVOICE_SELLER_ADDRESS. */
+function addressLines(address: string): string[] {
+  return address
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
+}
+
+/** The seller's name, address lines and tax ID, as printed at the top of the invoice. */
+function sellerLines(invoice: Invoice): string[] {
+  const { name, address, taxId } = invoice.seller;
+  return [name, ...addressLines(address), ...(taxId ? [`Tax ID: ${taxId}`] : [])];
+}
+
 /** A printable page: every value escaped, styles inline, nothing loaded from elsewhere. */
 export function invoiceHtml(invoice: Invoice): string {
   const rows: [string, string][] = [
@@ -54,7 +68,7 @@ export function invoiceHtml(invoice: Invoice): string {
 </head>
 <body>
 <h1>Invoice ${html(invoice.number)}</h1>
-<p class="seller">${html(invoice.seller.name)}<br>${html(invoice.seller.address)}</p>
+<p class="seller">${sellerLines(invoice).map(html).join('<br>')}</p>
 <table>
 ${rows.map(([k, v]) => `  <tr><th>${html(k)}</th><td>${html(v)}</td></tr>`).join('\n')}
 </table>
@@ -69,15 +83,16 @@ ${rows.map(([k, v]) => `  <tr><th>${html(k)}</th><td>${html(v)}</td></tr>`).join
 `;
 }
 
-/** The same invoice on one A4 page. */
-export function invoicePdf(invoice: Invoice): Buffer {
+/** The same invoice on one A4 page, in any script (see pdf.ts). */
+export function invoicePdf(invoice: Invoice): Promise<Buffer> {
   const left = 56;
   const right = 539;
+  const seller = sellerLines(invoice);
   const texts: PdfText[] = [
     { text: `Invoice ${invoice.number}`, x: left, y: 770, size: 20, bold: true },
-    { text: invoice.seller.name, x: left, y: 745, size: 10 },
-    { text: invoice.seller.address, x: left, y: 731, size: 10 },
+    ...seller.map((text, i) => ({ text, x: left, y: 745 - i * 13, size: 10 })),
   ];
+  const top = Math.min(690, 745 - seller.length * 13 - 16);
   const facts: [string, string][] = [
     ['Invoice number', invoice.number],
     ['Date', day(invoice.issuedAt)],
@@ -85,22 +100,22 @@ export function invoicePdf(invoice: Invoice): Buffer {
     ['Customer', invoice.userId],
   ];
   facts.forEach(([label, value], i) => {
-    const y = 690 - i * 16;
+    const y = top - i * 16;
     texts.push({ text: label, x: left, y, bold: true }, { text: value, x: left + 110, y });
   });
+  const table = top - facts.length * 16 - 26;
   const amount = money(invoice.amount, invoice.currency);
-  const amountX = right - amount.length * 5.6;
   texts.push(
-    { text: 'Description', x: left, y: 600, bold: true },
-    { text: 'Amount', x: right - 40, y: 600, bold: true },
-    { text: invoice.description.slice(0, 80), x: left, y: 580 },
-    { text: amount, x: amountX, y: 580 },
-    { text: 'Total', x: left, y: 550, bold: true },
-    { text: amount, x: amountX, y: 550, bold: true },
+    { text: 'Description', x: left, y: table, bold: true },
+    { text: 'Amount', x: right, y: table, bold: true, alignRight: true },
+    { text: invoice.description.slice(0, 80), x: left, y: table - 20 },
+    { text: amount, x: right, y: table - 20, alignRight: true },
+    { text: 'Total', x: left, y: table - 50, bold: true },
+    { text: amount, x: right, y: table - 50, bold: true, alignRight: true },
     {
       text: `Paid in crypto through NOWPayments: ${crypto(invoice.paidWith.amount, invoice.paidWith.currency)}`,
       x: left,
-      y: 510,
+      y: table - 90,
       size: 9,
     },
   );
@@ -108,8 +123,8 @@ export function invoicePdf(invoice: Invoice): Buffer {
     title: `Invoice ${invoice.number}`,
     texts,
     rules: [
-      { x1: left, y1: 594, x2: right, y2: 594 },
-      { x1: left, y1: 566, x2: right, y2: 566 },
+      { x1: left, y1: table - 6, x2: right, y2: table - 6 },
+      { x1: left, y1: table - 34, x2: right, y2: table - 34 },
     ],
   });
 }

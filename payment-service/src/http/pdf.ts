@@ -1,8 +1,15 @@
 /**
- * A minimal PDF 1.4 writer, enough for a one-page invoice: text lines in the standard Helvetica
- * fonts (no embedding), a few rules, one uncompressed content stream, and an exact
- * cross-reference table. No dependency; the text stays searchable (a test looks for the number).
+ * One-page PDFs (the invoice, the credit note) in any script: pdfkit lays out text lines and a few
+ * rules in Noto Sans JP, which covers Latin, Cyrillic, Greek and CJK, embedded as a subset of the
+ * glyphs used (about ten kilobytes a page, not the font's 5 MB), with a ToUnicode map so the text stays
+ * searchable and extractable.
+ *
+ * The fonts come from the npm package `@expo-google-fonts/noto-sans-jp`, resolved from
+ * node_modules at run time (not from src/): `npm ci` brings them, and the production image's
+ * node_modules carries them next to the esbuild bundle.
  */
+import { type Font, openSync } from 'fontkit';
+import PDFDocument from 'pdfkit';
 
 export interface PdfText {
   text: string;
@@ -12,6 +19,8 @@ export interface PdfText {
   y: number;
   size?: number;
   bold?: boolean;
+  /** Ends at `x` instead of starting there (amounts in a column). */
+  alignRight?: boolean;
 }
 
 export interface PdfRule {
@@ -29,73 +38,63 @@ export interface PdfPage {
 
 const A4 = { width: 595, height: 842 };
 
-/** Characters WinAnsiEncoding has outside Latin-1's positions. */
-const WIN_ANSI: Record<string, number> = {
-  '€': 0x80,
-  '‚': 0x82,
-  '„': 0x84,
-  '…': 0x85,
-  '‘': 0x91,
-  '’': 0x92,
-  '“': 0x93,
-  '”': 0x94,
-  '•': 0x95,
-  '–': 0x96,
-  '—': 0x97,
-  '™': 0x99,
-};
+const FONT_PACKAGE = '@expo-google-fonts/noto-sans-jp';
+export const FONT_FILES = {
+  regular: `${FONT_PACKAGE}/400Regular/NotoSansJP_400Regular.ttf`,
+  bold: `${FONT_PACKAGE}/700Bold/NotoSansJP_700Bold.ttf`,
+} as const;
 
-/** A PDF literal string in WinAnsi bytes; characters it cannot show become `?`. */
-export function pdfString(text: string): string {
-  let out = '(';
-  for (const char of text) {
-    const code = char.codePointAt(0)!;
-    let byte: number;
-    if (WIN_ANSI[char] !== undefined) byte = WIN_ANSI[char];
-    else if ((code >= 0x20 && code < 0x7f) || (code >= 0xa0 && code <= 0xff)) byte = code;
-    else byte = 0x3f;
-    if (byte === 0x28 || byte === 0x29 || byte === 0x5c) out += `\\${String.fromCharCode(byte)}`;
-    else out += String.fromCharCode(byte);
-  }
-  return `${out})`;
+let fonts: { regular: Font; bold: Font } | undefined;
+
+/**
+ * The two fonts, parsed once (fontkit reads their tables lazily) and shared by every document:
+ * parsing the 5 MB files for each PDF would cost half a second a document.
+ */
+export function loadFonts(): { regular: Font; bold: Font } {
+  const open = (file: string): Font => {
+    const font = openSync(require.resolve(file));
+    if (!('layout' in font)) throw new Error(`${file} is a font collection, not a font`);
+    return font;
+  };
+  fonts ??= { regular: open(FONT_FILES.regular), bold: open(FONT_FILES.bold) };
+  return fonts;
 }
 
-function contentStream(page: PdfPage): string {
-  const ops: string[] = [];
+/** The document's bytes. */
+export function renderPdf(page: PdfPage): Promise<Buffer> {
+  const { regular, bold } = loadFonts();
+  const doc = new PDFDocument({
+    size: [A4.width, A4.height],
+    margin: 0,
+    // No Helvetica: every character is drawn from the embedded Unicode font.
+    font: regular as unknown as string,
+    info: { Title: page.title, Producer: 'Meet Matt payment-service', Creator: 'Meet Matt' },
+    displayTitle: true,
+    lang: 'en',
+  });
+  // @types/pdfkit knows file names and buffers; pdfkit also takes a fontkit font as it is.
+  doc.registerFont('regular', regular as unknown as Buffer);
+  doc.registerFont('bold', bold as unknown as Buffer);
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    doc.on('data', (chunk: Buffer) => chunks.push(chunk));
+    doc.on('end', () => resolve(Buffer.concat(chunks)));
+    doc.on('error', reject);
+  });
   for (const rule of page.rules ?? []) {
-    ops.push(`0.6 w ${rule.x1} ${rule.y1} m ${rule.x2} ${rule.y2} l S`);
+    doc
+      .moveTo(rule.x1, A4.height - rule.y1)
+      .lineTo(rule.x2, A4.height - rule.y2)
+      .lineWidth(0.6)
+      .stroke();
   }
   for (const t of page.texts) {
-    const font = t.bold ? 'F2' : 'F1';
-    ops.push(`BT /${font} ${t.size ?? 10} Tf ${t.x} ${t.y} Td ${pdfString(t.text)} Tj ET`);
+    const size = t.size ?? 10;
+    doc.font(t.bold ? 'bold' : 'regular').fontSize(size);
+    const x = t.alignRight ? t.x - doc.widthOfString(t.text) : t.x;
+    // `y` is the baseline, measured from the bottom; pdfkit measures from the top.
+    doc.text(t.text, x, A4.height - t.y, { lineBreak: false, baseline: 'alphabetic' });
   }
-  return ops.join('\n');
-}
-
-/** The document's bytes: header, objects, xref with each object's byte offset, trailer. */
-export function renderPdf(page: PdfPage): Buffer {
-  const content = contentStream(page);
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${A4.width} ${A4.height}] ` +
-      '/Resources << /Font << /F1 4 0 R /F2 5 0 R >> >> /Contents 6 0 R >>',
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>',
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>',
-    `<< /Length ${Buffer.byteLength(content, 'latin1')} >>\nstream\n${content}\nendstream`,
-    `<< /Title ${pdfString(page.title)} /Producer (Meet Matt payment-service) >>`,
-  ];
-  // The binary comment tells transfer tools the file is not text.
-  let body = '%PDF-1.4\n%\xe2\xe3\xcf\xd3\n';
-  const offsets: number[] = [];
-  objects.forEach((object, index) => {
-    offsets.push(Buffer.byteLength(body, 'latin1'));
-    body += `${index + 1} 0 obj\n${object}\nendobj\n`;
-  });
-  const xref = Buffer.byteLength(body, 'latin1');
-  body += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  for (const offset of offsets) body += `${String(offset).padStart(10, '0')} 00000 n \n`;
-  body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R /Info ${objects.length} 0 R >>\n`;
-  body += `startxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(body, 'latin1');
+  doc.end();
+  return done;
 }

@@ -191,7 +191,7 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
         case 'application/pdf':
           return {
             status: 200,
-            body: invoicePdf(invoice),
+            body: await invoicePdf(invoice),
             contentType: 'application/pdf',
             headers: {
               ...headers,

@@ -1,7 +1,8 @@
-import { invoicePdf } from '../../src/http/invoice-documents';
-import { pdfString, renderPdf } from '../../src/http/pdf';
+import { type Invoice, invoicePdf } from '../../src/http/invoice-documents';
+import { FONT_FILES, renderPdf } from '../../src/http/pdf';
+import { pdfText as textOf } from '../support/pdf-text';
 
-const invoice = {
+const invoice: Invoice = {
   number: 'MM-2026-000042',
   paymentId: '0b0c2f6e-6a4b-4a53-9a8e-3c6f3f1f9d10',
   userId: '5d7e6c1a-2b3c-4d5e-8f90-1a2b3c4d5e6f',
@@ -15,38 +16,74 @@ const invoice = {
 };
 
 describe('invoice PDF', () => {
-  test('when an invoice is rendered, then it is a PDF whose text carries the number', () => {
-    const bytes = invoicePdf(invoice);
-    const text = bytes.toString('latin1');
-    expect(text.startsWith('%PDF-1.4\n')).toBe(true);
-    expect(text).toContain('(Invoice MM-2026-000042)');
-    expect(text.trimEnd().endsWith('%%EOF')).toBe(true);
+  test('when an invoice is rendered, then it is a PDF whose extracted text carries the number', async () => {
+    const bytes = await invoicePdf(invoice);
+    expect(bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    expect(bytes.toString('latin1').trimEnd().endsWith('%%EOF')).toBe(true);
+    const text = await textOf(bytes);
+    expect(text).toContain('Invoice MM-2026-000042');
+    expect(text).toContain('“Support (beta) \\ bot”');
+    expect(text).toContain('49.00 USD');
   });
 
-  test('when the document is read by its cross-reference table, then every offset lands on its object', () => {
-    const text = renderPdf({ title: 'T', texts: [{ text: 'hello', x: 10, y: 10 }] }).toString(
-      'latin1',
-    );
-    const startxref = Number(/startxref\n(\d+)\n%%EOF/.exec(text)![1]);
-    expect(text.slice(startxref, startxref + 4)).toBe('xref');
-    const entries = text
-      .slice(startxref)
-      .split('\n')
-      .slice(2)
-      .filter((l) => / n $/.test(l));
-    expect(entries.length).toBe(7);
-    entries.forEach((entry, i) => {
-      const offset = Number(entry.slice(0, 10));
-      expect(text.slice(offset, offset + `${i + 1} 0 obj`.length)).toBe(`${i + 1} 0 obj`);
+  test('when the agent is named in Cyrillic, Japanese and accented Latin, then the extracted text carries every character', async () => {
+    const bytes = await invoicePdf({
+      ...invoice,
+      description: 'Starter agent: the agent “Ассистент 日本 Zoë”, built and deployed by Devin',
     });
-    const length = Number(/\/Length (\d+) >>\nstream\n/.exec(text)![1]);
-    const start = text.indexOf('stream\n') + 'stream\n'.length;
-    expect(text.slice(start + length, start + length + '\nendstream'.length)).toBe('\nendstream');
+    const text = await textOf(bytes);
+    expect(text).toContain('Ассистент 日本 Zoë');
+    expect(text).toContain('MM-2026-000042');
+    expect(text).not.toContain('?');
   });
 
-  test('when text has parentheses, backslashes or characters outside WinAnsi, then they are escaped or replaced', () => {
-    expect(pdfString('a (b) \\ c')).toBe('(a \\(b\\) \\\\ c)');
-    expect(pdfString('“quote” €')).toBe(`(\x93quote\x94 \x80)`);
-    expect(pdfString('日本')).toBe('(??)');
+  test('when a PDF is rendered, then it embeds a subset of the Unicode font, no standard font, and stays small', async () => {
+    const bytes = await renderPdf({
+      title: 'Проверка',
+      texts: [
+        { text: 'Ассистент 日本 Zoë', x: 56, y: 770 },
+        { text: 'Total', x: 56, y: 750, bold: true },
+      ],
+    });
+    const raw = bytes.toString('latin1');
+    // A subset's name carries a six-letter tag; both weights are embedded as TrueType programs.
+    expect(raw).toMatch(/\/BaseFont \/[A-Z]{6}\+NotoSansJP-Regular/);
+    expect(raw).toMatch(/\/BaseFont \/[A-Z]{6}\+NotoSansJP-Bold/);
+    expect(raw).toContain('/FontFile2');
+    expect(raw).toContain('/ToUnicode');
+    expect(raw).not.toContain('/Helvetica');
+    expect(bytes.length).toBeLessThan(40_000);
+    expect(await textOf(bytes)).toContain('Ассистент 日本 Zoë');
+  });
+
+  test('when the seller has a multi-line address and a tax ID, then each line is on the invoice', async () => {
+    const text = await textOf(
+      await invoicePdf({
+        ...invoice,
+        seller: {
+          name: 'Meet Matt SAS',
+          address: '12 rue de l’Exemple\n75002 Paris\nFrance',
+          taxId: 'FR12345678901',
+        },
+      }),
+    );
+    const lines = text.split('\n').map((line) => line.trim());
+    for (const line of [
+      'Meet Matt SAS',
+      '12 rue de l’Exemple',
+      '75002 Paris',
+      'France',
+      'Tax ID: FR12345678901',
+    ]) {
+      expect(lines).toContain(line);
+    }
+  });
+
+  test('when the font is looked for, then it comes from an npm package in node_modules, not from the sources', () => {
+    for (const file of Object.values(FONT_FILES)) {
+      expect(require.resolve(file)).toMatch(
+        /\/node_modules\/@expo-google-fonts\/noto-sans-jp\/.+\.ttf$/,
+      );
+    }
   });
 });
