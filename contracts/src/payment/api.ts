@@ -132,7 +132,11 @@ export const InvoiceSchema = z
     currency: FiatCurrencySchema,
     paidWith: z.object({ currency: CryptoCurrencySchema, amount: z.number().nullable() }),
     issuedAt: TimestampSchema,
-    seller: z.object({ name: z.string(), address: z.string() }),
+    seller: z.object({
+      name: z.string(),
+      address: z.string().describe('One line per line of the address'),
+      taxId: z.string().optional().describe('The seller’s VAT or tax number, when it has one'),
+    }),
   })
   .meta({ id: 'Invoice' });
 
