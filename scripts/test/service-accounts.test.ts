@@ -19,6 +19,7 @@ import {
   type TestVhost,
   createTestDatabase,
   createTestVhost,
+  eventually,
 } from '@meetmatt/infra/testing';
 import {
   type ServiceAccounts,
@@ -43,14 +44,6 @@ beforeAll(() => {
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function until(what: string, predicate: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('RabbitMQ: each service connects as its own user', () => {
   let vhost: TestVhost;
@@ -207,7 +200,7 @@ describe('RabbitMQ: each service connects as its own user', () => {
         });
       }
       await payment.waitForConfirms();
-      await until('messages 1 and 2 handled', () => seen.includes(1) && seen.includes(2));
+      await eventually('messages 1 and 2 handled', () => seen.includes(1) && seen.includes(2));
       // failed once, handled on its retry
       expect(attemptsOfTwo).toBe(2);
       const admin = await amqp.connect(vhost.url);

@@ -12,13 +12,13 @@ import {
   type CliFixture,
   appendAll,
   createCliFixture,
-  eventually,
   failureLine,
   jsonOf,
   newEvent,
   runCli,
   runOnTerminal,
 } from './support';
+import { eventually } from '@meetmatt/infra/testing';
 
 const logger = createLogger({ service: 'cli-test', level: 'silent' });
 const queue = queues.userPaymentEvents;
@@ -91,7 +91,7 @@ beforeAll(async () => {
   });
   await channel.waitForConfirms();
   await channel.close();
-  await eventually(async () => expect(await parked()).toBe(3));
+  await eventually('await parked() to be 3', async () => expect(await parked()).toBe(3));
 });
 
 afterAll(async () => {
@@ -159,7 +159,7 @@ describe('meetmatt dlq', () => {
     );
     expect(redriven.code).toBe(0);
     expect(jsonOf(redriven)).toMatchObject({ redriven: [target], failed: [], notFound: [] });
-    await eventually(() => expect(handled).toEqual([target]));
+    await eventually('handled to equal [target]', () => expect(handled).toEqual([target]));
     expect(await parked()).toBe(2);
     // Redriven again (a second copy of the same event), the inbox drops it.
     await republishEvents({

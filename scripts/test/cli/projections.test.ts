@@ -12,12 +12,12 @@ import {
   type CliFixture,
   appendAll,
   createCliFixture,
-  eventually,
   failureLine,
   jsonOf,
   newEvent,
   runCli,
 } from './support';
+import { eventually } from '@meetmatt/infra/testing';
 
 /** Counts how often each event was applied: a replay shows as a second application. */
 const appliedCounts = defineProjection<unknown>({
@@ -80,8 +80,9 @@ beforeAll(async () => {
   });
   await runner.start();
   events = await appendAll(store, `payment-${randomUUID()}`, [expired(), expired()]);
-  await eventually(async () =>
-    expect(await applied()).toEqual({ [events[0]!.id]: 1, [events[1]!.id]: 1 }),
+  await eventually(
+    'await applied() to equal { [events[0]!.id]: 1, [events[1]!.id]: 1 }',
+    async () => expect(await applied()).toEqual({ [events[0]!.id]: 1, [events[1]!.id]: 1 }),
   );
 });
 
@@ -142,24 +143,28 @@ describe('meetmatt projections', () => {
     expect(result.stdout).toMatch(
       new RegExp(`^payment/cli_applied_counts replays from ${from} \\(1 event\\)`, 'm'),
     );
-    await eventually(async () =>
-      expect(await applied()).toEqual({ [events[0]!.id]: 1, [events[1]!.id]: 2 }),
+    await eventually(
+      'await applied() to equal { [events[0]!.id]: 1, [events[1]!.id]: 2 }',
+      async () => expect(await applied()).toEqual({ [events[0]!.id]: 1, [events[1]!.id]: 2 }),
     );
     // From a time: everything written in the last hour, both events once more.
     await runCli(
       ['projections', 'replay', 'cli_applied_counts', '--from', '1h', '--yes'],
       fixture.env,
     );
-    await eventually(async () =>
-      expect(await applied()).toEqual({ [events[0]!.id]: 2, [events[1]!.id]: 3 }),
+    await eventually(
+      'await applied() to equal { [events[0]!.id]: 2, [events[1]!.id]: 3 }',
+      async () => expect(await applied()).toEqual({ [events[0]!.id]: 2, [events[1]!.id]: 3 }),
     );
   });
 
   test('when a poison event stops a read model, then it shows failed, and skip moves it past that event only', async () => {
     const { store } = fixture.services.payment;
     const [poison] = await appendAll(store, `payment-${randomUUID()}`, [expired(true)]);
-    await eventually(async () =>
-      expect(await status()).toMatchObject({ state: 'failed', failedEventId: poison!.id }),
+    await eventually(
+      `await status() to match object { state: 'failed', failedEventId: poison!.id }`,
+      async () =>
+        expect(await status()).toMatchObject({ state: 'failed', failedEventId: poison!.id }),
     );
     const listed = await runCli(['projections', 'list', '--service', 'payment'], fixture.env);
     expect(listed.stdout).toMatch(/^payment\s+cli_applied_counts\s+failed\s/m);
@@ -194,9 +199,13 @@ describe('meetmatt projections', () => {
       type: paymentEvents.expired.type,
     });
     const [after] = await appendAll(store, `payment-${randomUUID()}`, [expired()]);
-    await eventually(async () => expect((await applied())[after!.id]).toBe(1));
-    await eventually(async () =>
-      expect(await status()).toMatchObject({ state: 'running', failedEventId: undefined }),
+    await eventually('(await applied())[after!.id] to be 1', async () =>
+      expect((await applied())[after!.id]).toBe(1),
+    );
+    await eventually(
+      `await status() to match object { state: 'running', failedEventId: undefined }`,
+      async () =>
+        expect(await status()).toMatchObject({ state: 'running', failedEventId: undefined }),
     );
     expect((await applied())[poison!.id]).toBeUndefined();
   });

@@ -14,12 +14,12 @@ import {
   type CliFixture,
   appendAll,
   createCliFixture,
-  eventually,
   failureLine,
   jsonOf,
   newEvent,
   runCli,
 } from './support';
+import { eventually } from '@meetmatt/infra/testing';
 
 const logger = createLogger({ service: 'cli-test', level: 'silent' });
 const queue = queues.userPaymentEvents;
@@ -88,7 +88,7 @@ beforeAll(async () => {
     logger,
     events: published,
   });
-  await eventually(() => expect(count('processed')).toBe(2));
+  await eventually(`count('processed') to be 2`, () => expect(count('processed')).toBe(2));
 });
 
 afterAll(async () => {
@@ -134,7 +134,7 @@ describe('meetmatt republish', () => {
     );
     expect(result.code).toBe(0);
     expect(jsonOf(result)).toMatchObject({ events: 2, confirmed: 2, unroutable: [] });
-    await eventually(() => expect(count('duplicate')).toBe(2));
+    await eventually(`count('duplicate') to be 2`, () => expect(count('duplicate')).toBe(2));
     expect(
       outcomes
         .filter((o) => o.outcome === 'duplicate')
@@ -200,7 +200,7 @@ describe('meetmatt republish', () => {
       ),
     );
     expect(jsonOf(missingQueue)).toMatchObject({ confirmed: 1, unroutable: [published[1]!.id] });
-    await eventually(() => expect(count('duplicate')).toBe(3));
+    await eventually(`count('duplicate') to be 3`, () => expect(count('duplicate')).toBe(3));
   });
 
   test('when the service or a stream is not given right, then it exits with one line and sends nothing', async () => {

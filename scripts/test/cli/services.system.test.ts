@@ -17,8 +17,9 @@ import {
 } from '@meetmatt/infra';
 import { agentIdFor } from '@meetmatt/brain-service/domain/agent-identity';
 import { paymentsProjection } from '@meetmatt/payment-service/projections/payments';
-import { CliProcess, eventually, jsonOf, runCli } from './support';
+import { CliProcess, jsonOf, runCli } from './support';
 import { type RunningSystem, type SystemUser, startSystem } from './system';
+import { eventually } from '@meetmatt/infra/testing';
 
 /**
  * The CLI against the real services' data: the three services run in this process as npm start
@@ -79,14 +80,22 @@ afterAll(async () => {
 describe('meetmatt against the running services', () => {
   test('when a paid journey has finished, then trace shows its events from all three services in time order', async () => {
     const agentId = agentIdFor(paid.id);
-    const deployed = await eventually(async () => {
-      const found = (await system.services.brain.stream(`agent-${agentId}`)).find(
-        (e) => e.type === agentEvents.deployed.type,
-      );
-      expect(found).toBeDefined();
-      return found!;
-    }, 60_000);
-    await eventually(async () => expect(await causedBy(deployed.id)).not.toHaveLength(0), 30_000);
+    const deployed = await eventually(
+      'found to be defined',
+      async () => {
+        const found = (await system.services.brain.stream(`agent-${agentId}`)).find(
+          (e) => e.type === agentEvents.deployed.type,
+        );
+        expect(found).toBeDefined();
+        return found!;
+      },
+      60_000,
+    );
+    await eventually(
+      'await causedBy(deployed.id) not to have length 0',
+      async () => expect(await causedBy(deployed.id)).not.toHaveLength(0),
+      30_000,
+    );
 
     const [json, table] = await Promise.all([
       runCli(['trace', paid.id, '--json'], system.env),
@@ -160,17 +169,19 @@ describe('meetmatt against the running services', () => {
     for (const queue of [queues.userPaymentEvents, queues.brainPaymentEvents]) {
       const service =
         queue === queues.userPaymentEvents ? system.services.user : system.services.brain;
-      await eventually(() =>
-        expect(
-          service.logs
-            .filter(
-              (l) =>
-                l.message === 'message handled' &&
-                l.queue === queue &&
-                l.messageId === confirmed.id,
-            )
-            .map((l) => l.outcome),
-        ).toEqual(['handled', 'duplicate']),
+      await eventually(
+        `service.logs .filter( (l) => l.message === 'message handled' && l.queue === queue && l.messageId === confirmed.id, ) .map((l) => l.outcome), to equal ['handled', 'duplicate']`,
+        () =>
+          expect(
+            service.logs
+              .filter(
+                (l) =>
+                  l.message === 'message handled' &&
+                  l.queue === queue &&
+                  l.messageId === confirmed.id,
+              )
+              .map((l) => l.outcome),
+          ).toEqual(['handled', 'duplicate']),
       );
     }
     expect(await causedBy(confirmed.id)).toHaveLength(notificationsBefore.length);
@@ -183,7 +194,11 @@ describe('meetmatt against the running services', () => {
   test('when a projection is rebuilt while the service serves reads, then every read answers and the swap loses nothing', async () => {
     const more = await Promise.all(Array.from({ length: 6 }, () => system.pay(user, ['expired'])));
     for (const p of more)
-      await eventually(async () => expect(await status(p.id)).toBe('expired'), 30_000);
+      await eventually(
+        `await status(p.id) to be 'expired'`,
+        async () => expect(await status(p.id)).toBe('expired'),
+        30_000,
+      );
     const expected = new Map([
       [paid.id, 'finished'],
       ...more.map((p) => [p.id, 'expired'] as const),
@@ -279,7 +294,11 @@ describe('meetmatt against the running services', () => {
       logger,
       events: [failed],
     });
-    await eventually(async () => expect(await parked(queues.paymentAgentEvents)).toBe(1), 20_000);
+    await eventually(
+      'await parked(queues.paymentAgentEvents) to be 1',
+      async () => expect(await parked(queues.paymentAgentEvents)).toBe(1),
+      20_000,
+    );
 
     const shown = await runCli(['dlq', 'show', queues.paymentAgentEvents, '--json'], system.env);
     expect(jsonOf(shown)).toMatchObject({
@@ -299,7 +318,11 @@ describe('meetmatt against the running services', () => {
 
     // The payment was paid after all.
     system.nowPayments.setStatus(manual.providerPaymentId, 'finished');
-    await eventually(async () => expect(await status(manual.id)).toBe('finished'), 30_000);
+    await eventually(
+      `await status(manual.id) to be 'finished'`,
+      async () => expect(await status(manual.id)).toBe('finished'),
+      30_000,
+    );
 
     const redriven = await runCli(
       ['dlq', 'redrive', queues.paymentAgentEvents, '--yes'],
@@ -309,13 +332,17 @@ describe('meetmatt against the running services', () => {
     expect(redriven.stdout).toMatch(
       /^sent 1 message from payment-service\.agent-events\.dlq back to payment-service\.agent-events$/m,
     );
-    const refund = await eventually(async () => {
-      const found = (await system.services.payment.stream(`payment-${manual.id}`)).find(
-        (e) => e.type === paymentEvents.refundRequested.type,
-      );
-      expect(found).toBeDefined();
-      return found!;
-    }, 20_000);
+    const refund = await eventually(
+      'found to be defined',
+      async () => {
+        const found = (await system.services.payment.stream(`payment-${manual.id}`)).find(
+          (e) => e.type === paymentEvents.refundRequested.type,
+        );
+        expect(found).toBeDefined();
+        return found!;
+      },
+      20_000,
+    );
     expect(refund.metadata.causationId).toBe(failed.id);
     expect(await parked(queues.paymentAgentEvents)).toBe(0);
   }, 90_000);
@@ -323,11 +350,16 @@ describe('meetmatt against the running services', () => {
   test('when a final IPN was lost, then payments reconcile asks NOWPayments and records the payment finished', async () => {
     const lost = await system.pay(user, ['lost-ipn']);
     await eventually(
+      `system.nowPayments.payment(lost.providerPaymentId)?.payment_status to be 'finished'`,
       () =>
         expect(system.nowPayments.payment(lost.providerPaymentId)?.payment_status).toBe('finished'),
       30_000,
     );
-    await eventually(async () => expect(await status(lost.id)).toBe('sending'), 30_000);
+    await eventually(
+      `await status(lost.id) to be 'sending'`,
+      async () => expect(await status(lost.id)).toBe('sending'),
+      30_000,
+    );
 
     const dry = await runCli(
       ['payments', 'reconcile', '--older-than', '0s', '--dry-run', '--json'],
@@ -346,7 +378,11 @@ describe('meetmatt against the running services', () => {
     expect(jsonOf(result).changed).toEqual(
       expect.arrayContaining([{ paymentId: lost.id, from: 'sending', to: 'finished' }]),
     );
-    await eventually(async () => expect(await status(lost.id)).toBe('finished'), 20_000);
+    await eventually(
+      `await status(lost.id) to be 'finished'`,
+      async () => expect(await status(lost.id)).toBe('finished'),
+      20_000,
+    );
   }, 90_000);
 });
 

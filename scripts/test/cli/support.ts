@@ -228,19 +228,6 @@ export async function appendAll(
   return store.readStream(streamId);
 }
 
-/** Polls `probe` until it passes or the deadline passes. */
-export async function eventually<T>(probe: () => Promise<T> | T, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await probe();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
 /** Runs a command on a pseudo-terminal (util-linux `script`), typing `input` once its question shows. */
 export async function runOnTerminal(
   args: string[],

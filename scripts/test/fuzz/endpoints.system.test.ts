@@ -21,6 +21,7 @@ import {
   requestArb,
   systematicRequests,
 } from './requests';
+import { eventually } from '@meetmatt/infra/testing';
 
 /**
  * Property-based fuzzing of every operation in the three services' OpenAPI documents (generated
@@ -118,20 +119,6 @@ async function call(
   return { status: res.status, body: body as Record<string, unknown>, headers: res.headers };
 }
 
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** Operations whose acceptance sets work going elsewhere: IPNs, deploys, builds, refunds. */
 const startsWork = new Set([
   'createPayment',
@@ -221,11 +208,15 @@ async function makeFixture(): Promise<Fixture> {
   if (created.status !== 201)
     throw new Error(`create payment answered ${created.status}: ${JSON.stringify(created.body)}`);
   const payment = created.body as { id: string; providerPaymentId: string };
-  const agent = await eventually('the paid agent to be deployed', async () => {
-    const res = await call(system.urls.brain, 'GET', '/agents', { token: main.accessToken });
-    const item = (res.body as { items?: { id: string; status: string }[] }).items?.[0];
-    return item && item.status === 'deployed' ? item : undefined;
-  });
+  const agent = await eventually(
+    'the paid agent to be deployed',
+    async () => {
+      const res = await call(system.urls.brain, 'GET', '/agents', { token: main.accessToken });
+      const item = (res.body as { items?: { id: string; status: string }[] }).items?.[0];
+      return item?.status === 'deployed' && item;
+    },
+    60_000,
+  );
   const key = await call(system.urls.user, 'POST', `/users/${main.user.id}/api-keys`, {
     token: main.accessToken,
     body: { name: 'fuzz key' },
@@ -236,7 +227,7 @@ async function makeFixture(): Promise<Fixture> {
       const res = await call(system.urls.user, 'GET', `/users/${main.user.id}/notifications`, {
         token: main.accessToken,
       });
-      return (res.body as { notifications?: { id: string }[] }).notifications?.[0];
+      return (res.body as { notifications?: { id: string }[] }).notifications?.[0] ?? false;
     },
     15_000,
   ).catch(() => ({ id: randomUUID() }));
