@@ -13,6 +13,8 @@ export interface ResponseDef {
   schema?: z.ZodType;
   /** Defaults to application/json. */
   contentType?: string;
+  /** Other media types the same answer comes in, chosen by Accept (type → what it is). */
+  alternatives?: Record<string, string>;
   headers?: Record<string, string>;
 }
 
@@ -38,6 +40,13 @@ export interface EndpointDef<
   body?: B;
   /** Request headers the endpoint reads, documented in OpenAPI (name → description). */
   headers?: Record<string, string>;
+  /** Those of `headers` a request must send (e.g. If-Match, whose absence is 428). */
+  requiredHeaders?: readonly string[];
+  /**
+   * `false`: an API key is refused (403), only a signed-in session will do, so the gateway's
+   * document offers no apiKey scheme for it. Default: the gateway takes API keys.
+   */
+  apiKeys?: false;
   /** Overrides the service's JSON body limit, e.g. '64kb' for a webhook. */
   bodyLimit?: string;
   responses: Record<number, ResponseDef>;
@@ -51,9 +60,12 @@ export function defineEndpoint<const D extends EndpointDef>(def: D): D {
   return def;
 }
 
-/** RFC 9457 problem details, the body of every error answer. */
+/**
+ * RFC 9457 problem details, the body of every error answer. Loose: RFC 9457 lets a problem type
+ * carry extension members, and a client must ignore the ones it does not know.
+ */
 export const ProblemSchema = z
-  .object({
+  .looseObject({
     type: z.string().describe('A URI reference naming the kind of problem'),
     title: z.string().describe('Short, human-readable summary of the kind of problem'),
     status: z.number().int().describe('The HTTP status code'),
@@ -111,8 +123,16 @@ export const problems = {
   409: problem('Conflicts with the current state'),
   412: problem('The If-Match revision is stale'),
   413: problem('The body is too large'),
+  415: problem('The body is not sent as application/json (or in an encoding not understood)'),
+  428: problem('A required precondition header (If-Match) is missing'),
   429: problem('Too many requests; see Retry-After'),
   502: problem('An upstream provider failed'),
+  503: {
+    ...problem(
+      'Not served for the moment (a dependency unavailable, or the request ran past its time budget); retry after Retry-After',
+    ),
+    headers: { 'Retry-After': 'Seconds to wait before trying again' },
+  },
 } as const;
 
 /** The endpoints every service serves. */
@@ -124,7 +144,18 @@ export const systemEndpoints = {
     summary: 'Liveness: the process is up',
     tags: ['system'],
     auth: 'none',
-    responses: { 200: { description: 'Alive', schema: HealthSchema } },
+    responses: {
+      200: { description: 'Alive', schema: HealthSchema },
+      503: {
+        description: 'Stuck: the process is up but its work stopped (restart it)',
+        schema: z
+          .object({
+            status: z.literal('stuck'),
+            reason: z.string().optional().describe('What stopped'),
+          })
+          .meta({ id: 'Stuck' }),
+      },
+    },
   }),
   readyz: defineEndpoint({
     operationId: 'readyz',

@@ -1,5 +1,6 @@
 export * from './http';
 export * from './openapi';
+export * from './gateway-openapi';
 export * from './services';
 export * from './messaging';
 export * from './events';

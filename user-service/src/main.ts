@@ -1,8 +1,10 @@
 // First: tracing patches http, express, pg and amqplib only if it loads before them.
 import '@meetmatt/infra/tracing/register';
 import {
+  GATEWAY_OPENAPI_SERVICE_PATH,
   type UserEvent,
   exchanges,
+  gatewayOpenApi,
   queues,
   services,
   userEvents,
@@ -207,6 +209,8 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
       readiness: host.readiness,
       ...host.http,
       openapi: userOpenApi(),
+      // The gateway's /openapi.json (one document for the three services) is served from here.
+      documents: { [GATEWAY_OPENAPI_SERVICE_PATH]: gatewayOpenApi() },
       authenticator: tokens,
       routes: (routes) => {
         authRoutes(routes, { ...ctx, keys, verifyCaller });

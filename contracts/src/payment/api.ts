@@ -267,6 +267,10 @@ export const paymentEndpoints = {
         description:
           'The invoice: JSON by default, a printable page for Accept: text/html, a PDF for Accept: application/pdf',
         schema: InvoiceSchema,
+        alternatives: {
+          'text/html': 'A printable page',
+          'application/pdf': 'The invoice as a PDF',
+        },
       },
       404: problems[404],
       406: {

@@ -26,6 +26,12 @@ const preconditionRequired = {
   contentType: 'application/problem+json',
 };
 
+/** 403: an operator reads other users' resources but does not change them. */
+const operatorChange = {
+  ...problems[403],
+  description: 'An operator may read another user’s resources but not change them',
+};
+
 const email = z
   .email({ message: 'expected an email address' })
   .max(254)
@@ -301,6 +307,7 @@ export const userEndpoints = {
   }),
   logout: defineEndpoint({
     operationId: 'logout',
+    apiKeys: false,
     method: 'post',
     path: '/auth/logout',
     summary: 'End this session, or every session with {all: true}',
@@ -315,6 +322,7 @@ export const userEndpoints = {
   }),
   confirmPassword: defineEndpoint({
     operationId: 'confirmPassword',
+    apiKeys: false,
     method: 'post',
     path: '/auth/confirm-password',
     summary: 'Type your password again, so this session may manage credentials for a while',
@@ -333,6 +341,7 @@ export const userEndpoints = {
   }),
   changePassword: defineEndpoint({
     operationId: 'changePassword',
+    apiKeys: false,
     method: 'put',
     path: '/auth/password',
     summary: 'Set a new password; your other sessions end',
@@ -369,6 +378,7 @@ export const userEndpoints = {
   }),
   revokeSession: defineEndpoint({
     operationId: 'revokeSession',
+    apiKeys: false,
     method: 'delete',
     path: '/auth/sessions/:id',
     summary: 'End one of your sessions',
@@ -443,6 +453,7 @@ export const userEndpoints = {
     headers: {
       'If-Match': 'Required: the ETag from GET /users/:id; 412 when stale, 428 when absent',
     },
+    requiredHeaders: ['If-Match'],
     body: UpdateUserRequestSchema,
     responses: {
       200: {
@@ -507,6 +518,7 @@ export const userEndpoints = {
         headers: { ETag: 'The new revision' },
       },
       400: problems[400],
+      403: operatorChange,
       404: problems[404],
       412: problems[412],
     },
@@ -529,6 +541,7 @@ export const userEndpoints = {
   }),
   createApiKey: defineEndpoint({
     operationId: 'createApiKey',
+    apiKeys: false,
     method: 'post',
     path: '/users/:id/api-keys',
     summary: 'Issue an API key; the secret is in this answer only',
@@ -551,7 +564,7 @@ export const userEndpoints = {
     tags: users,
     auth: 'user',
     params: z.object({ id: IdSchema.describe('User id'), keyId: IdSchema.describe('Key id') }),
-    responses: { 204: { description: 'Revoked' }, 404: problems[404] },
+    responses: { 204: { description: 'Revoked' }, 403: operatorChange, 404: problems[404] },
   }),
   listNotifications: defineEndpoint({
     operationId: 'listNotifications',
@@ -601,7 +614,7 @@ export const userEndpoints = {
       id: IdSchema.describe('User id'),
       nid: IdSchema.describe('Notification id'),
     }),
-    responses: { 204: { description: 'Marked read' }, 404: problems[404] },
+    responses: { 204: { description: 'Marked read' }, 403: operatorChange, 404: problems[404] },
   }),
   ...streamTicketEndpoints,
 } satisfies Record<string, EndpointDef>;

@@ -23,6 +23,8 @@ export interface HttpAppOptions {
   readiness: ReadinessCheck[];
   /** The service's OpenAPI document, served at /openapi.json. */
   openapi?: Record<string, unknown>;
+  /** Further JSON documents by path (user-service serves the gateway's merged OpenAPI). */
+  documents?: Record<string, Record<string, unknown>>;
   authenticator?: Authenticator;
   /** Default JSON body limit; endpoints may set their own. */
   bodyLimit?: string;
@@ -115,6 +117,10 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
       res.json(document);
     });
   }
+  for (const [path, document] of Object.entries(options.documents ?? {}))
+    app.get(path, (_req, res) => {
+      res.json(document);
+    });
   options.routes(routes);
   app.use(routes.router);
 

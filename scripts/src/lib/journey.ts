@@ -32,6 +32,8 @@ export interface JourneyOptions {
   onRetry?: (request: string, status: number | undefined) => void;
   /** The journey's correlation id (sent as X-Request-Id on the purchase). */
   correlationId?: string;
+  /** The HTTP client (the end-to-end test passes one that checks each answer against /openapi.json). */
+  fetch?: typeof fetch;
 }
 
 export interface JourneyResult {
@@ -91,7 +93,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
     for (let attempt = 1; ; attempt++) {
       res = undefined;
       try {
-        res = await fetch(`${options.baseUrl}${path}`, {
+        res = await (options.fetch ?? fetch)(`${options.baseUrl}${path}`, {
           method,
           headers: {
             accept: 'application/json',

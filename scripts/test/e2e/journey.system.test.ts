@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { gatewayOpenApi } from '@meetmatt/contracts';
 import { type JourneyResult, runJourney } from '../../src/lib/journey';
+import { type OpenApiChecker, openApiChecker } from './openapi-check';
 import { type TestSystem, startSystem } from './system';
 
 /**
@@ -11,19 +13,33 @@ import { type TestSystem, startSystem } from './system';
 describe('end to end, through the gateway', () => {
   let system: TestSystem;
   let journey: JourneyResult;
+  /** Every answer through the gateway in this suite is checked against the gateway's /openapi.json. */
+  let checker: OpenApiChecker;
+  let served: { status: number; document: Record<string, unknown> };
 
   beforeAll(async () => {
     // A low per-user rate so the rate-limit test reaches it quickly; the journey stays under it.
     system = await startSystem({ GATEWAY_USER_RATE: '30r/s' });
-    journey = await runJourney({ baseUrl: system.gatewayUrl, timeoutMs: 60_000 });
+    const res = await fetch(`${system.gatewayUrl}/openapi.json`);
+    served = { status: res.status, document: (await res.json()) as Record<string, unknown> };
+    checker = openApiChecker(served.document);
+    journey = await runJourney({
+      baseUrl: system.gatewayUrl,
+      timeoutMs: 60_000,
+      fetch: checker.fetch,
+    });
   }, 150_000);
 
   afterAll(async () => {
     await system?.stop();
   }, 30_000);
 
-  const api = (path: string, init: RequestInit & { token?: string } = {}) =>
-    fetch(`${system.gatewayUrl}${path}`, {
+  /**
+   * `unchecked`: an answer outside every operation, which OpenAPI has no place for (a CORS
+   * preflight, a path no route serves); every other answer is checked against /openapi.json.
+   */
+  const api = (path: string, init: RequestInit & { token?: string; unchecked?: true } = {}) =>
+    (init.unchecked ? fetch : checker.fetch)(`${system.gatewayUrl}${path}`, {
       ...init,
       headers: {
         ...(init.body ? { 'content-type': 'application/json' } : {}),
@@ -31,6 +47,12 @@ describe('end to end, through the gateway', () => {
         ...(init.headers as Record<string, string> | undefined),
       },
     });
+
+  test('when /openapi.json is asked of the gateway, then it answers the one document the contracts build for it, with the gateway as its server', () => {
+    expect(served.status).toBe(200);
+    expect(served.document).toEqual(gatewayOpenApi());
+    expect(served.document.servers).toEqual([expect.objectContaining({ url: '/' })]);
+  });
 
   test('when a customer signs up, pays and waits, then the payment finishes, an invoice is issued and Devin deploys the agent', () => {
     expect(journey.invoiceNumber).toMatch(/^MM-\d{4}-\d{6}$/);
@@ -194,6 +216,7 @@ describe('end to end, through the gateway', () => {
   test('when a page on the Vite dev server asks, then CORS lets it through; its notification stream opens with a ticket and no Authorization', async () => {
     const origin = 'http://localhost:5173';
     const preflight = await api('/notifications/stream-ticket', {
+      unchecked: true,
       method: 'OPTIONS',
       headers: { origin, 'access-control-request-method': 'POST' },
     });
@@ -208,7 +231,7 @@ describe('end to end, through the gateway', () => {
     expect(issued.headers.get('access-control-allow-origin')).toBe(origin);
     const { url, ticket } = (await issued.json()) as { url: string; ticket: string };
     const controller = new AbortController();
-    const stream = await fetch(`${system.gatewayUrl}${url}`, {
+    const stream = await checker.fetch(`${system.gatewayUrl}${url}`, {
       headers: { origin, accept: 'text/event-stream' },
       signal: controller.signal,
     });
@@ -238,9 +261,28 @@ describe('end to end, through the gateway', () => {
   });
 
   test('when an unknown path is asked for, then the gateway answers a JSON 404 with the request id', async () => {
-    const res = await api('/nothing-here', { headers: { 'x-request-id': 'e2e-404' } });
+    const res = await api('/nothing-here', {
+      unchecked: true,
+      headers: { 'x-request-id': 'e2e-404' },
+    });
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toMatch(/problem\+json/);
     expect(res.headers.get('x-request-id')).toBe('e2e-404');
+  });
+
+  // Last: every answer the tests above received went through the checker.
+  test('when every answer of the journey and of these tests is checked against /openapi.json, then each is described (method, path template, status and body)', () => {
+    expect(checker.mismatches).toEqual([]);
+    const seen = [...checker.checked.keys()];
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        'POST /auth/register 201',
+        'POST /payments/create 201',
+        'GET /payments/{id}/invoice 200',
+        'GET /agents/{id} 200',
+        'GET /agents 429',
+        'POST /webhooks/nowpayments 401',
+      ]),
+    );
   });
 });
