@@ -55,6 +55,28 @@ const plansJson = z.string().transform((text, ctx): Plan[] => {
   return plans.data;
 });
 
+/** The seller on invoices when INVOICE_SELLER_* are not set: development only. */
+export const DEVELOPMENT_SELLER = {
+  name: 'Meet Matt',
+  address: '1 Example Street\n75001 Paris\nFrance',
+} as const;
+
+/** Not secrets, but the legal seller: production names its own, never the defaults. */
+const SELLER_REQUIRED_IN_PRODUCTION = ['INVOICE_SELLER_NAME', 'INVOICE_SELLER_ADDRESS'] as const;
+
+/** A multi-line address: real line breaks or `\n` escapes, each line trimmed, blank ones dropped. */
+const sellerAddress = z
+  .string()
+  .transform((text) =>
+    text
+      .replace(/\\n/g, '\n')
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .join('\n'),
+  )
+  .pipe(z.string().min(1, 'expected at least one line'));
+
 /** Every setting of the payment service, read once at boot. Documented in .env.example. */
 export const paymentConfigSchema = z
   .object({
@@ -74,12 +96,12 @@ export const paymentConfigSchema = z
     PRICE_CURRENCIES_TTL_MS: env.int(600_000, 1),
     /** How long one plan's estimate in one coin (GET /payments/estimate) is kept. */
     PRICE_ESTIMATE_TTL_MS: env.int(60_000, 1),
-    INVOICE_SELLER_NAME: z.string().trim().min(1).default('Meet Matt'),
-    INVOICE_SELLER_ADDRESS: z
-      .string()
-      .trim()
-      .min(1)
-      .default('Meet Matt, 1 Example Street, 75001 Paris, France'),
+    /** The seller printed on invoices: required in production, development defaults otherwise. */
+    INVOICE_SELLER_NAME: z.string().trim().min(1).optional(),
+    /** One line per line; `\n` (backslash, n) also breaks a line, for one-line env files. */
+    INVOICE_SELLER_ADDRESS: sellerAddress.optional(),
+    /** The seller's VAT or tax number, printed when set. */
+    INVOICE_SELLER_TAX_ID: z.string().trim().min(1).optional(),
     PLANS_JSON: plansJson.optional(),
     /** The share of the crypto amount that may be missing and a payment still count as paid. */
     PAYMENT_UNDERPAYMENT_TOLERANCE: z.coerce
@@ -108,7 +130,7 @@ export const paymentConfigSchema = z
     // Outside development: the real NOWPayments secrets, never the sandbox's, and the
     // service's own database and broker accounts.
     refuseUnsafeProductionSecrets(config, ctx, {
-      required: REQUIRED_IN_PRODUCTION,
+      required: [...REQUIRED_IN_PRODUCTION, ...SELLER_REQUIRED_IN_PRODUCTION],
       secrets: REQUIRED_IN_PRODUCTION,
       credentialUrls: ['DATABASE_URL', 'RABBITMQ_URL'],
       refused: [SANDBOX_API_KEY, SANDBOX_IPN_SECRET],
@@ -119,10 +141,17 @@ type ParsedConfig = z.infer<typeof paymentConfigSchema>;
 
 export type PaymentConfig = Omit<
   ParsedConfig,
-  'NOWPAYMENTS_API_KEY' | 'NOWPAYMENTS_IPN_SECRET' | 'PLANS_JSON'
+  | 'NOWPAYMENTS_API_KEY'
+  | 'NOWPAYMENTS_IPN_SECRET'
+  | 'PLANS_JSON'
+  | 'INVOICE_SELLER_NAME'
+  | 'INVOICE_SELLER_ADDRESS'
 > & {
   NOWPAYMENTS_API_KEY: string;
   NOWPAYMENTS_IPN_SECRET: string;
+  INVOICE_SELLER_NAME: string;
+  /** Lines separated by `\n`. */
+  INVOICE_SELLER_ADDRESS: string;
   /** The catalogue: PLANS_JSON, or the defaults from contracts. */
   plans: readonly Plan[];
 };
@@ -135,6 +164,8 @@ export function loadPaymentConfig(
     ...config,
     NOWPAYMENTS_API_KEY: config.NOWPAYMENTS_API_KEY ?? SANDBOX_API_KEY,
     NOWPAYMENTS_IPN_SECRET: config.NOWPAYMENTS_IPN_SECRET ?? SANDBOX_IPN_SECRET,
+    INVOICE_SELLER_NAME: config.INVOICE_SELLER_NAME ?? DEVELOPMENT_SELLER.name,
+    INVOICE_SELLER_ADDRESS: config.INVOICE_SELLER_ADDRESS ?? DEVELOPMENT_SELLER.address,
     plans: PLANS_JSON ?? defaultPlans,
   };
 }

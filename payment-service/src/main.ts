@@ -123,7 +123,11 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
       refunds,
       reports,
       ipnSecret: config.NOWPAYMENTS_IPN_SECRET,
-      seller: { name: config.INVOICE_SELLER_NAME, address: config.INVOICE_SELLER_ADDRESS },
+      seller: {
+        name: config.INVOICE_SELLER_NAME,
+        address: config.INVOICE_SELLER_ADDRESS,
+        ...(config.INVOICE_SELLER_TAX_ID ? { taxId: config.INVOICE_SELLER_TAX_ID } : {}),
+      },
       waitForProjections,
       paymentRecorded: (id) => store.streamExists(paymentStreamId(id)),
       logger,

@@ -1,6 +1,11 @@
 import { defaultPlans } from '@meetmatt/contracts';
 import { ConfigError } from '@meetmatt/infra';
-import { SANDBOX_API_KEY, SANDBOX_IPN_SECRET, loadPaymentConfig } from '../src/config';
+import {
+  DEVELOPMENT_SELLER,
+  SANDBOX_API_KEY,
+  SANDBOX_IPN_SECRET,
+  loadPaymentConfig,
+} from '../src/config';
 
 describe('payment-service configuration', () => {
   test('when nothing is set, then it talks to the local sandbox with the sandbox’s key and secret', () => {
@@ -32,8 +37,47 @@ describe('payment-service configuration', () => {
       // production also wants the service's own database and broker accounts
       DATABASE_URL: 'postgres://meetmatt_payment:Xk29fj@postgres:5432/meetmatt_payment',
       RABBITMQ_URL: 'amqp://payment-service:Pq81nd@rabbitmq:5672',
+      INVOICE_SELLER_NAME: 'Meet Matt SAS',
+      INVOICE_SELLER_ADDRESS: '12 rue de la Paix\\n75002 Paris\\nFrance',
     });
     expect(config.NOWPAYMENTS_API_KEY).toBe('live-key');
+  });
+
+  test('when the seller is not set, then development prints the default seller and production refuses to start, naming each variable', () => {
+    const defaults = loadPaymentConfig({});
+    expect(defaults.INVOICE_SELLER_NAME).toBe(DEVELOPMENT_SELLER.name);
+    expect(defaults.INVOICE_SELLER_ADDRESS).toBe(DEVELOPMENT_SELLER.address);
+    expect(defaults.INVOICE_SELLER_TAX_ID).toBeUndefined();
+    const production = {
+      NODE_ENV: 'production',
+      NOWPAYMENTS_API_KEY: 'live-key',
+      NOWPAYMENTS_IPN_SECRET: 'live-secret',
+      DATABASE_URL: 'postgres://meetmatt_payment:Xk29fj@postgres:5432/meetmatt_payment',
+      RABBITMQ_URL: 'amqp://payment-service:Pq81nd@rabbitmq:5672',
+    };
+    expect(() => loadPaymentConfig(production)).toThrow(
+      /INVOICE_SELLER_NAME is missing: required when NODE_ENV=production/,
+    );
+    expect(() => loadPaymentConfig(production)).toThrow(
+      /INVOICE_SELLER_ADDRESS is missing: required when NODE_ENV=production/,
+    );
+    expect(() =>
+      loadPaymentConfig({ ...production, INVOICE_SELLER_NAME: 'Meet Matt SAS' }),
+    ).toThrow(/INVOICE_SELLER_ADDRESS/);
+  });
+
+  test('when the seller address has line breaks or \\n escapes, then it is kept one line per line, trimmed, and the tax ID is read', () => {
+    const config = loadPaymentConfig({
+      INVOICE_SELLER_NAME: '  Meet Matt SAS ',
+      INVOICE_SELLER_ADDRESS: '12 rue de la Paix \\n 75002 Paris\r\nFrance\n',
+      INVOICE_SELLER_TAX_ID: 'FR12345678901',
+    });
+    expect(config.INVOICE_SELLER_NAME).toBe('Meet Matt SAS');
+    expect(config.INVOICE_SELLER_ADDRESS).toBe('12 rue de la Paix\n75002 Paris\nFrance');
+    expect(config.INVOICE_SELLER_TAX_ID).toBe('FR12345678901');
+    expect(() => loadPaymentConfig({ INVOICE_SELLER_ADDRESS: '\\n \\n' })).toThrow(
+      /INVOICE_SELLER_ADDRESS/,
+    );
   });
 
   test('when PLANS_JSON is set, then it replaces the catalogue; when it is wrong, one line names it', () => {

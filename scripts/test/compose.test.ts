@@ -127,6 +127,8 @@ const productionSecrets: Record<ServiceKey, Record<string, string>> = {
   payment: {
     NOWPAYMENTS_API_KEY: 'real-nowpayments-key',
     NOWPAYMENTS_IPN_SECRET: 'real-ipn-secret',
+    INVOICE_SELLER_NAME: 'Meet Matt SAS',
+    INVOICE_SELLER_ADDRESS: '12 rue de la Paix\\n75002 Paris',
   },
   user: { AUTH_SIGNING_KEYS: '' },
   brain: { DEVIN_API_KEY: 'real-devin-key' },

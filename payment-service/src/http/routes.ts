@@ -26,7 +26,7 @@ export interface PaymentRoutesDeps extends WebhookDeps {
   createPayment: CreatePayment;
   queries: PaymentQueries;
   refunds: Refunds;
-  seller: { name: string; address: string };
+  seller: Invoice['seller'];
   waitForProjections: (position: Position | undefined) => Promise<unknown>;
   /**
    * Whether the payment's stream exists: a payment recorded but not yet in the read model (its
@@ -236,11 +236,7 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
 /** The payment service's answers to its domain errors; any other code is a 409. */
 const domainProblems: DomainProblems = { [PAYMENT_NOT_FOUND]: { status: 404, code: 'not-found' } };
 
-function invoiceOf(
-  row: PaymentRow,
-  plan: Plan | undefined,
-  seller: { name: string; address: string },
-): Invoice {
+function invoiceOf(row: PaymentRow, plan: Plan | undefined, seller: Invoice['seller']): Invoice {
   return {
     number: row.invoice_number!,
     paymentId: row.id,

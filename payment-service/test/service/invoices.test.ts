@@ -11,6 +11,7 @@ import {
   startPaymentHarness,
 } from '../support/harness';
 import { type PaymentRef, ipnBody, sign } from '../support/ipn';
+import { pdfText } from '../support/pdf-text';
 
 const YEAR = new Date().getUTCFullYear();
 
@@ -20,7 +21,12 @@ describe('payment-service: invoices', () => {
 
   beforeAll(async () => {
     h = await startPaymentHarness({
-      env: { INVOICE_SELLER_NAME: 'Meet Matt SAS', INVOICE_SELLER_ADDRESS: '1 rue de Test, Paris' },
+      env: {
+        INVOICE_SELLER_NAME: 'Meet Matt SAS',
+        // As a one-line env file (the k8s ConfigMap) writes it.
+        INVOICE_SELLER_ADDRESS: '1 rue de Test\\n75001 Paris\\nFrance',
+        INVOICE_SELLER_TAX_ID: 'FR00123456789',
+      },
     });
     user = await h.user();
   });
@@ -154,7 +160,11 @@ describe('payment-service: invoices', () => {
       plan: 'starter',
       amount: 49,
       currency: 'usd',
-      seller: { name: 'Meet Matt SAS', address: '1 rue de Test, Paris' },
+      seller: {
+        name: 'Meet Matt SAS',
+        address: '1 rue de Test\n75001 Paris\nFrance',
+        taxId: 'FR00123456789',
+      },
       description: expect.stringContaining('<script>'),
     });
     const number = json.number as string;
@@ -170,8 +180,8 @@ describe('payment-service: invoices', () => {
     expect(pdf.res.headers['content-type']).toBe('application/pdf');
     expect(pdf.res.headers['content-disposition']).toBe(`inline; filename="${number}.pdf"`);
     expect(pdf.bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
-    expect(pdf.bytes.toString('latin1')).toContain(number);
     expect(pdf.bytes.toString('latin1').trimEnd().endsWith('%%EOF')).toBe(true);
+    expect(await pdfText(pdf.bytes)).toContain(`Invoice ${number}`);
 
     const refused = await h
       .api()
@@ -179,5 +189,26 @@ describe('payment-service: invoices', () => {
       .set('Authorization', user.authorization)
       .set('Accept', 'image/png');
     expect(refused.status).toBe(406);
+  });
+
+  test('when an agent named in Cyrillic, Japanese and accented Latin is paid for, then its invoice PDF shows the name, the number and the configured seller', async () => {
+    const payment = await openPayment('Ассистент 日本 Zoë');
+    await finish(payment);
+    const { number } = JSON.parse((await invoiceOf(payment.id)).bytes.toString()) as {
+      number: string;
+    };
+    const text = await pdfText((await invoiceOf(payment.id, 'application/pdf')).bytes);
+    const lines = text.split('\n').map((line) => line.trim());
+    expect(text).toContain('Ассистент 日本 Zoë');
+    expect(lines).toContain(`Invoice ${number}`);
+    for (const line of [
+      'Meet Matt SAS',
+      '1 rue de Test',
+      '75001 Paris',
+      'France',
+      'Tax ID: FR00123456789',
+    ]) {
+      expect(lines).toContain(line);
+    }
   });
 });
