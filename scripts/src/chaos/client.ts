@@ -3,6 +3,7 @@
  * 429, an answer that never came, a connection refused or reset), with backoff that honours
  * Retry-After, within a budget per call. Everything else is the answer.
  */
+import { sleep } from '@meetmatt/infra';
 
 export interface CallFigures {
   calls: number;
@@ -87,7 +88,7 @@ export class JourneyClient {
           `${method} ${path}: no answer within ${this.budgetMs / 1000} s (last: ${last})`,
         );
       }
-      await new Promise((r) => setTimeout(r, pause));
+      await sleep(pause);
     }
   }
 

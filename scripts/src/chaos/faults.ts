@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import pg from 'pg';
-import { withDatabase } from '@meetmatt/infra';
+import { withDatabase, sleep } from '@meetmatt/infra';
 import { type FaultKind } from './config';
 import { type Supervisor } from './supervisor';
 
@@ -82,7 +82,7 @@ async function inject(kind: FaultKind, context: FaultContext): Promise<string> {
     }
     case 'rabbit-restart': {
       await run('rabbitmqctl', ['stop_app'], { timeout: 60_000 });
-      await new Promise((r) => setTimeout(r, context.brokerDownMs));
+      await sleep(context.brokerDownMs);
       await run('rabbitmqctl', ['start_app'], { timeout: 60_000 });
       await waitFor('RabbitMQ', () => rabbitAnswers(context.rabbitmqUrl), 60_000);
       return `RabbitMQ stopped for ${context.brokerDownMs} ms`;
@@ -149,6 +149,6 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   while (!(await check())) {
     if (Date.now() > deadline)
       throw new Error(`${what} did not answer within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }

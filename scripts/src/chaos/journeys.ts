@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AuthResponseSchema, CreatePaymentResponseSchema } from '@meetmatt/contracts';
 import { type CallFigures, JourneyClient } from './client';
+import { sleep } from '@meetmatt/infra';
 
 /**
  * The NOWPayments scenarios a chaos run mixes, played by the sandbox from markers in the agent's
@@ -116,7 +117,7 @@ export async function runChaosJourney(
     if (Date.now() + wait > deadline) {
       throw new Error(`payment still ${status} after ${options.timeoutMs / 1000} s`);
     }
-    await new Promise((r) => setTimeout(r, wait));
+    await sleep(wait);
   }
 }
 

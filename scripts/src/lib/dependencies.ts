@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import amqp from 'amqplib';
 import pg from 'pg';
-import { redactUrl, withDatabase } from '@meetmatt/infra';
+import { redactUrl, sleep, withDatabase } from '@meetmatt/infra';
 
 const LOCAL = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -60,7 +60,7 @@ async function waitFor(
   const deadline = Date.now() + timeoutMs;
   let error = await check();
   while (error && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     error = await check();
   }
   return error;

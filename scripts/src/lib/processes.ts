@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { sleep } from '@meetmatt/infra';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 
@@ -86,7 +87,7 @@ export async function waitUntilReady(
     } catch (error) {
       last = (error as Error).message;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   throw new Error(`${process.name} not ready after ${timeoutMs / 1000} s (${last})`);
 }

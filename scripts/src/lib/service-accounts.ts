@@ -13,7 +13,7 @@ import {
   retryQueueName,
   services,
 } from '@meetmatt/contracts';
-import { databaseName, failureExchangeName, withDatabase } from '@meetmatt/infra';
+import { databaseName, failureExchangeName, sleep, withDatabase } from '@meetmatt/infra';
 import { repoRoot } from './processes';
 
 const run = promisify(execFile);
@@ -214,7 +214,7 @@ async function concurrently<T>(work: () => Promise<T>, attempts = 5): Promise<T>
     } catch (error) {
       const concurrent = /tuple concurrently updated/.test((error as Error).message);
       if (!concurrent || attempt >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      await sleep(50 * attempt);
     }
   }
 }
