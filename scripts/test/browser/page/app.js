@@ -1,11 +1,13 @@
-/* global window, document, location, EventSource */
-// The web app's journey in plain browser JavaScript, against the gateway on another origin:
-// sign up, sign in, open the notification stream with a ticket, buy an agent, receive the
-// notifications live, read the invoice and download its PDF. Each step lands in
-// window.results.steps, for the test to read; the first failure in window.results.error.
+/* global window, document, location, EventSource, MeetMatt */
+// The web app's journey in plain browser JavaScript with the typed client (@meetmatt/client,
+// bundled as client.js, global MeetMatt), against the gateway on another origin: sign up, sign
+// in, open the notification stream with a ticket, buy an agent, receive the notifications live,
+// read the invoice and download its PDF. Each step lands in window.results.steps, for the test
+// to read; the first failure in window.results.error.
 'use strict';
 
 const api = new URLSearchParams(location.search).get('api');
+const client = MeetMatt.createClient({ baseUrl: api });
 const results = { steps: {}, notifications: [], error: undefined };
 window.results = results;
 
@@ -16,46 +18,37 @@ function record(name, value) {
   document.getElementById('log').append(item);
 }
 
-async function call(method, path, { token, body, headers = {} } = {}) {
-  const res = await fetch(`${api}${path}`, {
-    method,
-    headers: {
-      accept: 'application/json',
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...headers,
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    requestId: res.headers.get('x-request-id'),
-    body: text ? JSON.parse(text) : undefined,
-  };
-}
-
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main() {
   const email = `browser+${crypto.randomUUID().slice(0, 8)}@example.com`;
   const password = `correct horse ${crypto.randomUUID()}`;
 
-  const signUp = await call('POST', '/auth/register', {
-    body: { email, password, displayName: 'Ada in Chromium' },
-  });
-  record('signUp', { status: signUp.status, userId: signUp.body?.user?.id });
+  const signUp = await client.auth.register({ email, password, displayName: 'Ada in Chromium' });
+  record('signUp', { userId: signUp.user.id, email: signUp.user.email });
 
-  const signIn = await call('POST', '/auth/login', { body: { email, password } });
-  const token = signIn.body?.accessToken;
-  const userId = signIn.body?.user?.id;
-  record('signIn', { status: signIn.status, userId, requestId: signIn.requestId, token });
+  // An error answer is a ProblemError; its X-Request-Id is readable because CORS exposes it.
+  try {
+    await client.auth.login({ email, password: 'not the password' });
+    record('refused', { thrown: false });
+  } catch (error) {
+    record('refused', {
+      name: error.name,
+      status: error.status,
+      problemStatus: error.problem && error.problem.status,
+      requestId: error.requestId,
+    });
+  }
+
+  const signIn = await client.auth.login({ email, password });
+  const userId = signIn.user.id;
+  record('signIn', { userId, token: signIn.accessToken });
 
   // EventSource cannot send Authorization: a single-use ticket names the user instead.
-  const ticket = await call('POST', '/notifications/stream-ticket', { token });
-  record('ticket', { status: ticket.status, url: ticket.body?.url });
+  const ticket = await client.notifications.streamTicket();
+  record('ticket', { url: ticket.url });
   const wanted = ['payment.confirmed', 'agent.deployed'];
-  const stream = new EventSource(`${api}${ticket.body.url}`);
+  const stream = new EventSource(ticket.streamUrl);
   let arrived;
   const bothArrived = new Promise((resolve) => (arrived = resolve));
   stream.addEventListener('notification', (event) => {
@@ -74,21 +67,19 @@ async function main() {
   });
   record('streamOpen', { readyState: stream.readyState });
 
-  const created = await call('POST', '/payments/create', {
-    token,
-    headers: { 'idempotency-key': crypto.randomUUID() },
-    body: {
+  const created = await client.payments.create(
+    {
       plan: 'starter',
       payCurrency: 'btc',
       agent: { name: 'Matt from the browser', instructions: 'Answer the support inbox.' },
       autoDeploy: true,
     },
-  });
+    { idempotencyKey: crypto.randomUUID() },
+  );
   record('payment', {
-    status: created.status,
-    id: created.body?.id,
-    payAddress: created.body?.payAddress,
-    payCurrency: created.body?.payCurrency,
+    id: created.id,
+    payAddress: created.payAddress,
+    payCurrency: created.payCurrency,
   });
 
   // The NOWPayments sandbox plays the payment to the end; the notifications come by the stream.
@@ -96,24 +87,23 @@ async function main() {
   stream.close();
   record('live', { kinds: results.notifications.map((n) => n.kind) });
 
-  const paymentId = created.body.id;
   let invoice;
-  for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
-    invoice = await call('GET', `/payments/${paymentId}/invoice`, { token });
-    if (invoice.status === 200) break;
-    await pause(wait);
+  for (let wait = 100; invoice === undefined; wait = Math.min(wait * 2, 1000)) {
+    try {
+      invoice = await client.payments.invoice(created.id);
+    } catch (error) {
+      if (!(error instanceof MeetMatt.ProblemError) || ![404, 409].includes(error.status))
+        throw error;
+      await pause(wait);
+    }
   }
-  record('invoice', { status: invoice.status, number: invoice.body?.number });
+  record('invoice', { number: invoice.number });
 
-  const pdf = await fetch(`${api}/payments/${paymentId}/invoice`, {
-    headers: { accept: 'application/pdf', authorization: `Bearer ${token}` },
-  });
-  const bytes = new Uint8Array(await pdf.arrayBuffer());
+  const pdf = await client.payments.invoicePdf(created.id);
   record('pdf', {
-    status: pdf.status,
-    contentType: pdf.headers.get('content-type'),
-    head: String.fromCharCode(...bytes.slice(0, 5)),
-    size: bytes.length,
+    contentType: pdf.contentType,
+    head: String.fromCharCode(...pdf.bytes.slice(0, 5)),
+    size: pdf.bytes.length,
   });
 }
 
