@@ -6,6 +6,7 @@ import {
   comparePositions,
   createDatabase,
   migrateAll,
+  sleep,
 } from '@meetmatt/infra';
 import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
 
@@ -21,8 +22,6 @@ import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
 const WRITERS = 8;
 const EVENTS = Number(process.env.LATE_COMMIT_EVENTS ?? 2_400);
 const ROUNDS = Number(process.env.LATE_COMMIT_ROUNDS ?? 1);
-
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('PostgreSQL event store: late commits', () => {
   let testDb: TestDatabase;
@@ -68,7 +67,7 @@ describe('PostgreSQL event store: late commits', () => {
             'any',
           );
           ids.push(...batch.map((e) => e.id));
-          if (Math.random() < 0.5) await pause(Math.random() * 12);
+          if (Math.random() < 0.5) await sleep(Math.random() * 12);
         }
         if (Math.random() < 0.12) {
           await client.query('ROLLBACK');
@@ -112,9 +111,9 @@ describe('PostgreSQL event store: late commits', () => {
             ),
           );
           const deadline = Date.now() + 15_000;
-          while (received.length < committed.size && Date.now() < deadline) await pause(20);
+          while (received.length < committed.size && Date.now() < deadline) await sleep(20);
           // a little longer, to catch a duplicate delivered after the last expected event
-          await pause(100);
+          await sleep(100);
         } finally {
           await subscription.stop();
         }
