@@ -33,6 +33,18 @@ describe('npm start', () => {
     expect(lines).toEqual(['Invalid configuration: GATEWAY_PORT is "abc": expected a port number']);
   });
 
+  test.each([
+    ['0', 'expected at least 1'],
+    ['10', 'expected at most 9'],
+    ['two', 'expected a number'],
+  ])('when REPLICAS is %s, then it exits non-zero with one line naming REPLICAS', (value, why) => {
+    const result = startWith({ REPLICAS: value });
+    expect(result.status).not.toBe(0);
+    expect(`${result.stdout}${result.stderr}`.trim().split('\n')).toEqual([
+      `Invalid configuration: REPLICAS is "${value}": ${why}`,
+    ]);
+  });
+
   test('when a service variable is malformed, then it exits non-zero naming it before starting anything', () => {
     const result = startWith({ LOG_LEVEL: 'loud' });
     expect(result.status).not.toBe(0);
