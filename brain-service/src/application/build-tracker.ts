@@ -1,11 +1,16 @@
 import { type Kysely } from 'kysely';
 import { agentEvents } from '@meetmatt/contracts';
-import { type EventStore, LeaderLock, type Metrics, type Subscription } from '@meetmatt/infra';
+import {
+  type EventStore,
+  LeaderLock,
+  type Metrics,
+  type Subscription,
+  sleep,
+} from '@meetmatt/infra';
 import { traceFieldsOf, withTraceOf } from '@meetmatt/infra/tracing';
 import { agentStreamId } from '../domain/agent-identity';
 import { type BrainDb } from '../database';
 import { type BuildWorkerDeps, trackAgent } from './build-worker';
-import { pause } from './pause';
 
 export interface BuildTrackerOptions extends Omit<BuildWorkerDeps, 'outcomes'> {
   db: Kysely<BrainDb>;
@@ -92,7 +97,7 @@ export class BuildTracker {
           if (!signal.aborted)
             this.options.logger.warn('build scan failed', { error: (error as Error).message });
         });
-        await pause(this.options.scanIntervalMs, signal);
+        await sleep(this.options.scanIntervalMs, signal);
       }
     } finally {
       await subscription.stop().catch(() => undefined);
