@@ -55,7 +55,8 @@ export class EsdbSubscription implements Subscription {
   private stopped = false;
   private attempt = 0;
   private inbox: SubscriptionInbox | undefined;
-  private wakeSleep: (() => void) | undefined;
+  /** Aborted by stop(): ends a backoff sleep at once. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly source: EsdbSubscriptionSource,
@@ -78,7 +79,7 @@ export class EsdbSubscription implements Subscription {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wakeSleep?.();
+    this.stopping.abort();
     this.inbox?.finish();
     await this.done.catch(() => undefined);
   }
@@ -228,10 +229,7 @@ export class EsdbSubscription implements Subscription {
     } catch (callbackError) {
       this.source.logger?.error('onDropped threw', { error: toError(callbackError).message });
     }
-    await sleep(
-      backoffDelay(this.attempt, MIN_BACKOFF_MS, MAX_BACKOFF_MS),
-      (wake) => (this.wakeSleep = wake),
-    );
+    await sleep(backoffDelay(this.attempt, MIN_BACKOFF_MS, MAX_BACKOFF_MS), this.stopping.signal);
   }
 
   private async callback(fn: () => unknown): Promise<void> {
