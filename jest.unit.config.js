@@ -31,6 +31,7 @@ const unitFiles = [
   'infra/test/messaging/failure-routing.test.ts',
   'infra/test/runtime/backoff.test.ts',
   'infra/test/runtime/liveness.test.ts',
+  'infra/test/runtime/poll.test.ts',
   'infra/test/testing/eventually.test.ts',
   'payment-service/test/application/ttl-cache.test.ts',
   'payment-service/test/config.test.ts',

@@ -14,6 +14,7 @@ export * from './http/server';
 export * from './http/validation';
 export * from './messaging/broker-connection';
 export * from './runtime/backoff';
+export * from './runtime/poll';
 export * from './runtime/request-context';
 export * from './runtime/run-main';
 export * from './runtime/service-host';

@@ -1,4 +1,4 @@
-import { sleep } from '../runtime/backoff';
+import { pollUntil } from '../runtime/poll';
 
 export interface EventuallyOptions {
   /** How long to keep trying (default 20 s: servers under a loaded run are slow). */
@@ -8,7 +8,7 @@ export interface EventuallyOptions {
 }
 
 /**
- * Polls `probe` until it passes, and returns what it returned. The probe has not passed yet
+ * Polls `probe` (on the runtime's `pollUntil`) until it passes, and returns what it returned. The probe has not passed yet
  * while it throws (a failed `expect`, a refused connection) or returns `false`; anything else,
  * `undefined` included, passes. A value that may be missing says so: `find(...) ?? false`.
  * After the deadline it fails naming `what` it waited for and the probe's last error.
@@ -20,20 +20,22 @@ export async function eventually<T>(
 ): Promise<T> {
   const { timeoutMs = 20_000, intervalMs = 20 } =
     typeof options === 'number' ? { timeoutMs: options } : options;
-  const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== false) return value;
-      lastError = undefined;
-    } catch (error) {
-      lastError = error;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) throw timedOut(what, timeoutMs, lastError);
-    await sleep(Math.min(intervalMs, left));
-  }
+  const polled = await pollUntil(
+    async () => {
+      try {
+        const value = await probe();
+        lastError = undefined;
+        return value;
+      } catch (error) {
+        lastError = error;
+        return false;
+      }
+    },
+    { timeoutMs, intervalMs },
+  );
+  if (polled.passed) return polled.value;
+  throw timedOut(what, timeoutMs, lastError);
 }
 
 function timedOut(what: string, timeoutMs: number, lastError: unknown): Error {

@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import pg from 'pg';
-import { withDatabase, sleep } from '@meetmatt/infra';
+import { pollUntil, withDatabase, sleep } from '@meetmatt/infra';
 import { type FaultKind } from './config';
 import { type Supervisor } from './supervisor';
 
@@ -145,10 +145,6 @@ async function rabbitAnswers(url: string): Promise<boolean> {
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline)
-      throw new Error(`${what} did not answer within ${timeoutMs / 1000} s`);
-    await sleep(250);
-  }
+  const polled = await pollUntil(check, { timeoutMs, intervalMs: 250 });
+  if (!polled.passed) throw new Error(`${what} did not answer within ${timeoutMs / 1000} s`);
 }

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { services } from '@meetmatt/contracts';
-import { dropDatabase, withDatabase } from '@meetmatt/infra';
+import { dropDatabase, pollUntil, sleep, withDatabase } from '@meetmatt/infra';
 import { prepareSystem } from '../lib/prepare';
 import { type ManagedProcess, repoRoot, stopAll } from '../lib/processes';
 import { type RunningSystem, launchSystem } from '../lib/system';
@@ -24,7 +24,6 @@ import { divertProcessOutput } from './output';
 import { Supervisor } from './supervisor';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface ChaosReport {
   journeys: JourneyRecord[];
@@ -76,17 +75,15 @@ function allReady(urls: Record<string, string>, timeoutMs: number): Promise<numb
 
 /** When every probe answered 200, or null at the deadline. */
 async function allAnswer(probes: string[], timeoutMs: number): Promise<number | null> {
-  const deadline = Date.now() + timeoutMs;
   const ok = async (url: string) => {
     const res = await fetch(url, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
     return res?.status === 200;
   };
-  while (Date.now() < deadline) {
-    const answers = await Promise.all(probes.map(ok));
-    if (answers.every(Boolean)) return Date.now();
-    await sleep(250);
-  }
-  return null;
+  const polled = await pollUntil(
+    async () => (await Promise.all(probes.map(ok))).every(Boolean) && Date.now(),
+    { timeoutMs, intervalMs: 250 },
+  );
+  return polled.passed ? polled.value : null;
 }
 
 async function freePort(): Promise<number> {
@@ -268,9 +265,10 @@ export async function runChaos(
     const faultLoop = (async () => {
       const next = faultSequence(config.CHAOS_FAULTS);
       for (;;) {
-        const wakeAt = Date.now() + config.CHAOS_FAULT_INTERVAL_MS;
-        while (Date.now() < wakeAt && !(journeysDone && !config.CHAOS_FAULT_COUNT))
-          await sleep(100);
+        await pollUntil(() => journeysDone && !config.CHAOS_FAULT_COUNT, {
+          timeoutMs: config.CHAOS_FAULT_INTERVAL_MS,
+          intervalMs: 100,
+        });
         if (signal.aborted) return;
         const enough = config.CHAOS_FAULT_COUNT
           ? faults.length >= config.CHAOS_FAULT_COUNT
@@ -310,23 +308,22 @@ export async function runChaos(
       `journeys and faults over: ${journeys.filter((j) => !j.error).length}/${journeys.length} journeys saw their payment end; ${faults.length} faults; waiting for the system to settle`,
     );
 
-    const deadline = Date.now() + config.CHAOS_SETTLE_TIMEOUT_MS;
     let remaining: string[] = [];
-    for (;;) {
-      remaining = await systemProblems(journeys, targets);
-      for (const name of serviceNames) {
-        if (!supervisor.isRunning(name)) remaining.push(`${name} is not running`);
-      }
-      if (remaining.length === 0) {
-        settleMs = Date.now() - lastFaultEnd;
-        say(`settled ${(settleMs / 1000).toFixed(1)} s after the last fault`);
-        break;
-      }
-      if (Date.now() > deadline || signal.aborted) {
-        say(`not settled within ${config.CHAOS_SETTLE_TIMEOUT_MS / 1000} s`);
-        break;
-      }
-      await sleep(1_000);
+    const settled = await pollUntil(
+      async () => {
+        remaining = await systemProblems(journeys, targets);
+        for (const name of serviceNames) {
+          if (!supervisor.isRunning(name)) remaining.push(`${name} is not running`);
+        }
+        return remaining.length === 0;
+      },
+      { timeoutMs: config.CHAOS_SETTLE_TIMEOUT_MS, intervalMs: 1_000, signal },
+    );
+    if (settled.passed) {
+      settleMs = Date.now() - lastFaultEnd;
+      say(`settled ${(settleMs / 1000).toFixed(1)} s after the last fault`);
+    } else {
+      say(`not settled within ${config.CHAOS_SETTLE_TIMEOUT_MS / 1000} s`);
     }
     problems.push(...journeyProblems(journeys), ...remaining);
     problems.push(
@@ -419,7 +416,11 @@ async function driveJourneys(
       const index = nextIndex++;
       if (index >= config.CHAOS_JOURNEYS || signal.aborted) return;
       const faultsBefore = Math.floor((index * config.CHAOS_FAULT_COUNT) / config.CHAOS_JOURNEYS);
-      while (faultsDone() < faultsBefore && !signal.aborted) await sleep(100);
+      await pollUntil(() => faultsDone() >= faultsBefore, {
+        timeoutMs: Infinity,
+        intervalMs: 100,
+        signal,
+      });
       const record: JourneyRecord = { index, scenario: scenarioOf(index), startedAt: Date.now() };
       journeys.push(record);
       try {

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import amqp from 'amqplib';
 import pg from 'pg';
-import { redactUrl, sleep, withDatabase } from '@meetmatt/infra';
+import { pollUntil, redactUrl, withDatabase } from '@meetmatt/infra';
 
 const LOCAL = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -53,17 +53,17 @@ function startLocalRabbit(): boolean {
   return true;
 }
 
+/** Asks `check` until it finds no problem or time runs out; the last problem, if any. */
 async function waitFor(
   check: () => Promise<string | undefined>,
   timeoutMs: number,
 ): Promise<string | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  let error = await check();
-  while (error && Date.now() < deadline) {
-    await sleep(500);
-    error = await check();
-  }
-  return error;
+  let problem: string | undefined;
+  await pollUntil(async () => (problem = await check()) === undefined, {
+    timeoutMs,
+    intervalMs: 500,
+  });
+  return problem;
 }
 
 const HOW_TO_GET_THEM = [

@@ -11,6 +11,7 @@ import {
   AgentSummarySchema,
   NotificationSchema,
 } from '@meetmatt/contracts';
+import { pollUntil } from '@meetmatt/infra/runtime/poll';
 import { z as zod } from 'zod';
 
 /** One call the journey made and what came back, for the narrator. */
@@ -137,13 +138,15 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
     return { status: res.status, body };
   };
 
-  const poll = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
-    for (let wait = 100; ; wait = Math.min(wait * 1.5, 1_000)) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new JourneyError(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, wait));
-    }
+  // Pauses grow from 100 ms to 1 s: quick on a fast system, gentle on a slow one.
+  const poll = async <T>(what: string, probe: () => Promise<T | false>): Promise<T> => {
+    const polled = await pollUntil(probe, {
+      timeoutMs: deadline - Date.now(),
+      intervalMs: 100,
+      maxIntervalMs: 1_000,
+    });
+    if (!polled.passed) throw new JourneyError(`timed out waiting for ${what}`);
+    return polled.value;
   };
 
   const email = `ada+${randomUUID().slice(0, 8)}@example.com`;
@@ -193,7 +196,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
     if (['failed', 'expired', 'partially_paid', 'refunded'].includes(body.status)) {
       throw new JourneyError(`the payment ended ${body.status}`);
     }
-    return body.status === 'finished' ? body : undefined;
+    return body.status === 'finished' ? body : false;
   });
   await call(
     'Payment finished',
@@ -213,7 +216,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
         quiet: true,
       },
     );
-    return status === 200 ? InvoiceSchema.parse(body) : undefined;
+    return status === 200 ? InvoiceSchema.parse(body) : false;
   });
   await call('Invoice issued', 'GET', `/payments/${paymentId}/invoice`, InvoiceSchema);
 
@@ -223,7 +226,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
     });
     const mine = body.items.find((a) => a.paymentId === paymentId);
     if (mine?.status === 'failed') throw new JourneyError('the deployment failed');
-    return mine?.status === 'deployed' ? mine : undefined;
+    return mine?.status === 'deployed' ? mine : false;
   });
   const detail = await call('The deployed agent', 'GET', `/agents/${agent.id}`, AgentDetailSchema);
 
@@ -240,7 +243,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
     const kinds = new Set(body.notifications.map((n) => n.kind));
     return kinds.has('payment.confirmed') && kinds.has('agent.deployed')
       ? body.notifications
-      : undefined;
+      : false;
   });
   await call('Notifications', 'GET', `/users/${userId}/notifications`, NotificationListSchema);
 
@@ -248,7 +251,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
     const { body } = await call('Usage', 'GET', `/users/${userId}/usage`, UsageSchema, {
       quiet: true,
     });
-    return body.payments.confirmed >= 1 && body.agents.deployed >= 1 ? body : undefined;
+    return body.payments.confirmed >= 1 && body.agents.deployed >= 1 ? body : false;
   });
   await call('Usage', 'GET', `/users/${userId}/usage`, UsageSchema);
 

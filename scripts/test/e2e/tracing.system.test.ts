@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { services } from '@meetmatt/contracts';
+import { eventually } from '@meetmatt/infra/testing';
 import { type JourneyResult, runJourney } from '../../src/lib/journey';
 import { type TestSystem, startSystem } from './system';
 
@@ -108,16 +109,6 @@ async function startCollector(): Promise<{
   };
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 const traceIdOf = (traceparent: string | undefined) => traceparent?.split('-')[1];
 
 describe('tracing, end to end', () => {
@@ -181,14 +172,12 @@ describe('tracing, end to end', () => {
     const inTrace = () => collector.spans.filter((s) => s.traceId === traceId);
     const has = (predicate: (span: CollectedSpan) => boolean) => inTrace().some(predicate);
     // The user service's notification of the deployed agent is the last thing in the trace.
-    await waitFor(
+    await eventually(
       'the spans of the journey',
       () =>
         has((s) => s.service === names.user && s.name === 'process agent.deployed') &&
-        has((s) => s.service === names.brain && s.name === 'process payment.confirmed')
-          ? true
-          : undefined,
-      30_000,
+        has((s) => s.service === names.brain && s.name === 'process payment.confirmed'),
+      { timeoutMs: 30_000, intervalMs: 200 },
     );
     const spans = inTrace();
     const byId = new Map(spans.map((s) => [s.spanId, s]));
