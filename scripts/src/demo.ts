@@ -3,7 +3,7 @@
  * step says what it called and what came back, ending with the deployed agent's pull request.
  */
 import { GATEWAY_PORT } from '@meetmatt/contracts';
-import { runJourney } from './lib/journey';
+import { runJourney } from './lib/gateway-journey';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gatewayOpenApi } from '@meetmatt/contracts';
-import { type JourneyResult, runJourney } from '../../src/lib/journey';
+import { type JourneyResult, runJourney } from '../../src/lib/gateway-journey';
 import { type OpenApiChecker, openApiChecker } from './openapi-check';
 import { type TestSystem, startSystem } from './system';
 

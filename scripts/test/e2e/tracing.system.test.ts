@@ -2,7 +2,7 @@ import http from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { services } from '@meetmatt/contracts';
 import { eventually } from '@meetmatt/infra/testing';
-import { type JourneyResult, runJourney } from '../../src/lib/journey';
+import { type JourneyResult, runJourney } from '../../src/lib/gateway-journey';
 import { type TestSystem, startSystem } from './system';
 
 /**

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { runJourney } from '../../src/lib/journey';
+import { runJourney } from '../../src/lib/gateway-journey';
 import { type TestSystem, startSystem } from '../e2e/system';
 
 /**

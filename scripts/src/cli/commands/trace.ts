@@ -3,7 +3,7 @@ import { type Invocation } from '../command';
 import { type Runtime, type ServiceHandle } from '../runtime';
 import { CliError } from '../errors';
 import { counted, eventJson, formatDuration, formatTime, intOption, shortId } from '../format';
-import { type JourneyEvent, findJourney, traceIdOfEvent } from '../journey';
+import { type JourneyEvent, findJourney, traceIdOfEvent } from '../journey-events';
 import { serviceOrder } from '../services';
 
 interface Step extends JourneyEvent {
