@@ -2,7 +2,12 @@ import { type DevinClient } from '../../src/devin/client';
 import { type DevinSession } from '../../src/devin/api-schemas';
 import { classifySession } from '../../src/devin/session-phase';
 import { eventually } from '@meetmatt/infra/testing';
-import { ManualClock, type SandboxHarness, sessionRequest, startSandbox } from '../support/devin-sandbox';
+import {
+  ManualClock,
+  type SandboxHarness,
+  sessionRequest,
+  startSandbox,
+} from '../support/devin-sandbox';
 
 const STEP_MS = 1_000;
 

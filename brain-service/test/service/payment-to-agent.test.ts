@@ -13,7 +13,13 @@ import {
   createNowPaymentsSandbox,
 } from '@meetmatt/payment-service/nowpayments/index';
 import { agentIdFor } from '../../src/domain/agent-identity';
-import { type AgentDetail, type BrainWorld, sessionsOf, startWorld, whenReady } from '../support/harness';
+import {
+  type AgentDetail,
+  type BrainWorld,
+  sessionsOf,
+  startWorld,
+  whenReady,
+} from '../support/harness';
 
 /**
  * The whole deployment flow across two real services on one bus: a user pays in the
