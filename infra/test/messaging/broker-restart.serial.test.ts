@@ -10,7 +10,7 @@ import {
   effectCounts,
   inboxConsumer,
   type testEvents,
-} from './fixtures';
+} from '../support/messaging';
 import { eventually } from '@meetmatt/infra/testing';
 
 /**

@@ -9,7 +9,7 @@ import {
   createWorld,
   effectCounts,
   inboxConsumer,
-} from './fixtures';
+} from '../support/messaging';
 
 const EVENTS = 300;
 

@@ -11,7 +11,7 @@ import {
   inboxConsumer,
   publishRaw,
   type testEvents,
-} from './fixtures';
+} from '../support/messaging';
 import { eventually } from '@meetmatt/infra/testing';
 
 describe('consumers under stuck handlers and shutdown', () => {

@@ -25,7 +25,7 @@ import {
   inboxConsumer,
   publishRaw,
   testEvents,
-} from './fixtures';
+} from '../support/messaging';
 import { eventually } from '@meetmatt/infra/testing';
 
 const run = promisify(execFile);

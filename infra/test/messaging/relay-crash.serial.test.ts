@@ -11,7 +11,7 @@ import {
   createWorld,
   effectCounts,
   inboxConsumer,
-} from './fixtures';
+} from '../support/messaging';
 import { eventually } from '@meetmatt/infra/testing';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');

@@ -23,7 +23,7 @@ import {
   createWorld,
   depth,
   drain,
-} from './fixtures';
+} from '../support/messaging';
 
 describe('the relay', () => {
   let world: MessagingWorld;

@@ -26,7 +26,7 @@ import {
   createWorld,
   inboxConsumer,
   quietLogger,
-} from '../messaging/fixtures';
+} from '../support/messaging';
 import { eventually } from '@meetmatt/infra/testing';
 
 function bare(): Metrics {

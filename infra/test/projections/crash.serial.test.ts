@@ -1,11 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { comparePositions, parsePosition } from '@meetmatt/infra';
-import { accountHistory, accountsProjection, foldAccounts, readAccounts } from './support/accounts';
-import { type Harness, createHarness } from './support/harness';
+import {
+  accountHistory,
+  accountsProjection,
+  foldAccounts,
+  readAccounts,
+} from '../support/projections/accounts';
+import { type Harness, createHarness } from '../support/projections/harness';
 import { eventually } from '@meetmatt/infra/testing';
 
-const CHILD = path.join(__dirname, 'support', 'crash-child.ts');
+const CHILD = path.join(__dirname, '..', 'support', 'projections', 'crash-child.ts');
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const APP = 'projection-crash-child';
 

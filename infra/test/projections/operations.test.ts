@@ -6,9 +6,14 @@ import {
   listProjections,
   positionBefore,
 } from '@meetmatt/infra';
-import { accountHistory, accountsProjection, foldAccounts, readAccounts } from './support/accounts';
-import { type Harness, createHarness } from './support/harness';
-import { foldOwners, ownersProjection, readOwners, renamed } from './support/others';
+import {
+  accountHistory,
+  accountsProjection,
+  foldAccounts,
+  readAccounts,
+} from '../support/projections/accounts';
+import { type Harness, createHarness } from '../support/projections/harness';
+import { foldOwners, ownersProjection, readOwners, renamed } from '../support/projections/others';
 import { eventually } from '@meetmatt/infra/testing';
 
 describe('projection operations', () => {

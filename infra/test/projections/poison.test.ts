@@ -12,9 +12,9 @@ import {
   accountsProjection,
   foldAccounts,
   readAccounts,
-} from './support/accounts';
-import { type Harness, createHarness } from './support/harness';
-import { countEvents, eventCountsProjection, readEventCounts } from './support/others';
+} from '../support/projections/accounts';
+import { type Harness, createHarness } from '../support/projections/harness';
+import { countEvents, eventCountsProjection, readEventCounts } from '../support/projections/others';
 import { eventually } from '@meetmatt/infra/testing';
 
 describe('poison events', () => {

@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { accountEvent, accountHistory, accountsProjection, readAccounts } from './support/accounts';
-import { type Harness, createHarness, gate } from './support/harness';
-import { ownersProjection, readOwners, renamed, unrelatedEvent } from './support/others';
+import {
+  accountEvent,
+  accountHistory,
+  accountsProjection,
+  readAccounts,
+} from '../support/projections/accounts';
+import { type Harness, createHarness, gate } from '../support/projections/harness';
+import {
+  ownersProjection,
+  readOwners,
+  renamed,
+  unrelatedEvent,
+} from '../support/projections/others';
 import { eventually } from '@meetmatt/infra/testing';
 
 describe('read-your-writes', () => {

@@ -8,8 +8,13 @@ import {
   rebuildProjection,
   waitForProjections,
 } from '@meetmatt/infra';
-import { accountHistory, accountsProjection, foldAccounts, readAccounts } from './support/accounts';
-import { type Harness, createHarness, gate } from './support/harness';
+import {
+  accountHistory,
+  accountsProjection,
+  foldAccounts,
+  readAccounts,
+} from '../support/projections/accounts';
+import { type Harness, createHarness, gate } from '../support/projections/harness';
 import { eventually } from '@meetmatt/infra/testing';
 
 interface Observed {

@@ -8,8 +8,13 @@ import {
   formatPosition,
 } from '@meetmatt/infra';
 import { TcpProxy, captureLogger, eventually } from '@meetmatt/infra/testing';
-import { accountHistory, accountsProjection, foldAccounts, readAccounts } from './support/accounts';
-import { type Harness, createHarness, gate } from './support/harness';
+import {
+  accountHistory,
+  accountsProjection,
+  foldAccounts,
+  readAccounts,
+} from '../support/projections/accounts';
+import { type Harness, createHarness, gate } from '../support/projections/harness';
 
 describe('projection runner', () => {
   let h: Harness;

@@ -17,7 +17,7 @@ import {
   createWorld,
   inboxConsumer,
   type testEvents,
-} from '../messaging/fixtures';
+} from '../support/messaging';
 
 /**
  * Trace context through the event store and RabbitMQ, with real PostgreSQL and RabbitMQ and the

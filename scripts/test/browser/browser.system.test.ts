@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
-import { type TestSystem, startSystem } from '../e2e/system';
+import { type TestSystem, startSystem } from '../support/spawned-system';
 
 /**
  * Issue 19's "done when": a real browser (Debian's headless Chromium, driven by Playwright) on a

@@ -17,7 +17,7 @@ import {
   newEvent,
   runCli,
   runOnTerminal,
-} from './support';
+} from '../support/cli';
 import { eventually } from '@meetmatt/infra/testing';
 
 const logger = createLogger({ service: 'cli-test', level: 'silent' });

@@ -12,7 +12,7 @@ import {
   createCliFixture,
   newEvent,
   runCli,
-} from './support';
+} from '../support/cli';
 
 // Each command is a process of its own (tsx loads every time): a few of them outlast 30 s on a
 // busy machine.

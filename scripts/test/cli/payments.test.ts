@@ -9,7 +9,7 @@ import {
   jsonOf,
   newEvent,
   runCli,
-} from './support';
+} from '../support/cli';
 
 // Every command is a process of its own: see streams.test.ts.
 jest.setTimeout(120_000);

@@ -16,7 +16,7 @@ import {
   jsonOf,
   newEvent,
   runCli,
-} from './support';
+} from '../support/cli';
 import { eventually } from '@meetmatt/infra/testing';
 
 /** Counts how often each event was applied: a replay shows as a second application. */

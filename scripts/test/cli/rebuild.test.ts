@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { userEvents } from '@meetmatt/contracts';
 import { listProjections, sql } from '@meetmatt/infra';
-import { type CliFixture, CliProcess, createCliFixture, jsonOf, newEvent, runCli } from './support';
+import {
+  type CliFixture,
+  CliProcess,
+  createCliFixture,
+  jsonOf,
+  newEvent,
+  runCli,
+} from '../support/cli';
 
 // Every command is a process of its own: see streams.test.ts.
 jest.setTimeout(120_000);

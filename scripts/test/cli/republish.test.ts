@@ -18,7 +18,7 @@ import {
   jsonOf,
   newEvent,
   runCli,
-} from './support';
+} from '../support/cli';
 import { eventually } from '@meetmatt/infra/testing';
 
 const logger = createLogger({ service: 'cli-test', level: 'silent' });

@@ -17,8 +17,8 @@ import {
 } from '@meetmatt/infra';
 import { agentIdFor } from '@meetmatt/brain-service/domain/agent-identity';
 import { paymentsProjection } from '@meetmatt/payment-service/projections/payments';
-import { CliProcess, jsonOf, runCli } from './support';
-import { type RunningSystem, type SystemUser, startSystem } from './system';
+import { CliProcess, jsonOf, runCli } from '../support/cli';
+import { type RunningSystem, type SystemUser, startSystem } from '../support/in-process-system';
 import { eventually } from '@meetmatt/infra/testing';
 
 /**

@@ -3,7 +3,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { type CliFixture, appendAll, cliBin, createCliFixture, newEvent, runCli } from './support';
+import {
+  type CliFixture,
+  appendAll,
+  cliBin,
+  createCliFixture,
+  newEvent,
+  runCli,
+} from '../support/cli';
 
 /**
  * meetmatt in the shells operators use: through a real `| head -1` in bash, and completed by

@@ -10,7 +10,7 @@ import {
   jsonOf,
   newEvent,
   runCli,
-} from './support';
+} from '../support/cli';
 
 // Every command is a process of its own (tsx and the services' code load each time): on a
 // busy machine a handful of them outlast jest's default 30 s.

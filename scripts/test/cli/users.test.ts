@@ -9,7 +9,7 @@ import {
   jsonOf,
   newEvent,
   runCli,
-} from './support';
+} from '../support/cli';
 
 // Every command is a process of its own (tsx and the services' code load each time).
 jest.setTimeout(120_000);

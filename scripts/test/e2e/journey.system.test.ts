@@ -4,7 +4,7 @@ import path from 'node:path';
 import { gatewayOpenApi } from '@meetmatt/contracts';
 import { type JourneyResult, runJourney } from '../../src/lib/gateway-journey';
 import { type OpenApiChecker, openApiChecker } from './openapi-check';
-import { type TestSystem, startSystem } from './system';
+import { type TestSystem, startSystem } from '../support/spawned-system';
 
 /**
  * The whole journey through the gateway with every real piece running: three services,

@@ -3,7 +3,7 @@ import { type AddressInfo } from 'node:net';
 import { services } from '@meetmatt/contracts';
 import { eventually } from '@meetmatt/infra/testing';
 import { type JourneyResult, runJourney } from '../../src/lib/gateway-journey';
-import { type TestSystem, startSystem } from './system';
+import { type TestSystem, startSystem } from '../support/spawned-system';
 
 /**
  * One trace from the IPN to the deployed agent, with the whole system running (three services,

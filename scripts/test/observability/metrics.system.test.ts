@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { runJourney } from '../../src/lib/gateway-journey';
-import { type TestSystem, startSystem } from '../e2e/system';
+import { type TestSystem, startSystem } from '../support/spawned-system';
 
 /**
  * What Prometheus would scrape from the three services after one whole journey (order, payment,

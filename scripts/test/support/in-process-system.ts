@@ -24,7 +24,7 @@ import {
   createNowPaymentsSandbox,
 } from '@meetmatt/payment-service/nowpayments/index';
 import { start as startUser } from '@meetmatt/user-service';
-import { cliEnv } from './support';
+import { cliEnv } from './cli';
 
 type Running = { url: string; stop(): Promise<void> };
 
