@@ -1,6 +1,7 @@
 import { type EventUnion, exchanges, userEvents } from '@meetmatt/contracts';
 import { type ConsumedEvent } from '../messaging/consumed-event';
 import { type Consumer, type HandlerResult } from '../messaging/consumer';
+import { pollUntil } from '../runtime/poll';
 import { type ServiceHost } from '../runtime/service-host';
 import { type RevocationList } from './revocation-list';
 import { type RevokedCredential, RevokedCredentials } from './revoked-credentials';
@@ -141,16 +142,20 @@ export class RevocationFeed {
     let channel: Awaited<ReturnType<typeof connection.createChannel>> | undefined;
     try {
       await consumer.whenConsuming(abort.signal);
-      channel = await connection.createChannel();
-      channel.on('error', () => undefined);
+      const open = (channel = await connection.createChannel());
+      open.on('error', () => undefined);
       // Twice empty in a row: a message handed to the consumer is neither ready nor handled yet.
       let empty = 0;
-      while (empty < 2) {
-        const { messageCount } = await channel.checkQueue(this.options.queue);
-        empty = messageCount === 0 && consumer.handling === 0 ? empty + 1 : 0;
-        if (Date.now() > deadline) throw new Error(`${messageCount} still queued`);
-        if (empty < 2) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      let queued = 0;
+      const drained = await pollUntil(
+        async () => {
+          queued = (await open.checkQueue(this.options.queue)).messageCount;
+          empty = queued === 0 && consumer.handling === 0 ? empty + 1 : 0;
+          return empty >= 2;
+        },
+        { timeoutMs: deadline - Date.now(), intervalMs: 20 },
+      );
+      if (!drained.passed) throw new Error(`${queued} still queued`);
     } catch (error) {
       this.host.logger.warn('starting before the revocation backlog was handled', {
         queue: this.options.queue,

@@ -11,6 +11,7 @@ import {
   AgentSummarySchema,
   NotificationSchema,
 } from '@meetmatt/contracts';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 import { pollUntil } from '@meetmatt/infra/runtime/poll';
 import { z as zod } from 'zod';
 
@@ -111,7 +112,7 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
       }
       options.onRetry?.(`${method} ${path}`, res?.status);
       retried = true;
-      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      await sleep(250 * 2 ** attempt);
     }
     const text = await res.text();
     const expected = [
