@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
+import { sleep } from '@meetmatt/infra';
 import { type PaymentDb } from '../database';
 
 export type Claim =
@@ -82,7 +83,7 @@ export class IdempotencyKeys {
         if (taken) return { kind: 'claimed', paymentId: taken.payment_id };
       }
       if (Date.now() > deadline) return { kind: 'in-progress' };
-      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+      await sleep(this.pollMs);
     }
   }
 

@@ -5,6 +5,7 @@ import {
   type Principal,
   type Position,
   type Routes,
+  pollUntil,
   problemForDomainError,
 } from '@meetmatt/infra';
 import { type CreatePayment } from '../application/create-payment';
@@ -55,12 +56,11 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
   /** The row of a payment recorded but not projected yet, once it is; undefined if never recorded. */
   const recordedRow = async (id: string): Promise<PaymentRow | undefined> => {
     if (!deps.paymentRecorded || !(await deps.paymentRecorded(id))) return undefined;
-    const deadline = Date.now() + RECORDED_WAIT_MS;
-    while (Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const row = await queries.find(id);
-      if (row) return row;
-    }
+    const polled = await pollUntil(async () => (await queries.find(id)) ?? false, {
+      timeoutMs: RECORDED_WAIT_MS,
+      intervalMs: 50,
+    });
+    if (polled.passed) return polled.value;
     throw new HttpError(503, 'payment-being-recorded', 'The payment is being recorded; retry', {
       headers: { 'Retry-After': '1' },
     });
