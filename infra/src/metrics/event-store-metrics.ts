@@ -7,7 +7,12 @@ import { type Metrics } from './metrics';
  * (`ok`, `conflict` for a wrong expected revision, `error`) and
  * `eventstore_appended_events_total{type}`, the events written by type. The second is what the
  * journey alert compares across services (payments confirmed against deploys requested).
- * Everything else goes to the store unchanged (a Proxy, so `instanceof` still holds).
+ *
+ * The store itself is returned, its `appendToStream` replaced on the instance: `instanceof`,
+ * identity and every other member stay the store's own, nothing is bound again per call, and a
+ * later replacement of `appendToStream` (a test's spy, which calls this one as its original)
+ * wraps it instead of being hidden by it. (A Proxy did both wrong: a spy set through it landed on
+ * the target, and the measured append then called the spy, which called it again, without end.)
  */
 export function withAppendMetrics<S extends EventStore>(store: S, metrics: Metrics): S {
   const duration = metrics.histogram(
@@ -21,10 +26,11 @@ export function withAppendMetrics<S extends EventStore>(store: S, metrics: Metri
     'Events this instance appended, by type',
     ['type'],
   );
-  const appendToStream: EventStore['appendToStream'] = async (streamId, events, options) => {
+  const append = store.appendToStream.bind(store);
+  store.appendToStream = async (streamId, events, options) => {
     const stop = duration.startTimer();
     try {
-      const result = await store.appendToStream(streamId, events, options);
+      const result = await append(streamId, events, options);
       stop({ outcome: 'ok' });
       for (const event of events) appended.inc({ type: event.type });
       return result;
@@ -33,11 +39,5 @@ export function withAppendMetrics<S extends EventStore>(store: S, metrics: Metri
       throw error;
     }
   };
-  return new Proxy(store, {
-    get(target, property) {
-      if (property === 'appendToStream') return appendToStream;
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-    },
-  });
+  return store;
 }

@@ -227,6 +227,23 @@ describe('metrics against PostgreSQL', () => {
     expect(sample(text, 'eventstore_append_duration_seconds_count', { outcome: 'conflict' })).toBe(
       1,
     );
+
+    // A spy set on the measured store wraps the measured append (as the service tests' spies
+    // do) instead of being called by it again and again.
+    const measured = store.appendToStream;
+    const spy = jest
+      .spyOn(store, 'appendToStream')
+      .mockImplementationOnce((id, list, options) => measured.call(store, id, list, options));
+    try {
+      await store.appendToStream(`order-${randomUUID()}`, events.slice(0, 1), {
+        expectedRevision: 'no_stream',
+      });
+      expect(spy).toHaveBeenCalledTimes(1);
+      const after = await metrics.text();
+      expect(sample(after, 'eventstore_append_duration_seconds_count', { outcome: 'ok' })).toBe(2);
+    } finally {
+      jest.restoreAllMocks();
+    }
   });
 
   test('when a handler is stuck, then consumer_backlog_messages counts what waits and consumer_backlog_seconds grows; both 0 once drained', async () => {
