@@ -26,7 +26,17 @@ export type CommandResult<Event, State> =
       /** Where the last appended event sits in `$all` (for read-your-writes); absent when nothing was appended. */
       position?: Position;
     }
-  | { ok: false; error: DomainError; state: State; revision: number };
+  | {
+      ok: false;
+      error: DomainError;
+      state: State;
+      revision: number;
+      /**
+       * Where the stream's newest event sits in `$all`, when the refusal is a `stale-revision`:
+       * wait for it before answering, so the client's next read shows the revision it must use.
+       */
+      position?: Position;
+    };
 
 /** The command, or how to build it from the state it will be decided on (fetching outside facts). */
 export type CommandOf<Command, State> =
@@ -104,7 +114,14 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
     const { state, revision } = loaded;
     if (expectedRevision !== undefined && revision !== expectedRevision) {
       if (fromCache) continue;
-      return { ok: false, error: staleRevision(revision), state, revision };
+      const position = loaded.position ?? (await headOf(store, streamId));
+      return {
+        ok: false,
+        error: staleRevision(revision),
+        state,
+        revision,
+        ...(position ? { position } : {}),
+      };
     }
     const command =
       typeof options.command === 'function'
@@ -148,13 +165,26 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
       cache?.forget(streamId);
       if (!(error instanceof WrongExpectedRevisionError)) throw error;
       if (expectedRevision !== undefined) {
-        return { ok: false, error: staleRevision(error.actual), state, revision };
+        const position = await headOf(store, streamId);
+        return {
+          ok: false,
+          error: staleRevision(error.actual),
+          state,
+          revision,
+          ...(position ? { position } : {}),
+        };
       }
       if (attempt >= maxAttempts) throw error;
       // Writers racing on one stream (a burst of duplicate IPNs, two issuers): spread them out.
       await sleep(backoffDelay(attempt, 1, 50));
     }
   }
+}
+
+/** The `$all` position of a stream's newest event (undefined: no stream). */
+async function headOf(store: EventStore, streamId: string): Promise<Position | undefined> {
+  const [last] = await store.readStream(streamId, { direction: 'backwards', maxCount: 1 });
+  return last?.position;
 }
 
 function staleRevision(actual: number | 'no_stream'): DomainError {
@@ -191,6 +221,8 @@ export interface LoadedStream<Event, State> {
   correlationId: string | undefined;
   /** Its last event's id: the cause of what a process records next. */
   lastEventId: string | undefined;
+  /** Its last event's `$all` position (undefined: no stream). */
+  position?: Position;
 }
 
 /** A stream folded into its decider's state, with the revision it was read at (-1: no stream). */
@@ -209,5 +241,6 @@ export async function loadState<Event extends DomainEvent, State>(
     events,
     correlationId: recorded[0]?.metadata.correlationId,
     lastEventId: last?.id,
+    ...(last ? { position: last.position } : {}),
   };
 }

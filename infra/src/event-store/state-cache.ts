@@ -1,3 +1,5 @@
+import { type Position } from './types';
+
 /** A stream's state as a command handler last saw it. */
 export interface CachedState<State> {
   state: State;
@@ -5,6 +7,8 @@ export interface CachedState<State> {
   revision: number;
   /** The correlation id of the stream's first event: its journey. */
   correlationId: string | undefined;
+  /** The `$all` position of the event the state is at, when known. */
+  position?: Position;
 }
 
 export interface StateCacheOptions<State> {

@@ -177,6 +177,9 @@ describe('handleCommand: the one load → decide → append', () => {
       revision: 1,
     });
     expect((await loadState(store, catalog, tally, streamId)).revision).toBe(1);
+    // The head a caller waits for before answering 412, so the client's next read is current.
+    const [head] = await store.readStream(streamId, { direction: 'backwards', maxCount: 1 });
+    expect(stale).toMatchObject({ position: head!.position });
   });
 
   test('when another writer appends under If-Match, then stale-revision with the revision it is at, and no retry', async () => {
@@ -198,6 +201,7 @@ describe('handleCommand: the one load → decide → append', () => {
     expect(built).toBe(1);
     const events = await store.readStream(streamId);
     expect(events.map((e) => e.data)).toEqual([{ limit: 10 }, { by: 1, note: 'other' }]);
+    expect(result).toMatchObject({ position: events[1]!.position });
   });
 
   test('when a command runs inside a request, then its events carry the request’s correlation and causation; given ones win, and the user only when named', async () => {

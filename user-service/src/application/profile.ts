@@ -1,4 +1,4 @@
-import { type Preferences } from '@meetmatt/contracts';
+import { type BillingDetails, type Preferences } from '@meetmatt/contracts';
 import { type Position, type Principal, domainError } from '@meetmatt/infra';
 import { type RecentAuth } from '../domain/credentials';
 import { normaliseEmail, streams } from '../domain/streams';
@@ -17,7 +17,7 @@ import { recentAuthOf } from './credentials';
 import { type UserView, type Versioned } from '../projections/user-queries';
 
 /**
- * Changes the display name and/or email, on the revision the client saw (If-Match). A new
+ * Changes the display name, email and/or billing details, on the revision the client saw (If-Match). A new
  * email needs a recent password: the one in the body (checked here), or a session that
  * confirmed it lately; the decider is asked before anything is written. The new email is then
  * reserved (409 when it belongs to someone else), the profile changes (412 if it moved
@@ -37,13 +37,17 @@ export async function updateUser(
     displayName?: string | undefined;
     email?: string | undefined;
     currentPassword?: string | undefined;
+    billing?: BillingDetails | null | undefined;
   },
   client: ClientInfo,
 ): Promise<Result<Versioned<UserView>>> {
   const current = await loadStream(deps, userDecider, streams.user(userId));
   if (current.state.status !== 'registered')
     return { ok: false, error: domainError('user-not-found', 'No such user') };
-  if (current.revision !== ifMatch)
+  if (current.revision !== ifMatch) {
+    // The client read a view behind the stream (another instance's projection, not yet caught up):
+    // answer once the views show the current revision, so the read it makes next has the ETag to use.
+    await deps.waitForProjections(current.position);
     return {
       ok: false,
       error: domainError(
@@ -51,6 +55,7 @@ export async function updateUser(
         `The profile has changed (now at revision ${current.revision})`,
       ),
     };
+  }
   const oldEmail = current.state.email;
   const newEmail =
     change.email !== undefined && normaliseEmail(change.email) !== oldEmail
@@ -66,6 +71,7 @@ export async function updateUser(
     type: 'UpdateProfile' as const,
     ...(change.displayName !== undefined ? { displayName: change.displayName } : {}),
     ...(newEmail ? { email: newEmail } : {}),
+    ...(change.billing !== undefined ? { billing: change.billing } : {}),
     auth,
     now: deps.now().toISOString(),
   };
@@ -88,6 +94,7 @@ export async function updateUser(
   });
   if (!updated.ok) {
     if (newEmail) await releaseEmail(deps, newEmail, userId);
+    await deps.waitForProjections(updated.position);
     return updated;
   }
   const keepOld = current.state.role === 'admin';
@@ -117,8 +124,9 @@ export async function updatePreferences(
     ...(ifMatch !== undefined ? { expectedRevision: ifMatch } : {}),
     command: { type: 'UpdatePreferences', preferences: normalised, now: deps.now().toISOString() },
   });
-  if (!updated.ok) return updated;
+  // A refusal too waits for the views: after a 412 the client's next read shows the current ETag.
   await deps.waitForProjections(updated.position);
+  if (!updated.ok) return updated;
   if (updated.state.status !== 'registered') throw new Error('preferences update left no user');
   return { ok: true, value: { value: updated.state.preferences, revision: updated.revision } };
 }

@@ -14,7 +14,12 @@ import {
 
 export type CommandOutcome<State> =
   | { ok: true; state: State; revision: number; position: Position | undefined; appended: number }
-  | { ok: false; error: DomainError };
+  | {
+      ok: false;
+      error: DomainError;
+      /** For a `stale-revision`: the stream's newest event, for the caller to wait for. */
+      position?: Position;
+    };
 
 export interface RunCommandOptions<Command, Event extends DomainEvent, State> {
   store: EventStore;
@@ -46,7 +51,12 @@ export async function runCommand<Command, Event extends DomainEvent, State>(
     metadata: { ...metadata, userId },
     maxAttempts: 5,
   });
-  if (!result.ok) return { ok: false, error: result.error };
+  if (!result.ok)
+    return {
+      ok: false,
+      error: result.error,
+      ...(result.position ? { position: result.position } : {}),
+    };
   const { state, revision, position, events } = result;
   return { ok: true, state, revision, position, appended: events.length };
 }
@@ -56,7 +66,7 @@ export function loadStream<Event extends DomainEvent, State>(
   ctx: { store: EventStore; catalog: EventCatalog<UserEvent> },
   decider: Pick<Decider<unknown, Event, State>, 'initialState' | 'evolve'>,
   streamId: string,
-): Promise<{ state: State; revision: number; events: Event[] }> {
+): Promise<{ state: State; revision: number; events: Event[]; position?: Position }> {
   return loadState(ctx.store, ctx.catalog as unknown as EventCatalog<Event>, decider, streamId);
 }
 

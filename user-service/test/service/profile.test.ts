@@ -9,6 +9,8 @@ import {
   uniqueEmail,
   grantAdmin,
 } from '../support/world';
+import { defaultPreferences } from '@meetmatt/contracts';
+import { updatePreferences, updateUser } from '../../src/application/profile';
 
 describe('profile and preferences', () => {
   let world: UserWorld;
@@ -35,6 +37,7 @@ describe('profile and preferences', () => {
       displayName: user.displayName,
       role: 'user',
       createdAt: expect.any(String),
+      billing: null,
     });
     expect(res.headers.etag).toBe('"0"');
   });
@@ -68,6 +71,45 @@ describe('profile and preferences', () => {
     expect(stale.status).toBe(412);
     expect(stale.headers['content-type']).toMatch(/problem\+json/);
     expect((await getUser(user)).body.displayName).toBe('First');
+  });
+
+  test('when a stale If-Match is refused, then the refusal waits for the views to reach the stream head, so the next read has the ETag to use', async () => {
+    // Another instance renamed the user; this instance's views may not have it yet (a hand-over).
+    const user = await registerUser(world.url);
+    const context = world.service.context;
+    const elsewhere = await updatePreferences(
+      { ...context, waitForProjections: async () => undefined },
+      user.userId,
+      { ...defaultPreferences, timeZone: 'Europe/Paris' },
+      undefined,
+    );
+    expect(elsewhere.ok).toBe(true);
+    const [head] = await context.store.readStream(`user-${user.userId}`, {
+      direction: 'backwards',
+      maxCount: 1,
+    });
+    const waited: unknown[] = [];
+    const refused = await updateUser(
+      {
+        ...context,
+        waitForProjections: async (position) => {
+          waited.push(position);
+          await context.waitForProjections(position);
+        },
+      },
+      { userId: user.userId, role: 'user', sessionId: randomUUID(), token: user.accessToken },
+      user.userId,
+      0,
+      { displayName: 'Too late' },
+      { userAgent: null, ip: null },
+    );
+    expect(refused).toEqual({
+      ok: false,
+      error: expect.objectContaining({ code: 'stale-revision' }),
+    });
+    expect(waited).toEqual([head!.position]);
+    const read = await getUser(user).expect(200);
+    expect(read.headers.etag).toBe(`"${head!.revision}"`);
   });
 
   test('when If-Match is missing, then 428; when malformed, then 400 naming the header', async () => {
