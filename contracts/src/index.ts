@@ -6,6 +6,7 @@ export * from './messaging';
 export * from './events';
 export * from './common';
 export * from './catalogue';
+export * from './billing';
 export * from './auth';
 export * from './payment/api';
 export * from './payment/events';

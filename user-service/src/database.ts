@@ -1,5 +1,10 @@
-import { type Generated } from 'kysely';
-import { type NotificationKind, type Preferences, type Role } from '@meetmatt/contracts';
+import { type ColumnType, type Generated } from 'kysely';
+import {
+  type BillingDetails,
+  type NotificationKind,
+  type Preferences,
+  type Role,
+} from '@meetmatt/contracts';
 
 /** The service's own tables (migrations/). */
 export interface ServiceTables {
@@ -61,6 +66,7 @@ export interface ReadModelTables {
     updated_at: Date;
     revision: number;
     preferences: Preferences;
+    billing: ColumnType<BillingDetails | null, string | null, string | null>;
   };
   sessions: {
     id: string;

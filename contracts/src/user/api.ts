@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BillingDetailsSchema } from '../billing';
 import { FiatCurrencySchema, IdSchema, RoleSchema, TimestampSchema } from '../common';
 import { type EndpointDef, ProblemSchema, defineEndpoint, problems } from '../http';
 import { buildOpenApiDocument } from '../openapi';
@@ -63,6 +64,9 @@ export const UserSchema = z
     displayName: z.string(),
     role: RoleSchema,
     createdAt: TimestampSchema,
+    billing: BillingDetailsSchema.nullable().describe(
+      'Billing details printed on invoices and credit notes; null until given',
+    ),
   })
   .meta({ id: 'User' });
 
@@ -133,9 +137,14 @@ export const UpdateUserRequestSchema = z
       .describe(
         'Your password, to change the email when this session has not confirmed it in the last few minutes',
       ),
+    billing: BillingDetailsSchema.nullable()
+      .optional()
+      .describe(
+        'Billing details for invoices issued from now on (already issued ones keep theirs); null removes them',
+      ),
   })
-  .refine((v) => v.displayName !== undefined || v.email !== undefined, {
-    message: 'give displayName or email',
+  .refine((v) => v.displayName !== undefined || v.email !== undefined || v.billing !== undefined, {
+    message: 'give displayName, email or billing',
   })
   .meta({ id: 'UpdateUserRequest' });
 
@@ -446,7 +455,8 @@ export const userEndpoints = {
     operationId: 'updateUser',
     method: 'put',
     path: '/users/:id',
-    summary: 'Change your display name or email; If-Match with the ETag of the GET',
+    summary:
+      'Change your display name, email or billing details; If-Match with the ETag of the GET',
     tags: users,
     auth: 'user',
     params: userParams,

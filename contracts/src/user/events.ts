@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BillingDetailsSchema } from '../billing';
 import { IdSchema, RoleSchema, TimestampSchema } from '../common';
 import { type EventUnion, defineEvent } from '../events';
 
@@ -110,6 +111,18 @@ export const userEvents = {
       updatedAt: TimestampSchema,
     }),
     { description: 'Display name and/or email changed' },
+  ),
+  billingDetailsChanged: defineEvent(
+    'user.billing-details-changed',
+    z.object({
+      userId,
+      billing: BillingDetailsSchema.nullable().describe('The details from now on; null: removed'),
+      changedAt: TimestampSchema,
+    }),
+    {
+      description:
+        'The buyer’s billing details (name, address, country, tax number) changed; invoices issued from now on print them',
+    },
   ),
   roleChanged: defineEvent(
     'user.role-changed',

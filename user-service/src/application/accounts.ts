@@ -44,6 +44,7 @@ export function userView(state: Extract<UserState, { status: 'registered' }>): U
     displayName: state.displayName,
     role: state.role,
     createdAt: state.registeredAt,
+    billing: state.billing,
   };
 }
 

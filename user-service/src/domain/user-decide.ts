@@ -1,4 +1,4 @@
-import { type Preferences, type Role } from '@meetmatt/contracts';
+import { type BillingDetails, type Preferences, type Role } from '@meetmatt/contracts';
 import { type Decider, type DomainError, domainError } from '@meetmatt/infra/domain';
 import { type Credential, type RecentAuth, requireRecentPassword } from './credentials';
 import { type UserEvent, type UserState, evolveUser, initialUserState } from './user';
@@ -17,6 +17,8 @@ export type UserCommand =
       displayName?: string;
       /** Normalised, and already reserved for this user. */
       email?: string;
+      /** New billing details, or null to remove them; undefined leaves them as they are. */
+      billing?: BillingDetails | null;
       /** Changing the email (the way into the account) needs a recent password. */
       auth: RecentAuth;
       now: string;
@@ -66,13 +68,17 @@ function updateProfile(
       : undefined;
   const email =
     command.email !== undefined && command.email !== state.email ? command.email : undefined;
-  if (displayName === undefined && email === undefined) return [];
+  const billing =
+    command.billing !== undefined && !sameBilling(command.billing, state.billing)
+      ? { changed: command.billing }
+      : undefined;
   if (email !== undefined) {
     const refused = requireRecentPassword(command.auth, command.now);
     if (refused) return refused;
   }
-  return [
-    {
+  const events: UserEvent[] = [];
+  if (displayName !== undefined || email !== undefined)
+    events.push({
       type: 'user.profile-updated',
       data: {
         userId: state.userId,
@@ -80,8 +86,25 @@ function updateProfile(
         ...(email !== undefined ? { email } : {}),
         updatedAt: command.now,
       },
-    },
-  ];
+    });
+  // An event of its own: the payment service takes it from the bus without learning the email.
+  if (billing)
+    events.push({
+      type: 'user.billing-details-changed',
+      data: { userId: state.userId, billing: billing.changed, changedAt: command.now },
+    });
+  return events;
+}
+
+function sameBilling(a: BillingDetails | null, b: BillingDetails | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.name === b.name &&
+    a.country === b.country &&
+    a.taxId === b.taxId &&
+    a.addressLines.length === b.addressLines.length &&
+    a.addressLines.every((line, i) => line === b.addressLines[i])
+  );
 }
 
 function changePassword(

@@ -1,4 +1,10 @@
-import { type EventOf, type Preferences, type Role, type userEvents } from '@meetmatt/contracts';
+import {
+  type BillingDetails,
+  type EventOf,
+  type Preferences,
+  type Role,
+  type userEvents,
+} from '@meetmatt/contracts';
 
 /** The events of a `user-<id>` stream. */
 export type UserEvent =
@@ -6,7 +12,8 @@ export type UserEvent =
   | EventOf<typeof userEvents.profileUpdated>
   | EventOf<typeof userEvents.roleChanged>
   | EventOf<typeof userEvents.passwordChanged>
-  | EventOf<typeof userEvents.preferencesUpdated>;
+  | EventOf<typeof userEvents.preferencesUpdated>
+  | EventOf<typeof userEvents.billingDetailsChanged>;
 
 export type UserState =
   | { status: 'none' }
@@ -18,6 +25,8 @@ export type UserState =
       role: Role;
       registeredAt: string;
       preferences: Preferences;
+      /** Printed on invoices; null until the user gives them. */
+      billing: BillingDetails | null;
     };
 
 export const initialUserState = (): UserState => ({ status: 'none' });
@@ -33,6 +42,7 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
         role: event.data.role,
         registeredAt: event.data.registeredAt,
         preferences: DEFAULT_PREFERENCES,
+        billing: null,
       };
     case 'user.profile-updated':
       if (state.status !== 'registered') return state;
@@ -49,6 +59,9 @@ export function evolveUser(state: UserState, event: UserEvent): UserState {
     case 'user.preferences-updated':
       if (state.status !== 'registered') return state;
       return { ...state, preferences: event.data.preferences };
+    case 'user.billing-details-changed':
+      if (state.status !== 'registered') return state;
+      return { ...state, billing: event.data.billing };
   }
 }
 

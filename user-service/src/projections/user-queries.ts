@@ -1,5 +1,5 @@
 import { type Kysely } from 'kysely';
-import { type Preferences, type Role } from '@meetmatt/contracts';
+import { type BillingDetails, type Preferences, type Role } from '@meetmatt/contracts';
 import { type ReadModelTables } from '../database';
 
 export interface UserView {
@@ -8,6 +8,7 @@ export interface UserView {
   displayName: string;
   role: Role;
   createdAt: string;
+  billing: BillingDetails | null;
 }
 
 export interface Versioned<T> {
@@ -23,7 +24,7 @@ export async function getUser(
 ): Promise<Versioned<UserView> | undefined> {
   const row = await db
     .selectFrom('users')
-    .select(['id', 'email', 'display_name', 'role', 'created_at', 'revision'])
+    .select(['id', 'email', 'display_name', 'role', 'created_at', 'revision', 'billing'])
     .where('id', '=', userId)
     .executeTakeFirst();
   if (!row) return undefined;
@@ -34,6 +35,7 @@ export async function getUser(
       displayName: row.display_name,
       role: row.role,
       createdAt: row.created_at.toISOString(),
+      billing: row.billing,
     },
     revision: row.revision,
   };

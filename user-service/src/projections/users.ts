@@ -8,18 +8,21 @@ type Event =
   | EventOf<typeof userEvents.profileUpdated>
   | EventOf<typeof userEvents.roleChanged>
   | EventOf<typeof userEvents.passwordChanged>
-  | EventOf<typeof userEvents.preferencesUpdated>;
+  | EventOf<typeof userEvents.preferencesUpdated>
+  | EventOf<typeof userEvents.billingDetailsChanged>;
 
-/** Profiles and preferences, with the user stream's revision (the ETag). */
+/** Profiles, preferences and billing details, with the user stream's revision (the ETag). */
 export const usersProjection = defineProjection<ReadModelTables, Event>({
   name: 'users',
-  version: 1,
+  // 2: billing details (user.billing-details-changed).
+  version: 2,
   eventTypes: [
     'user.registered',
     'user.profile-updated',
     'user.role-changed',
     'user.password-changed',
     'user.preferences-updated',
+    'user.billing-details-changed',
   ],
   tables: ['users'],
   async createTables(db, schema) {
@@ -34,6 +37,7 @@ export const usersProjection = defineProjection<ReadModelTables, Event>({
       .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
       .addColumn('revision', 'integer', (c) => c.notNull())
       .addColumn('preferences', 'jsonb', (c) => c.notNull())
+      .addColumn('billing', 'jsonb')
       .execute();
     await db.schema
       .withSchema(schema)
@@ -57,6 +61,7 @@ export const usersProjection = defineProjection<ReadModelTables, Event>({
               updated_at: new Date(event.data.registeredAt),
               revision: event.revision,
               preferences: JSON.stringify(DEFAULT_PREFERENCES) as never,
+              billing: null,
             })
             .execute();
           break;
@@ -99,6 +104,17 @@ export const usersProjection = defineProjection<ReadModelTables, Event>({
             .set({
               preferences: JSON.stringify(event.data.preferences) as never,
               updated_at: new Date(event.data.updatedAt),
+              revision: event.revision,
+            })
+            .where('id', '=', event.data.userId)
+            .execute();
+          break;
+        case 'user.billing-details-changed':
+          await trx
+            .updateTable('users')
+            .set({
+              billing: event.data.billing ? JSON.stringify(event.data.billing) : null,
+              updated_at: new Date(event.data.changedAt),
               revision: event.revision,
             })
             .where('id', '=', event.data.userId)

@@ -42,6 +42,7 @@ describe('registration and login', () => {
         displayName: 'Ada',
         role: 'user',
         createdAt: expect.any(String),
+        billing: null,
       },
       accessToken: expect.any(String),
       refreshToken: expect.any(String),
