@@ -62,3 +62,4 @@ export * from './projections/wait';
 export * from './projections/projection-set';
 export { projectionsMigration } from './projections/schema';
 export { cancelRebuild } from './projections/rebuild-job';
+export * from './mail';

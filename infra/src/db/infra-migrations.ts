@@ -3,6 +3,7 @@ import { eventStoreMigration } from '../event-store/postgres/schema';
 import { projectionsMigration } from '../projections/schema';
 import { inboxMigration } from '../messaging/inbox';
 import { revokedCredentialsMigration } from '../auth/revoked-credentials';
+import { mailOutboxMigration } from '../mail/outbox';
 import { type Migrations } from './migrations';
 
 /**
@@ -16,4 +17,5 @@ export const infraMigrations: Migrations = {
   '20261128-01-projections': projectionsMigration,
   '20261128-02-inbox': inboxMigration,
   '20261202-01-revoked-credentials': revokedCredentialsMigration,
+  '20261202-02-mail-outbox': mailOutboxMigration,
 };
