@@ -183,6 +183,8 @@ export const baseServiceConfig = {
   INBOX_RETENTION_MS: env.int(14 * 86_400_000, 60_000),
   /** The source commit, shown in `build_info{commit}` (set by the image build or deployment). */
   BUILD_COMMIT: z.string().max(64).optional(),
+  /** A file for the bus's hop times (relay and consumers), read by `npm run bench -- flow`. */
+  BUS_HOP_TRACE_FILE: z.string().optional(),
 };
 
 /** How a service that does not issue tokens verifies them (user-service's JWKS). */

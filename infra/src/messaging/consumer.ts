@@ -7,6 +7,7 @@ import { type BrokerConnection } from './broker-connection';
 import { type ConsumedEvent } from './consumed-event';
 import { type DeliveryContext, processDelivery } from './delivery';
 import { ReturnTracker } from './confirm-publisher';
+import { type HopTrace, wallClockMs } from './hop-trace';
 import { ManagedChannel } from './managed-channel';
 import { messagingMetrics, registerConsumerBacklog } from './messaging-metrics';
 import { type ConsumerTopology, consumerTopology, declareConsumerTopology } from './topology';
@@ -50,6 +51,8 @@ export interface ConsumerOptions<Defs extends readonly EventDefinition[]> {
   handlerTimeoutMs?: number;
   /** How long a retry or park copy may wait for its confirm. */
   confirmTimeoutMs?: number;
+  /** Records when each message was delivered and when its handler finished (BUS_HOP_TRACE_FILE). */
+  hopTrace?: HopTrace;
 }
 
 /**
@@ -194,7 +197,18 @@ export class Consumer<Defs extends readonly EventDefinition[] = readonly EventDe
     }
     const timestamp = message.properties.timestamp as number | undefined;
     if (typeof timestamp === 'number') this.lastTakenAt = timestamp * 1000;
+    const trace = this.options.hopTrace;
+    const delivered = trace ? wallClockMs() : 0;
     const done = processDelivery(this.context, channel, message)
+      .then(() =>
+        trace?.record({
+          hop: 'consume',
+          queue: this.options.queue,
+          id: String(message.properties.messageId),
+          delivered,
+          handled: wallClockMs(),
+        }),
+      )
       .catch((error: unknown) => {
         // A bug in the bus itself: leave the message unacknowledged and start a fresh channel.
         this.options.logger.error('message processing failed', {

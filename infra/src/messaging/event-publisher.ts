@@ -39,6 +39,8 @@ export interface PublishOptions {
    * them again. The original exchange and routing key travel in headers.
    */
   queue?: string;
+  /** Told once every message of the call has been handed to the channel (the hop trace). */
+  onHandedOver?: () => void;
 }
 
 export interface PublishReport {
@@ -93,7 +95,14 @@ export class EventPublisher {
   ): Promise<PublishReport> {
     const previous = this.handingOver;
     let handedOver!: () => void;
-    this.handingOver = new Promise<void>((resolve) => (handedOver = resolve));
+    this.handingOver = new Promise<void>((resolve) => {
+      let told = false;
+      handedOver = () => {
+        resolve();
+        if (!told) options.onHandedOver?.();
+        told = true;
+      };
+    });
     try {
       await previous;
       const messages: OutgoingMessage[] = [];

@@ -19,6 +19,7 @@ import { whenAborted } from './abortable';
 import { CheckpointPipeline } from './checkpoint-pipeline';
 import { type BrokerConnection } from './broker-connection';
 import { EventPublisher } from './event-publisher';
+import { type HopTrace, wallClockMs } from './hop-trace';
 
 export interface RelayOptions {
   /** The service name: the CloudEvent `source`. */
@@ -41,6 +42,8 @@ export interface RelayOptions {
   filter?: AllFilter;
   leaderRetryMs?: number;
   confirmTimeoutMs?: number;
+  /** Records when each batch was read, handed to the channel and confirmed (BUS_HOP_TRACE_FILE). */
+  hopTrace?: HopTrace;
 }
 
 export interface RelayStatus {
@@ -170,9 +173,28 @@ export class Relay extends EventEmitter {
     signal: AbortSignal,
   ): Promise<void> {
     this.unconfirmed += events.length;
-    const published = this.publisher.publish(events, { signal });
-    await pipeline.push(published, async () => {
-      const report = await published;
+    const trace = this.options.hopTrace;
+    const seen = trace ? wallClockMs() : 0;
+    let handedOver = 0;
+    const published = this.publisher.publish(events, {
+      signal,
+      ...(trace ? { onHandedOver: () => (handedOver = wallClockMs()) } : {}),
+    });
+    const traced = trace
+      ? published.then((report) => {
+          const ids = events.map((e) => e.id);
+          trace.record({
+            hop: 'relay',
+            ids,
+            seen,
+            published: handedOver,
+            confirmed: wallClockMs(),
+          });
+          return report;
+        })
+      : published;
+    await pipeline.push(traced, async () => {
+      const report = await traced;
       await this.advance(events[events.length - 1]!.position);
       this.unconfirmed -= events.length;
       this.relayedCount += events.length;

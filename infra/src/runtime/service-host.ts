@@ -28,6 +28,7 @@ import { Projections } from '../projections/projection-set';
 import { type WaitResult } from '../projections/wait';
 import { Housekeeping, inboxPruneTask } from './housekeeping';
 import { Liveness } from './liveness';
+import { HopTrace } from '../messaging/hop-trace';
 
 export interface ServiceHostConfig {
   PORT: number;
@@ -50,6 +51,8 @@ export interface ServiceHostConfig {
   INBOX_RETENTION_MS?: number;
   /** The source commit, shown in `build_info` (set by the image build or the deployment). */
   BUILD_COMMIT?: string | undefined;
+  /** Where the relay and the consumers write their hop times (`npm run bench -- flow`); unset, nowhere. */
+  BUS_HOP_TRACE_FILE?: string | undefined;
 }
 
 export interface ServiceHostOptions {
@@ -77,6 +80,7 @@ export class ServiceHost<DB = unknown> {
   private readonly housekeepingValue: Housekeeping;
   private shuttingDown = false;
   readonly liveness: Liveness;
+  private readonly hopTrace: HopTrace | undefined;
 
   private constructor(
     readonly name: string,
@@ -102,6 +106,10 @@ export class ServiceHost<DB = unknown> {
         ),
       ],
     });
+    this.hopTrace = HopTrace.open(config.BUS_HOP_TRACE_FILE);
+    const trace = this.hopTrace;
+    // Registered first, so closed last: after the relay and the consumers have stopped.
+    if (trace) this.onStop(() => trace.close());
   }
 
   static async create<DB>(options: ServiceHostOptions): Promise<ServiceHost<DB>> {
@@ -233,6 +241,7 @@ export class ServiceHost<DB = unknown> {
       databaseUrl: this.config.DATABASE_URL,
       logger: this.logger,
       metrics: this.metrics,
+      ...(this.hopTrace ? { hopTrace: this.hopTrace } : {}),
       ...options,
     });
     this.relayValue = relay;
@@ -255,6 +264,7 @@ export class ServiceHost<DB = unknown> {
       broker: this.broker,
       logger: this.logger,
       metrics: this.metrics,
+      ...(this.hopTrace ? { hopTrace: this.hopTrace } : {}),
     });
     if (this.consumers.length === 0) this.addReadiness(consumersReadiness(this.consumers));
     this.consumers.push(consumer as unknown as Consumer);

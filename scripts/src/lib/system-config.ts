@@ -60,6 +60,11 @@ export const systemConfigSchema = z.object({
     .string()
     .regex(/^\d+r\/[sm]$/, 'expected a rate such as 10r/s')
     .default('10r/s'),
+  /** NOWPayments' IPNs per second from one address (a burst of 100 more is let through). */
+  GATEWAY_WEBHOOK_RATE: z
+    .string()
+    .regex(/^\d+r\/[sm]$/, 'expected a rate such as 50r/s')
+    .default('50r/s'),
   /** What the gateway shows /auth/verify (X-Gateway-Secret); unset, one is made for each run. */
   GATEWAY_SHARED_SECRET: z.string().trim().min(16, 'expected at least 16 characters').optional(),
   /**

@@ -180,6 +180,7 @@ export async function launchSystem(
     userRate: system.GATEWAY_USER_RATE,
     addressRate: system.GATEWAY_ADDRESS_RATE,
     authRate: system.GATEWAY_AUTH_RATE,
+    webhookRate: system.GATEWAY_WEBHOOK_RATE,
     ...(system.GATEWAY_TLS_CERT_FILE && system.GATEWAY_TLS_KEY_FILE
       ? {
           tls: {

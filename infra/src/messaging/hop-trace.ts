@@ -1,0 +1,48 @@
+import { type WriteStream, createWriteStream } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+/** Wall-clock milliseconds with a fraction, comparable with PostgreSQL's `now()` on this host. */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** One relay batch: when the relay read it, handed it to the channel, and had every confirm. */
+export interface RelayHop {
+  hop: 'relay';
+  ids: string[];
+  seen: number;
+  published: number;
+  confirmed: number;
+}
+
+/** One consumed message: when it was delivered, and when its handler finished. */
+export interface ConsumeHop {
+  hop: 'consume';
+  queue: string;
+  id: string;
+  delivered: number;
+  handled: number;
+}
+
+export type Hop = RelayHop | ConsumeHop;
+
+/**
+ * Where each event spends its time on the bus, written as one JSON line per relay batch and per
+ * consumed message to BUS_HOP_TRACE_FILE (`npm run bench -- flow` reads it). Off unless that is
+ * set; the file holds event ids and times only, never payloads.
+ */
+export class HopTrace {
+  private constructor(private readonly out: WriteStream) {}
+
+  static open(file: string | undefined): HopTrace | undefined {
+    return file ? new HopTrace(createWriteStream(file, { flags: 'a' })) : undefined;
+  }
+
+  record(hop: Hop): void {
+    this.out.write(`${JSON.stringify(hop)}\n`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.out.end(resolve));
+  }
+}
