@@ -3,7 +3,10 @@
  * service over real HTTP (signature check on the recursively key-sorted body, the IPN recorded
  * on the payment's stream and the status moved by the decider, the answer), with 32 concurrent
  * keep-alive connections, and their p99 latency; against a baseline express handler that parses
- * the same JSON and does one INSERT of it per request, in the same run, alternating rounds.
+ * the same JSON and does one INSERT of it per request, in the same run, alternating rounds. Both
+ * figures are judged against the baseline's: the rate as a ratio (target 0.8), the p99 as a
+ * multiple of the baseline's p99 (target 1.5 at most), since on a busy machine the baseline
+ * itself is slow and an absolute latency says more about the machine than about us.
  *
  * The service runs whole: its projections, relay (to a RabbitMQ vhost of its own) and invoice
  * policy work beside the webhook, as they do in production. Payments are opened beforehand
@@ -232,6 +235,9 @@ export default async function bench(): Promise<BenchReport> {
     const oursRate = median(ours.map((r) => r.perSecond));
     const baseRate = median(base.map((r) => r.perSecond));
     const oursP99 = median(ours.map((r) => r.p99));
+    const baseP99 = median(base.map((r) => r.p99));
+    // Each round against the baseline round just before it, on the same machine state.
+    const p99Multiples = ours.map((r, i) => r.p99 / base[i]!.p99);
     const failures = ours.reduce((n, r) => n + r.failures, 0);
     return {
       name: 'webhook',
@@ -254,7 +260,7 @@ export default async function bench(): Promise<BenchReport> {
           label: 'baseline: express + one INSERT',
           'per second': Math.round(baseRate),
           'p50 ms': median(base.map((r) => r.p50)),
-          'p99 ms': median(base.map((r) => r.p99)),
+          'p99 ms': baseP99,
           runs: fmt(base.map((r) => r.perSecond)),
           'p99 runs': fmt(
             base.map((r) => r.p99),
@@ -265,7 +271,8 @@ export default async function bench(): Promise<BenchReport> {
       notes: [
         `${(PAYMENTS * STATUSES.length).toLocaleString('en-US')} IPNs per run (${PAYMENTS.toLocaleString('en-US')} payments × ${STATUSES.join(', ')}), ${ROUNDS} runs each, baseline then ours.`,
         `Answers other than 200 from ours: ${failures}. IPNs recorded as evidence: ${evidence.toLocaleString('en-US')} of ${recorded.toLocaleString('en-US')} sent.`,
-        `Targets: ratio >= 0.5 of the baseline (this run: ${(oursRate / baseRate).toFixed(2)}); p99 < 50 ms (this run: ${oursP99.toFixed(1)} ms).`,
+        `p99 as a multiple of the baseline's: ${(oursP99 / baseP99).toFixed(2)} (medians); round by round ${fmt(p99Multiples, 2)}.`,
+        `Targets: ratio >= 0.8 of the baseline (this run: ${(oursRate / baseRate).toFixed(2)}, ${oursRate / baseRate >= 0.8 ? 'met' : 'not met'}); p99 at most 1.5 x the baseline's (this run: ${(oursP99 / baseP99).toFixed(2)}, ${oursP99 / baseP99 <= 1.5 ? 'met' : 'not met'}).`,
       ],
     };
   } finally {
