@@ -151,6 +151,52 @@ export const userEvents = {
     z.object({ userId, preferences: PreferencesSchema, updatedAt: TimestampSchema }),
     { description: 'Notification channels, default pay currency, time zone or locale changed' },
   ),
+  emailVerificationRequested: defineEvent(
+    'user.email-verification-requested',
+    z.object({
+      userId,
+      email: z.string().describe('The address to prove (normalised)'),
+      requestId: IdSchema.describe('This request; the mail’s token is derived from it'),
+      tokenHash: z
+        .string()
+        .describe('SHA-256 (hex) of the token; the token itself is only in the mail'),
+      expiresAt: TimestampSchema,
+      requestedAt: TimestampSchema,
+    }),
+    {
+      description:
+        'A mail with a single-use link was asked for, to prove the user owns the address',
+    },
+  ),
+  emailVerified: defineEvent(
+    'user.email-verified',
+    z.object({ userId, email: z.string(), requestId: IdSchema, verifiedAt: TimestampSchema }),
+    { description: 'The user followed the link (POST /auth/verify-email): the address is theirs' },
+  ),
+  passwordResetRequested: defineEvent(
+    'user.password-reset-requested',
+    z.object({
+      userId,
+      requestId: IdSchema.describe('This request; the mail’s token is derived from it'),
+      tokenHash: z
+        .string()
+        .describe('SHA-256 (hex) of the token; the token itself is only in the mail'),
+      expiresAt: TimestampSchema,
+      requestedAt: TimestampSchema,
+    }),
+    {
+      description:
+        'Someone asked for a password reset mail for this account (POST /auth/password-reset)',
+    },
+  ),
+  passwordResetCompleted: defineEvent(
+    'user.password-reset-completed',
+    z.object({ userId, requestId: IdSchema, completedAt: TimestampSchema }),
+    {
+      description:
+        'A reset token was used (POST /auth/password-reset/confirm): a new password, every session ended, every other reset token void',
+    },
+  ),
   sessionStarted: defineEvent(
     'user.session-started',
     z.object({
@@ -168,9 +214,9 @@ export const userEvents = {
       userId,
       sessionId: IdSchema,
       reason: z
-        .enum(['logout', 'revoked', 'refresh-token-reuse', 'logout-all'])
+        .enum(['logout', 'revoked', 'refresh-token-reuse', 'logout-all', 'password-reset'])
         .describe(
-          'logout: POST /auth/logout; revoked: DELETE /auth/sessions/:id; refresh-token-reuse: a used refresh token came back; logout-all: {all: true}',
+          'logout: POST /auth/logout; revoked: DELETE /auth/sessions/:id; refresh-token-reuse: a used refresh token came back; logout-all: {all: true}; password-reset: a reset token was used',
         ),
       revokedAt: TimestampSchema,
     }),

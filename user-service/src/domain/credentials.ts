@@ -54,3 +54,12 @@ export function requireSession(credential: Credential): DomainError | undefined 
     'Only a signed-in session can end sessions: API keys cannot',
   );
 }
+
+/**
+ * Refuses what only the service itself does, having checked a proof of its own (a password
+ * reset's token ends the account's sessions; no caller's credential could).
+ */
+export function requireSystem(credential: Credential): DomainError | undefined {
+  if (credential.kind === 'system') return undefined;
+  return domainError('system-only', 'Only a password reset ends sessions this way');
+}

@@ -1,5 +1,10 @@
 import { type Decider, type DomainError, domainError } from '@meetmatt/infra/domain';
-import { type RecentAuth, requireRecentPassword, requireSession } from './credentials';
+import {
+  type RecentAuth,
+  requireRecentPassword,
+  requireSession,
+  requireSystem,
+} from './credentials';
 import {
   type SessionEvent,
   type SessionRevokeReason,
@@ -60,9 +65,11 @@ function revoke(
 ): Result {
   // The credential first: an API key is refused whatever session it names.
   const refused =
-    command.reason === 'logout' || command.reason === 'refresh-token-reuse'
-      ? requireSession(command.auth.credential)
-      : requireRecentPassword(command.auth, command.now);
+    command.reason === 'password-reset'
+      ? requireSystem(command.auth.credential)
+      : command.reason === 'logout' || command.reason === 'refresh-token-reuse'
+        ? requireSession(command.auth.credential)
+        : requireRecentPassword(command.auth, command.now);
   if (refused) return refused;
   if (state.status === 'none' || state.userId !== command.userId)
     return domainError('session-not-found', 'No such session');
