@@ -12,6 +12,8 @@ module.exports = {
     '/node_modules/',
     ...(process.env.EVENTSTORE_TEST_URL ? [] : ['esdb\\.contract\\.test\\.ts$']),
   ],
+  // Run output (scripts/.run/ holds the CLI bundle the CLI tests build): never a module to crawl.
+  modulePathIgnorePatterns: ['/\\.run/'],
   transform: {
     '^.+\\.(t|j|mj)s$': [
       '@swc/jest',

@@ -72,20 +72,16 @@ const { migrations } = require('@meetmatt/${service}/migrations');
 `;
 }
 
+/** The operator CLI with everything bundled in. */
+const cliOptions = {
+  entryPoints: [path.join(root, 'scripts/src/cli/main.ts')],
+  // pg's optional native binding is never used.
+  external: ['pg-native'],
+};
+
 /** Every bundle of a target: [output file, esbuild options]. */
 function bundlesOf(target) {
-  if (target === 'cli') {
-    return [
-      [
-        'scripts/dist/cli.js',
-        {
-          entryPoints: [path.join(root, 'scripts/src/cli/main.ts')],
-          // pg's optional native binding is never used.
-          external: ['pg-native'],
-        },
-      ],
-    ];
-  }
+  if (target === 'cli') return [['scripts/dist/cli.js', cliOptions]];
   const service = services[target];
   if (!service) return undefined;
   const out = [
@@ -150,7 +146,23 @@ async function build(targets, outRoot = root) {
   return results;
 }
 
-module.exports = { build, targets: [...Object.keys(services), 'cli'] };
+/**
+ * The CLI bundle alone, at `outfile` (the tests run this one instead of tsx, a process per
+ * command). Resolves to the files it was built from, relative to the repository, so a caller
+ * can tell when it is stale. No source map: nothing reads it there.
+ */
+async function buildCli(outfile) {
+  const result = await esbuild.build({
+    ...common,
+    ...cliOptions,
+    sourcemap: false,
+    absWorkingDir: root,
+    outfile,
+  });
+  return Object.keys(result.metafile.inputs);
+}
+
+module.exports = { build, buildCli, targets: [...Object.keys(services), 'cli'] };
 
 if (require.main === module) {
   const args = process.argv.slice(2);

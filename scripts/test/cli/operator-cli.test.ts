@@ -8,13 +8,13 @@ import {
   type CliResult,
   appendAll,
   cliBin,
-  cliEntry,
+  cliLauncher,
   createCliFixture,
   newEvent,
   runCli,
 } from '../support/cli';
 
-// Each command is a process of its own (tsx loads every time): a few of them outlast 30 s on a
+// Each command is a process of its own (node loads the bundled CLI every time): a few of them outlast 30 s on a
 // busy machine.
 jest.setTimeout(120_000);
 
@@ -47,7 +47,7 @@ afterAll(async () => {
 function runIntoClosingPipe(
   args: string[],
   closeAt: 'first-line' | 'start',
-  launcher: string[] = ['--import', 'tsx', cliEntry],
+  launcher: string[] = cliLauncher(),
 ): Promise<CliResult & { firstLine: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...launcher, ...args], {

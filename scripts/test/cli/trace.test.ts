@@ -12,7 +12,7 @@ import {
   runCli,
 } from '../support/cli';
 
-// Every command is a process of its own (tsx and the services' code load each time): on a
+// Every command is a process of its own (node and the bundled services' code load each time): on a
 // busy machine a handful of them outlast jest's default 30 s.
 jest.setTimeout(120_000);
 

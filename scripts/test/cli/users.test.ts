@@ -11,7 +11,7 @@ import {
   runCli,
 } from '../support/cli';
 
-// Every command is a process of its own (tsx and the services' code load each time).
+// Every command is a process of its own (node and the bundled services' code load each time).
 jest.setTimeout(120_000);
 
 let fixture: CliFixture;

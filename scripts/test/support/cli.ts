@@ -16,10 +16,19 @@ import {
   createTestDatabase,
   createTestVhost,
 } from '@meetmatt/infra/testing';
+import { compiledCli } from './compiled-cli';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 export const cliEntry = path.join(root, 'scripts', 'src', 'cli', 'main.ts');
 export const cliBin = path.join(root, 'scripts', 'bin', 'meetmatt.js');
+
+/**
+ * What runs `meetmatt` in these tests: node on the compiled bundle (support/compiled-cli.ts).
+ * The tests of bin/meetmatt.js itself (tsx on cliEntry, as operators run it) pass `[cliBin]`.
+ */
+export function cliLauncher(): string[] {
+  return [compiledCli()];
+}
 
 export interface CliResult {
   code: number | null;
@@ -34,7 +43,7 @@ export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env;
 }
 
-/** A running `meetmatt` process (node --import tsx scripts/src/cli/main.ts …). */
+/** A running `meetmatt` process (node on the compiled CLI, unless another launcher is given). */
 export class CliProcess {
   stdout = '';
   stderr = '';
@@ -47,7 +56,7 @@ export class CliProcess {
     env: NodeJS.ProcessEnv,
     launcher: { file: string; args: string[]; cwd?: string } = {
       file: process.execPath,
-      args: ['--import', 'tsx', cliEntry],
+      args: cliLauncher(),
     },
   ) {
     this.child = spawn(launcher.file, [...launcher.args, ...args], {
@@ -235,7 +244,7 @@ export async function runOnTerminal(
   input: string,
 ): Promise<CliResult> {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const command = [process.execPath, '--import', 'tsx', cliEntry, ...args].map(quote).join(' ');
+  const command = [process.execPath, ...cliLauncher(), ...args].map(quote).join(' ');
   const cli = new CliProcess(['-qefc', command, '/dev/null'], env, { file: 'script', args: [] });
   await cli.waitFor(/\[y\/N\]/);
   cli.write(input);
