@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { services } from '@meetmatt/contracts';
+import { SERVICE_DOCKERFILE, buildArgsOf, dockerfileStages } from '../support/dockerfile';
 import { overlayNames, root } from './cluster';
 
 /**
@@ -69,22 +71,43 @@ describe('.github/workflows/ci.yml', () => {
     expect(existsSync(path.join(root, 'infra/test/event-store/esdb.contract.test.ts'))).toBe(true);
   });
 
-  it('when the workflow builds images, then every service Dockerfile in the repository and the gateway’s are built', () => {
-    const dockerfiles = readdirSync(root, { withFileTypes: true })
-      .filter(
-        (entry) => entry.isDirectory() && existsSync(path.join(root, entry.name, 'Dockerfile')),
-      )
-      .map((entry) => `${entry.name}/Dockerfile`);
-    if (existsSync(path.join(root, 'infra/gateway/Dockerfile')))
-      dockerfiles.push('infra/gateway/Dockerfile');
-    const built = (workflow.jobs.images!.strategy!.matrix.include ?? []).map(
-      (entry) => entry.dockerfile,
-    );
-    expect(dockerfiles.length).toBeGreaterThanOrEqual(3);
+  it('when the workflow builds images, then every Dockerfile in the repository is built, the services’ one once per service with its SERVICE and PORT', () => {
+    const dockerfiles = [
+      ...(existsSync(path.join(root, SERVICE_DOCKERFILE)) ? [SERVICE_DOCKERFILE] : []),
+      ...readdirSync(root, { withFileTypes: true })
+        .filter(
+          (entry) => entry.isDirectory() && existsSync(path.join(root, entry.name, 'Dockerfile')),
+        )
+        .map((entry) => `${entry.name}/Dockerfile`),
+      ...(existsSync(path.join(root, 'infra/gateway/Dockerfile'))
+        ? ['infra/gateway/Dockerfile']
+        : []),
+    ];
+    expect(dockerfiles).toEqual([SERVICE_DOCKERFILE, 'infra/gateway/Dockerfile']);
+    const include = workflow.jobs.images!.strategy!.matrix.include ?? [];
+    const built = include.map((entry) => entry.dockerfile);
     for (const dockerfile of dockerfiles) expect(built).toContain(dockerfile);
-    expect(built).toContain('infra/gateway/Dockerfile');
-    const build = workflow.jobs.images!.steps.find((step) => step.run?.includes('docker build'));
-    expect(build?.run).toContain('-f ${{ matrix.dockerfile }}');
+    // One entry per service, named after it, with the build arguments compose passes.
+    const serviceBuilds = include
+      .filter((entry) => entry.dockerfile === SERVICE_DOCKERFILE)
+      .map((entry) => [entry.image, buildArgsOf(entry['build-args'] ?? '')] as const);
+    expect(serviceBuilds).toEqual(
+      Object.values(services).map(({ name, port }) => [
+        name,
+        { SERVICE: name, PORT: String(port) },
+      ]),
+    );
+    for (const [, args] of serviceBuilds)
+      expect(() => dockerfileStages(SERVICE_DOCKERFILE, args)).not.toThrow();
+    const steps = workflow.jobs.images!.steps;
+    const build = steps.find((step) => step.run?.includes('docker build'));
+    expect(build?.run).toContain('${{ matrix.build-args }} -f ${{ matrix.dockerfile }}');
+    // On a real engine, too: a build without SERVICE fails with the Dockerfile's message.
+    const refused = steps.find((step) => step.run?.includes('build arg SERVICE is required'));
+    expect(refused?.run).toMatch(/if docker build --build-arg PORT=\d+ -f Dockerfile \./);
+    expect(readFileSync(path.join(root, SERVICE_DOCKERFILE), 'utf8')).toContain(
+      '${SERVICE:?build arg SERVICE is required',
+    );
   });
 
   it('when the workflow validates manifests, then it builds every overlay with kustomize and checks them strictly', () => {

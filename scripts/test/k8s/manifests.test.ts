@@ -2,7 +2,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { systemEndpoints } from '@meetmatt/contracts';
+import { services, systemEndpoints } from '@meetmatt/contracts';
+import {
+  SERVICE_DOCKERFILE,
+  dockerfileStages,
+  instructionsOf,
+  shellArgv,
+} from '../support/dockerfile';
 import {
   NAMESPACE,
   SERVICES,
@@ -250,9 +256,17 @@ describe.each(overlays)('services in %s', (overlay) => {
       const build = readFileSync(path.join(root, 'scripts/build.js'), 'utf8');
       expect(build).toContain("require('@meetmatt/${service}/migrations')");
       expect(build).toContain('`${target}/dist/migrate.js`');
-      const dockerfile = readFileSync(path.join(root, service, 'Dockerfile'), 'utf8');
-      expect(dockerfile).toContain(`RUN node scripts/build.js ${service} cli`);
-      expect(dockerfile).toContain(`COPY --from=build /app/${service}/dist ./${service}/dist`);
+      // The image: the one Dockerfile built for this service, whose build stage makes the bundle
+      // and whose runtime stage holds it.
+      const port = Object.values(services).find((s) => s.name === service)!.port;
+      const image = dockerfileStages(SERVICE_DOCKERFILE, { SERVICE: service, PORT: String(port) });
+      const bundling = instructionsOf(image[0]!, 'RUN').find((i) =>
+        i.args.startsWith('node scripts/build.js'),
+      );
+      expect(shellArgv(bundling!)).toEqual(['node', 'scripts/build.js', service, 'cli']);
+      expect(instructionsOf(image.at(-1)!, 'COPY').map((i) => i.args)).toContain(
+        `--from=build /app/${service}/dist ./${service}/dist`,
+      );
       const pkg = JSON.parse(readFileSync(path.join(root, service, 'package.json'), 'utf8'));
       expect(pkg.exports['./migrations']).toBe('./migrations/index.ts');
       const serving = containersOf(find(objects, 'Deployment', service))[0]!;
