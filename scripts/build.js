@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The production build: TypeScript to JavaScript with esbuild, what each Dockerfile's build
-// stage runs (`node scripts/build.js <target>...`), so no TypeScript compiler or tsx is needed at
-// runtime. Targets:
+// The production build: TypeScript to JavaScript with esbuild, what the root Dockerfile's build
+// stage runs for the service it is built for (`node scripts/build.js "$SERVICE" cli`), so no
+// TypeScript compiler or tsx is needed at runtime. Targets:
 //   payment-service, user-service, brain-service: <service>/dist/main.js (the service),
 //     <service>/dist/migrate.js (the migrations, as the Kubernetes Job runs them) and, for
 //     payment and brain, <service>/dist/sandbox-main.js (the provider sandbox). Our workspaces
