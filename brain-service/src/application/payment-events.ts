@@ -50,7 +50,8 @@ export interface PaymentEventsDeps {
  * The handler of `brain-service.payment-events`. The payments read model is written behind the
  * inbox (one transaction with the inbox row); the deploy is appended to the agent's stream with
  * `no_stream`, so a redelivery, or a deploy the user already asked for, ends in a harmless
- * conflict. The append runs whatever the inbox said: a crash between the two must still deploy.
+ * conflict. The append runs whatever the inbox said (beside its transaction, not after it: the
+ * deploy request is the end of the paid-to-building hop), so a crash between the two still deploys.
  * A refund is recorded in the agent's stream likewise, creating it when no deploy came first,
  * so that a deploy arriving after it (redelivered, or out of order) finds the stream taken.
  */
@@ -61,15 +62,23 @@ export function paymentEventsHandler(
   const agents = new AgentRepository(deps.store);
   const now = deps.now ?? (() => new Date());
   return async (event) => {
+    if (event.type === paymentEvents.confirmed.type && event.data.autoDeploy) {
+      // The deploy request is the hop's end and needs nothing the read model holds: it is
+      // appended beside the inbox transaction, not after it. Each is idempotent on its own
+      // (the inbox row, the agent's new stream), so a failure of either retries both safely.
+      const [recorded, deployed] = await Promise.all([
+        inbox.once(event.id, (trx) => recordPayment(trx, factsOf(event))),
+        requestDeploy(deps, event, now()),
+      ]);
+      return recorded === 'duplicate' && deployed === 'duplicate' ? 'duplicate' : 'processed';
+    }
     const recorded = await inbox.once(event.id, (trx) => recordPayment(trx, factsOf(event)));
     const block = blockReasonOf(event);
     if (block) {
       const blocked = await blockBuilds(deps, agents, event, block, now());
       return recorded === 'duplicate' && blocked === 'duplicate' ? 'duplicate' : 'processed';
     }
-    if (event.type !== paymentEvents.confirmed.type || !event.data.autoDeploy) return recorded;
-    const deployed = await requestDeploy(deps, event, now());
-    return recorded === 'duplicate' && deployed === 'duplicate' ? 'duplicate' : 'processed';
+    return recorded;
   };
 }
 
