@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { agentEvents, paymentEvents, queues } from '@meetmatt/contracts';
 import { sleep } from '@meetmatt/infra/runtime/backoff';
+import { pollUntil } from '@meetmatt/infra/runtime/poll';
 import { createTestDatabase, createTestVhost } from '@meetmatt/infra/testing';
 import { signIpn } from '@meetmatt/payment-service/nowpayments/signature';
 import { type BenchReport, printTable, runConcurrently } from './harness';
@@ -53,6 +54,8 @@ interface OpenedPayment {
 }
 
 interface RateResult {
+  /** The payments of this rate (their deploys are counted once more at the end). */
+  ids: string[];
   rate: number;
   seconds: number;
   answer: Spread;
@@ -65,6 +68,8 @@ interface RateResult {
   duplicated: number;
   refused: number;
   holds: boolean;
+  /** Off the hot path: deploy requested → Devin session started, and how many had started. */
+  toSession: Spread;
   hops: { name: string; spread: Spread }[];
 }
 
@@ -183,19 +188,33 @@ async function eventsOf(pool: pg.Pool, type: string, paymentIds: string[]): Prom
   return rows.map((r) => ({ eventId: r.event_id, paymentId: r.payment_id, at: Number(r.at) }));
 }
 
+/** Deploy requested → the first Devin session started, per agent that has one by now. */
+async function sessionsStarted(brain: pg.Pool, paymentIds: string[]): Promise<Spread> {
+  const { rows } = await brain.query<{ ms: string }>(
+    `SELECT extract(epoch FROM min(s.created_at) - min(d.created_at)) * 1000 AS ms
+       FROM es_events d JOIN es_events s ON s.stream_id = d.stream_id AND s.event_type = $2
+      WHERE d.event_type = $1 AND d.data->>'paymentId' = ANY($3)
+      GROUP BY d.stream_id`,
+    [agentEvents.deployRequested.type, agentEvents.sessionStarted.type, paymentIds],
+  );
+  return spread(rows.map((r) => Number(r.ms)));
+}
+
 /** Waits until the brain has recorded every opened payment (so their events are off the bus). */
 async function brainKnows(brain: pg.Pool, ids: string[]): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const { rows } = await brain.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM payments WHERE payment_id = ANY($1)',
-      [ids],
-    );
-    if (rows[0]!.n === ids.length) return;
-    if (Date.now() > deadline)
-      throw new Error(`the brain knows ${rows[0]!.n} of ${ids.length} opened payments`);
-    await sleep(100);
-  }
+  let known = 0;
+  const polled = await pollUntil(
+    async () => {
+      const { rows } = await brain.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM payments WHERE payment_id = ANY($1)',
+        [ids],
+      );
+      known = rows[0]!.n;
+      return known === ids.length;
+    },
+    { timeoutMs: 120_000, intervalMs: 100, maxIntervalMs: 500 },
+  );
+  if (!polled.passed) throw new Error(`the brain knows ${known} of ${ids.length} opened payments`);
 }
 
 interface RelayHopLine {
@@ -303,6 +322,7 @@ async function runRate(
     await sleep(200);
   }
   const confirmed = await eventsOf(pools.payment, paymentEvents.confirmed.type, ids);
+  const toSession = await sessionsStarted(pools.brain, ids);
 
   const sentOf = new Map(payments.map((p, i) => [p.id, sentAt[i]!]));
   const confirmedAt = new Map<string, number>();
@@ -325,6 +345,7 @@ async function runRate(
   const holds =
     lost === 0 && deploySpread.p99 < 1_000 && late.p50 <= 2 * early.p50 + 20 && drainMs < 2_000;
   return {
+    ids,
     rate,
     seconds,
     answer: spread(answerMs),
@@ -337,6 +358,7 @@ async function runRate(
     duplicated,
     refused,
     holds,
+    toSession,
     hops: hopBreakdown(system, confirmed, deployAt),
   };
 }
@@ -350,6 +372,8 @@ export default async function bench(): Promise<BenchReport> {
   };
   const results: RateResult[] = [];
   let base: Awaited<ReturnType<typeof baselineHop>>;
+  let lostInTheEnd = 0;
+  let twiceInTheEnd = 0;
   try {
     const token = await signIn(system.running.gatewayUrl);
     const [baseDb, baseVhost] = await Promise.all([
@@ -376,6 +400,17 @@ export default async function bench(): Promise<BenchReport> {
       );
       if (!fixed && !result.holds) break;
     }
+    // Late is not lost: whatever a rate's wait gave up on must have arrived by now.
+    const all = results.flatMap((r) => r.ids);
+    await pollUntil(
+      async () =>
+        (await eventsOf(pools.brain, agentEvents.deployRequested.type, all)).length >= all.length,
+      { timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 500 },
+    );
+    const finalDeploys = await eventsOf(pools.brain, agentEvents.deployRequested.type, all);
+    const finalIds = new Set(finalDeploys.map((e) => e.paymentId));
+    lostInTheEnd = all.length - finalIds.size;
+    twiceInTheEnd = finalDeploys.length - finalIds.size;
   } finally {
     agent.destroy();
     await Promise.all([pools.payment.end(), pools.brain.end()]);
@@ -398,6 +433,7 @@ export default async function bench(): Promise<BenchReport> {
         'first / last quarter p50': `${ms(r.early.p50)} / ${ms(r.late.p50)}`,
         'drain ms': Math.round(r.drainMs),
         'lost / twice': `${r.lost} / ${r.duplicated}`,
+        'deploy → Devin session p50 / p99 (started)': `${pair(r.toSession)} (${r.toSession.n})`,
         queue: r.holds ? 'no' : 'yes',
       })),
       {
@@ -412,21 +448,17 @@ export default async function bench(): Promise<BenchReport> {
         (r) =>
           `  ${String(r.rate).padStart(4)}/s  ${r.hops.map((h) => `${h.name} ${pair(h.spread)}`).join(' | ')}`,
       ),
+      `In the end (after up to ${DRAIN_TIMEOUT_MS / 1000} s more): ${lostInTheEnd} payments without a deploy request, ${twiceInTheEnd} with two.`,
       `Knee (highest rate without a queue): ${knee} IPNs/s. Answers other than 200: ${results.reduce((n, r) => n + r.refused, 0)}.`,
       `Targets at 100/s: confirmed → deploy p99 < 100 ms (${ms(headline.toDeploy.p99)}), IPN answer p99 < 50 ms (${ms(headline.answer.p99)}); at 20/s p50 < 10 ms, p99 < 30 ms (${pair(results[0]!.toDeploy)}); knee ≥ 200.`,
       `${QUICK ? 'Quick run' : 'Full run'}, ${Math.round((Date.now() - started) / 1000)} s in all.`,
     ],
   };
-  const broken = results.filter(
-    (r) =>
-      r.duplicated > 0 ||
-      r.refused > 0 ||
-      (r.holds === false && r.lost > 0 && r.rate <= HEADLINE_RATE),
-  );
-  if (broken.length > 0 || base.lost > 0) {
+  const broken = results.filter((r) => r.duplicated > 0 || r.refused > 0);
+  if (broken.length > 0 || base.lost > 0 || lostInTheEnd > 0 || twiceInTheEnd > 0) {
     printTable(report);
     throw new Error(
-      `lost, duplicated or refused at ${broken.map((r) => `${r.rate}/s`).join(', ') || 'the baseline'}`,
+      `lost, duplicated or refused: ${broken.map((r) => `${r.rate}/s`).join(', ') || 'see the notes'}`,
     );
   }
   return report;
