@@ -136,4 +136,31 @@ describe('PostgreSQL event store: late commits', () => {
     },
     60_000 * ROUNDS,
   );
+
+  test('when a transaction that appended is still open, then readAll stops before its events and returns them once it commits', async () => {
+    const type = `late.read-all-${randomUUID()}`;
+    const event = (n: number) => ({
+      id: randomUUID(),
+      type,
+      data: { n },
+      metadata: { correlationId: 'late', causationId: 'late', schemaVersion: 1 },
+    });
+    const open = await database.pool.connect();
+    try {
+      await open.query('BEGIN');
+      await store.appendWith(open, `late-open-${randomUUID()}`, [event(1)], 'any');
+      // Appended and committed after the open one: a higher transaction id, visible at once.
+      await store.appendToStream(`late-after-${randomUUID()}`, [event(2)], {
+        expectedRevision: 'any',
+      });
+      const filter = { eventTypes: [type] };
+      expect(await store.readAll({ filter })).toEqual([]);
+      await open.query('COMMIT');
+      const read = await store.readAll({ filter });
+      expect(read.map((e) => (e.data as { n: number }).n)).toEqual([1, 2]);
+      expect(comparePositions(read[0]!.position, read[1]!.position)).toBe(-1);
+    } finally {
+      open.release();
+    }
+  });
 });

@@ -297,10 +297,35 @@ export class PostgresEventStore implements EventStore {
     return rows.map(recordedFromRow);
   }
 
+  /**
+   * The events of `readVisible` without its state row: a reader of `$all` that only wants events
+   * (a projection's rebuild, the operator's tools) skips the head lookup: two index scans from
+   * the end of es_events per batch, which on 100,000 freshly written (not yet vacuumed) events
+   * took 8 of the read's 12 ms in EXPLAIN ANALYZE. Same horizon, so no late commit is skipped.
+   */
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    return (
-      await this.readVisible(options.after ?? START, options.maxCount ?? 1_000, options.filter)
-    ).events;
+    const after = options.after ?? START;
+    const params: unknown[] = [
+      after.commit.toString(),
+      after.prepare.toString(),
+      options.maxCount ?? 1_000,
+    ];
+    const conditions = filterConditions(options.filter, params);
+    const text = `WITH ${HORIZON_CTE}
+       SELECT NULL, NULL, NULL, ${EVENT_COLUMNS} FROM es_events
+       WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+         AND transaction_id < (SELECT xmin FROM snap)
+         ${conditions}
+       ORDER BY transaction_id, global_position
+       LIMIT $3`;
+    const { rows } = await this.options.pool.query<ReadRow>({
+      name: `es-read-events-${filterShape(options.filter)}`,
+      text,
+      values: params,
+      rowMode: 'array',
+      types: READ_TYPES,
+    });
+    return recordedFromReadRows(rows);
   }
 
   /**
