@@ -181,6 +181,7 @@ describe('a real browser on the Vite dev origin, through the gateway', () => {
       status: 401,
       problemStatus: 401,
       requestId: expect.any(String),
+      title: expect.any(String),
     });
   });
 
