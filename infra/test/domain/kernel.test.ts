@@ -1,43 +1,6 @@
-import { type Decider, decideOn, domainError, fold, isDomainError } from '@meetmatt/infra/domain';
+import { decideOn, domainError, fold, isDomainError } from '@meetmatt/infra/domain';
 import { deciderSpec } from '@meetmatt/infra/domain/testing';
-
-// A small counter aggregate, written the way services write theirs.
-type CounterEvent =
-  | { type: 'counter.opened'; data: { name: string } }
-  | { type: 'counter.incremented'; data: { by: number } };
-type CounterCommand =
-  | { type: 'Open'; data: { name: string } }
-  | { type: 'Increment'; data: { by: number; max: number } };
-interface CounterState {
-  name?: string;
-  value: number;
-}
-
-const counter: Decider<CounterCommand, CounterEvent, CounterState> = {
-  initialState: () => ({ value: 0 }),
-  evolve: (state, event) => {
-    switch (event.type) {
-      case 'counter.opened':
-        return { ...state, name: event.data.name };
-      case 'counter.incremented':
-        return { ...state, value: state.value + event.data.by };
-    }
-  },
-  decide: (command, state) => {
-    switch (command.type) {
-      case 'Open':
-        return state.name ? [] : [{ type: 'counter.opened', data: { name: command.data.name } }];
-      case 'Increment':
-        if (!state.name) return domainError('counter-not-found', 'open it first');
-        if (state.value + command.data.by > command.data.max)
-          return domainError('counter-full', 'over max');
-        return [{ type: 'counter.incremented', data: { by: command.data.by } }];
-    }
-  },
-};
-
-const opened: CounterEvent = { type: 'counter.opened', data: { name: 'n' } };
-const incremented = (by: number): CounterEvent => ({ type: 'counter.incremented', data: { by } });
+import { counter, incremented, opened } from './counter';
 
 describe('the domain kernel', () => {
   test('when a history is folded, then the state is every event evolved in order from the initial state', () => {
