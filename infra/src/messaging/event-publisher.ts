@@ -104,7 +104,8 @@ export class EventPublisher {
       };
     });
     try {
-      await previous;
+      // Encoded while the previous call is still handing its messages over (its writes wait on
+      // the socket), so the channel has the next batch ready the moment it may have it.
       const messages: OutgoingMessage[] = [];
       for (const [i, event] of events.entries()) {
         // A long batch is encoded in chunks, so requests are served in between.
@@ -117,6 +118,7 @@ export class EventPublisher {
           ),
         );
       }
+      await previous;
       const exchange = options.queue === undefined ? this.options.exchange : '';
       const report: PublishReport = { confirmed: 0, unroutable: [] };
       let pending = messages;
