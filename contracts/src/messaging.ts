@@ -17,6 +17,8 @@ export const queues = {
   userPaymentEvents: 'user-service.payment-events',
   userAgentEvents: 'user-service.agent-events',
   paymentAgentEvents: 'payment-service.agent-events',
+  /** Buyers' billing details, printed on the invoices issued from then on. */
+  paymentUserEvents: 'payment-service.user-events',
   /** Session and API-key revocations, so each service refuses their tokens itself. */
   paymentRevocations: 'payment-service.user-revocations',
   brainRevocations: 'brain-service.user-revocations',

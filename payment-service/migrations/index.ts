@@ -54,4 +54,21 @@ export const migrations: Migrations = {
       await sql`ALTER TABLE payment_openings DROP COLUMN IF EXISTS answer`.execute(db);
     },
   },
+  /**
+   * Buyers' billing details, from the user service's `user.billing-details-changed` on the bus:
+   * an invoice copies them when it is issued.
+   */
+  '20261202-02-buyer-billing-details': {
+    async up(db) {
+      await sql`
+        CREATE TABLE buyer_billing_details (
+          user_id uuid PRIMARY KEY,
+          billing jsonb,
+          changed_at timestamptz NOT NULL
+        )`.execute(db);
+    },
+    async down(db) {
+      await sql`DROP TABLE IF EXISTS buyer_billing_details`.execute(db);
+    },
+  },
 };

@@ -1,5 +1,5 @@
 import { type ColumnType, type Generated } from 'kysely';
-import { type AgentSpec, type PaymentDiscrepancy } from '@meetmatt/contracts';
+import { type AgentSpec, type BillingDetails, type PaymentDiscrepancy } from '@meetmatt/contracts';
 
 /** The payment service's tables as kysely sees them. */
 
@@ -25,10 +25,14 @@ export interface PaymentsTable {
   auto_deploy: boolean;
   invoice_number: string | null;
   invoice_issued_at: NullableTimestamp;
+  /** The buyer's billing details as the invoice printed them. */
+  invoice_buyer: ColumnType<BillingDetails | null, string | null, string | null>;
   confirmed_at: NullableTimestamp;
   refund_status: 'requested' | 'completed' | null;
   refund_reason: string | null;
   refund_reference: string | null;
+  credit_note_number: string | null;
+  credit_note_issued_at: NullableTimestamp;
   /** Why NOWPayments' `finished` was not taken as paid (underpaid, mismatched), with the figures. */
   discrepancy: ColumnType<PaymentDiscrepancy | null, string | null, string | null>;
   expires_at: NullableTimestamp;
@@ -71,9 +75,20 @@ export interface PaymentOpeningsTable {
   answer: ColumnType<unknown, string | null | undefined, string | null>;
 }
 
+/**
+ * Service table (migrations/): each buyer's billing details as the user service last published
+ * them (`user.billing-details-changed`), for the invoices issued from then on.
+ */
+export interface BuyerBillingDetailsTable {
+  user_id: string;
+  billing: ColumnType<BillingDetails | null, string | null, string | null>;
+  changed_at: Timestamp;
+}
+
 export interface PaymentDb {
   payments: PaymentsTable;
   payment_history: PaymentHistoryTable;
   idempotency_keys: IdempotencyKeysTable;
   payment_openings: PaymentOpeningsTable;
+  buyer_billing_details: BuyerBillingDetailsTable;
 }

@@ -24,6 +24,8 @@ import { Catalogue } from './application/catalogue';
 import { Prices } from './application/prices';
 import { CreatePayment } from './application/create-payment';
 import { IdempotencyKeys } from './application/idempotency';
+import { BuyerBillingDetails, consumedUserEvents } from './application/buyers';
+import { CreditNoteIssuer } from './application/credit-notes';
 import { InvoiceIssuer, InvoicePolicy } from './application/invoicing';
 import { PaymentOpenings } from './application/openings';
 import { PaymentCommands, paymentCatalog } from './application/payment-commands';
@@ -52,14 +54,18 @@ export interface RunningPaymentService extends RunningService {
   reconcileOnce(options: { olderThanMs: number }): Promise<ReconcileResult>;
   /** Issues invoices (the policy uses it; tests drive it directly). */
   invoices: InvoiceIssuer;
+  /** Issues credit notes for completed refunds (the policy uses it; tests drive it directly). */
+  creditNotes: CreditNoteIssuer;
   /** Where NOWPayments is told to send IPNs. */
   ipnCallbackUrl: string;
 }
 
-/** Internal facts (IPN evidence, the invoice counters) stay off the bus. */
+/** Internal facts (IPN evidence, the invoice and credit-note counters) stay off the bus. */
 const PUBLISHED_EVENT_TYPES = Object.values(paymentEventTypes).filter(
   (type) =>
-    type !== paymentEventTypes.ipnReceived && type !== paymentEventTypes.invoiceNumberAllocated,
+    type !== paymentEventTypes.ipnReceived &&
+    type !== paymentEventTypes.invoiceNumberAllocated &&
+    type !== paymentEventTypes.creditNoteNumberAllocated,
 );
 
 /** The composition root: the only place where the payment service's pieces are wired together. */
@@ -172,10 +178,13 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
       filter: { eventTypes: PUBLISHED_EVENT_TYPES },
     });
 
-    const invoices = new InvoiceIssuer(store, commands);
+    const buyers = new BuyerBillingDetails(db);
+    const invoices = new InvoiceIssuer(store, commands, (userId) => buyers.of(userId));
+    const creditNotes = new CreditNoteIssuer(store, commands);
     const invoicePolicy = new InvoicePolicy({
       store,
       issuer: invoices,
+      creditNotes,
       checkpoints: new CheckpointStore(host.database.pool),
       connectionString: config.DATABASE_URL,
       logger,
@@ -208,6 +217,12 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
       events: [agentEvents.deployFailed] as const,
       handle: (event) => refunds.onDeployFailed(event),
     });
+    host.consume({
+      queue: queues.paymentUserEvents,
+      exchange: exchanges.user,
+      events: consumedUserEvents,
+      handle: buyers.handle,
+    });
 
     return {
       config,
@@ -217,6 +232,7 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
       logger,
       ipnCallbackUrl,
       invoices,
+      creditNotes,
       reconcileOnce: (round) => reconciler.reconcileOnce(round),
       stop: () => host.stop(),
     };

@@ -8,6 +8,7 @@ import {
   TimestampSchema,
   pageOf,
 } from '../common';
+import { BillingDetailsSchema } from '../billing';
 import { PlanSchema } from '../catalogue';
 import { type EndpointDef, ProblemSchema, defineEndpoint, problems } from '../http';
 import { buildOpenApiDocument } from '../openapi';
@@ -62,6 +63,10 @@ export const PaymentSchema = z
     agent: AgentSpecSchema,
     autoDeploy: z.boolean(),
     invoiceNumber: z.string().nullable().describe('Set once the payment is confirmed'),
+    creditNoteNumber: z
+      .string()
+      .nullable()
+      .describe('Set once a completed refund has its credit note (GET /payments/:id/credit-note)'),
     refund: z
       .object({
         status: z.enum(['requested', 'completed']),
@@ -137,8 +142,29 @@ export const InvoiceSchema = z
       address: z.string().describe('One line per line of the address'),
       taxId: z.string().optional().describe('The seller’s VAT or tax number, when it has one'),
     }),
+    buyer: BillingDetailsSchema.nullable().describe(
+      'The buyer’s billing details as they were when the invoice was issued; null: none given',
+    ),
   })
   .meta({ id: 'Invoice' });
+
+export const CreditNoteSchema = z
+  .object({
+    number: z.string().describe('MM-CN-<year>-<6 digits>, gapless within a year, its own sequence'),
+    invoiceNumber: z.string().describe('The invoice it credits'),
+    paymentId: IdSchema,
+    userId: IdSchema,
+    plan: z.string(),
+    description: z.string(),
+    amount: z.number().describe('Negative: what is given back'),
+    currency: FiatCurrencySchema,
+    reason: z.string().describe('Why the customer was refunded'),
+    refundReference: z.string().describe('The reference of the refund payout'),
+    issuedAt: TimestampSchema,
+    seller: InvoiceSchema.shape.seller,
+    buyer: BillingDetailsSchema.nullable().describe('As on the invoice it credits'),
+  })
+  .meta({ id: 'CreditNote' });
 
 export const RefundRequestSchema = z
   .object({ reason: z.string().trim().min(3).max(1000).describe('Why the customer is refunded') })
@@ -281,6 +307,33 @@ export const paymentEndpoints = {
       409: {
         ...problems[409],
         description: 'The payment is not confirmed, or its invoice is being issued',
+      },
+    },
+  }),
+  getPaymentCreditNote: defineEndpoint({
+    operationId: 'getPaymentCreditNote',
+    method: 'get',
+    path: '/payments/:id/credit-note',
+    summary:
+      'The credit note of a refunded payment: JSON, or PDF (Accept: application/pdf); its owner or an operator',
+    tags,
+    auth: 'user',
+    params: IdParamsSchema,
+    responses: {
+      200: {
+        description: 'The credit note: JSON by default, a PDF for Accept: application/pdf',
+        schema: CreditNoteSchema,
+        alternatives: { 'application/pdf': 'The credit note as a PDF' },
+      },
+      404: problems[404],
+      406: {
+        description: 'Neither JSON nor PDF is acceptable',
+        schema: ProblemSchema,
+        contentType: 'application/problem+json',
+      },
+      409: {
+        ...problems[409],
+        description: 'No refund of the payment was completed, or its credit note is being issued',
       },
     },
   }),

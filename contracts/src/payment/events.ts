@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BillingDetailsSchema } from '../billing';
 import { CryptoCurrencySchema, FiatCurrencySchema, IdSchema, TimestampSchema } from '../common';
 import { type EventUnion, defineEvent } from '../events';
 
@@ -272,6 +273,11 @@ export const paymentEvents = {
       amount: z.number(),
       currency: FiatCurrencySchema,
       plan: z.string(),
+      buyer: BillingDetailsSchema.nullable()
+        .optional()
+        .describe(
+          'The buyer’s billing details as they were when the invoice was issued (null: none given; absent on invoices before 2026-12)',
+        ),
       issuedAt: TimestampSchema,
     }),
     { description: 'An invoice was issued for a confirmed payment' },
@@ -284,6 +290,38 @@ export const paymentEvents = {
       paymentId,
     }),
     { description: 'A number taken from the per-year counter stream (invoice-counter-<year>)' },
+  ),
+  creditNoteIssued: defineEvent(
+    'payment.credit-note-issued',
+    z.object({
+      paymentId,
+      userId,
+      creditNoteNumber: z
+        .string()
+        .regex(/^MM-CN-\d{4}-\d{6}$/)
+        .describe('Gapless per year, a sequence of its own: MM-CN-2026-000007'),
+      invoiceNumber: z.string().describe('The invoice it credits'),
+      amount: z.number().max(0).describe('Negative: the invoiced amount given back'),
+      currency: FiatCurrencySchema,
+      plan: z.string(),
+      reason: z.string().describe('Why the refund was made'),
+      refundReference: z.string().describe('The operator’s reference of the payout'),
+      buyer: BillingDetailsSchema.nullable().describe('As printed on the invoice it credits'),
+      issuedAt: TimestampSchema,
+    }),
+    { description: 'A credit note was issued for a completed refund (one per refund)' },
+  ),
+  creditNoteNumberAllocated: defineEvent(
+    'payment.credit-note-number-allocated',
+    z.object({
+      year: z.number().int(),
+      sequence: z.number().int().positive().describe('Consecutive within the year, from 1'),
+      paymentId,
+    }),
+    {
+      description:
+        'A credit-note number taken from the per-year counter stream (credit-note-counter-<year>)',
+    },
   ),
   refundRequested: defineEvent(
     'payment.refund-requested',

@@ -1,10 +1,7 @@
-import { paymentEventTypes } from '@meetmatt/contracts';
+import { type BillingDetails, paymentEventTypes } from '@meetmatt/contracts';
 import {
-  type CachedState,
   type CausalMetadata,
   type CheckpointStore,
-  type Decider,
-  type EventCatalog,
   type EventStore,
   LeaderLock,
   type Logger,
@@ -12,20 +9,16 @@ import {
   type RecordedEvent,
   START,
   backoffDelay,
-  handleCommand,
   requestContext,
   sleep,
 } from '@meetmatt/infra';
-import {
-  type AllocateInvoiceNumbers,
-  type CounterView as CounterState,
-  type InvoiceNumberAllocated,
-  decideAllocation,
-  formatInvoiceNumber,
-  invoiceCounterStreamId,
-} from '../domain/invoice-counter';
-import { type PaymentConfirmed } from '../domain/payment';
+import { type PaymentConfirmed, type PaymentRefundCompleted } from '../domain/payment';
+import { type CreditNoteIssuer } from './credit-notes';
+import { DocumentNumbers } from './document-numbers';
 import { type PaymentCommands, nowIso } from './payment-commands';
+
+/** The buyer's billing details as the payment service knows them now (see buyers.ts). */
+export type BuyerLookup = (userId: string) => Promise<BillingDetails | null>;
 
 export type IssueOutcome =
   | { kind: 'issued'; invoiceNumber: string }
@@ -41,42 +34,26 @@ export interface Confirmation {
 }
 
 /**
- * A year's counter as a decider: its state is what `readCounter` knows (the last number, and
- * the numbers the payments asked about took), and each allocation adds one.
- */
-const counterDecider: Decider<AllocateInvoiceNumbers, InvoiceNumberAllocated, CounterState> = {
-  initialState: () => ({ lastSequence: 0, allocated: new Map() }),
-  evolve: (counter, { data }) => ({
-    lastSequence: data.sequence,
-    allocated: new Map(counter.allocated).set(data.paymentId, data.sequence),
-  }),
-  decide: decideAllocation,
-};
-
-/** How far back from a confirmation a retry looks for a number the payment already took. */
-const LOOKBACK_SLACK_MS = 10 * 60_000;
-const PAGE = 200;
-const MAX_ATTEMPTS = 50;
-/** Allocations a counter's view remembers; older confirmations are looked up in the stream. */
-const COUNTER_VIEW_SIZE = 50_000;
-
-/**
  * Issues the invoices of confirmed payments with gapless numbers per year:
  *  1. a payment that already has its invoice is done (a retry, a replay);
  *  2. numbers are taken from `invoice-counter-<year>` in one append, with the counter's revision
  *     as the expected one (another issuer at the same time: one wins, the other reads again and
  *     takes the next numbers); each allocation names its payment, so a retry after a crash finds
  *     the number the payment already took instead of taking another;
- *  3. `payment.invoice-issued` is appended to each payment's stream with its revision.
+ *  3. `payment.invoice-issued` is appended to each payment's stream with its revision, carrying
+ *     the buyer's billing details as they are at that moment.
  * Every number taken is issued to the payment it names, so the sequence has no gaps.
  */
 export class InvoiceIssuer {
-  private readonly counters = new Map<string, CounterView>();
+  private readonly numbers: DocumentNumbers;
 
   constructor(
-    private readonly store: EventStore,
+    store: EventStore,
     private readonly commands: PaymentCommands,
-  ) {}
+    private readonly buyerOf: BuyerLookup,
+  ) {
+    this.numbers = new DocumentNumbers(store, commands.catalog, 'invoice');
+  }
 
   get catalog() {
     return this.commands.catalog;
@@ -114,12 +91,24 @@ export class InvoiceIssuer {
       byYear.set(year, [...(byYear.get(year) ?? []), c]);
     }
     for (const [year, group] of byYear) {
-      const numbers = await this.allocate(year, group);
+      const numbers = await this.numbers.allocate(
+        year,
+        group.map((c) => ({
+          paymentId: c.confirmed.paymentId,
+          recordedAt: c.recordedAt,
+          metadata: c.metadata,
+        })),
+      );
       for (const c of group) {
-        const { paymentId } = c.confirmed;
+        const { paymentId, userId } = c.confirmed;
         if (outcomes.has(paymentId)) continue;
-        const invoiceNumber = formatInvoiceNumber(year, numbers.get(paymentId)!);
-        outcomes.set(paymentId, await this.issueNumber(paymentId, invoiceNumber, c.metadata));
+        const invoiceNumber = numbers.get(paymentId)!;
+        // The details as they are when the invoice is issued: a later change leaves it as it is.
+        const buyer = await this.buyerOf(userId);
+        outcomes.set(
+          paymentId,
+          await this.issueNumber(paymentId, invoiceNumber, buyer, c.metadata),
+        );
       }
     }
     return confirmations.map((c) => outcomes.get(c.confirmed.paymentId)!);
@@ -128,11 +117,12 @@ export class InvoiceIssuer {
   private async issueNumber(
     paymentId: string,
     invoiceNumber: string,
+    buyer: BillingDetails | null,
     metadata: CausalMetadata,
   ): Promise<IssueOutcome> {
     const result = await this.commands.execute(
       paymentId,
-      { type: 'IssueInvoice', invoiceNumber, now: nowIso() },
+      { type: 'IssueInvoice', invoiceNumber, buyer, now: nowIso() },
       metadata,
     );
     if (!result.ok) {
@@ -145,139 +135,13 @@ export class InvoiceIssuer {
       ? { kind: 'issued', invoiceNumber }
       : { kind: 'already-issued', invoiceNumber };
   }
-
-  /** Each payment's number in the year's counter, taking the next ones for those without. */
-  private async allocate(
-    year: number,
-    group: readonly Confirmation[],
-  ): Promise<Map<string, number>> {
-    const paymentIds = group.map((c) => c.confirmed.paymentId);
-    const notBefore = Math.min(...group.map((c) => c.recordedAt.getTime()));
-    const causes = new Map(group.map((c) => [c.confirmed.paymentId, c.metadata]));
-    // Another issuer taking numbers at the same time: read the counter again and take the next.
-    const result = await handleCommand({
-      store: this.store,
-      catalog: this.commands.catalog as unknown as EventCatalog<InvoiceNumberAllocated>,
-      decider: counterDecider,
-      streamId: invoiceCounterStreamId(year),
-      command: { type: 'AllocateInvoiceNumbers', year, paymentIds },
-      load: (streamId) => this.readCounter(streamId, new Set(paymentIds), notBefore),
-      // Each number is caused by its payment's confirmation.
-      stamp: (_, __, event) => causes.get(event.data.paymentId)!,
-      maxAttempts: MAX_ATTEMPTS,
-    });
-    if (!result.ok) throw new Error(`invoice numbers not allocated: ${result.error.message}`);
-    return new Map(result.state.allocated);
-  }
-
-  /**
-   * The counter's last number and revision, and the numbers these payments took if they took
-   * any. Served from the view of the counter kept here, brought up to date by reading forwards
-   * from its revision (usually nothing, or what another instance appended); read newest first,
-   * only as far back as the confirmations (minus some clock slack), when there is no view yet or
-   * it does not reach back far enough (a confirmation replayed long after).
-   */
-  private async readCounter(
-    streamId: string,
-    paymentIds: ReadonlySet<string>,
-    notBefore: number,
-  ): Promise<CachedState<CounterState>> {
-    const oldest = notBefore - LOOKBACK_SLACK_MS;
-    let view = this.counters.get(streamId);
-    if (view && view.coveredFrom <= oldest) await this.catchUp(streamId, view);
-    else {
-      view = await this.scanBackwards(streamId, oldest);
-      this.counters.set(streamId, view);
-    }
-    const allocated = new Map<string, number>();
-    for (const id of paymentIds) {
-      const taken = view.byPayment.get(id);
-      if (taken) allocated.set(id, taken.sequence);
-    }
-    return {
-      state: { lastSequence: view.lastSequence, allocated },
-      revision: view.revision,
-      correlationId: undefined,
-    };
-  }
-
-  private async catchUp(streamId: string, view: CounterView): Promise<void> {
-    for (;;) {
-      const page = await this.store.readStream(streamId, {
-        direction: 'forwards',
-        fromRevision: view.revision + 1,
-        maxCount: PAGE,
-      });
-      for (const recorded of page) {
-        const event = this.commands.catalog.toDomain(recorded) as InvoiceNumberAllocated;
-        view.revision = recorded.revision;
-        view.lastSequence = event.data.sequence;
-        view.byPayment.set(event.data.paymentId, {
-          sequence: event.data.sequence,
-          at: recorded.createdAt.getTime(),
-        });
-      }
-      if (page.length < PAGE) break;
-    }
-    // Bounded: forget the oldest allocations, and say how far back the view still reaches.
-    for (const [paymentId, { at }] of view.byPayment) {
-      if (view.byPayment.size <= COUNTER_VIEW_SIZE) break;
-      view.byPayment.delete(paymentId);
-      view.coveredFrom = Math.max(view.coveredFrom, at + 1);
-    }
-  }
-
-  /** Every allocation from the newest back to `oldest` (or the start), as a view. */
-  private async scanBackwards(streamId: string, oldest: number): Promise<CounterView> {
-    const newestFirst: { paymentId: string; sequence: number; at: number }[] = [];
-    let lastSequence = 0;
-    let revision = -1;
-    let coveredFrom = Number.NEGATIVE_INFINITY;
-    let from: number | 'end' = 'end';
-    scan: for (;;) {
-      const page = await this.store.readStream(streamId, {
-        direction: 'backwards',
-        fromRevision: from,
-        maxCount: PAGE,
-      });
-      for (const recorded of page) {
-        const event = this.commands.catalog.toDomain(recorded) as InvoiceNumberAllocated;
-        const at = recorded.createdAt.getTime();
-        if (revision < 0) {
-          revision = recorded.revision;
-          lastSequence = event.data.sequence;
-        }
-        newestFirst.push({ paymentId: event.data.paymentId, sequence: event.data.sequence, at });
-        if (at < oldest) {
-          coveredFrom = oldest;
-          break scan;
-        }
-      }
-      const last = page[page.length - 1];
-      if (page.length < PAGE || !last || last.revision === 0) break;
-      from = last.revision - 1;
-    }
-    const byPayment = new Map<string, { sequence: number; at: number }>();
-    for (const { paymentId, sequence, at } of newestFirst.reverse())
-      byPayment.set(paymentId, { sequence, at });
-    return { revision, lastSequence, byPayment, coveredFrom };
-  }
-}
-
-/**
- * What this issuer knows of a year's counter: its last revision and number, and the number each
- * payment took, for every allocation made at or after `coveredFrom` (ms since the epoch).
- */
-interface CounterView {
-  revision: number;
-  lastSequence: number;
-  byPayment: Map<string, { sequence: number; at: number }>;
-  coveredFrom: number;
 }
 
 export interface InvoicePolicyOptions {
   store: EventStore;
   issuer: InvoiceIssuer;
+  /** Credit notes for completed refunds; none issued without. */
+  creditNotes?: CreditNoteIssuer;
   checkpoints: CheckpointStore;
   /** The service's database: its advisory lock picks the one instance that issues invoices. */
   connectionString: string;
@@ -289,10 +153,11 @@ const NAME = 'invoice-policy';
 const CHECKPOINT_INTERVAL_MS = 1_000;
 
 /**
- * Reacts to the service's own `payment.confirmed` events (a checkpointed subscription to its
- * event store, on the one instance holding the lock): each confirmation gets its invoice. A
- * failure stops the subscription, and the lock starts it again from the checkpoint; issuing is
- * idempotent, so an event handled twice still makes one invoice.
+ * Reacts to the service's own `payment.confirmed` and `payment.refund-completed` events (a
+ * checkpointed subscription to its event store, on the one instance holding the lock): each
+ * confirmation gets its invoice, each completed refund its credit note. A failure stops the
+ * subscription, and the lock starts it again from the checkpoint; issuing is idempotent, so an
+ * event handled twice still makes one invoice or credit note.
  */
 export class InvoicePolicy {
   private readonly lock: LeaderLock;
@@ -334,7 +199,12 @@ export class InvoicePolicy {
     };
     const subscription = store.subscribeToAll({
       from,
-      filter: { eventTypes: [paymentEventTypes.confirmed] },
+      filter: {
+        eventTypes: [
+          paymentEventTypes.confirmed,
+          ...(this.options.creditNotes ? [paymentEventTypes.refundCompleted] : []),
+        ],
+      },
       batchSize: 100,
       onEvents: async (events) => {
         if (signal.aborted) throw new Error('leadership lost');
@@ -364,27 +234,50 @@ export class InvoicePolicy {
   }
 
   private async handle(events: RecordedEvent[]): Promise<void> {
-    const { issuer, logger } = this.options;
-    const confirmations: Confirmation[] = events.map((event) => {
+    const { issuer, creditNotes, logger } = this.options;
+    const causeOf = (event: RecordedEvent): CausalMetadata => {
       const { correlationId, userId } = event.metadata;
-      return {
+      return { correlationId, causationId: event.id, ...(userId ? { userId } : {}) };
+    };
+    const log = (metadata: CausalMetadata, write: () => void) =>
+      requestContext.run(
+        { correlationId: metadata.correlationId, causationId: metadata.causationId },
+        write,
+      );
+    // Invoices first: a refund completed in the same batch credits the invoice issued here.
+    const confirmations: Confirmation[] = events
+      .filter((event) => event.type === paymentEventTypes.confirmed)
+      .map((event) => ({
         confirmed: issuer.catalog.upcast(event) as PaymentConfirmed['data'],
         recordedAt: event.createdAt,
-        metadata: { correlationId, causationId: event.id, ...(userId ? { userId } : {}) },
-      };
-    });
+        metadata: causeOf(event),
+      }));
     const outcomes = await issuer.issueAll(confirmations);
     outcomes.forEach((outcome, i) => {
       const { confirmed, metadata } = confirmations[i]!;
-      const context = {
-        correlationId: metadata.correlationId,
-        causationId: metadata.causationId,
-      };
-      requestContext.run(context, () => {
+      log(metadata, () => {
         const fields = { paymentId: confirmed.paymentId, ...outcome };
         if (outcome.kind === 'issued') logger.info('invoice issued', fields);
         // Not retried: the payment's own history says it cannot have an invoice.
         else if (outcome.kind === 'refused') logger.error('invoice not issued', fields);
+      });
+    });
+    if (!creditNotes) return;
+    const refunds = events
+      .filter((event) => event.type === paymentEventTypes.refundCompleted)
+      .map((event) => ({
+        completed: issuer.catalog.upcast(event) as PaymentRefundCompleted['data'],
+        recordedAt: event.createdAt,
+        metadata: causeOf(event),
+      }));
+    const credited = await creditNotes.issueAll(refunds);
+    credited.forEach((outcome, i) => {
+      const { completed, metadata } = refunds[i]!;
+      log(metadata, () => {
+        const fields = { paymentId: completed.paymentId, ...outcome };
+        if (outcome.kind === 'issued') logger.info('credit note issued', fields);
+        // A refund of a payment never invoiced (partially paid) has no invoice to credit.
+        else if (outcome.kind === 'refused') logger.warn('credit note not issued', fields);
       });
     });
   }

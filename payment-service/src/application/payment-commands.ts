@@ -8,12 +8,12 @@ import {
   handleCommand,
   loadState,
 } from '@meetmatt/infra';
-import { type InvoiceNumberAllocated } from '../domain/invoice-counter';
+import { type NumberAllocated } from '../domain/invoice-counter';
 import { type PaymentEvent, type PaymentState } from '../domain/payment';
 import { type PaymentCommand, paymentDecider, paymentStreamId } from '../domain/payment-decide';
 
 /** Every event the payment service writes, validated on append and upcast on read. */
-export type StoredPaymentEvent = PaymentEvent | InvoiceNumberAllocated;
+export type StoredPaymentEvent = PaymentEvent | NumberAllocated;
 
 export function paymentCatalog(): EventCatalog<StoredPaymentEvent> {
   return new EventCatalog<StoredPaymentEvent>(Object.values(paymentEvents));

@@ -1,13 +1,22 @@
 import { type EventOf, type paymentEvents } from '@meetmatt/contracts';
 
 /**
- * The invoice numbers of one year (stream `invoice-counter-<year>`): each number is an event
- * naming the payment it went to, appended with the counter's revision as the expected one, so
- * two payments confirmed at once can never take the same number, and a retry for a payment finds
- * the number it already took instead of taking another (no gaps).
+ * The numbers of one year of one series of documents: invoices (stream
+ * `invoice-counter-<year>`) and credit notes (`credit-note-counter-<year>`, a sequence of its
+ * own). Each number is an event naming the payment it went to, appended with the counter's
+ * revision as the expected one, so two payments numbered at once can never take the same
+ * number, and a retry for a payment finds the number it already took instead of taking another
+ * (no gaps).
  */
 
 export type InvoiceNumberAllocated = EventOf<(typeof paymentEvents)['invoiceNumberAllocated']>;
+export type CreditNoteNumberAllocated = EventOf<
+  (typeof paymentEvents)['creditNoteNumberAllocated']
+>;
+export type NumberAllocated = InvoiceNumberAllocated | CreditNoteNumberAllocated;
+
+/** The documents numbered: each series has its counter streams, its event and its format. */
+export type NumberSeries = 'invoice' | 'credit-note';
 
 /** What the allocation needs to know about the counter, read before deciding. */
 export interface CounterView {
@@ -19,6 +28,8 @@ export interface CounterView {
 
 export interface AllocateInvoiceNumbers {
   type: 'AllocateInvoiceNumbers';
+  /** Invoices when absent. */
+  series?: NumberSeries;
   year: number;
   /** In the order the numbers are to be given. */
   paymentIds: readonly string[];
@@ -28,18 +39,20 @@ export interface AllocateInvoiceNumbers {
 export function decideAllocation(
   command: AllocateInvoiceNumbers,
   counter: CounterView,
-): InvoiceNumberAllocated[] {
-  const events: InvoiceNumberAllocated[] = [];
+): NumberAllocated[] {
+  const events: NumberAllocated[] = [];
   const given = new Set<string>();
   let sequence = counter.lastSequence;
   for (const paymentId of command.paymentIds) {
     if (counter.allocated.has(paymentId) || given.has(paymentId)) continue;
     given.add(paymentId);
     sequence += 1;
-    events.push({
-      type: 'payment.invoice-number-allocated',
-      data: { year: command.year, sequence, paymentId },
-    });
+    const data = { year: command.year, sequence, paymentId };
+    events.push(
+      command.series === 'credit-note'
+        ? { type: 'payment.credit-note-number-allocated', data }
+        : { type: 'payment.invoice-number-allocated', data },
+    );
   }
   return events;
 }
@@ -48,7 +61,28 @@ export function invoiceCounterStreamId(year: number): string {
   return `invoice-counter-${year}`;
 }
 
+export function creditNoteCounterStreamId(year: number): string {
+  return `credit-note-counter-${year}`;
+}
+
 /** MM-2026-000042: the year, then the sequence on six digits. */
 export function formatInvoiceNumber(year: number, sequence: number): string {
   return `MM-${year}-${String(sequence).padStart(6, '0')}`;
 }
+
+/** MM-CN-2026-000007: credit notes are numbered apart from invoices. */
+export function formatCreditNoteNumber(year: number, sequence: number): string {
+  return `MM-CN-${year}-${String(sequence).padStart(6, '0')}`;
+}
+
+/** Where each series keeps its counters and how it prints its numbers. */
+export const numberSeries: Record<
+  NumberSeries,
+  {
+    counterStreamId: (year: number) => string;
+    format: (year: number, sequence: number) => string;
+  }
+> = {
+  invoice: { counterStreamId: invoiceCounterStreamId, format: formatInvoiceNumber },
+  'credit-note': { counterStreamId: creditNoteCounterStreamId, format: formatCreditNoteNumber },
+};

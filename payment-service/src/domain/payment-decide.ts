@@ -1,5 +1,6 @@
 import {
   type AgentSpec,
+  type BillingDetails,
   type PaymentFigure,
   type PaymentStatus,
   type ProviderPaymentStatus,
@@ -73,6 +74,15 @@ export interface IssueInvoiceCommand {
   type: 'IssueInvoice';
   /** Allocated beforehand from the year's counter stream. */
   invoiceNumber: string;
+  /** The buyer's billing details now (read from the payment service's copy), printed as they are. */
+  buyer: BillingDetails | null;
+  now: string;
+}
+
+export interface IssueCreditNoteCommand {
+  type: 'IssueCreditNote';
+  /** Allocated beforehand from the year's credit-note counter stream. */
+  creditNoteNumber: string;
   now: string;
 }
 
@@ -96,7 +106,8 @@ export type PaymentCommand =
   | RecordProviderReportCommand
   | IssueInvoiceCommand
   | RequestRefundCommand
-  | CompleteRefundCommand;
+  | CompleteRefundCommand
+  | IssueCreditNoteCommand;
 
 type Decision = PaymentEvent[] | DomainError;
 
@@ -393,6 +404,48 @@ export function issueInvoice(command: IssueInvoiceCommand, state: PaymentState):
         amount: state.priceAmount,
         currency: state.priceCurrency,
         plan: state.plan,
+        buyer: command.buyer,
+        issuedAt: command.now,
+      },
+    },
+  ];
+}
+
+/**
+ * A completed refund gives back what the invoice charged: the credit note references the
+ * invoice, prints its buyer, and carries the amount negated. One per refund: the number it
+ * took is the only one it ever has (a retry with it changes nothing).
+ */
+export function issueCreditNote(command: IssueCreditNoteCommand, state: PaymentState): Decision {
+  if (!state.exists) return notFound();
+  if (state.creditNoteNumber === command.creditNoteNumber) return [];
+  if (state.creditNoteNumber !== null) {
+    return domainError(
+      'credit-note-already-issued',
+      `Credit note ${state.creditNoteNumber} was already issued for this payment`,
+    );
+  }
+  if (state.refund?.status !== 'completed')
+    return domainError('refund-not-completed', 'Only a completed refund gets a credit note');
+  if (state.invoiceNumber === null)
+    return domainError(
+      'invoice-not-issued',
+      'No invoice to credit: the payment was never invoiced',
+    );
+  return [
+    {
+      type: 'payment.credit-note-issued',
+      data: {
+        paymentId: state.paymentId,
+        userId: state.userId,
+        creditNoteNumber: command.creditNoteNumber,
+        invoiceNumber: state.invoiceNumber,
+        amount: state.priceAmount === 0 ? 0 : -state.priceAmount,
+        currency: state.priceCurrency,
+        plan: state.plan,
+        reason: state.refund.reason,
+        refundReference: state.refund.reference,
+        buyer: state.invoiceBuyer,
         issuedAt: command.now,
       },
     },
@@ -465,6 +518,8 @@ export function decide(command: PaymentCommand, state: PaymentState): Decision {
       return requestRefund(command, state);
     case 'CompleteRefund':
       return completeRefund(command, state);
+    case 'IssueCreditNote':
+      return issueCreditNote(command, state);
     default: {
       const unexpected: never = command;
       throw new Error(`unknown command ${JSON.stringify(unexpected)}`);

@@ -1,5 +1,6 @@
 import {
   type AgentSpec,
+  type BillingDetails,
   type EventOf,
   type PaymentStatus,
   PaymentStatusSchema,
@@ -28,6 +29,7 @@ export type PaymentRefunded = EventOf<Defs['refunded']>;
 export type PaymentInvoiceIssued = EventOf<Defs['invoiceIssued']>;
 export type PaymentRefundRequested = EventOf<Defs['refundRequested']>;
 export type PaymentRefundCompleted = EventOf<Defs['refundCompleted']>;
+export type PaymentCreditNoteIssued = EventOf<Defs['creditNoteIssued']>;
 
 /** Every event of a payment's stream. */
 export type PaymentEvent =
@@ -43,7 +45,8 @@ export type PaymentEvent =
   | PaymentRefunded
   | PaymentInvoiceIssued
   | PaymentRefundRequested
-  | PaymentRefundCompleted;
+  | PaymentRefundCompleted
+  | PaymentCreditNoteIssued;
 
 export type RefundState =
   | { status: 'requested'; reason: string }
@@ -85,7 +88,10 @@ export interface OpenPayment {
   /** Fingerprints of every provider report recorded: the same report twice changes nothing. */
   fingerprints: ReadonlySet<string>;
   invoiceNumber: string | null;
+  /** The buyer's billing details the invoice printed (null: none given, or no invoice yet). */
+  invoiceBuyer: BillingDetails | null;
   refund: RefundState | null;
+  creditNoteNumber: string | null;
 }
 
 export type PaymentState = { exists: false } | ({ exists: true } & OpenPayment);
@@ -114,7 +120,9 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
       deposits: new Map(),
       fingerprints: new Set(),
       invoiceNumber: null,
+      invoiceBuyer: null,
       refund: null,
+      creditNoteNumber: null,
     };
   }
   if (!state.exists) return state;
@@ -133,7 +141,13 @@ export function evolve(state: PaymentState, event: PaymentEvent): PaymentState {
     case 'payment.status-changed':
       return { ...state, status: event.data.to };
     case 'payment.invoice-issued':
-      return { ...state, invoiceNumber: event.data.invoiceNumber };
+      return {
+        ...state,
+        invoiceNumber: event.data.invoiceNumber,
+        invoiceBuyer: event.data.buyer ?? null,
+      };
+    case 'payment.credit-note-issued':
+      return { ...state, creditNoteNumber: event.data.creditNoteNumber };
     case 'payment.refund-requested':
       return { ...state, refund: { status: 'requested', reason: event.data.reason } };
     case 'payment.refund-completed':

@@ -1,8 +1,14 @@
-import { type InvoiceSchema } from '@meetmatt/contracts';
+import {
+  type BillingDetails,
+  type CreditNoteSchema,
+  type InvoiceSchema,
+  countryName,
+} from '@meetmatt/contracts';
 import { type z } from 'zod';
 import { type PdfText, renderPdf } from './pdf';
 
 export type Invoice = z.infer<typeof InvoiceSchema>;
+export type CreditNote = z.infer<typeof CreditNoteSchema>;
 
 function money(amount: number, currency: string): string {
   return `${amount.toFixed(2)} ${currency.toUpperCase()}`;
@@ -37,9 +43,20 @@ function addressLines(address: string): string[] {
 }
 
 /** The seller's name, address lines and tax ID, as printed at the top of the invoice. */
-function sellerLines(invoice: Invoice): string[] {
-  const { name, address, taxId } = invoice.seller;
+function sellerLines(document: Pick<Invoice, 'seller'>): string[] {
+  const { name, address, taxId } = document.seller;
   return [name, ...addressLines(address), ...(taxId ? [`Tax ID: ${taxId}`] : [])];
+}
+
+/** The buyer's details as printed under "Bill to"; none when the buyer gave none. */
+export function buyerLines(buyer: BillingDetails | null): string[] {
+  if (!buyer) return [];
+  return [
+    buyer.name,
+    ...buyer.addressLines,
+    countryName(buyer.country),
+    ...(buyer.taxId ? [`VAT / Tax ID: ${buyer.taxId}`] : []),
+  ];
 }
 
 /** A printable page: every value escaped, styles inline, nothing loaded from elsewhere. */
@@ -69,6 +86,7 @@ export function invoiceHtml(invoice: Invoice): string {
 <body>
 <h1>Invoice ${html(invoice.number)}</h1>
 <p class="seller">${sellerLines(invoice).map(html).join('<br>')}</p>
+${invoice.buyer ? `<p class="buyer"><strong>Bill to</strong><br>${buyerLines(invoice.buyer).map(html).join('<br>')}</p>` : ''}
 <table>
 ${rows.map(([k, v]) => `  <tr><th>${html(k)}</th><td>${html(v)}</td></tr>`).join('\n')}
 </table>
@@ -83,48 +101,96 @@ ${rows.map(([k, v]) => `  <tr><th>${html(k)}</th><td>${html(v)}</td></tr>`).join
 `;
 }
 
-/** The same invoice on one A4 page, in any script (see pdf.ts). */
-export function invoicePdf(invoice: Invoice): Promise<Buffer> {
-  const left = 56;
-  const right = 539;
-  const seller = sellerLines(invoice);
+/** What an invoice and a credit note print, laid out the same way on one A4 page. */
+interface DocumentLayout {
+  title: string;
+  seller: string[];
+  buyer: string[];
+  facts: [string, string][];
+  description: string;
+  amount: string;
+  footer: string;
+}
+
+const LEFT = 56;
+const RIGHT = 539;
+/** Where the "Bill to" column starts. */
+const BUYER_X = 330;
+
+function documentPdf(layout: DocumentLayout): Promise<Buffer> {
   const texts: PdfText[] = [
-    { text: `Invoice ${invoice.number}`, x: left, y: 770, size: 20, bold: true },
-    ...seller.map((text, i) => ({ text, x: left, y: 745 - i * 13, size: 10 })),
+    { text: layout.title, x: LEFT, y: 770, size: 20, bold: true },
+    ...layout.seller.map((text, i) => ({ text, x: LEFT, y: 745 - i * 13, size: 10 })),
   ];
-  const top = Math.min(690, 745 - seller.length * 13 - 16);
-  const facts: [string, string][] = [
-    ['Invoice number', invoice.number],
-    ['Date', day(invoice.issuedAt)],
-    ['Payment', invoice.paymentId],
-    ['Customer', invoice.userId],
-  ];
-  facts.forEach(([label, value], i) => {
+  if (layout.buyer.length > 0) {
+    texts.push({ text: 'Bill to', x: BUYER_X, y: 745, size: 10, bold: true });
+    layout.buyer.forEach((text, i) =>
+      texts.push({ text: text.slice(0, 48), x: BUYER_X, y: 732 - i * 13, size: 10 }),
+    );
+  }
+  const block = Math.max(layout.seller.length, layout.buyer.length + (layout.buyer.length ? 1 : 0));
+  const top = Math.min(690, 745 - block * 13 - 16);
+  layout.facts.forEach(([label, value], i) => {
     const y = top - i * 16;
-    texts.push({ text: label, x: left, y, bold: true }, { text: value, x: left + 110, y });
+    texts.push(
+      { text: label, x: LEFT, y, bold: true },
+      { text: value.slice(0, 70), x: LEFT + 110, y },
+    );
   });
-  const table = top - facts.length * 16 - 26;
-  const amount = money(invoice.amount, invoice.currency);
+  const table = top - layout.facts.length * 16 - 26;
   texts.push(
-    { text: 'Description', x: left, y: table, bold: true },
-    { text: 'Amount', x: right, y: table, bold: true, alignRight: true },
-    { text: invoice.description.slice(0, 80), x: left, y: table - 20 },
-    { text: amount, x: right, y: table - 20, alignRight: true },
-    { text: 'Total', x: left, y: table - 50, bold: true },
-    { text: amount, x: right, y: table - 50, bold: true, alignRight: true },
-    {
-      text: `Paid in crypto through NOWPayments: ${crypto(invoice.paidWith.amount, invoice.paidWith.currency)}`,
-      x: left,
-      y: table - 90,
-      size: 9,
-    },
+    { text: 'Description', x: LEFT, y: table, bold: true },
+    { text: 'Amount', x: RIGHT, y: table, bold: true, alignRight: true },
+    { text: layout.description.slice(0, 80), x: LEFT, y: table - 20 },
+    { text: layout.amount, x: RIGHT, y: table - 20, alignRight: true },
+    { text: 'Total', x: LEFT, y: table - 50, bold: true },
+    { text: layout.amount, x: RIGHT, y: table - 50, bold: true, alignRight: true },
+    { text: layout.footer, x: LEFT, y: table - 90, size: 9 },
   );
   return renderPdf({
-    title: `Invoice ${invoice.number}`,
+    title: layout.title,
     texts,
     rules: [
-      { x1: left, y1: table - 6, x2: right, y2: table - 6 },
-      { x1: left, y1: table - 34, x2: right, y2: table - 34 },
+      { x1: LEFT, y1: table - 6, x2: RIGHT, y2: table - 6 },
+      { x1: LEFT, y1: table - 34, x2: RIGHT, y2: table - 34 },
     ],
+  });
+}
+
+/** The same invoice on one A4 page, in any script (see pdf.ts). */
+export function invoicePdf(invoice: Invoice): Promise<Buffer> {
+  return documentPdf({
+    title: `Invoice ${invoice.number}`,
+    seller: sellerLines(invoice),
+    buyer: buyerLines(invoice.buyer),
+    facts: [
+      ['Invoice number', invoice.number],
+      ['Date', day(invoice.issuedAt)],
+      ['Payment', invoice.paymentId],
+      ['Customer', invoice.userId],
+    ],
+    description: invoice.description,
+    amount: money(invoice.amount, invoice.currency),
+    footer: `Paid in crypto through NOWPayments: ${crypto(invoice.paidWith.amount, invoice.paidWith.currency)}`,
+  });
+}
+
+/** A credit note on one A4 page: the invoice it credits, the buyer as invoiced, the amount negated. */
+export function creditNotePdf(note: CreditNote): Promise<Buffer> {
+  return documentPdf({
+    title: `Credit note ${note.number}`,
+    seller: sellerLines(note),
+    buyer: buyerLines(note.buyer),
+    facts: [
+      ['Credit note', note.number],
+      ['Date', day(note.issuedAt)],
+      ['Credits invoice', note.invoiceNumber],
+      ['Payment', note.paymentId],
+      ['Customer', note.userId],
+      ['Refund reference', note.refundReference],
+    ],
+    description: note.description,
+    amount: money(note.amount, note.currency),
+    footer: `Reason: ${note.reason}`.slice(0, 110),
   });
 }

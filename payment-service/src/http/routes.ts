@@ -19,7 +19,13 @@ import {
   encodeCursor,
   toPaymentView,
 } from '../projections/payment-queries';
-import { type Invoice, invoiceHtml, invoicePdf } from './invoice-documents';
+import {
+  type CreditNote,
+  type Invoice,
+  creditNotePdf,
+  invoiceHtml,
+  invoicePdf,
+} from './invoice-documents';
 import { type WebhookDeps, addNowPaymentsWebhook } from './webhook';
 
 export interface PaymentRoutesDeps extends WebhookDeps {
@@ -207,6 +213,45 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
       }
     });
 
+    routes.add(paymentEndpoints.getPaymentCreditNote, async ({ params, principal, req }) => {
+      const row = await visiblePayment(params.id, principal);
+      if (!row.credit_note_number || !row.credit_note_issued_at) {
+        if (row.refund_status !== 'completed')
+          throw HttpError.conflict(
+            'No credit note: no refund of this payment was completed',
+            'refund-not-completed',
+          );
+        if (!row.invoice_number)
+          throw HttpError.conflict(
+            'No credit note: the payment was never invoiced, so there is no invoice to credit',
+            'payment-not-invoiced',
+          );
+        throw HttpError.conflict(
+          'The credit note is being issued; try again in a moment',
+          'credit-note-pending',
+        );
+      }
+      const note = creditNoteOf(row, deps.catalogue.find(row.plan), deps.seller);
+      const headers = { Vary: 'Accept' };
+      switch (req.accepts(['application/json', 'application/pdf'])) {
+        case 'application/json':
+          return { status: 200, body: note, headers };
+        case 'application/pdf':
+          return {
+            status: 200,
+            body: await creditNotePdf(note),
+            contentType: 'application/pdf',
+            headers: { ...headers, 'Content-Disposition': `inline; filename="${note.number}.pdf"` },
+          };
+        default:
+          throw new HttpError(
+            406,
+            'not-acceptable',
+            'The credit note is served as application/json or application/pdf',
+          );
+      }
+    });
+
     routes.add(paymentEndpoints.requestRefund, async ({ params, body, principal }) => {
       const { reason } = body;
       const result = await deps.refunds.request(params.id, reason, principal.userId);
@@ -236,17 +281,46 @@ export function paymentRoutes(deps: PaymentRoutesDeps): (routes: Routes) => void
 /** The payment service's answers to its domain errors; any other code is a 409. */
 const domainProblems: DomainProblems = { [PAYMENT_NOT_FOUND]: { status: 404, code: 'not-found' } };
 
+function describe(row: PaymentRow, plan: Plan | undefined): string {
+  return `${plan?.name ?? row.plan}: the agent “${row.agent.name}”, built and deployed by Devin`;
+}
+
 function invoiceOf(row: PaymentRow, plan: Plan | undefined, seller: Invoice['seller']): Invoice {
   return {
     number: row.invoice_number!,
     paymentId: row.id,
     userId: row.user_id,
     plan: row.plan,
-    description: `${plan?.name ?? row.plan}: the agent “${row.agent.name}”, built and deployed by Devin`,
+    description: describe(row, plan),
     amount: row.price_amount,
     currency: row.price_currency,
     paidWith: { currency: row.pay_currency, amount: row.actually_paid },
     issuedAt: row.invoice_issued_at!.toISOString(),
     seller,
+    // As the invoice printed them when it was issued, not as the buyer's profile says now.
+    buyer: row.invoice_buyer,
+  };
+}
+
+/** The credit note of a completed refund: what the invoice charged, given back. */
+function creditNoteOf(
+  row: PaymentRow,
+  plan: Plan | undefined,
+  seller: Invoice['seller'],
+): CreditNote {
+  return {
+    number: row.credit_note_number!,
+    invoiceNumber: row.invoice_number ?? '',
+    paymentId: row.id,
+    userId: row.user_id,
+    plan: row.plan,
+    description: `Refund of ${describe(row, plan)}`,
+    amount: row.price_amount === 0 ? 0 : -row.price_amount,
+    currency: row.price_currency,
+    reason: row.refund_reason ?? '',
+    refundReference: row.refund_reference ?? '',
+    issuedAt: row.credit_note_issued_at!.toISOString(),
+    seller,
+    buyer: row.invoice_buyer,
   };
 }

@@ -148,6 +148,7 @@ export function toPaymentView(row: PaymentRow): PaymentView {
     agent: row.agent,
     autoDeploy: row.auto_deploy,
     invoiceNumber: row.invoice_number,
+    creditNoteNumber: row.credit_note_number,
     refund: row.refund_status
       ? {
           status: row.refund_status,

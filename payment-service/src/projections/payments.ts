@@ -1,4 +1,8 @@
-import { type PaymentDiscrepancy, paymentEventTypes } from '@meetmatt/contracts';
+import {
+  type BillingDetails,
+  type PaymentDiscrepancy,
+  paymentEventTypes,
+} from '@meetmatt/contracts';
 import { type ProjectedEvent, defineProjection } from '@meetmatt/infra';
 import { type Insertable, type Kysely, type Transaction, sql } from 'kysely';
 import { type PaymentDb, type PaymentHistoryTable, type PaymentsTable } from '../database';
@@ -6,7 +10,7 @@ import { type PaymentEvent } from '../domain/payment';
 
 /**
  * The read model every payment query is served from: `payments` (one row each, with its
- * invoice and refund) and `payment_history` (each status change, where it came from).
+ * invoice, refund and credit note) and `payment_history` (each status change, where it came from).
  *
  * Not `payment.ipn-received`: NOWPayments reports a deposit with a status change, and the
  * status change carries what was paid, so the evidence (one event per IPN) stays out of it; nor
@@ -20,6 +24,7 @@ const EVENT_TYPES = [
   paymentEventTypes.invoiceIssued,
   paymentEventTypes.refundRequested,
   paymentEventTypes.refundCompleted,
+  paymentEventTypes.creditNoteIssued,
 ] as const;
 
 type Projected = ProjectedEvent<Extract<PaymentEvent, { type: (typeof EVENT_TYPES)[number] }>>;
@@ -28,7 +33,8 @@ export const paymentsProjection = defineProjection<PaymentDb, Projected>({
   name: 'payments',
   // 2: history lines keyed by their event, so a replay (`meetmatt projections replay`) is harmless.
   // 3: the discrepancy of an underpaid or mismatched payment; payments found by NOWPayments id.
-  version: 3,
+  // 4: the invoice's buyer (billing details as issued) and the credit note of a refund.
+  version: 4,
   eventTypes: EVENT_TYPES,
   tables: ['payments', 'payment_history'],
   createTables,
@@ -55,10 +61,13 @@ async function createTables(db: Kysely<PaymentDb>, schema: string): Promise<void
     .addColumn('auto_deploy', 'boolean', (c) => c.notNull())
     .addColumn('invoice_number', 'text', (c) => c.unique())
     .addColumn('invoice_issued_at', 'timestamptz')
+    .addColumn('invoice_buyer', 'jsonb')
     .addColumn('confirmed_at', 'timestamptz')
     .addColumn('refund_status', 'text')
     .addColumn('refund_reason', 'text')
     .addColumn('refund_reference', 'text')
+    .addColumn('credit_note_number', 'text', (c) => c.unique())
+    .addColumn('credit_note_issued_at', 'timestamptz')
     .addColumn('discrepancy', 'jsonb')
     .addColumn('expires_at', 'timestamptz')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
@@ -95,6 +104,10 @@ interface RowChange {
   confirmedAt?: string;
   invoiceNumber?: string;
   invoiceIssuedAt?: string;
+  /** Set with the invoice: its buyer, or null when the invoice printed none. */
+  invoiceBuyer?: BillingDetails | null;
+  creditNoteNumber?: string;
+  creditNoteIssuedAt?: string;
   refundStatus?: 'requested' | 'completed';
   refundReason?: string;
   refundReference?: string;
@@ -171,6 +184,13 @@ async function applyBatch(trx: Transaction<PaymentDb>, events: Projected[]): Pro
         const row = change(event.data.paymentId, event.data.issuedAt);
         row.invoiceNumber = event.data.invoiceNumber;
         row.invoiceIssuedAt = event.data.issuedAt;
+        row.invoiceBuyer = event.data.buyer ?? null;
+        break;
+      }
+      case 'payment.credit-note-issued': {
+        const row = change(event.data.paymentId, event.data.issuedAt);
+        row.creditNoteNumber = event.data.creditNoteNumber;
+        row.creditNoteIssuedAt = event.data.issuedAt;
         break;
       }
       case 'payment.refund-requested': {
@@ -212,7 +232,10 @@ async function updateRows(
     ([id, c]) =>
       sql`(${id}::uuid, ${c.status ?? null}::text, ${c.actuallyPaid ?? null}::double precision,
            ${c.confirmedAt ?? null}::timestamptz, ${c.invoiceNumber ?? null}::text,
-           ${c.invoiceIssuedAt ?? null}::timestamptz, ${c.refundStatus ?? null}::text,
+           ${c.invoiceIssuedAt ?? null}::timestamptz,
+           ${c.invoiceBuyer ? JSON.stringify(c.invoiceBuyer) : null}::jsonb,
+           ${c.creditNoteNumber ?? null}::text, ${c.creditNoteIssuedAt ?? null}::timestamptz,
+           ${c.refundStatus ?? null}::text,
            ${c.refundReason ?? null}::text, ${c.refundReference ?? null}::text,
            ${c.discrepancy ? JSON.stringify(c.discrepancy) : null}::jsonb,
            ${c.updatedAt}::timestamptz)`,
@@ -225,13 +248,16 @@ async function updateRows(
       confirmed_at = coalesce(p.confirmed_at, v.confirmed_at),
       invoice_number = coalesce(v.invoice_number, p.invoice_number),
       invoice_issued_at = coalesce(v.invoice_issued_at, p.invoice_issued_at),
+      invoice_buyer = coalesce(v.invoice_buyer, p.invoice_buyer),
+      credit_note_number = coalesce(v.credit_note_number, p.credit_note_number),
+      credit_note_issued_at = coalesce(v.credit_note_issued_at, p.credit_note_issued_at),
       refund_status = coalesce(v.refund_status, p.refund_status),
       refund_reason = coalesce(v.refund_reason, p.refund_reason),
       refund_reference = coalesce(v.refund_reference, p.refund_reference),
       discrepancy = coalesce(v.discrepancy, p.discrepancy),
       updated_at = greatest(p.updated_at, v.updated_at)
     FROM (VALUES ${sql.join(rows)}) AS v(id, status, actually_paid, confirmed_at, invoice_number,
-      invoice_issued_at, refund_status, refund_reason, refund_reference, discrepancy, updated_at)
+      invoice_issued_at, invoice_buyer, credit_note_number, credit_note_issued_at, refund_status, refund_reason, refund_reference, discrepancy, updated_at)
     WHERE p.id = v.id`.execute(trx);
 }
 
@@ -254,10 +280,13 @@ function newRow(event: Extract<Projected, { type: 'payment.created' }>): Inserta
     auto_deploy: d.autoDeploy,
     invoice_number: null,
     invoice_issued_at: null,
+    invoice_buyer: null,
     confirmed_at: null,
     refund_status: null,
     refund_reason: null,
     refund_reference: null,
+    credit_note_number: null,
+    credit_note_issued_at: null,
     discrepancy: null,
     expires_at: d.expiresAt,
     created_at: d.createdAt,

@@ -475,7 +475,7 @@ describe('payment decider', () => {
       ];
       spec
         .given(given)
-        .when({ type: 'IssueInvoice', invoiceNumber: 'MM-2026-000009', now: NOW })
+        .when({ type: 'IssueInvoice', invoiceNumber: 'MM-2026-000009', buyer: null, now: NOW })
         .thenFails('payment-not-confirmed');
       spec
         .given(given)
@@ -491,9 +491,16 @@ describe('payment decider', () => {
   });
 
   describe('invoices', () => {
-    const issue: PaymentCommand = {
-      type: 'IssueInvoice',
+    const buyer = {
+      name: 'Ассистент 日本 Zoë SARL',
+      addressLines: ['12 rue de l’Exemple', '75002 Paris'],
+      country: 'FR',
+      taxId: 'FR12345678901',
+    };
+    const issue = {
+      type: 'IssueInvoice' as const,
       invoiceNumber: 'MM-2026-000007',
+      buyer,
       now: NOW,
     };
     const issued: PaymentEvent = {
@@ -505,11 +512,12 @@ describe('payment decider', () => {
         amount: 49,
         currency: 'usd',
         plan: 'starter',
+        buyer,
         issuedAt: NOW,
       },
     };
 
-    test('when a confirmed payment is invoiced, then the invoice is issued; again with the same number, nothing', () => {
+    test('when a confirmed payment is invoiced, then the invoice is issued with the buyer’s details; again with the same number, nothing', () => {
       spec.given(finishedHistory).when(issue).then([issued]);
       spec
         .given([...finishedHistory, issued])
@@ -523,6 +531,13 @@ describe('payment decider', () => {
         .when({ ...issue, invoiceNumber: 'MM-2026-000008' })
         .thenFails('invoice-already-issued');
       spec.given([created]).when(issue).thenFails('payment-not-confirmed');
+    });
+
+    test('when the buyer gave no details, then the invoice says so (null) and the state keeps none', () => {
+      spec
+        .given(finishedHistory)
+        .when({ ...issue, buyer: null })
+        .then([{ ...issued, data: { ...issued.data, buyer: null } }]);
     });
   });
 

@@ -1,4 +1,4 @@
-import { type Invoice, invoicePdf } from '../../src/http/invoice-documents';
+import { type Invoice, creditNotePdf, invoicePdf } from '../../src/http/invoice-documents';
 import { FONT_FILES, renderPdf } from '../../src/http/pdf';
 import { pdfText as textOf } from '../support/pdf-text';
 
@@ -13,6 +13,14 @@ const invoice: Invoice = {
   paidWith: { currency: 'btc', amount: 0.00081667 },
   issuedAt: '2026-03-01T12:00:00.000Z',
   seller: { name: 'Meet Matt', address: '1 Example Street, Paris' },
+  buyer: null,
+};
+
+const buyer = {
+  name: 'Ассистент 日本 Zoë SARL',
+  addressLines: ['Тверская улица 7', '東京都千代田区 1-1'],
+  country: 'JP',
+  taxId: 'JP-1234567890123',
 };
 
 describe('invoice PDF', () => {
@@ -26,15 +34,61 @@ describe('invoice PDF', () => {
     expect(text).toContain('49.00 USD');
   });
 
-  test('when the agent is named in Cyrillic, Japanese and accented Latin, then the extracted text carries every character', async () => {
+  test('when the agent and the buyer are named in Cyrillic, Japanese and accented Latin, then the extracted text carries every character and every billing line', async () => {
     const bytes = await invoicePdf({
       ...invoice,
       description: 'Starter agent: the agent “Ассистент 日本 Zoë”, built and deployed by Devin',
+      buyer,
     });
     const text = await textOf(bytes);
+    const lines = text.split('\n').map((line) => line.trim());
     expect(text).toContain('Ассистент 日本 Zoë');
     expect(text).toContain('MM-2026-000042');
     expect(text).not.toContain('?');
+    for (const line of [
+      'Bill to',
+      'Ассистент 日本 Zoë SARL',
+      'Тверская улица 7',
+      '東京都千代田区 1-1',
+      'Japan',
+      'VAT / Tax ID: JP-1234567890123',
+    ])
+      expect(lines.some((l) => l.includes(line))).toBe(true);
+  });
+
+  test('when the buyer gave no billing details, then there is no Bill to block', async () => {
+    expect(await textOf(await invoicePdf(invoice))).not.toContain('Bill to');
+  });
+
+  test('when a credit note is rendered, then it names its number, the invoice it credits, the buyer and the negative amount', async () => {
+    const text = await textOf(
+      await creditNotePdf({
+        number: 'MM-CN-2026-000003',
+        invoiceNumber: invoice.number,
+        paymentId: invoice.paymentId,
+        userId: invoice.userId,
+        plan: 'starter',
+        description:
+          'Refund of Starter agent: the agent “Ассистент 日本 Zoë”, built and deployed by Devin',
+        amount: -49,
+        currency: 'usd',
+        reason: 'The agent could not be deployed',
+        refundReference: 'PAYOUT-42',
+        issuedAt: '2026-03-05T09:00:00.000Z',
+        seller: invoice.seller,
+        buyer,
+      }),
+    );
+    for (const part of [
+      'Credit note MM-CN-2026-000003',
+      'MM-2026-000042',
+      'Ассистент 日本 Zoë',
+      'Ассистент 日本 Zoë SARL',
+      '-49.00 USD',
+      'PAYOUT-42',
+      'Reason: The agent could not be deployed',
+    ])
+      expect(text).toContain(part);
   });
 
   test('when a PDF is rendered, then it embeds a subset of the Unicode font, no standard font, and stays small', async () => {

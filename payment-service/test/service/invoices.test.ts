@@ -12,6 +12,7 @@ import {
 } from '../support/harness';
 import { type PaymentRef, ipnBody, sign } from '../support/ipn';
 import { pdfText } from '../support/pdf-text';
+import { publishBillingDetails } from '../support/user-events';
 
 const YEAR = new Date().getUTCFullYear();
 
@@ -29,19 +30,24 @@ describe('payment-service: invoices', () => {
       },
     });
     user = await h.user();
+    // the consumer of user events is bound before any billing details are published
+    await eventually('the consumers to be ready', async () => {
+      const ready = await h.api().get('/readyz');
+      expect(ready.body.checks?.consumers?.ok).toBe(true);
+    });
   });
 
   afterAll(async () => {
     await h?.stop();
   });
 
-  async function openPayment(agentName?: string): Promise<PaymentRef> {
+  async function openPayment(agentName?: string, owner: TestUser = user): Promise<PaymentRef> {
     const body = paymentRequest(scenario('manual'));
     if (agentName) body.agent.name = `${agentName} [sandbox:manual]`;
     const res = await h
       .api()
       .post('/payments/create')
-      .set('Authorization', user.authorization)
+      .set('Authorization', owner.authorization)
       .send(body);
     expect(res.status).toBe(201);
     return res.body as PaymentRef;
@@ -56,12 +62,22 @@ describe('payment-service: invoices', () => {
       .send(body);
   }
 
-  async function invoiceOf(paymentId: string, accept = 'application/json') {
+  /** What the payment service knows of a buyer's billing details. */
+  async function buyerDetails(userId: string) {
+    const row = await h.service.host.database.db
+      .selectFrom('buyer_billing_details')
+      .select('billing')
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row?.billing;
+  }
+
+  async function invoiceOf(paymentId: string, accept = 'application/json', owner: TestUser = user) {
     return eventually('the invoice to be readable', async () => {
       const res = await h
         .api()
         .get(`/payments/${paymentId}/invoice`)
-        .set('Authorization', user.authorization)
+        .set('Authorization', owner.authorization)
         .set('Accept', accept)
         .buffer(true)
         .parse((response, done) => {
@@ -128,7 +144,11 @@ describe('payment-service: invoices', () => {
     // the policy issues them too, at the same time: three issuers per payment in all, one of
     // them another instance's, with its own view of the counter to keep up to date
     const store = h.service.host.eventStore;
-    const otherInstance = new InvoiceIssuer(store, new PaymentCommands(store, paymentCatalog()));
+    const otherInstance = new InvoiceIssuer(
+      store,
+      new PaymentCommands(store, paymentCatalog()),
+      async () => null,
+    );
     const metadata = { correlationId: 'test', causationId: 'test' };
     await Promise.all(
       [h.service.invoices, otherInstance].flatMap((issuer) =>
@@ -191,24 +211,100 @@ describe('payment-service: invoices', () => {
     expect(refused.status).toBe(406);
   });
 
-  test('when an agent named in Cyrillic, Japanese and accented Latin is paid for, then its invoice PDF shows the name, the number and the configured seller', async () => {
-    const payment = await openPayment('Ассистент 日本 Zoë');
-    await finish(payment);
-    const { number } = JSON.parse((await invoiceOf(payment.id)).bytes.toString()) as {
-      number: string;
+  test('when an agent named in Cyrillic, Japanese and accented Latin is paid for by a buyer who gave billing details, then its invoice PDF shows the name, the number, the configured seller and the buyer', async () => {
+    const buyer = await h.user();
+    const billing = {
+      name: 'Ассистент 日本 Zoë GmbH',
+      addressLines: ['Friedrichstraße 1', '10117 Berlin'],
+      country: 'DE',
+      taxId: 'DE123456789',
     };
-    const text = await pdfText((await invoiceOf(payment.id, 'application/pdf')).bytes);
+    await publishBillingDetails(h.vhost.url, buyer.userId, billing, { copies: 2 });
+    await eventually('the billing details to reach the payment service', async () =>
+      expect(await buyerDetails(buyer.userId)).toEqual(billing),
+    );
+    const payment = await openPayment('Ассистент 日本 Zoë', buyer);
+    await finish(payment);
+    const json = JSON.parse(
+      (await invoiceOf(payment.id, 'application/json', buyer)).bytes.toString(),
+    ) as {
+      number: string;
+      buyer: unknown;
+    };
+    expect(json.buyer).toEqual(billing);
+    const text = await pdfText((await invoiceOf(payment.id, 'application/pdf', buyer)).bytes);
     const lines = text.split('\n').map((line) => line.trim());
     expect(text).toContain('Ассистент 日本 Zoë');
-    expect(lines).toContain(`Invoice ${number}`);
+    expect(lines).toContain(`Invoice ${json.number}`);
     for (const line of [
       'Meet Matt SAS',
       '1 rue de Test',
       '75001 Paris',
       'France',
       'Tax ID: FR00123456789',
+      'Bill to',
+      'Ассистент 日本 Zoë GmbH',
+      'Friedrichstraße 1',
+      '10117 Berlin',
+      'Germany',
+      'VAT / Tax ID: DE123456789',
     ]) {
-      expect(lines).toContain(line);
+      expect(lines.some((l) => l.includes(line))).toBe(true);
     }
+  });
+
+  test('when the buyer changes their billing details after the invoice was issued, then the invoice keeps the details it was issued with, and the next invoice has the new ones', async () => {
+    const buyer = await h.user();
+    const before = {
+      name: 'Old Name Ltd',
+      addressLines: ['1 Old Road'],
+      country: 'GB',
+      taxId: null,
+    };
+    const after = {
+      name: 'New Name Ltd',
+      addressLines: ['2 New Road'],
+      country: 'IE',
+      taxId: 'IE1234567T',
+    };
+    await publishBillingDetails(h.vhost.url, buyer.userId, before, {
+      changedAt: '2026-01-01T00:00:00.000Z',
+    });
+    await eventually('the first details', async () =>
+      expect(await buyerDetails(buyer.userId)).toEqual(before),
+    );
+    const first = await openPayment(undefined, buyer);
+    await finish(first);
+    await invoiceOf(first.id, 'application/json', buyer);
+
+    await publishBillingDetails(h.vhost.url, buyer.userId, after, {
+      changedAt: '2026-01-02T00:00:00.000Z',
+    });
+    // A change older than the one kept (a retry overtaken) does not bring the old details back.
+    await publishBillingDetails(h.vhost.url, buyer.userId, before, {
+      changedAt: '2026-01-01T12:00:00.000Z',
+    });
+    await eventually('the new details', async () =>
+      expect(await buyerDetails(buyer.userId)).toEqual(after),
+    );
+    const second = await openPayment(undefined, buyer);
+    await finish(second);
+
+    const read = async (id: string) =>
+      JSON.parse((await invoiceOf(id, 'application/json', buyer)).bytes.toString()) as {
+        buyer: unknown;
+      };
+    expect((await read(first.id)).buyer).toEqual(before);
+    expect((await read(second.id)).buyer).toEqual(after);
+    expect(await pdfText((await invoiceOf(first.id, 'application/pdf', buyer)).bytes)).toContain(
+      'Old Name Ltd',
+    );
+  });
+
+  test('when the buyer never gave billing details, then the invoice says buyer null', async () => {
+    const payment = await openPayment();
+    await finish(payment);
+    const json = JSON.parse((await invoiceOf(payment.id)).bytes.toString()) as { buyer: unknown };
+    expect(json.buyer).toBeNull();
   });
 });
