@@ -33,12 +33,13 @@ export const serviceInfo: Record<ServiceKey, ServiceInfo> = {
     projections: async () => [
       (await import('@meetmatt/payment-service/projections/payments')).paymentsProjection,
     ],
-    // As in payment-service/src/main.ts: IPN evidence and invoice counters stay off the bus.
+    // As in payment-service/src/main.ts: IPN evidence and invoice and credit-note counters stay off the bus.
     published: {
       eventTypes: Object.values(paymentEventTypes).filter(
         (type) =>
           type !== paymentEventTypes.ipnReceived &&
-          type !== paymentEventTypes.invoiceNumberAllocated,
+          type !== paymentEventTypes.invoiceNumberAllocated &&
+          type !== paymentEventTypes.creditNoteNumberAllocated,
       ),
     },
   },
