@@ -5,6 +5,7 @@ import {
   baseServiceConfig,
   env,
   loadConfig,
+  mailConfig,
   refuseUnsafeProductionSecrets,
 } from '@meetmatt/infra';
 import { parseSigningKeys } from './application/signing-keys';
@@ -85,6 +86,17 @@ export const userConfigSchema = z
       .optional(),
     USAGE_FLUSH_INTERVAL_MS: env.int(5_000, 10),
     SSE_HEARTBEAT_MS: env.int(15_000, 100),
+    ...mailConfig,
+    /**
+     * Derives the tokens of verification and reset links (HMAC): the events keep only their
+     * hash, and the mail is rendered from the event. Shared by every instance; unset, derived
+     * from the oldest AUTH_SIGNING_KEYS key (required in production), else a development value.
+     */
+    EMAIL_TOKEN_SECRET: z.string().trim().min(32, 'expected at least 32 characters').optional(),
+    EMAIL_VERIFICATION_TTL_MS: env.int(86_400_000, 60_000),
+    PASSWORD_RESET_TTL_MS: env.int(3_600_000, 60_000),
+    PASSWORD_RESET_LIMIT_PER_ADDRESS: env.int(20, 1),
+    PASSWORD_RESET_LIMIT_PER_EMAIL: env.int(5, 1),
   })
   .superRefine((config, ctx) => {
     if (config.NODE_ENV !== 'production') return;
@@ -108,7 +120,7 @@ export const userConfigSchema = z
     refuseUnsafeProductionSecrets(config, ctx, {
       credentialUrls: ['DATABASE_URL', 'RABBITMQ_URL'],
       required: ['GATEWAY_SHARED_SECRET'],
-      secrets: ['GATEWAY_SHARED_SECRET'],
+      secrets: ['GATEWAY_SHARED_SECRET', 'EMAIL_TOKEN_SECRET', 'SMTP_PASSWORD'],
     });
   });
 

@@ -19,6 +19,7 @@ import {
   TokenVerifier,
   createHttpApp,
   runMain,
+  startMail,
 } from '@meetmatt/infra';
 import { migrations } from '../migrations';
 import { loadUserHousekeepingConfig, userPruneTasks } from './application/housekeeping';
@@ -32,6 +33,7 @@ import {
 import { type UserDependencies } from './application/dependencies';
 import { LiveFeed, feedReactions, loadRevocations } from './application/live-feed';
 import { LoginThrottle } from './application/login-throttle';
+import { mailPolicyEventTypes, mailsForUserEvent, userMailRenderers } from './application/mails';
 import { NotificationHub } from './application/notification-hub';
 import { HashGate, PasswordHasher } from './application/passwords';
 import { AuthLimits } from './application/rate-limits';
@@ -103,6 +105,15 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
       }),
     );
 
+    const mail = startMail(host, config, {
+      renderers: userMailRenderers({ catalog, config, store: host.eventStore }),
+      policy: {
+        name: 'user-mail-policy',
+        eventTypes: mailPolicyEventTypes,
+        mailsFor: mailsForUserEvent,
+      },
+    });
+
     const ctx: UserDependencies = {
       config,
       store: host.eventStore,
@@ -121,6 +132,7 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
       revocations,
       apiKeys,
       usage,
+      mail,
       waitForProjections: async (position) => {
         await host.waitForProjections(position);
       },

@@ -112,6 +112,29 @@ export const ChangePasswordRequestSchema = z
   })
   .meta({ id: 'ChangePasswordRequest' });
 
+const mailedToken = z
+  .string()
+  .regex(
+    /^[0-9a-f-]{36}\.[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/,
+    'expected the token from the link in the mail',
+  )
+  .describe('The token from the link in the mail (single use, expires)');
+
+export const VerifyEmailRequestSchema = z
+  .object({ token: mailedToken })
+  .meta({ id: 'VerifyEmailRequest' });
+
+export const PasswordResetRequestSchema = z
+  .object({ email: email.describe('The address of the account') })
+  .meta({ id: 'PasswordResetRequest' });
+
+export const PasswordResetConfirmRequestSchema = z
+  .object({
+    token: mailedToken,
+    newPassword: password.describe('The new password: at least 12 characters'),
+  })
+  .meta({ id: 'PasswordResetConfirmRequest' });
+
 export const SessionSchema = z
   .object({
     id: IdSchema,
@@ -367,6 +390,57 @@ export const userEndpoints = {
         ...problems[403],
         description: 'Wrong current password, or not a session (an API key)',
       },
+      429: problems[429],
+      503: hashingBusy,
+    },
+  }),
+  verifyEmail: defineEndpoint({
+    operationId: 'verifyEmail',
+    method: 'post',
+    path: '/auth/verify-email',
+    summary: 'Prove your email with the link mailed at sign-up',
+    description:
+      'The token is single use and expires (EMAIL_VERIFICATION_TTL_MS). Used: 410 token-used; expired: 410 token-expired; not ours: 400 naming token.',
+    tags: auth,
+    auth: 'none',
+    body: VerifyEmailRequestSchema,
+    responses: {
+      204: { description: 'Verified' },
+      400: problems[400],
+      410: { ...problems[409], description: 'The link was used already, or has expired' },
+      429: problems[429],
+    },
+  }),
+  requestPasswordReset: defineEndpoint({
+    operationId: 'requestPasswordReset',
+    method: 'post',
+    path: '/auth/password-reset',
+    summary: 'Mail a password reset link',
+    description:
+      'Always 202, whether or not an account has this address (no account enumeration); the mail goes only to an account’s own address. Rate limited per client address and per email.',
+    tags: auth,
+    auth: 'none',
+    body: PasswordResetRequestSchema,
+    responses: {
+      202: { description: 'If an account has this address, a link is on its way' },
+      400: problems[400],
+      429: problems[429],
+    },
+  }),
+  confirmPasswordReset: defineEndpoint({
+    operationId: 'confirmPasswordReset',
+    method: 'post',
+    path: '/auth/password-reset/confirm',
+    summary: 'Set a new password with the mailed link; every session ends',
+    description:
+      'The token works once (PASSWORD_RESET_TTL_MS); a later reset or password change voids older links. Used: 410 token-used; expired: 410 token-expired; not ours: 400 naming token.',
+    tags: auth,
+    auth: 'none',
+    body: PasswordResetConfirmRequestSchema,
+    responses: {
+      204: { description: 'The new password is set; every session of the account has ended' },
+      400: problems[400],
+      410: { ...problems[409], description: 'The link was used already, or has expired' },
       429: problems[429],
       503: hashingBusy,
     },

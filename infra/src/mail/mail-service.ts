@@ -1,3 +1,4 @@
+import { type Kysely } from 'kysely';
 import { CheckpointStore } from '../coordination/checkpoint-store';
 import { type RecordedEvent } from '../event-store/types';
 import { type ServiceHost } from '../runtime/service-host';
@@ -28,13 +29,12 @@ export interface StartMailOptions {
 }
 
 /** The mail pieces of a service, built on its host, stopped with it, pruned by its housekeeping. */
-export function startMail(
-  host: ServiceHost<unknown>,
+export function startMail<DB>(
+  host: ServiceHost<DB>,
   config: MailConfig,
   options: StartMailOptions,
 ): Mail {
-  const db = host.database.db;
-  const outbox = new MailOutbox(db);
+  const outbox = new MailOutbox(host.database.db as Kysely<unknown>);
   const sent = host.metrics.counter('mails_total', 'Mail attempts by kind and outcome', [
     'kind',
     'outcome',

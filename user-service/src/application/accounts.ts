@@ -9,6 +9,7 @@ import { type SessionRevokeReason } from '../domain/session';
 import { emailKey, normaliseEmail, streams } from '../domain/streams';
 import { type UserState } from '../domain/user';
 import { userDecider } from '../domain/user-decide';
+import { issueToken } from './account-recovery';
 import { type UserDependencies } from './dependencies';
 import { latest, loadStream, runCommand } from './user-commands';
 import { recentAuthOf } from './credentials';
@@ -163,7 +164,7 @@ async function resumeRegistration(
 }
 
 async function registerUser(
-  deps: Pick<UserDependencies, 'catalog' | 'now' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'config' | 'now' | 'store'>,
   userId: string,
   email: string,
   displayName: string | undefined,
@@ -179,6 +180,8 @@ async function registerUser(
       userId,
       email,
       displayName: displayName ?? defaultDisplayName(email),
+      // The verification mail is asked for with the sign-up, in the same append.
+      verification: issueToken(deps, 'verify-email', userId, deps.config.EMAIL_VERIFICATION_TTL_MS),
       now: deps.now().toISOString(),
     },
   });

@@ -13,6 +13,7 @@ import { userDecider } from '../domain/user-decide';
 import { loadStream, runCommand } from './user-commands';
 import { type UserDependencies } from './dependencies';
 import { deterministicUuid } from './secrets';
+import { agentMail } from './mails';
 
 /** The payment events the user service takes (queue user-service.payment-events). */
 export const consumedPaymentEvents = [
@@ -50,7 +51,7 @@ interface Content {
  * redelivery, or a retry after the inbox already committed, finds it there and adds nothing).
  */
 export async function handleBusEvent(
-  deps: Pick<UserDependencies, 'catalog' | 'logger' | 'now' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'logger' | 'mail' | 'now' | 'store'>,
   inbox: Inbox<UserDb>,
   event: Consumed,
 ): Promise<HandlerResult> {
@@ -64,7 +65,16 @@ export async function handleBusEvent(
       .execute();
   });
   await notify(deps, event);
+  await mailAgentNews(deps, event);
   return recorded;
+}
+
+/** Agent news by mail too: queued here, sent (or skipped by preferences) by the mail sender. */
+async function mailAgentNews(deps: Pick<UserDependencies, 'mail'>, event: Consumed): Promise<void> {
+  const content = notificationContent(event);
+  if (!content || (content.kind !== 'agent.deployed' && content.kind !== 'agent.deploy-failed'))
+    return;
+  await deps.mail.enqueue([agentMail(event.id, { ...content, kind: content.kind })]);
 }
 
 async function notify(

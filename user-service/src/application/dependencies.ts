@@ -4,6 +4,7 @@ import {
   type EventCatalog,
   type EventStore,
   type Logger,
+  type Mail,
   type Metrics,
   type Position,
 } from '@meetmatt/infra';
@@ -36,6 +37,8 @@ export interface UserDependencies {
   revocations: Revocations;
   apiKeys: ApiKeyCache;
   usage: UsageRecorder;
+  /** Queues mails (the sender sends them with retries; see application/mails.ts). */
+  mail: Pick<Mail, 'enqueue'>;
   /** Read-your-writes: returns once the read models have passed `position` (or the wait ran out). */
   waitForProjections(position: Position | undefined): Promise<void>;
   now(): Date;

@@ -50,3 +50,9 @@ export function wantsNotification(preferences: Preferences, kind: NotificationKi
     }
   }
 }
+
+/** Whether the user wants this kind of news by mail: the `email` channel, and the kind turned on. */
+export function wantsEmail(preferences: Preferences, kind: NotificationKind): boolean {
+  if (!preferences.notificationChannels.includes('email')) return false;
+  return wantsNotification({ ...preferences, notificationChannels: ['in_app'] }, kind);
+}

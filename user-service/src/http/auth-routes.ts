@@ -12,6 +12,11 @@ import {
   register,
   revokeSession,
 } from '../application/accounts';
+import {
+  confirmPasswordReset,
+  requestPasswordReset,
+  verifyEmail,
+} from '../application/account-recovery';
 import { type UserDependencies } from '../application/dependencies';
 import { recentAuthOf } from '../application/credentials';
 import { type KeyRing } from '../application/signing-keys';
@@ -76,6 +81,21 @@ export function authRoutes(
       await hashing(() => confirmPassword(deps, principal, body.password, clientOf(req))),
     );
     await deps.waitForProjections(position);
+    return { status: 204, headers: noStore };
+  });
+
+  routes.add(userEndpoints.verifyEmail, async ({ body }) => {
+    orThrow(await verifyEmail(deps, body.token));
+    return { status: 204, headers: noStore };
+  });
+
+  routes.add(userEndpoints.requestPasswordReset, async ({ body, req }) => {
+    orThrow(await requestPasswordReset(deps, body.email, clientOf(req)));
+    return { status: 202, headers: noStore };
+  });
+
+  routes.add(userEndpoints.confirmPasswordReset, async ({ body }) => {
+    orThrow(await hashing(() => confirmPasswordReset(deps, body)));
     return { status: 204, headers: noStore };
   });
 

@@ -8,6 +8,7 @@ import {
 import { HashingBusyError } from '../application/passwords';
 
 const expiresAt = { field: 'expiresAt', in: 'body' } as const;
+const token = { field: 'token', in: 'body' } as const;
 
 /** The user service's answers to its domain errors; any other code is a 409. */
 const domainProblems: DomainProblems = {
@@ -28,6 +29,9 @@ const domainProblems: DomainProblems = {
   'operator-required': 403,
   'wrong-password': 403,
   'too-many-attempts': { status: 429, code: 'rate-limited' },
+  'token-invalid': { status: 400, code: 'validation-error', field: token },
+  'token-used': 410,
+  'token-expired': 410,
   'expiry-in-the-past': { status: 400, code: 'validation-error', field: expiresAt },
   'expiry-too-far': { status: 400, code: 'validation-error', field: expiresAt },
 };
