@@ -25,6 +25,7 @@ import {
 import { loadSystemConfig, systemConfigSchema } from '../src/lib/system-config';
 import {
   SERVICE_DOCKERFILE,
+  containerEnv,
   dockerfileStages,
   instructionsOf,
   shellArgv,
@@ -359,7 +360,7 @@ describe('docker-compose.yml', () => {
       const runtime = image.at(-1)!;
       expect(instructionsOf(runtime, 'USER').map((i) => i.args)).toEqual(['node']);
       expect(instructionsOf(runtime, 'HEALTHCHECK')).toHaveLength(1);
-      expect(runtime.instructions.at(-1)!.env.PORT).toBe(String(port));
+      expect(containerEnv(runtime).PORT).toBe(String(port));
       // built from its TypeScript by scripts/build.js, run as JavaScript
       const bundling = instructionsOf(image[0]!, 'RUN').find((i) =>
         i.args.startsWith('node scripts/build.js'),

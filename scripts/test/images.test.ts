@@ -16,6 +16,7 @@ import {
   type Instruction,
   type Stage,
   SERVICE_DOCKERFILE,
+  containerEnv,
   dockerfileStages,
   instructionsOf,
   pairs,
@@ -133,7 +134,7 @@ describe('production images', () => {
   ) {
     const cmd = JSON.parse(instructionsOf(runtime, 'CMD').at(-1)!.args) as string[];
     expect(cmd[0]).toBe('node');
-    const imageEnv = runtime.instructions.at(-1)!.env;
+    const imageEnv = containerEnv(runtime);
     const child = spawn(process.execPath, cmd.slice(1), {
       cwd: dir,
       env: { PATH: process.env.PATH ?? '', ...imageEnv, ...env },
@@ -196,7 +197,7 @@ describe('production images', () => {
         'main.js',
       ]);
       expect(instructionsOf(runtime, 'USER').map((i) => i.args)).toEqual(['node']);
-      const env = runtime.instructions.at(-1)!.env;
+      const env = containerEnv(runtime);
       expect(env).toMatchObject({
         NODE_ENV: 'production',
         HOST: '0.0.0.0',

@@ -113,6 +113,11 @@ export function dockerfileStages(
   return stages;
 }
 
+/** The environment a container of this stage starts with: its ENV, not its ARG, variables. */
+export function containerEnv(stage: Stage): Record<string, string> {
+  return Object.fromEntries(instructionsOf(stage, 'ENV').flatMap((i) => pairs(i.args)));
+}
+
 /** The instructions of a stage with this keyword. */
 export function instructionsOf(stage: Stage, keyword: string): Instruction[] {
   return stage.instructions.filter((i) => i.keyword === keyword);
