@@ -114,21 +114,61 @@ interface DocumentLayout {
 
 const LEFT = 56;
 const RIGHT = 539;
-/** Where the "Bill to" column starts. */
+/** Where the "Bill to" column starts, and how wide it is in half-width characters. */
 const BUYER_X = 330;
+const BUYER_WIDTH = 40;
+
+/** A wide (CJK, full-width) character takes about two columns of a Latin one. */
+function columns(text: string): number {
+  let n = 0;
+  for (const c of text)
+    n +=
+      /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(
+        c,
+      )
+        ? 2
+        : 1;
+  return n;
+}
+
+/**
+ * A line broken at spaces (or anywhere, for a word wider than the column) so that nothing the
+ * buyer typed is cut off the printed page.
+ */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let current = '';
+  const push = () => {
+    if (current) lines.push(current);
+    current = '';
+  };
+  for (const word of text.split(' ')) {
+    const candidate = current ? `${current} ${word}` : word;
+    if (columns(candidate) <= width) {
+      current = candidate;
+      continue;
+    }
+    push();
+    for (const c of word) {
+      if (columns(current + c) > width) push();
+      current += c;
+    }
+  }
+  push();
+  return lines;
+}
 
 function documentPdf(layout: DocumentLayout): Promise<Buffer> {
   const texts: PdfText[] = [
     { text: layout.title, x: LEFT, y: 770, size: 20, bold: true },
     ...layout.seller.map((text, i) => ({ text, x: LEFT, y: 745 - i * 13, size: 10 })),
   ];
-  if (layout.buyer.length > 0) {
+  const buyer = layout.buyer.flatMap((line) => wrap(line, BUYER_WIDTH));
+  if (buyer.length > 0) {
     texts.push({ text: 'Bill to', x: BUYER_X, y: 745, size: 10, bold: true });
-    layout.buyer.forEach((text, i) =>
-      texts.push({ text: text.slice(0, 48), x: BUYER_X, y: 732 - i * 13, size: 10 }),
-    );
+    buyer.forEach((text, i) => texts.push({ text, x: BUYER_X, y: 732 - i * 13, size: 10 }));
   }
-  const block = Math.max(layout.seller.length, layout.buyer.length + (layout.buyer.length ? 1 : 0));
+  const block = Math.max(layout.seller.length, buyer.length + (buyer.length ? 1 : 0));
   const top = Math.min(690, 745 - block * 13 - 16);
   layout.facts.forEach(([label, value], i) => {
     const y = top - i * 16;

@@ -1,4 +1,4 @@
-import { type Invoice, creditNotePdf, invoicePdf } from '../../src/http/invoice-documents';
+import { type Invoice, creditNotePdf, invoicePdf, wrap } from '../../src/http/invoice-documents';
 import { FONT_FILES, renderPdf } from '../../src/http/pdf';
 import { pdfText as textOf } from '../support/pdf-text';
 
@@ -54,6 +54,19 @@ describe('invoice PDF', () => {
       'VAT / Tax ID: JP-1234567890123',
     ])
       expect(lines.some((l) => l.includes(line))).toBe(true);
+  });
+
+  test('when a billing line is longer than the column, then it is wrapped, not cut: every word is printed', async () => {
+    const name =
+      'Ассистент 日本 Zoë Société Anonyme à Responsabilité Limitée du Grand Est et des Environs';
+    const long = '東京都千代田区丸の内一丁目一番一号東京駅前ビルディング二十三階';
+    const text = await textOf(
+      await invoicePdf({ ...invoice, buyer: { ...buyer, name, addressLines: [long] } }),
+    );
+    for (const word of name.split(' ')) expect(text).toContain(word);
+    expect(text.replace(/\s/g, '')).toContain(long);
+    expect(wrap(long, 40).length).toBeGreaterThan(1);
+    expect(wrap('short line', 40)).toEqual(['short line']);
   });
 
   test('when the buyer gave no billing details, then there is no Bill to block', async () => {
