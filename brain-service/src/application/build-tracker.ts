@@ -11,8 +11,9 @@ import { traceFieldsOf, withTraceOf } from '@meetmatt/infra/tracing';
 import { agentStreamId } from '../domain/agent-identity';
 import { type BrainDb } from '../database';
 import { type BuildWorkerDeps, trackAgent } from './build-worker';
+import { StepGate } from './step-gate';
 
-export interface BuildTrackerOptions extends Omit<BuildWorkerDeps, 'outcomes'> {
+export interface BuildTrackerOptions extends Omit<BuildWorkerDeps, 'outcomes' | 'gate'> {
   db: Kysely<BrainDb>;
   store: EventStore;
   /** The service's database: its advisory lock picks the one instance that tracks builds. */
@@ -21,6 +22,12 @@ export interface BuildTrackerOptions extends Omit<BuildWorkerDeps, 'outcomes'> {
   /** How often the leader looks in the read model for builds it is not tracking yet. */
   scanIntervalMs: number;
   leaderRetryMs?: number;
+  /**
+   * Workers stepping at once (a step loads the agent, may call Devin and append). The service's
+   * pool has 10 connections: builds keep to a few, so new payments' deploy requests never wait
+   * for a connection behind them.
+   */
+  concurrentSteps?: number;
 }
 
 const AGENT_PREFIX = agentStreamId('');
@@ -49,6 +56,7 @@ export class BuildTracker {
       retryMs: options.leaderRetryMs ?? 2_000,
     });
     this.deps = {
+      gate: new StepGate(options.concurrentSteps ?? 4),
       agents: options.agents,
       devin: options.devin,
       settings: options.settings,

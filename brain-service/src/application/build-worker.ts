@@ -7,6 +7,7 @@ import { isOurRepository } from '../domain/agent-identity';
 import { type AgentRepository, type EventContext } from './agent-repository';
 import { observeSession } from './session-observation';
 import { sessionRequestFor } from './session-request';
+import { type StepGate } from './step-gate';
 
 export interface BuildSettings {
   pollIntervalMs: number;
@@ -31,6 +32,8 @@ export interface BuildWorkerDeps {
   logger: Logger;
   now: () => Date;
   outcomes?: Counter<'outcome'>;
+  /** Bounds how many workers load, decide and call Devin at once (the build tracker's). */
+  gate?: StepGate;
 }
 
 /**
@@ -58,17 +61,22 @@ export async function trackAgent(
   while (!signal.aborted) {
     let result: StepResult;
     try {
-      const loaded = await deps.agents.load(agentId);
-      const state = loaded.state;
-      if (!state.exists || !isActive(state)) return;
-      const metadata: EventContext = {
-        correlationId: loaded.correlationId ?? agentId,
-        causationId: loaded.lastEventId ?? agentId,
-        userId: state.userId,
+      const once = async (): Promise<StepResult | 'ended'> => {
+        const loaded = await deps.agents.load(agentId);
+        const state = loaded.state;
+        if (!state.exists || !isActive(state)) return 'ended';
+        const metadata: EventContext = {
+          correlationId: loaded.correlationId ?? agentId,
+          causationId: loaded.lastEventId ?? agentId,
+          userId: state.userId,
+        };
+        return requestContext.run({ ...metadata }, () =>
+          step(state, metadata, deps, providerErrors, signal),
+        );
       };
-      result = await requestContext.run({ ...metadata }, () =>
-        step(state, metadata, deps, providerErrors, signal),
-      );
+      const outcome = await (deps.gate ? deps.gate.run(once) : once());
+      if (outcome === 'ended') return;
+      result = outcome;
       failures = result === 'error' ? failures + 1 : 0;
     } catch (error) {
       if (signal.aborted) return;
