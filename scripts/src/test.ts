@@ -13,10 +13,14 @@ import { ConfigError } from '@meetmatt/infra';
 import { prepareSystem } from './lib/prepare';
 import { repoRoot } from './lib/processes';
 import { loadSystemConfig } from './lib/system-config';
+import { fillVhostPool } from './lib/vhost-pool';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-function jest(args: string[]): number {
+/** About what a whole run claims (a vhost per world); unclaimed ones wait for the next run. */
+const VHOST_POOL_SIZE = 120;
+
+function jest(args: string[], env: NodeJS.ProcessEnv = {}): number {
   const bin = path.join(repoRoot, 'node_modules', 'jest', 'bin', 'jest.js');
   const result = spawnSync(
     process.execPath,
@@ -24,7 +28,7 @@ function jest(args: string[]): number {
     {
       cwd: repoRoot,
       stdio: 'inherit',
-      env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : '1' },
+      env: { ...process.env, ...env, FORCE_COLOR: process.env.CI ? '0' : '1' },
     },
   );
   return result.status ?? 1;
@@ -41,25 +45,37 @@ async function main(): Promise<void> {
       'EventStoreDB contract run not made: EVENTSTORE_TEST_URL is unset (docker compose up -d eventstore gives one)',
     );
   }
+  const pool = await fillVhostPool(
+    process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    VHOST_POOL_SIZE,
+    log,
+  );
+  const env = pool ? { TEST_VHOST_POOL: pool } : {};
   log('== phase 1: tests that share the servers (parallel)');
-  const parallel = jest([
-    `--maxWorkers=${workers}`,
-    '--testPathIgnorePatterns',
-    '/node_modules/',
-    '\\.(serial|system)\\.test\\.ts$',
-    ...(process.env.EVENTSTORE_TEST_URL ? [] : ['esdb\\.contract\\.test\\.ts$']),
-    '--passWithNoTests',
-    ...extra,
-  ]);
+  const parallel = jest(
+    [
+      `--maxWorkers=${workers}`,
+      '--testPathIgnorePatterns',
+      '/node_modules/',
+      '\\.(serial|system)\\.test\\.ts$',
+      ...(process.env.EVENTSTORE_TEST_URL ? [] : ['esdb\\.contract\\.test\\.ts$']),
+      '--passWithNoTests',
+      ...extra,
+    ],
+    env,
+  );
   log('== phase 2: tests that disturb the servers or run the whole system (one at a time)');
-  const serial = jest([
-    '--runInBand',
-    '--testMatch',
-    '**/*.serial.test.ts',
-    '**/*.system.test.ts',
-    '--passWithNoTests',
-    ...extra,
-  ]);
+  const serial = jest(
+    [
+      '--runInBand',
+      '--testMatch',
+      '**/*.serial.test.ts',
+      '**/*.system.test.ts',
+      '--passWithNoTests',
+      ...extra,
+    ],
+    env,
+  );
   process.exit(parallel || serial);
 }
 

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { dropDatabase, ensureDatabase, withDatabase } from '../db/database';
 
@@ -40,13 +42,44 @@ export interface TestVhost {
  * otherwise with the local `rabbitmqctl`.
  */
 export async function createTestVhost(prefix = 'test'): Promise<TestVhost> {
-  const name = `mm_${prefix}_${randomSuffix()}`;
   const base = new URL(testServers.rabbitmqUrl);
   const user = decodeURIComponent(base.username || 'guest');
-  await vhostAdmin('add', name, user);
+  const pooled = claimPooledVhost();
+  const name = pooled ?? `mm_${prefix}_${randomSuffix()}`;
+  if (!pooled) await vhostAdmin('add', name, user);
   const url = new URL(testServers.rabbitmqUrl);
   url.pathname = `/${encodeURIComponent(name)}`;
   return { name, url: url.toString(), drop: () => vhostAdmin('delete', name, user) };
+}
+
+/**
+ * A vhost `npm test` made in advance (TEST_VHOST_POOL: a directory with one empty file per vhost,
+ * all made, with the permissions, by one `rabbitmqctl import_definitions`; see
+ * scripts/src/lib/vhost-pool.ts): each rabbitmqctl call boots an Erlang VM, about a second of CPU,
+ * and a test file makes a vhost per world. Claimed by deleting its file, which only one process
+ * can do; never used before, so as fresh as one made now. None left: one is made as usual.
+ */
+function claimPooledVhost(): string | undefined {
+  const pool = process.env.TEST_VHOST_POOL;
+  if (!pool || testServers.rabbitmqManagementUrl) return undefined;
+  let names: string[];
+  try {
+    names = readdirSync(pool);
+  } catch {
+    return undefined;
+  }
+  // From a random start, so workers seldom race for the same file.
+  const start = Math.floor(Math.random() * names.length);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[(start + i) % names.length]!;
+    try {
+      unlinkSync(path.join(pool, name));
+      return name;
+    } catch {
+      // Claimed by another worker a moment ago.
+    }
+  }
+  return undefined;
 }
 
 async function vhostAdmin(action: 'add' | 'delete', vhost: string, user: string): Promise<void> {
