@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { userEvents } from '@meetmatt/contracts';
 import { listProjections, sql } from '@meetmatt/infra';
+import { usersProjection } from '@meetmatt/user-service/projections/users';
 import {
   type CliFixture,
   CliProcess,
@@ -80,7 +81,7 @@ test('when a rebuild is interrupted with Ctrl-C, then it reports progress, pause
   expect(resumed.code).toBe(0);
   expect(resumed.stdout).toMatch(
     new RegExp(
-      `^rebuilt user/users v1: ${USERS.toLocaleString('en-US')} events in .*, resumed; live from \\d+:\\d+$`,
+      `^rebuilt user/users v${usersProjection.version}: ${USERS.toLocaleString('en-US')} events in .*, resumed; live from \\d+:\\d+$`,
       'm',
     ),
   );
