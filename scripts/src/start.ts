@@ -89,6 +89,10 @@ async function main(): Promise<void> {
     log(`  nowpayments sbx  ${running.sandboxes.nowpayments}  (no NOWPAYMENTS_API_KEY set)`);
   if (running.sandboxes.devin)
     log(`  devin sandbox    ${running.sandboxes.devin}  (no DEVIN_API_KEY set)`);
+  if (running.mail)
+    log(
+      `  mail (smtp)      ${running.mail.smtpUrl}  (no SMTP_URL set): read what it received at ${running.mail.httpUrl}, kept in ${running.mail.dir}`,
+    );
   log('');
   log('Try `npm run demo` for the whole journey. Press Ctrl-C to stop.');
 }

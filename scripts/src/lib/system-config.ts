@@ -43,6 +43,12 @@ export const systemConfigSchema = z.object({
   /** Where the local sandboxes listen when no real provider key is set. */
   NOWPAYMENTS_SANDBOX_PORT: env.port(3101),
   DEVIN_SANDBOX_PORT: env.port(3102),
+  /**
+   * The local SMTP server (when no SMTP_URL is set): the services send to MAIL_SMTP_PORT, what it
+   * received is kept under .run/mail/<port>/ and read at MAIL_HTTP_PORT (GET /messages).
+   */
+  MAIL_SMTP_PORT: env.port(2525),
+  MAIL_HTTP_PORT: env.port(3103),
   /** How long one sandbox scenario step takes: a demo wants seconds, tests milliseconds. */
   NOWPAYMENTS_SANDBOX_STEP_MS: env.int(1_000, 1),
   DEVIN_SANDBOX_STEP_MS: env.int(1_000, 0),

@@ -27,6 +27,8 @@ export interface RunningSystem {
   /** Every instance of each service (REPLICAS of them), in the order they started. */
   instances: Record<ServiceKey, { name: string; url: string; process: ManagedProcess }[]>;
   sandboxes: { nowpayments?: string; devin?: string };
+  /** The local SMTP server, when no SMTP_URL is set: where it listens and where to read its mail. */
+  mail?: { smtpUrl: string; httpUrl: string; dir: string };
 }
 
 function stringEnv(source: NodeJS.ProcessEnv): Record<string, string> {
@@ -135,6 +137,31 @@ export async function launchSystem(
     });
   }
 
+  let mail: RunningSystem['mail'];
+  if (!source.SMTP_URL) {
+    const smtpUrl = `smtp://127.0.0.1:${system.MAIL_SMTP_PORT}`;
+    const catcher = startTs(
+      'mail',
+      'scripts/src/lib/smtp-server.ts',
+      {
+        ...base,
+        MAIL_SMTP_PORT: String(system.MAIL_SMTP_PORT),
+        MAIL_HTTP_PORT: String(system.MAIL_HTTP_PORT),
+      },
+      index++,
+    );
+    processes.push(catcher);
+    waits.push(waitUntilReady(`${local(system.MAIL_HTTP_PORT)}/healthz`, catcher, 60_000));
+    mail = {
+      smtpUrl,
+      httpUrl: `${local(system.MAIL_HTTP_PORT)}/messages`,
+      dir: path.join(repoRoot, '.run', 'mail', String(system.MAIL_SMTP_PORT)),
+    };
+    // The services that send mail send it there.
+    Object.assign(extra.user, { SMTP_URL: smtpUrl });
+    Object.assign(extra.payment, { SMTP_URL: smtpUrl });
+  }
+
   const serviceUrls = {} as RunningSystem['serviceUrls'];
   const instances = { user: [], payment: [], brain: [] } as RunningSystem['instances'];
   // Each service as its own database role and broker user (prepare.ts made them).
@@ -196,5 +223,5 @@ export async function launchSystem(
   waits.push(waitUntilReady(`${gatewayUrl}/healthz`, gateway, 30_000));
 
   await Promise.all(waits);
-  return { processes, gatewayUrl, serviceUrls, instances, sandboxes };
+  return { processes, gatewayUrl, serviceUrls, instances, sandboxes, ...(mail ? { mail } : {}) };
 }

@@ -22,6 +22,8 @@ export async function freePort(): Promise<number> {
 
 export interface TestSystem {
   gatewayUrl: string;
+  /** The local SMTP server's reading side: GET /messages (scripts/src/lib/smtp-server.ts). */
+  mailUrl: string;
   serviceUrls: { user: string; payment: string; brain: string };
   databases: { user: string; payment: string; brain: string };
   output(): string;
@@ -45,6 +47,8 @@ export async function startSystem(extraEnv: Record<string, string> = {}): Promis
     payment: await freePort(),
     user: await freePort(),
     brain: await freePort(),
+    mailSmtp: await freePort(),
+    mailHttp: await freePort(),
   };
   const databases = {
     payment: withDatabase(testServers.postgresUrl, `mm_e2e_payment_${suffix}`),
@@ -64,6 +68,8 @@ export async function startSystem(extraEnv: Record<string, string> = {}): Promis
         BRAIN_SERVICE_PORT: String(ports.brain),
         NOWPAYMENTS_SANDBOX_PORT: String(await freePort()),
         DEVIN_SANDBOX_PORT: String(await freePort()),
+        MAIL_SMTP_PORT: String(ports.mailSmtp),
+        MAIL_HTTP_PORT: String(ports.mailHttp),
         NOWPAYMENTS_SANDBOX_STEP_MS: '25',
         DEVIN_SANDBOX_STEP_MS: '25',
         RABBITMQ_URL: vhost.url,
@@ -102,6 +108,7 @@ export async function startSystem(extraEnv: Record<string, string> = {}): Promis
   const local = (port: number) => `http://127.0.0.1:${port}`;
   return {
     gatewayUrl: local(ports.gateway),
+    mailUrl: local(ports.mailHttp),
     serviceUrls: {
       user: local(ports.user),
       payment: local(ports.payment),
