@@ -77,6 +77,13 @@ const cliOptions = {
   entryPoints: [path.join(root, 'scripts/src/cli/main.ts')],
   // pg's optional native binding is never used.
   external: ['pg-native'],
+  // ES module packages bundled into CommonJS (pdfkit's node build, which the payment service's
+  // code loads) read import.meta.url, empty there: `new URL(..., undefined)` threw while loading
+  // and `meetmatt payments reconcile` failed with "Invalid URL". The bundle's own URL instead.
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: {
+    js: '"use strict";\nconst __bundleUrl = require("node:url").pathToFileURL(__filename).href;',
+  },
 };
 
 /** Every bundle of a target: [output file, esbuild options]. */
