@@ -1,7 +1,9 @@
 /**
  * `npm run demo`: the customer's whole journey against a running `npm start`, narrated: each
  * step says what it called and what came back, ending with the deployed agent's pull request.
+ * Every call goes through the typed client (@meetmatt/client), as the web app's would.
  */
+import { createClient } from '@meetmatt/client';
 import { GATEWAY_PORT } from '@meetmatt/contracts';
 import { runJourney } from './lib/gateway-journey';
 
@@ -11,8 +13,7 @@ async function main(): Promise<void> {
   const baseUrl =
     process.env.DEMO_URL ?? `http://127.0.0.1:${process.env.GATEWAY_PORT ?? GATEWAY_PORT}`;
   try {
-    const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(2_000) });
-    if (!res.ok) throw new Error(`answered ${res.status}`);
+    await createClient({ baseUrl, timeoutMs: 2_000, retry: { attempts: 1 } }).api.healthz();
   } catch (error) {
     out(
       `No Meet Matt gateway at ${baseUrl} (${(error as Error).message}). Start the system first: npm start`,

@@ -1,19 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type z } from 'zod';
-import {
-  AgentDetailSchema,
-  AuthResponseSchema,
-  CreatePaymentResponseSchema,
-  InvoiceSchema,
-  PaymentStatusResponseSchema,
-  UsageSchema,
-  pageOf,
-  AgentSummarySchema,
-  NotificationSchema,
-} from '@meetmatt/contracts';
-import { sleep } from '@meetmatt/infra/runtime/backoff';
+import { type Client, ProblemError, createClient } from '@meetmatt/client';
+import { type NotificationSchema, type UsageSchema } from '@meetmatt/contracts';
 import { pollUntil } from '@meetmatt/infra/runtime/poll';
-import { z as zod } from 'zod';
+import { type z } from 'zod';
 
 /** One call the journey made and what came back, for the narrator. */
 export interface Step {
@@ -30,7 +19,7 @@ export interface JourneyOptions {
   onStep?: (step: Step) => void;
   /** How long to wait for the payment and the deployment to play out. */
   timeoutMs?: number;
-  /** Told each time a call is tried again (a 502/503/504 or a dropped connection). */
+  /** Told each time a call is tried again (a 429/502/503/504, a dropped connection, a timeout). */
   onRetry?: (request: string, status: number | undefined) => void;
   /** The journey's correlation id (sent as X-Request-Id on the purchase). */
   correlationId?: string;
@@ -42,7 +31,9 @@ export interface JourneyResult {
   correlationId: string;
   userId: string;
   email: string;
+  password: string;
   accessToken: string;
+  refreshToken: string;
   paymentId: string;
   invoiceNumber: string;
   agentId: string;
@@ -52,91 +43,60 @@ export interface JourneyResult {
   steps: Step[];
 }
 
-const AgentPageSchema = pageOf(AgentSummarySchema, 'AgentPage');
-const NotificationListSchema = zod.object({
-  notifications: zod.array(NotificationSchema),
-  unread: zod.number(),
-});
-
 class JourneyError extends Error {}
 
-/** Attempts per call when the gateway answers 502/503/504 or the connection drops. */
-const RETRIES = 5;
+/**
+ * What the web app does with a call that got no answer or a passing failure: tries it again a
+ * few times with backoff, after Retry-After when given (an instance of a service stopped
+ * mid-request; another serves the retry). A payment keeps its Idempotency-Key over the retries.
+ */
+const RETRY = {
+  attempts: 5,
+  statuses: [429, 502, 503, 504],
+  transport: true,
+  minDelayMs: 250,
+  maxDelayMs: 4_000,
+};
+
+/** A client of the gateway as the journey uses it: the typed client, retrying as the web app would. */
+export function journeyClient(
+  options: Pick<JourneyOptions, 'baseUrl' | 'onRetry' | 'fetch'>,
+): Client {
+  return createClient({
+    baseUrl: options.baseUrl,
+    retry: RETRY,
+    ...(options.onRetry
+      ? { onRetry: (event) => options.onRetry!(event.request, event.status) }
+      : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+}
 
 /**
- * The customer's whole journey through the gateway, as the web app would walk it: sign up, sign
- * in, buy an agent with crypto, wait for NOWPayments to finish, read the invoice, wait for Devin
- * to deploy the agent, read the notifications and the usage.
+ * The customer's whole journey through the gateway, as the web app would walk it, with the typed
+ * client (@meetmatt/client): sign up, sign in, name the account (If-Match with the profile's
+ * ETag), buy an agent with crypto, wait for NOWPayments to finish, read the invoice, wait for
+ * Devin to deploy the agent, read the notifications and the usage.
  */
 export async function runJourney(options: JourneyOptions): Promise<JourneyResult> {
   const steps: Step[] = [];
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const correlationId = options.correlationId ?? `journey-${randomUUID()}`;
-  let token = '';
+  const client = journeyClient(options);
 
-  const call = async <S extends z.ZodType>(
+  const record = <R extends { request: string; status: number; body: unknown }>(
     title: string,
-    method: string,
-    path: string,
-    schema: S | undefined,
-    init: {
-      body?: unknown;
-      headers?: Record<string, string>;
-      expect?: number[];
-      /** Also accepted when an earlier attempt's answer was lost (it may have got through). */
-      afterRetry?: number[];
-      quiet?: boolean;
-    } = {},
-  ): Promise<{ status: number; body: z.infer<S> }> => {
-    let retried = false;
-    // As the web app would: a 502/503/504 or a dropped connection (an instance of a service
-    // stopped mid-request; another serves the retry) is tried again, a few times, with backoff.
-    let res: Response | undefined;
-    for (let attempt = 1; ; attempt++) {
-      res = undefined;
-      try {
-        res = await (options.fetch ?? fetch)(`${options.baseUrl}${path}`, {
-          method,
-          headers: {
-            accept: 'application/json',
-            ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-            ...init.headers,
-          },
-          ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-        });
-        if (![502, 503, 504].includes(res.status) || attempt === RETRIES) break;
-        await res.arrayBuffer();
-      } catch (error) {
-        if (attempt === RETRIES) throw error;
-      }
-      options.onRetry?.(`${method} ${path}`, res?.status);
-      retried = true;
-      await sleep(250 * 2 ** attempt);
-    }
-    const text = await res.text();
-    const expected = [
-      ...(init.expect ?? [200, 201, 202]),
-      ...(retried ? (init.afterRetry ?? []) : []),
-    ];
-    if (!expected.includes(res.status)) {
-      throw new JourneyError(
-        `${title}: ${method} ${path} answered ${res.status} ${text.slice(0, 300)}`,
-      );
-    }
-    const json: unknown = text ? JSON.parse(text) : undefined;
-    const body = (schema ? schema.parse(json) : json) as z.infer<S>;
-    if (!init.quiet) {
-      const step = {
-        title,
-        request: `${method} ${path}`,
-        status: res.status,
-        summary: summarize(json),
-      };
-      steps.push(step);
-      options.onStep?.(step);
-    }
-    return { status: res.status, body };
+    reply: R,
+  ): R => {
+    const step = {
+      title,
+      request: reply.request,
+      status: reply.status,
+      summary: summarize(reply.body),
+    };
+    steps.push(step);
+    options.onStep?.(step);
+    return reply;
   };
 
   // Pauses grow from 100 ms to 1 s: quick on a fast system, gentle on a slow one.
@@ -149,118 +109,114 @@ export async function runJourney(options: JourneyOptions): Promise<JourneyResult
     if (!polled.passed) throw new JourneyError(`timed out waiting for ${what}`);
     return polled.value;
   };
+  /** `statuses` of an error answer are "not yet" (false); any other error ends the wait. */
+  const notYet =
+    (...statuses: number[]) =>
+    (error: unknown) => {
+      if (error instanceof ProblemError && statuses.includes(error.status)) return false as const;
+      throw error;
+    };
 
   const email = `ada+${randomUUID().slice(0, 8)}@example.com`;
   const password = `correct horse ${randomUUID()}`;
-  // 409 after a retry: the lost attempt registered the address; signing in proves it was ours.
-  await call('Sign up', 'POST', '/auth/register', undefined, {
-    body: { email, password, displayName: 'Ada Lovelace' },
-    expect: [201],
-    afterRetry: [409],
-  });
-  const login = await call('Sign in', 'POST', '/auth/login', AuthResponseSchema, {
-    body: { email, password },
-  });
-  token = login.body.accessToken;
+  await client.api.register({ body: { email, password, displayName: 'Ada Lovelace' } }).then(
+    (reply) => record('Sign up', reply),
+    (error: unknown) => {
+      // 409 after a retry: the lost attempt registered the address; signing in proves it was ours.
+      if (!(error instanceof ProblemError && error.status === 409 && error.attempts > 1))
+        throw error;
+      record('Sign up', { request: error.request, status: 409, body: error.problem });
+    },
+  );
+  const login = record('Sign in', await client.api.login({ body: { email, password } }));
   const userId = login.body.user.id;
 
-  const created = await call(
+  // Read, then change on the revision read. A 412 means the read was behind (another event of
+  // the account, or a view not caught up): the answer comes once the views have caught up, so
+  // reading again gives the ETag to use.
+  await poll('the profile to take the new name', async () => {
+    const profile = record('Your profile', await client.api.getUser({ params: { id: userId } }));
+    return client.api
+      .updateUser({
+        params: { id: userId },
+        ifMatch: profile.etag ?? '',
+        body: { displayName: 'Ada King, Countess of Lovelace' },
+      })
+      .then(
+        (reply) => record('Name the account (If-Match: the profile’s ETag)', reply),
+        notYet(412),
+      );
+  });
+
+  const created = record(
     'Buy a starter agent, paying in BTC',
-    'POST',
-    '/payments/create',
-    CreatePaymentResponseSchema,
-    {
-      headers: { 'x-request-id': correlationId, 'idempotency-key': randomUUID() },
-      body: {
-        plan: 'starter',
-        payCurrency: 'btc',
-        agent: {
-          name: 'Matt the support agent',
-          instructions: 'Answer support emails politely and open tickets.',
+    await client.api.createPayment(
+      {
+        body: {
+          plan: 'starter',
+          payCurrency: 'btc',
+          agent: {
+            name: 'Matt the support agent',
+            instructions: 'Answer support emails politely and open tickets.',
+          },
+          autoDeploy: true,
         },
-        autoDeploy: true,
       },
-    },
+      { requestId: correlationId, idempotencyKey: randomUUID() },
+    ),
   );
   const paymentId = created.body.id;
 
   await poll('the payment to finish', async () => {
-    const { body } = await call(
-      'Payment status',
-      'GET',
-      `/payments/${paymentId}/status`,
-      PaymentStatusResponseSchema,
-      {
-        quiet: true,
-      },
-    );
+    const { body } = await client.api.getPaymentStatus({ params: { id: paymentId } });
     if (['failed', 'expired', 'partially_paid', 'refunded'].includes(body.status)) {
       throw new JourneyError(`the payment ended ${body.status}`);
     }
     return body.status === 'finished' ? body : false;
   });
-  await call(
-    'Payment finished',
-    'GET',
-    `/payments/${paymentId}/status`,
-    PaymentStatusResponseSchema,
-  );
+  record('Payment finished', await client.api.getPaymentStatus({ params: { id: paymentId } }));
 
-  const invoice = await poll('the invoice', async () => {
-    const { status, body } = await call(
-      'Invoice',
-      'GET',
-      `/payments/${paymentId}/invoice`,
-      undefined,
-      {
-        expect: [200, 404, 409],
-        quiet: true,
-      },
-    );
-    return status === 200 ? InvoiceSchema.parse(body) : false;
-  });
-  await call('Invoice issued', 'GET', `/payments/${paymentId}/invoice`, InvoiceSchema);
+  const invoice = await poll('the invoice', () =>
+    client.api
+      .getPaymentInvoice({ params: { id: paymentId } })
+      .then((reply) => reply.body, notYet(404, 409)),
+  );
+  record('Invoice issued', await client.api.getPaymentInvoice({ params: { id: paymentId } }));
 
   const agent = await poll('the agent to be deployed', async () => {
-    const { body } = await call('Agents', 'GET', '/agents?limit=20', AgentPageSchema, {
-      quiet: true,
-    });
+    const { body } = await client.api.listAgents({ query: { limit: 20 } });
     const mine = body.items.find((a) => a.paymentId === paymentId);
     if (mine?.status === 'failed') throw new JourneyError('the deployment failed');
     return mine?.status === 'deployed' ? mine : false;
   });
-  const detail = await call('The deployed agent', 'GET', `/agents/${agent.id}`, AgentDetailSchema);
+  const detail = record(
+    'The deployed agent',
+    await client.api.getAgent({ params: { id: agent.id } }),
+  );
 
   const notifications = await poll('both notifications', async () => {
-    const { body } = await call(
-      'Notifications',
-      'GET',
-      `/users/${userId}/notifications`,
-      NotificationListSchema,
-      {
-        quiet: true,
-      },
-    );
+    const { body } = await client.api.listNotifications({ params: { id: userId } });
     const kinds = new Set(body.notifications.map((n) => n.kind));
     return kinds.has('payment.confirmed') && kinds.has('agent.deployed')
       ? body.notifications
       : false;
   });
-  await call('Notifications', 'GET', `/users/${userId}/notifications`, NotificationListSchema);
+  record('Notifications', await client.api.listNotifications({ params: { id: userId } }));
 
   const usage = await poll('usage to count the payment and the agent', async () => {
-    const { body } = await call('Usage', 'GET', `/users/${userId}/usage`, UsageSchema, {
-      quiet: true,
-    });
+    const { body } = await client.api.getUsage({ params: { id: userId } });
     return body.payments.confirmed >= 1 && body.agents.deployed >= 1 ? body : false;
   });
-  await call('Usage', 'GET', `/users/${userId}/usage`, UsageSchema);
+  record('Usage', await client.api.getUsage({ params: { id: userId } }));
 
+  const tokens = client.tokens();
   return {
     correlationId,
     userId,
     email,
-    accessToken: token,
+    password,
+    accessToken: tokens?.accessToken ?? '',
+    refreshToken: tokens?.refreshToken ?? '',
     paymentId,
     invoiceNumber: invoice.number,
     agentId: agent.id,

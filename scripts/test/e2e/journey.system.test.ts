@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { ProblemError, createClient } from '@meetmatt/client';
 import { gatewayOpenApi } from '@meetmatt/contracts';
 import { type JourneyResult, runJourney } from '../../src/lib/gateway-journey';
 import { type OpenApiChecker, openApiChecker } from './openapi-check';
@@ -260,6 +261,80 @@ describe('end to end, through the gateway', () => {
     expect(readFileSync(accessLog, 'utf8')).not.toContain(ticket);
   });
 
+  /** The typed client on the checked fetch: every answer it gets is checked as well. */
+  const typedClient = (retry = {}) =>
+    createClient({ baseUrl: system.gatewayUrl, fetch: checker.fetch, retry });
+
+  test('when the typed client walks the journey, then its steps are the calls it made and the profile was changed with its ETag as If-Match', () => {
+    const requests = journey.steps.map((s) => `${s.request} ${s.status}`);
+    expect(requests.slice(0, 3)).toEqual([
+      'POST /auth/register 201',
+      'POST /auth/login 200',
+      `GET /users/${journey.userId} 200`,
+    ]);
+    // one read per try; the last change is the one that took
+    const changed = requests.indexOf(`PUT /users/${journey.userId} 200`);
+    expect(changed).toBeGreaterThan(2);
+    expect(requests[changed - 1]).toBe(`GET /users/${journey.userId} 200`);
+    expect(requests[changed + 1]).toBe('POST /payments/create 201');
+    expect(journey.refreshToken).not.toBe('');
+  });
+
+  test('when the typed client sends bad input, then the 400 is a ProblemError naming the field', async () => {
+    const error = await typedClient()
+      .api.register({ body: { email: 'not an email', password: 'a long enough password' } })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProblemError);
+    const problem = error as ProblemError;
+    expect(problem.status).toBe(400);
+    expect(problem.fieldErrors.map((e) => e.field)).toContain('email');
+    expect(problem.requestId).toMatch(/\S/);
+  });
+
+  test('when the typed client sends a stale If-Match, then it gets a 412 ProblemError, and the fresh ETag works', async () => {
+    const client = typedClient();
+    await client.api.login({ body: { email: journey.email, password: journey.password } });
+    const stale = await client.api
+      .updateUser({ params: { id: journey.userId }, ifMatch: '"0"', body: { displayName: 'Ada' } })
+      .catch((e: unknown) => e);
+    expect((stale as ProblemError).status).toBe(412);
+    // A 412 is answered once the views show the stream's head: the next read has the ETag to use.
+    const read = await client.api.getUser({ params: { id: journey.userId } });
+    expect(read.etag).toMatch(/^(W\/)?"[^"]+"$/);
+    const changed = await client.api.updateUser({
+      params: { id: journey.userId },
+      ifMatch: read.etag!,
+      body: { displayName: 'Ada Lovelace' },
+    });
+    expect(changed.body.displayName).toBe('Ada Lovelace');
+    expect(changed.etag).not.toBe(read.etag);
+  });
+
+  test('when the access token is refused, then the typed client refreshes once and the call succeeds with the new token', async () => {
+    const client = typedClient();
+    const signedIn = await client.api.login({
+      body: { email: journey.email, password: journey.password },
+    });
+    const { accessToken, refreshToken } = signedIn.body;
+    // The same token with its signature broken: the gateway refuses it as an expired one would be.
+    const broken = `${accessToken.slice(0, -4)}${accessToken.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
+    client.setTokens({ accessToken: broken, refreshToken });
+    const agents = await client.api.listAgents();
+    expect(agents.status).toBe(200);
+    expect(agents.body.items.map((a) => a.id)).toContain(journey.agentId);
+    expect(client.tokens()?.refreshToken).not.toBe(refreshToken);
+    expect(client.tokens()?.accessToken).not.toBe(broken);
+    expect(checker.checked.get('POST /auth/refresh 200')).toBeGreaterThanOrEqual(1);
+  });
+
+  test('when the typed client is rate limited, then it waits for Retry-After and every call ends in 200', async () => {
+    const client = typedClient({ attempts: 6 });
+    await client.api.login({ body: { email: journey.email, password: journey.password } });
+    const replies = await Promise.all(Array.from({ length: 45 }, () => client.api.listAgents()));
+    expect(new Set(replies.map((r) => r.status))).toEqual(new Set([200]));
+    expect(Math.max(...replies.map((r) => r.attempts))).toBeGreaterThan(1);
+  });
+
   test('when an unknown path is asked for, then the gateway answers a JSON 404 with the request id', async () => {
     const res = await api('/nothing-here', {
       unchecked: true,
@@ -277,6 +352,11 @@ describe('end to end, through the gateway', () => {
     expect(seen).toEqual(
       expect.arrayContaining([
         'POST /auth/register 201',
+        'POST /auth/register 400',
+        'GET /users/{id} 200',
+        'PUT /users/{id} 200',
+        'PUT /users/{id} 412',
+        'POST /auth/refresh 200',
         'POST /payments/create 201',
         'GET /payments/{id}/invoice 200',
         'GET /agents/{id} 200',
