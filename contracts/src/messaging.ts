@@ -19,6 +19,8 @@ export const queues = {
   paymentAgentEvents: 'payment-service.agent-events',
   /** Buyers' billing details, printed on the invoices issued from then on. */
   paymentUserEvents: 'payment-service.user-events',
+  /** Buyers' addresses and mail preferences, for the receipts payment-service mails. */
+  paymentMailRecipients: 'payment-service.mail-recipients',
   /** Session and API-key revocations, so each service refuses their tokens itself. */
   paymentRevocations: 'payment-service.user-revocations',
   brainRevocations: 'brain-service.user-revocations',

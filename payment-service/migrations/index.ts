@@ -1,5 +1,6 @@
 import { type Migrations } from '@meetmatt/infra';
 import { sql } from 'kysely';
+import { mailRecipientsMigration } from '../src/application/receipts';
 
 /** The payment service's own tables, in order. Projection tables belong to their projections. */
 export const migrations: Migrations = {
@@ -71,4 +72,6 @@ export const migrations: Migrations = {
       await sql`DROP TABLE IF EXISTS buyer_billing_details`.execute(db);
     },
   },
+  /** Buyers' addresses and mail preferences, from user events (application/receipts.ts). */
+  '20261202-03-mail-recipients': mailRecipientsMigration,
 };

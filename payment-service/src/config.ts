@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CryptoCurrencySchema, type Plan, PlanSchema, defaultPlans } from '@meetmatt/contracts';
 import {
+  mailConfig,
   authConfig,
   baseServiceConfig,
   env,
@@ -117,6 +118,7 @@ export const paymentConfigSchema = z
         [...new Set(text.split(',').map((c) => c.trim().toLowerCase()))].filter(Boolean),
       )
       .pipe(z.array(CryptoCurrencySchema).min(1, 'expected at least one coin')),
+    ...mailConfig,
   })
   .superRefine((config, ctx) => {
     // A real key with the sandbox's IPN secret would refuse every real IPN.

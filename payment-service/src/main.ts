@@ -1,5 +1,6 @@
 // First: tracing patches http, express, pg and amqplib only if it loads before them.
 import '@meetmatt/infra/tracing/register';
+import { type Kysely } from 'kysely';
 import {
   agentEvents,
   exchanges,
@@ -18,6 +19,7 @@ import {
   TokenVerifier,
   createHttpApp,
   runMain,
+  startMail,
 } from '@meetmatt/infra';
 import { migrations } from '../migrations';
 import { Catalogue } from './application/catalogue';
@@ -37,6 +39,13 @@ import { type PaymentConfig, loadPaymentConfig } from './config';
 import { type PaymentDb } from './database';
 import { addPriceRoutes } from './http/price-routes';
 import { paymentRoutes } from './http/routes';
+import { receiptRenderer } from './http/receipt-mail';
+import {
+  MailRecipients,
+  RECEIPT,
+  consumedRecipientEvents,
+  receiptMails,
+} from './application/receipts';
 import { NowPaymentsClient } from './nowpayments';
 import { PaymentQueries } from './projections/payment-queries';
 import { paymentsProjection } from './projections/payments';
@@ -122,6 +131,11 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
     // Logged-out sessions and revoked API keys are refused here too, not only at the gateway.
     const revocations = new RevocationList(config.ACCESS_TOKEN_MAX_TTL_SECONDS);
     await RevocationFeed.start(host, { queue: queues.paymentRevocations, list: revocations });
+    const seller = {
+      name: config.INVOICE_SELLER_NAME,
+      address: config.INVOICE_SELLER_ADDRESS,
+      ...(config.INVOICE_SELLER_TAX_ID ? { taxId: config.INVOICE_SELLER_TAX_ID } : {}),
+    };
     const servePayments = paymentRoutes({
       catalogue: plans,
       createPayment,
@@ -129,11 +143,7 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
       refunds,
       reports,
       ipnSecret: config.NOWPAYMENTS_IPN_SECRET,
-      seller: {
-        name: config.INVOICE_SELLER_NAME,
-        address: config.INVOICE_SELLER_ADDRESS,
-        ...(config.INVOICE_SELLER_TAX_ID ? { taxId: config.INVOICE_SELLER_TAX_ID } : {}),
-      },
+      seller,
       waitForProjections,
       paymentRecorded: (id) => store.streamExists(paymentStreamId(id)),
       logger,
@@ -216,6 +226,29 @@ export async function start(options: StartPaymentOptions = {}): Promise<RunningP
       exchange: exchanges.brain,
       events: [agentEvents.deployFailed] as const,
       handle: (event) => refunds.onDeployFailed(event),
+    });
+    const recipients = new MailRecipients(db as unknown as Kysely<unknown>);
+    host.consume({
+      queue: queues.paymentMailRecipients,
+      exchange: exchanges.user,
+      events: consumedRecipientEvents,
+      handle: recipients.handle,
+    });
+    startMail(host, config, {
+      renderers: {
+        [RECEIPT]: receiptRenderer({
+          recipients,
+          queries,
+          catalogue: plans,
+          seller,
+          appUrl: config.MAIL_APP_URL,
+        }),
+      },
+      policy: {
+        name: 'payment-mail-policy',
+        eventTypes: [paymentEventTypes.invoiceIssued],
+        mailsFor: receiptMails,
+      },
     });
     host.consume({
       queue: queues.paymentUserEvents,

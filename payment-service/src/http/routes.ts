@@ -285,7 +285,12 @@ function describe(row: PaymentRow, plan: Plan | undefined): string {
   return `${plan?.name ?? row.plan}: the agent “${row.agent.name}”, built and deployed by Devin`;
 }
 
-function invoiceOf(row: PaymentRow, plan: Plan | undefined, seller: Invoice['seller']): Invoice {
+/** The invoice of an invoiced payment, as issued (the routes and the receipt mail print it). */
+export function invoiceOf(
+  row: PaymentRow,
+  plan: Plan | undefined,
+  seller: Invoice['seller'],
+): Invoice {
   return {
     number: row.invoice_number!,
     paymentId: row.id,
