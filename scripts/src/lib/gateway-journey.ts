@@ -254,6 +254,7 @@ function summarize(json: unknown): string {
   }
   return pick([
     'id',
+    'displayName',
     'status',
     'number',
     'payAmount',
