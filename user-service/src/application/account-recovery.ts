@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { type DomainError, type Position, domainError } from '@meetmatt/infra';
-import { type TokenIssue, userDecider } from '../domain/user-decide';
+import {
+  type TokenIssue,
+  type UserFacts,
+  accountTokensDecider,
+} from '../domain/account-tokens-decide';
+import { userDecider } from '../domain/user-decide';
 import { emailKey, normaliseEmail, streams } from '../domain/streams';
 import { emailReservationDecider } from '../domain/email-reservation-decide';
 import { type ClientInfo, type Result, revokeSession, tooManyRequests } from './accounts';
@@ -35,6 +40,42 @@ function invalidToken(): DomainError {
   return domainError('token-invalid', 'This link is not valid');
 }
 
+/** What the user's stream says that the token decisions need (handed to the decider). */
+async function userFacts(
+  deps: Pick<UserDependencies, 'catalog' | 'store'>,
+  userId: string,
+): Promise<UserFacts> {
+  const user = await loadStream(deps, userDecider, streams.user(userId));
+  const changed = user.events.filter((e) => e.type === 'user.password-changed').at(-1);
+  return {
+    userId,
+    registered: user.state.status === 'registered',
+    email: user.state.status === 'registered' ? user.state.email : null,
+    passwordChangedAt: changed?.type === 'user.password-changed' ? changed.data.changedAt : null,
+  };
+}
+
+/** Asks for the verification mail of a user's current address (at sign-up). */
+export async function requestEmailVerification(
+  deps: Pick<UserDependencies, 'catalog' | 'config' | 'now' | 'store'>,
+  userId: string,
+): Promise<Result<Position | undefined>> {
+  const requested = await runCommand({
+    store: deps.store,
+    catalog: deps.catalog,
+    decider: accountTokensDecider,
+    streamId: streams.accountTokens(userId),
+    userId,
+    command: async () => ({
+      type: 'RequestEmailVerification' as const,
+      user: await userFacts(deps, userId),
+      ...issueToken(deps, 'verify-email', userId, deps.config.EMAIL_VERIFICATION_TTL_MS),
+      now: deps.now().toISOString(),
+    }),
+  });
+  return requested.ok ? { ok: true, value: requested.position } : requested;
+}
+
 /** POST /auth/verify-email: the link of the verification mail. */
 export async function verifyEmail(
   deps: Pick<UserDependencies, 'catalog' | 'config' | 'now' | 'store' | 'waitForProjections'>,
@@ -45,10 +86,15 @@ export async function verifyEmail(
   const verified = await runCommand({
     store: deps.store,
     catalog: deps.catalog,
-    decider: userDecider,
-    streamId: streams.user(userId),
+    decider: accountTokensDecider,
+    streamId: streams.accountTokens(userId),
     userId,
-    command: { type: 'VerifyEmail', tokenHash: tokenHash(token), now: deps.now().toISOString() },
+    command: async () => ({
+      type: 'VerifyEmail' as const,
+      user: await userFacts(deps, userId),
+      tokenHash: tokenHash(token),
+      now: deps.now().toISOString(),
+    }),
   });
   if (!verified.ok) return verified;
   await deps.waitForProjections(verified.position);
@@ -88,11 +134,12 @@ export async function requestPasswordReset(
   const requested = await runCommand({
     store: deps.store,
     catalog: deps.catalog,
-    decider: userDecider,
-    streamId: streams.user(userId),
+    decider: accountTokensDecider,
+    streamId: streams.accountTokens(userId),
     userId,
     command: {
       type: 'RequestPasswordReset',
+      user: await userFacts(deps, userId),
       ...issueToken(deps, 'password-reset', userId, deps.config.PASSWORD_RESET_TTL_MS),
       now: now.toISOString(),
     },
@@ -125,19 +172,22 @@ export async function confirmPasswordReset(
   if (!userId) return { ok: false, error: invalidToken() };
   const command = {
     type: 'CompletePasswordReset' as const,
+    user: await userFacts(deps, userId),
     tokenHash: tokenHash(input.token),
     now: deps.now().toISOString(),
   };
   // Decided once before the slow hash, so a used or expired link costs no scrypt time.
-  const user = await loadStream(deps, userDecider, streams.user(userId));
-  const refused = userDecider.decide(command, user.state);
+  const tokens = await loadStream(deps, accountTokensDecider, streams.accountTokens(userId));
+  const refused = accountTokensDecider.decide(command, tokens.state);
   if (!Array.isArray(refused)) return { ok: false, error: refused };
   const passwordHash = await deps.passwords.hash(input.newPassword);
+  // Appended at the revision decided on (retried on a conflict, deciding again): of two uses
+  // of one link at once, one wins and the other is told token-used.
   const completed = await runCommand({
     store: deps.store,
     catalog: deps.catalog,
-    decider: userDecider,
-    streamId: streams.user(userId),
+    decider: accountTokensDecider,
+    streamId: streams.accountTokens(userId),
     userId,
     command,
   });

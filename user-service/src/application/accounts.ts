@@ -9,7 +9,7 @@ import { type SessionRevokeReason } from '../domain/session';
 import { emailKey, normaliseEmail, streams } from '../domain/streams';
 import { type UserState } from '../domain/user';
 import { userDecider } from '../domain/user-decide';
-import { issueToken } from './account-recovery';
+import { requestEmailVerification } from './account-recovery';
 import { type UserDependencies } from './dependencies';
 import { latest, loadStream, runCommand } from './user-commands';
 import { recentAuthOf } from './credentials';
@@ -119,6 +119,11 @@ async function signUpCompleted(
   if (!registered) throw new Error('registration left no user');
   if (!registered.ok) return registered;
   if (registered.state.status !== 'registered') throw new Error('registration left no user');
+  // The verification mail: asked for once the user exists (a crash just before leaves the
+  // address unverified; nothing else depends on it yet).
+  const verification = await requestEmailVerification(deps, registered.state.userId);
+  if (!verification.ok && verification.error.code !== 'email-already-verified')
+    throw new Error(`verification not requested: ${verification.error.message}`);
   const session = await startSession(deps, registered.state.userId, registered.state.role, client);
   await deps.waitForProjections(latest(reservedAt, registered.position, session.position));
   return { ok: true, value: { user: userView(registered.state), ...session.tokens } };
@@ -164,7 +169,7 @@ async function resumeRegistration(
 }
 
 async function registerUser(
-  deps: Pick<UserDependencies, 'catalog' | 'config' | 'now' | 'store'>,
+  deps: Pick<UserDependencies, 'catalog' | 'now' | 'store'>,
   userId: string,
   email: string,
   displayName: string | undefined,
@@ -180,8 +185,6 @@ async function registerUser(
       userId,
       email,
       displayName: displayName ?? defaultDisplayName(email),
-      // The verification mail is asked for with the sign-up, in the same append.
-      verification: issueToken(deps, 'verify-email', userId, deps.config.EMAIL_VERIFICATION_TTL_MS),
       now: deps.now().toISOString(),
     },
   });

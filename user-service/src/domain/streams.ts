@@ -17,4 +17,6 @@ export const streams = {
   session: (sessionId: string) => `user-session-${sessionId}`,
   apiKey: (keyId: string) => `user-apikey-${keyId}`,
   notification: (notificationId: string) => `user-notification-${notificationId}`,
+  /** The single-use links mailed to a user (verification, reset): not the profile's stream. */
+  accountTokens: (userId: string) => `user-tokens-${userId}`,
 };

@@ -1,13 +1,7 @@
 import { type BillingDetails, type Preferences, type Role } from '@meetmatt/contracts';
-import { type Decider, type DomainError, domainError, isDomainError } from '@meetmatt/infra/domain';
+import { type Decider, type DomainError, domainError } from '@meetmatt/infra/domain';
 import { type Credential, type RecentAuth, requireRecentPassword } from './credentials';
-import {
-  type TokenRequest,
-  type UserEvent,
-  type UserState,
-  evolveUser,
-  initialUserState,
-} from './user';
+import { type UserEvent, type UserState, evolveUser, initialUserState } from './user';
 
 export type UserCommand =
   | {
@@ -16,14 +10,8 @@ export type UserCommand =
       /** Normalised, and already reserved for this user. */
       email: string;
       displayName: string;
-      /** The verification mail asked for with the sign-up. */
-      verification?: TokenIssue;
       now: string;
     }
-  | ({ type: 'RequestEmailVerification' } & TokenIssue & { now: string })
-  | { type: 'VerifyEmail'; tokenHash: string; now: string }
-  | ({ type: 'RequestPasswordReset' } & TokenIssue & { now: string })
-  | { type: 'CompletePasswordReset'; tokenHash: string; now: string }
   | {
       type: 'UpdateProfile';
       displayName?: string;
@@ -52,13 +40,6 @@ export type UserCommand =
 
 type Result = UserEvent[] | DomainError;
 
-/** A token about to be mailed: its request id, its hash (never the token) and its expiry. */
-export interface TokenIssue {
-  requestId: string;
-  tokenHash: string;
-  expiresAt: string;
-}
-
 function register(command: Extract<UserCommand, { type: 'Register' }>, state: UserState): Result {
   if (state.status !== 'none') return domainError('user-exists', 'This user is already registered');
   return [
@@ -72,109 +53,6 @@ function register(command: Extract<UserCommand, { type: 'Register' }>, state: Us
         role: 'user',
         registeredAt: command.now,
       },
-    },
-    ...(command.verification
-      ? [verificationRequested(command.userId, command.email, command.verification, command.now)]
-      : []),
-  ];
-}
-
-function verificationRequested(
-  userId: string,
-  email: string,
-  issue: TokenIssue,
-  now: string,
-): UserEvent {
-  return {
-    type: 'user.email-verification-requested',
-    data: { userId, email, ...issue, requestedAt: now },
-  };
-}
-
-function requestEmailVerification(
-  command: Extract<UserCommand, { type: 'RequestEmailVerification' }>,
-  state: UserState,
-): Result {
-  if (state.status !== 'registered') return domainError('user-not-found', 'No such user');
-  if (state.emailVerified)
-    return domainError('email-already-verified', 'This address is already verified');
-  const { requestId, tokenHash, expiresAt } = command;
-  return [
-    verificationRequested(
-      state.userId,
-      state.email,
-      { requestId, tokenHash, expiresAt },
-      command.now,
-    ),
-  ];
-}
-
-/**
- * The request a presented token belongs to, if it may still be used: known, not used (a later
- * reset voids the earlier ones), not expired.
- */
-function usableToken(
-  requests: TokenRequest[],
-  tokenHash: string,
-  now: string,
-): TokenRequest | DomainError {
-  const request = requests.find((r) => r.tokenHash === tokenHash);
-  if (!request) return domainError('token-invalid', 'This link is not valid');
-  if (request.used)
-    return domainError('token-used', 'This link was already used, or a newer one replaced it');
-  if (Date.parse(request.expiresAt) <= Date.parse(now))
-    return domainError('token-expired', 'This link has expired: ask for a new one');
-  return request;
-}
-
-function verifyEmail(
-  command: Extract<UserCommand, { type: 'VerifyEmail' }>,
-  state: UserState,
-): Result {
-  if (state.status !== 'registered') return domainError('token-invalid', 'This link is not valid');
-  const request = usableToken(state.verifications, command.tokenHash, command.now);
-  if (isDomainError(request)) return request;
-  // The link proves the address it was sent to: one the user has since moved away from proves nothing.
-  if (request.email !== state.email)
-    return domainError('token-invalid', 'This link was for another address');
-  return [
-    {
-      type: 'user.email-verified',
-      data: {
-        userId: state.userId,
-        email: state.email,
-        requestId: request.requestId,
-        verifiedAt: command.now,
-      },
-    },
-  ];
-}
-
-function requestPasswordReset(
-  command: Extract<UserCommand, { type: 'RequestPasswordReset' }>,
-  state: UserState,
-): Result {
-  if (state.status !== 'registered') return domainError('user-not-found', 'No such user');
-  const { requestId, tokenHash, expiresAt } = command;
-  return [
-    {
-      type: 'user.password-reset-requested',
-      data: { userId: state.userId, requestId, tokenHash, expiresAt, requestedAt: command.now },
-    },
-  ];
-}
-
-function completePasswordReset(
-  command: Extract<UserCommand, { type: 'CompletePasswordReset' }>,
-  state: UserState,
-): Result {
-  if (state.status !== 'registered') return domainError('token-invalid', 'This link is not valid');
-  const request = usableToken(state.resets, command.tokenHash, command.now);
-  if (isDomainError(request)) return request;
-  return [
-    {
-      type: 'user.password-reset-completed',
-      data: { userId: state.userId, requestId: request.requestId, completedAt: command.now },
     },
   ];
 }
@@ -296,14 +174,6 @@ export function decideUser(command: UserCommand, state: UserState): Result {
   switch (command.type) {
     case 'Register':
       return register(command, state);
-    case 'RequestEmailVerification':
-      return requestEmailVerification(command, state);
-    case 'VerifyEmail':
-      return verifyEmail(command, state);
-    case 'RequestPasswordReset':
-      return requestPasswordReset(command, state);
-    case 'CompletePasswordReset':
-      return completePasswordReset(command, state);
     case 'UpdateProfile':
       return updateProfile(command, state);
     case 'ChangePassword':

@@ -1,28 +1,34 @@
 import { randomUUID } from 'node:crypto';
 import { deciderSpec } from '@meetmatt/infra/domain/testing';
-import { userDecider } from '../../src/domain/user-decide';
+import { accountTokensDecider } from '../../src/domain/account-tokens-decide';
 
-const spec = deciderSpec(userDecider);
+const spec = deciderSpec(accountTokensDecider);
 const userId = randomUUID();
 const t0 = '2026-01-01T00:00:00.000Z';
 const later = '2026-01-01T00:30:00.000Z';
 const expiresAt = '2026-01-01T01:00:00.000Z';
 const afterExpiry = '2026-01-01T01:00:00.001Z';
-const registered = {
-  type: 'user.registered' as const,
-  data: {
-    userId,
-    email: 'ada@example.com',
-    displayName: 'Ada',
-    role: 'user' as const,
-    registeredAt: t0,
-  },
+const user = {
+  userId,
+  registered: true,
+  email: 'ada@example.com',
+  passwordChangedAt: null,
 };
+const nobody = { userId, registered: false, email: null, passwordChangedAt: null };
 const issue = (n: number) => ({ requestId: randomUUID(), tokenHash: `hash-${n}`, expiresAt });
 const verification = issue(1);
 const verificationRequested = {
   type: 'user.email-verification-requested' as const,
   data: { userId, email: 'ada@example.com', ...verification, requestedAt: t0 },
+};
+const verified = {
+  type: 'user.email-verified' as const,
+  data: {
+    userId,
+    email: 'ada@example.com',
+    requestId: verification.requestId,
+    verifiedAt: later,
+  },
 };
 const reset = issue(2);
 const resetRequested = {
@@ -35,81 +41,57 @@ const resetCompleted = {
 };
 
 describe('email verification', () => {
-  test('when a user registers with a verification, then user.registered and the request, hash only', () => {
+  test('when a verification is asked for, then the request with the token’s hash only', () => {
     spec
       .given([])
-      .when({
-        type: 'Register',
-        userId,
-        email: 'ada@example.com',
-        displayName: 'Ada',
-        verification,
-        now: t0,
-      })
-      .then([registered, verificationRequested]);
+      .when({ type: 'RequestEmailVerification', user, ...verification, now: t0 })
+      .then([verificationRequested]);
+  });
+
+  test('when the address is verified already, then email-already-verified', () => {
+    spec
+      .given([verificationRequested, verified])
+      .when({ type: 'RequestEmailVerification', user, ...issue(9), now: later })
+      .thenFails('email-already-verified');
   });
 
   test('when the mailed token comes back in time, then user.email-verified', () => {
     spec
-      .given([registered, verificationRequested])
-      .when({ type: 'VerifyEmail', tokenHash: verification.tokenHash, now: later })
-      .then([
-        {
-          type: 'user.email-verified',
-          data: {
-            userId,
-            email: 'ada@example.com',
-            requestId: verification.requestId,
-            verifiedAt: later,
-          },
-        },
-      ]);
+      .given([verificationRequested])
+      .when({ type: 'VerifyEmail', user, tokenHash: verification.tokenHash, now: later })
+      .then([verified]);
   });
 
   test('when the token was used already, then token-used', () => {
     spec
-      .given([
-        registered,
-        verificationRequested,
-        {
-          type: 'user.email-verified',
-          data: {
-            userId,
-            email: 'ada@example.com',
-            requestId: verification.requestId,
-            verifiedAt: later,
-          },
-        },
-      ])
-      .when({ type: 'VerifyEmail', tokenHash: verification.tokenHash, now: later })
+      .given([verificationRequested, verified])
+      .when({ type: 'VerifyEmail', user, tokenHash: verification.tokenHash, now: later })
       .thenFails('token-used');
   });
 
   test('when the token has expired, then token-expired', () => {
     spec
-      .given([registered, verificationRequested])
-      .when({ type: 'VerifyEmail', tokenHash: verification.tokenHash, now: afterExpiry })
+      .given([verificationRequested])
+      .when({ type: 'VerifyEmail', user, tokenHash: verification.tokenHash, now: afterExpiry })
       .thenFails('token-expired');
   });
 
   test('when the token is unknown, then token-invalid', () => {
     spec
-      .given([registered, verificationRequested])
-      .when({ type: 'VerifyEmail', tokenHash: 'hash-other', now: later })
+      .given([verificationRequested])
+      .when({ type: 'VerifyEmail', user, tokenHash: 'hash-other', now: later })
       .thenFails('token-invalid');
   });
 
   test('when the user moved to another address since the mail, then its token is invalid', () => {
     spec
-      .given([
-        registered,
-        verificationRequested,
-        {
-          type: 'user.profile-updated',
-          data: { userId, email: 'ada@elsewhere.example', updatedAt: later },
-        },
-      ])
-      .when({ type: 'VerifyEmail', tokenHash: verification.tokenHash, now: later })
+      .given([verificationRequested])
+      .when({
+        type: 'VerifyEmail',
+        user: { ...user, email: 'ada@elsewhere.example' },
+        tokenHash: verification.tokenHash,
+        now: later,
+      })
       .thenFails('token-invalid');
   });
 });
@@ -117,29 +99,29 @@ describe('email verification', () => {
 describe('password reset', () => {
   test('when a reset is asked for, then user.password-reset-requested with the hash', () => {
     spec
-      .given([registered])
-      .when({ type: 'RequestPasswordReset', ...reset, now: t0 })
+      .given([])
+      .when({ type: 'RequestPasswordReset', user, ...reset, now: t0 })
       .then([resetRequested]);
   });
 
   test('when nobody has the account, then user-not-found (the endpoint still answers 202)', () => {
     spec
       .given([])
-      .when({ type: 'RequestPasswordReset', ...reset, now: t0 })
+      .when({ type: 'RequestPasswordReset', user: nobody, ...reset, now: t0 })
       .thenFails('user-not-found');
   });
 
   test('when the reset token comes back in time, then user.password-reset-completed', () => {
     spec
-      .given([registered, resetRequested])
-      .when({ type: 'CompletePasswordReset', tokenHash: reset.tokenHash, now: later })
+      .given([resetRequested])
+      .when({ type: 'CompletePasswordReset', user, tokenHash: reset.tokenHash, now: later })
       .then([resetCompleted]);
   });
 
   test('when the reset token is used a second time, then token-used', () => {
     spec
-      .given([registered, resetRequested, resetCompleted])
-      .when({ type: 'CompletePasswordReset', tokenHash: reset.tokenHash, now: later })
+      .given([resetRequested, resetCompleted])
+      .when({ type: 'CompletePasswordReset', user, tokenHash: reset.tokenHash, now: later })
       .thenFails('token-used');
   });
 
@@ -147,7 +129,6 @@ describe('password reset', () => {
     const other = issue(3);
     spec
       .given([
-        registered,
         resetRequested,
         { type: 'user.password-reset-requested', data: { userId, ...other, requestedAt: t0 } },
         {
@@ -155,25 +136,26 @@ describe('password reset', () => {
           data: { userId, requestId: other.requestId, completedAt: later },
         },
       ])
-      .when({ type: 'CompletePasswordReset', tokenHash: reset.tokenHash, now: later })
+      .when({ type: 'CompletePasswordReset', user, tokenHash: reset.tokenHash, now: later })
       .thenFails('token-used');
   });
 
   test('when the password was changed since the mail, then its reset token is void', () => {
     spec
-      .given([
-        registered,
-        resetRequested,
-        { type: 'user.password-changed', data: { userId, changedAt: later } },
-      ])
-      .when({ type: 'CompletePasswordReset', tokenHash: reset.tokenHash, now: later })
+      .given([resetRequested])
+      .when({
+        type: 'CompletePasswordReset',
+        user: { ...user, passwordChangedAt: later },
+        tokenHash: reset.tokenHash,
+        now: later,
+      })
       .thenFails('token-used');
   });
 
   test('when the reset token has expired, then token-expired', () => {
     spec
-      .given([registered, resetRequested])
-      .when({ type: 'CompletePasswordReset', tokenHash: reset.tokenHash, now: afterExpiry })
+      .given([resetRequested])
+      .when({ type: 'CompletePasswordReset', user, tokenHash: reset.tokenHash, now: afterExpiry })
       .thenFails('token-expired');
   });
 });
