@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { deciderSpec } from '@meetmatt/infra/domain/testing';
 import { accountTokensDecider } from '../../src/domain/account-tokens-decide';
+import { sessionDecider } from '../../src/domain/session-decide';
 
 const spec = deciderSpec(accountTokensDecider);
 const userId = randomUUID();
@@ -157,5 +158,48 @@ describe('password reset', () => {
       .given([resetRequested])
       .when({ type: 'CompletePasswordReset', user, tokenHash: reset.tokenHash, now: afterExpiry })
       .thenFails('token-expired');
+  });
+});
+
+describe('sessions ended by a password reset', () => {
+  const sessions = deciderSpec(sessionDecider);
+  const sessionId = randomUUID();
+  const started = {
+    type: 'user.session-started' as const,
+    data: { userId, sessionId, userAgent: null, ip: null, startedAt: t0 },
+  };
+
+  test('when the service ends a session for a reset, then user.session-revoked password-reset', () => {
+    sessions
+      .given([started])
+      .when({
+        type: 'RevokeSession',
+        userId,
+        reason: 'password-reset',
+        auth: { credential: { kind: 'system' }, maxAgeMs: 0 },
+        now: later,
+      })
+      .then([
+        {
+          type: 'user.session-revoked',
+          data: { userId, sessionId, reason: 'password-reset', revokedAt: later },
+        },
+      ]);
+  });
+
+  test('when a caller’s session asks for that reason, then system-only', () => {
+    sessions
+      .given([started])
+      .when({
+        type: 'RevokeSession',
+        userId,
+        reason: 'password-reset',
+        auth: {
+          credential: { kind: 'session', sessionId, passwordCheckedAt: later },
+          maxAgeMs: 600_000,
+        },
+        now: later,
+      })
+      .thenFails('system-only');
   });
 });
