@@ -9,18 +9,15 @@ type Event =
   | EventOf<typeof userEvents.roleChanged>
   | EventOf<typeof userEvents.passwordChanged>
   | EventOf<typeof userEvents.preferencesUpdated>
-  | EventOf<typeof userEvents.billingDetailsChanged>
-  | EventOf<typeof userEvents.emailVerificationRequested>
-  | EventOf<typeof userEvents.emailVerified>
-  | EventOf<typeof userEvents.passwordResetRequested>
-  | EventOf<typeof userEvents.passwordResetCompleted>;
+  | EventOf<typeof userEvents.billingDetailsChanged>;
 
 /** Profiles, preferences and billing details, with the user stream's revision (the ETag). */
 export const usersProjection = defineProjection<ReadModelTables, Event>({
   name: 'users',
-  // 2: billing details (user.billing-details-changed). 3: the revision follows the email
-  // verification and password reset events too (the ETag was behind the stream: every PUT 412).
-  version: 3,
+  // 2: billing details (user.billing-details-changed). 3: the revision followed the email
+  // verification and password reset events, then on the user stream. 4: those live in
+  // user-tokens-<id> since 76d678b, whose revisions are not the profile's: they are not read.
+  version: 4,
   eventTypes: [
     'user.registered',
     'user.profile-updated',
@@ -28,10 +25,6 @@ export const usersProjection = defineProjection<ReadModelTables, Event>({
     'user.password-changed',
     'user.preferences-updated',
     'user.billing-details-changed',
-    'user.email-verification-requested',
-    'user.email-verified',
-    'user.password-reset-requested',
-    'user.password-reset-completed',
   ],
   tables: ['users'],
   async createTables(db, schema) {
@@ -100,10 +93,6 @@ export const usersProjection = defineProjection<ReadModelTables, Event>({
             .execute();
           break;
         case 'user.password-changed':
-        case 'user.email-verification-requested':
-        case 'user.email-verified':
-        case 'user.password-reset-requested':
-        case 'user.password-reset-completed':
           // Only the revision: it is the profile's ETag, which must follow the stream.
           await trx
             .updateTable('users')

@@ -133,6 +133,27 @@ describe('email verification and password reset', () => {
       .expect(200);
   });
 
+  test('when a stranger asks for a reset, then the owner’s profile ETag stays and their If-Match still works', async () => {
+    const user = await registerUser(world.url);
+    const before = await request(world.url)
+      .get(`/users/${user.userId}`)
+      .set('Authorization', user.authorization)
+      .expect(200);
+    await request(world.url).post('/auth/password-reset').send({ email: user.email }).expect(202);
+    await mailedToken(user.userId, 'password-reset');
+    const after = await request(world.url)
+      .get(`/users/${user.userId}`)
+      .set('Authorization', user.authorization)
+      .expect(200);
+    expect(after.headers.etag).toBe(before.headers.etag);
+    await request(world.url)
+      .put(`/users/${user.userId}`)
+      .set('Authorization', user.authorization)
+      .set('If-Match', String(before.headers.etag))
+      .send({ displayName: 'Still mine' })
+      .expect(200);
+  });
+
   test('when two reset links were mailed and one is used, then the other is void', async () => {
     const user = await registerUser(world.url);
     await request(world.url).post('/auth/password-reset').send({ email: user.email }).expect(202);
