@@ -4,7 +4,6 @@ import {
   type ConsumedEvent,
   type EventStore,
   type HandlerResult,
-  Inbox,
   type Logger,
   appendToNewStream,
   isDomainError,
@@ -15,7 +14,7 @@ import { agentIdFor, agentStreamId } from '../domain/agent-identity';
 import { type BrainDb } from '../database';
 import { AgentRepository, agentCatalog } from './agent-repository';
 import { type BuildPolicy, deployCommandFor } from './deploy-request';
-import { type PaymentFacts, recordPayment } from './payments';
+import { type PaymentFacts, recordPaymentOnce } from './payments';
 
 /**
  * The payment events the brain listens to. `payment.confirmed` deploys; a refund asked for or
@@ -48,9 +47,9 @@ export interface PaymentEventsDeps {
 
 /**
  * The handler of `brain-service.payment-events`. The payments read model is written behind the
- * inbox (one transaction with the inbox row); the deploy is appended to the agent's stream with
+ * inbox (one statement with the inbox row, `recordPaymentOnce`); the deploy is appended to the agent's stream with
  * `no_stream`, so a redelivery, or a deploy the user already asked for, ends in a harmless
- * conflict. The append runs whatever the inbox said (beside its transaction, not after it: the
+ * conflict. The append runs whatever the inbox said (beside its statement, not after it: the
  * deploy request is the end of the paid-to-building hop), so a crash between the two still deploys.
  * A refund is recorded in the agent's stream likewise, creating it when no deploy came first,
  * so that a deploy arriving after it (redelivered, or out of order) finds the stream taken.
@@ -58,21 +57,22 @@ export interface PaymentEventsDeps {
 export function paymentEventsHandler(
   deps: PaymentEventsDeps,
 ): (event: ConsumedPaymentEvent) => Promise<HandlerResult> {
-  const inbox = new Inbox(deps.db, queues.brainPaymentEvents);
+  const record = (event: ConsumedPaymentEvent) =>
+    recordPaymentOnce(deps.db, queues.brainPaymentEvents, event.id, factsOf(event));
   const agents = new AgentRepository(deps.store);
   const now = deps.now ?? (() => new Date());
   return async (event) => {
     if (event.type === paymentEvents.confirmed.type && event.data.autoDeploy) {
       // The deploy request is the hop's end and needs nothing the read model holds: it is
-      // appended beside the inbox transaction, not after it. Each is idempotent on its own
+      // appended beside the inbox statement, not after it. Each is idempotent on its own
       // (the inbox row, the agent's new stream), so a failure of either retries both safely.
       const [recorded, deployed] = await Promise.all([
-        inbox.once(event.id, (trx) => recordPayment(trx, factsOf(event))),
+        record(event),
         requestDeploy(deps, event, now()),
       ]);
       return recorded === 'duplicate' && deployed === 'duplicate' ? 'duplicate' : 'processed';
     }
-    const recorded = await inbox.once(event.id, (trx) => recordPayment(trx, factsOf(event)));
+    const recorded = await record(event);
     const block = blockReasonOf(event);
     if (block) {
       const blocked = await blockBuilds(deps, agents, event, block, now());
