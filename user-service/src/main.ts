@@ -183,6 +183,7 @@ export async function start(options: StartUserOptions = {}): Promise<RunningUser
       catalog,
       logger,
       feedReactions({ revocations, apiKeys, verifyCaller, hub }),
+      (position) => host.waitForProjections(position),
     );
     feed.start(
       await loadRevocations({

@@ -32,12 +32,20 @@ export type FeedEvent = Extract<
 export class LiveFeed {
   private subscription: Subscription | undefined;
   private failed: Error | undefined;
+  /** Notifications waiting for the read models, pushed in order behind one another. */
+  private pushes: Promise<void> = Promise.resolve();
 
+  /**
+   * `settled` waits (bounded) until the read models have passed a position: a notification is
+   * pushed only once the list shows it, so a client that lists on a push finds what was pushed.
+   * Revocations never wait: they take effect the moment they are seen.
+   */
   constructor(
     private readonly store: EventStore,
     private readonly catalog: EventCatalog<UserEvent>,
     private readonly logger: Logger,
     private readonly handle: (event: FeedEvent, recorded: RecordedEvent) => void,
+    private readonly settled: (position: Position) => Promise<unknown> = async () => undefined,
   ) {}
 
   start(from: Position | undefined): void {
@@ -52,23 +60,36 @@ export class LiveFeed {
       },
       batchSize: 500,
       onEvents: async (events) => {
+        const notifications: RecordedEvent[] = [];
         for (const recorded of events) {
-          try {
-            this.handle(this.catalog.toDomain(recorded) as FeedEvent, recorded);
-          } catch (error) {
-            this.logger.error('live feed could not handle an event', {
-              eventId: recorded.id,
-              type: recorded.type,
-              error: (error as Error).message,
-            });
-          }
+          if (recorded.type === userEventTypes.notificationCreated) notifications.push(recorded);
+          else this.react(recorded);
         }
+        const last = notifications[notifications.length - 1];
+        if (!last) return;
+        // Off the subscription, so a revocation behind them is not held up.
+        this.pushes = this.pushes
+          .then(() => this.settled(last.position))
+          .catch(() => undefined)
+          .then(() => notifications.forEach((recorded) => this.react(recorded)));
       },
     });
     this.subscription.done.catch((error: Error) => {
       this.failed = error;
       this.logger.error('live feed stopped', { error: error.message });
     });
+  }
+
+  private react(recorded: RecordedEvent): void {
+    try {
+      this.handle(this.catalog.toDomain(recorded) as FeedEvent, recorded);
+    } catch (error) {
+      this.logger.error('live feed could not handle an event', {
+        eventId: recorded.id,
+        type: recorded.type,
+        error: (error as Error).message,
+      });
+    }
   }
 
   /** For /readyz: revocations reach this instance only while the feed runs. */
@@ -81,6 +102,7 @@ export class LiveFeed {
 
   async stop(): Promise<void> {
     await this.subscription?.stop();
+    await this.pushes;
   }
 }
 
