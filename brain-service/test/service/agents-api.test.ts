@@ -8,6 +8,7 @@ import {
   sessionsOf,
   startWorld,
 } from '../support/harness';
+import { eventually } from '@meetmatt/infra/testing';
 
 describe('the agents API', () => {
   let world: BrainWorld;
@@ -123,8 +124,18 @@ describe('the agents API', () => {
     const user = await world.issuer.user();
     const agentId = await publishConfirmed(
       world,
-      confirmedPayment(user, { agent: { instructions: 'Take your time [devin:finish:50]' } }),
+      // The session works until the test finishes it: "while it builds" holds however slow the machine.
+      confirmedPayment(user, { agent: { instructions: 'Take your time [devin:never]' } }),
     );
+    /** Finishes the build's newest session, as Devin would with its pull request. */
+    const finishSession = async (count: number) => {
+      const session = await eventually(`session ${count} started`, () => {
+        const started = sessionsOf(world, agentId);
+        expect(started).toHaveLength(count);
+        return started[count - 1]!;
+      });
+      world.sandbox.forceStatus(session.session_id, { status_enum: 'finished' });
+    };
     const rebuild = (instructions?: string) =>
       world
         .api()
@@ -137,10 +148,12 @@ describe('the agents API', () => {
     expect(early.status).toBe(409);
     expect(early.body.type).toMatch(/build-in-progress$/);
 
+    await finishSession(1);
     await agentWhen(world, user, agentId, 'deployed', (a) => a.status === 'deployed');
     const accepted = await rebuild('Now also speak French.');
     expect(accepted.status).toBe(202);
     expect(accepted.body).toMatchObject({ id: agentId, status: 'building', build: 2 });
+    await finishSession(2);
 
     const deployedTwice = (e: CloudEvent) =>
       e.type === agentEvents.deployed.type && (e.data as { build: number }).build === 2;
