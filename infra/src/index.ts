@@ -30,6 +30,7 @@ export * from './event-store/create-event-store';
 export * from './event-store/esdb/esdb-event-store';
 export * from './coordination/leader-lock';
 export * from './coordination/checkpoint-store';
+export * from './coordination/checkpointed-policy';
 export * from './auth/token-verifier';
 export * from './auth/revocation-list';
 export * from './auth/revoked-credentials';

@@ -1,8 +1,7 @@
 import { type CheckpointStore } from '../coordination/checkpoint-store';
-import { LeaderLock } from '../coordination/leader-lock';
-import { type Position, type RecordedEvent, START, type EventStore } from '../event-store/types';
+import { CheckpointedPolicy } from '../coordination/checkpointed-policy';
+import { type RecordedEvent, type EventStore } from '../event-store/types';
 import { type Logger } from '../logging/logger';
-import { backoffDelay, sleep } from '../runtime/backoff';
 import { type MailOutbox, type QueuedMail } from './outbox';
 
 export interface MailPolicyOptions {
@@ -33,59 +32,27 @@ export interface MailPolicyOptions {
  * the MailSender's: a slow or failing SMTP server never holds this subscription back.
  */
 export class MailPolicy {
-  private readonly lock: LeaderLock;
-  private running: Promise<void> | undefined;
-  private failures = 0;
+  private readonly policy: CheckpointedPolicy;
 
   constructor(private readonly options: MailPolicyOptions) {
-    this.lock = new LeaderLock({
+    this.policy = new CheckpointedPolicy({
+      name: options.name,
+      store: options.store,
+      checkpoints: options.checkpoints,
       connectionString: options.connectionString,
-      key: options.name,
       logger: options.logger,
-      retryMs: options.leaderRetryMs ?? 2_000,
+      eventTypes: options.eventTypes,
+      handle: (events) => this.handle(events),
+      ...(options.leaderRetryMs !== undefined ? { leaderRetryMs: options.leaderRetryMs } : {}),
     });
   }
 
   start(): void {
-    this.running ??= this.lock.run((signal) => this.lead(signal));
+    this.policy.start();
   }
 
-  async stop(): Promise<void> {
-    await this.lock.stop();
-    await this.running;
-  }
-
-  private async lead(signal: AbortSignal): Promise<void> {
-    const { store, checkpoints, name, logger } = this.options;
-    const from = (await checkpoints.load(name)) ?? START;
-    const subscription = store.subscribeToAll({
-      from,
-      filter: { eventTypes: this.options.eventTypes },
-      batchSize: 100,
-      onEvents: async (events) => {
-        if (signal.aborted) throw new Error('leadership lost');
-        await this.handle(events);
-        await checkpoints.save(name, events[events.length - 1]!.position);
-        this.failures = 0;
-      },
-      onCheckpoint: (position: Position) => checkpoints.save(name, position),
-    });
-    const aborted = new Promise<void>((resolve) =>
-      signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
-    try {
-      await Promise.race([subscription.done, aborted]);
-    } catch (error) {
-      this.failures += 1;
-      logger.warn('mail policy stopped; resuming from its checkpoint', {
-        policy: name,
-        error: (error as Error).message,
-        failures: this.failures,
-      });
-      await sleep(backoffDelay(this.failures, 200, 30_000), signal);
-    } finally {
-      await subscription.stop();
-    }
+  stop(): Promise<void> {
+    return this.policy.stop();
   }
 
   private async handle(events: RecordedEvent[]): Promise<void> {

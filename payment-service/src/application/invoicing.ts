@@ -1,16 +1,12 @@
 import { type BillingDetails, paymentEventTypes } from '@meetmatt/contracts';
 import {
   type CausalMetadata,
+  CheckpointedPolicy,
   type CheckpointStore,
   type EventStore,
-  LeaderLock,
   type Logger,
-  type Position,
   type RecordedEvent,
-  START,
-  backoffDelay,
   requestContext,
-  sleep,
 } from '@meetmatt/infra';
 import { type PaymentConfirmed, type PaymentRefundCompleted } from '../domain/payment';
 import { type CreditNoteIssuer } from './credit-notes';
@@ -160,77 +156,32 @@ const CHECKPOINT_INTERVAL_MS = 1_000;
  * event handled twice still makes one invoice or credit note.
  */
 export class InvoicePolicy {
-  private readonly lock: LeaderLock;
-  private running: Promise<void> | undefined;
-  private failures = 0;
+  private readonly policy: CheckpointedPolicy;
 
   constructor(private readonly options: InvoicePolicyOptions) {
-    this.lock = new LeaderLock({
+    this.policy = new CheckpointedPolicy({
+      name: NAME,
+      store: options.store,
+      checkpoints: options.checkpoints,
       connectionString: options.connectionString,
-      key: NAME,
       logger: options.logger,
-      retryMs: options.leaderRetryMs ?? 2_000,
+      eventTypes: [
+        paymentEventTypes.confirmed,
+        ...(options.creditNotes ? [paymentEventTypes.refundCompleted] : []),
+      ],
+      handle: (events) => this.handle(events),
+      // Issuing absorbs the events handled again after a crash (one invoice per payment).
+      checkpointIntervalMs: CHECKPOINT_INTERVAL_MS,
+      ...(options.leaderRetryMs !== undefined ? { leaderRetryMs: options.leaderRetryMs } : {}),
     });
   }
 
   start(): void {
-    this.running ??= this.lock.run((signal) => this.lead(signal));
+    this.policy.start();
   }
 
-  async stop(): Promise<void> {
-    await this.lock.stop();
-    await this.running;
-  }
-
-  private async lead(signal: AbortSignal): Promise<void> {
-    const { store, checkpoints } = this.options;
-    const from = (await checkpoints.load(NAME)) ?? START;
-    // Stored at most once a second: every append wakes the subscription, and a write per wake
-    // would cost a commit per payment event. After a crash the events since the stored
-    // checkpoint are handled again, which issuing absorbs (one invoice per payment).
-    let pending: Position | undefined;
-    let savedAt = 0;
-    const checkpoint = async (position: Position, force = false) => {
-      pending = position;
-      if (!force && Date.now() - savedAt < CHECKPOINT_INTERVAL_MS) return;
-      await checkpoints.save(NAME, position);
-      savedAt = Date.now();
-      if (pending === position) pending = undefined;
-    };
-    const subscription = store.subscribeToAll({
-      from,
-      filter: {
-        eventTypes: [
-          paymentEventTypes.confirmed,
-          ...(this.options.creditNotes ? [paymentEventTypes.refundCompleted] : []),
-        ],
-      },
-      batchSize: 100,
-      onEvents: async (events) => {
-        if (signal.aborted) throw new Error('leadership lost');
-        await this.handle(events);
-        await checkpoint(events[events.length - 1]!.position);
-        this.failures = 0;
-      },
-      onCheckpoint: (position) => checkpoint(position),
-    });
-    const aborted = new Promise<void>((resolve) =>
-      signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
-    try {
-      await Promise.race([subscription.done, aborted]);
-    } catch (error) {
-      // Wait a little longer after each failure before the lock runs us again.
-      this.failures += 1;
-      this.options.logger.warn('invoice policy stopped; resuming from its checkpoint', {
-        error: (error as Error).message,
-        failures: this.failures,
-      });
-      await sleep(backoffDelay(this.failures, 200, 30_000), signal);
-    } finally {
-      await subscription.stop();
-      if (pending) await checkpoint(pending, true).catch(() => undefined);
-    }
+  stop(): Promise<void> {
+    return this.policy.stop();
   }
 
   private async handle(events: RecordedEvent[]): Promise<void> {
