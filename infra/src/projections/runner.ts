@@ -63,6 +63,8 @@ export class ProjectionRunner<DB = unknown> {
   private stopController = new AbortController();
   private active = false;
   private blocked: BlockedReason | undefined;
+  /** Counts operator actions (kicks), so a status row read before one is not trusted after it. */
+  private kicks = 0;
   private examined: Position | undefined;
   private session: RunnerSession | undefined;
   private announcements: Promise<void> = Promise.resolve();
@@ -129,6 +131,7 @@ export class ProjectionRunner<DB = unknown> {
    */
   async kick(): Promise<void> {
     // Whatever blocked this runner may be over: unknown until the idle loop has looked again.
+    this.kicks += 1;
     this.blocked = undefined;
     this.changes.notify();
     const session = this.session;
@@ -194,9 +197,12 @@ export class ProjectionRunner<DB = unknown> {
   /** Idles while blocked, or runs one session; returns how the session ended. */
   private async leadOnce(signal: AbortSignal): Promise<SessionEnd | undefined> {
     const { db, schema, logger } = this.context;
+    const kicks = this.kicks;
     const row =
       (await loadStatusRow(db, this.name)) ??
       (await registerProjection(db, this.projection, schema));
+    // An operator acted while the row was read (a resume, say): it may predate that, read again.
+    if (kicks !== this.kicks) return undefined;
     this.setBlocked(blockedBy(row, this.projection));
     if (this.blocked) {
       await this.changes.next(this.options.controlPollMs ?? 1_000, signal);

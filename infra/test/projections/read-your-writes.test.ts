@@ -110,4 +110,25 @@ describe('read-your-writes', () => {
     await set.resume('accounts');
     expect(await set.waitFor(pausedAt, 5_000)).toEqual({ ok: true, pending: [] });
   });
+
+  test('when a paused projection is resumed while its idle loop reads its status, then the wait after the resume never sees the stale pause', async () => {
+    // A 1 ms control poll keeps the idle loop reading the status row, so reads that began before
+    // the resume committed finish after it: such a read must not pause the runner again.
+    const set = h.projections([accountsProjection()], { controlPollMs: 1 });
+    await set.start();
+    for (let round = 0; round < 25; round++) {
+      await set.pause('accounts');
+      const accountId = randomUUID();
+      const at = await h.append(`account-${accountId}`, accountHistory(accountId, 1));
+      expect(await set.waitFor(at, 5_000)).toEqual({
+        ok: false,
+        pending: [{ projection: 'accounts', outcome: 'stopped' }],
+      });
+      await set.resume('accounts');
+      expect({ round, result: await set.waitFor(at, 5_000) }).toEqual({
+        round,
+        result: { ok: true, pending: [] },
+      });
+    }
+  });
 });
