@@ -60,10 +60,15 @@ describe('leader lock', () => {
     const b = contender(key, leading, 'b');
     const admin = new pg.Client({ connectionString: testDb.url });
     await admin.connect();
-    await admin.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()`,
+    // Only the leader's connection: the one holding the lock. b's attempts share its
+    // application name, and killing one just as it took the lock would end b's leadership too.
+    const { rowCount } = await admin.query(
+      `SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a
+       JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted
+       WHERE a.application_name = $1 AND a.datname = current_database()`,
       [`leader:${key}`.slice(0, 63)],
     );
+    expect(rowCount).toBe(1);
     await admin.end();
     await eventually(
       `leading.length === 1 && leading[0] === 'b'`,
