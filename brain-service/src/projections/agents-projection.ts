@@ -1,4 +1,4 @@
-import { type Kysely, type Transaction, type Updateable, sql } from 'kysely';
+import { type Insertable, type Kysely, type Transaction, type Updateable, sql } from 'kysely';
 import { agentEvents } from '@meetmatt/contracts';
 import { type ProjectedEvent, type Projection, defineProjection } from '@meetmatt/infra';
 import { type AgentEvent } from '../domain/agent';
@@ -18,7 +18,15 @@ export const agentsProjection: Projection = defineProjection<BrainDb, AgentEvent
   tables: ['agents', 'agent_history', 'agent_log_lines'],
   createTables,
   async apply(trx, events) {
-    for (const event of events) await applyOne(trx, event);
+    // The rows first, event by event (a handler may read what the one before wrote); the
+    // history lines of the whole batch then go in one statement: one round trip, not one per event.
+    const lines: HistoryLine[] = [];
+    for (const event of events) {
+      const handle = handlers[event.type] as Handler<Event['type']>;
+      const detail = await handle(trx, event);
+      if (detail !== undefined) lines.push(historyLine(event, detail));
+    }
+    if (lines.length > 0) await trx.insertInto('agent_history').values(lines).execute();
   },
 });
 
@@ -84,7 +92,7 @@ type EventOf<T extends Event['type']> = Extract<Event, { type: T }>;
 
 /**
  * One handler per event: it writes the agent's row and says what the history shows of it
- * (undefined: no history line). The history line is written by applyOne, keyed by the event.
+ * (undefined: no history line). `apply` writes the batch's history lines, keyed by their events.
  */
 type Handler<T extends Event['type']> = (
   trx: Transaction<BrainDb>,
@@ -220,12 +228,6 @@ const handlers: { [T in Event['type']]: Handler<T> } = {
   },
 };
 
-async function applyOne(trx: Transaction<BrainDb>, event: Event): Promise<void> {
-  const handle = handlers[event.type] as Handler<Event['type']>;
-  const detail = await handle(trx, event);
-  if (detail !== undefined) await history(trx, event, detail);
-}
-
 /** Whether there was an agent row to update. */
 async function updateAgent(
   trx: Transaction<BrainDb>,
@@ -240,15 +242,14 @@ async function updateAgent(
   return Number(updated.numUpdatedRows) > 0;
 }
 
-async function history(trx: Transaction<BrainDb>, event: Event, detail: string): Promise<void> {
-  await trx
-    .insertInto('agent_history')
-    .values({
-      agent_id: event.data.agentId,
-      revision: event.revision,
-      type: event.type,
-      at: event.createdAt,
-      detail,
-    })
-    .execute();
+type HistoryLine = Insertable<BrainDb['agent_history']>;
+
+function historyLine(event: Event, detail: string): HistoryLine {
+  return {
+    agent_id: event.data.agentId,
+    revision: event.revision,
+    type: event.type,
+    at: event.createdAt,
+    detail,
+  };
 }
