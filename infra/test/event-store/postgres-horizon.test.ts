@@ -15,7 +15,7 @@ const event = () => ({
   metadata: { correlationId: 'h', causationId: 'h', schemaVersion: 1 },
 });
 
-/** Which open transactions hold a reader of `$all` back: only this database's. */
+/** Which open transactions hold a reader of `$all` back: only those that appended, here. */
 describe('PostgreSQL event store: the visibility horizon', () => {
   let ours: TestDatabase;
   let elsewhere: TestDatabase;
@@ -64,23 +64,57 @@ describe('PostgreSQL event store: the visibility horizon', () => {
     }
   });
 
-  test('when a transaction stays open in this database, then later commits wait for it, and arrive once it ends', async () => {
-    const mine = await openTransaction(ours.url);
+  test('when a transaction that appended stays open in this database, then later commits wait for it, and arrive once it ends', async () => {
+    const mine = new pg.Client({ connectionString: ours.url });
+    await mine.connect();
+    await mine.query('BEGIN');
+    await store.appendWith(mine, `horizon-open-${randomUUID()}`, [event()], 'no_stream');
     const received: RecordedEvent[] = [];
     const subscription = store.subscribeToAll({
       from: 'end',
+      filter: { eventTypes: ['horizon.tested'] },
       onEvents: async (events) => void received.push(...events),
     });
     try {
       await store.appendToStream(`horizon-${randomUUID()}`, [event()], {
         expectedRevision: 'no_stream',
       });
-      // it might precede the open transaction's events in $all, so it waits
+      // it might follow the open transaction's events in $all, so it waits
       await expect(eventually('no event yet', () => received.length > 0, 500)).rejects.toThrow(
         'timed out',
       );
-      await mine.query('ROLLBACK');
+      await mine.query('COMMIT');
+      await eventually('received.length === 2', () => received.length === 2, 2_000);
+    } finally {
+      await subscription.stop();
+      await mine.end();
+    }
+  });
+
+  test('when a transaction that wrote elsewhere in this database stays open, then subscribers are not held back, and it may not append', async () => {
+    // What a projection's batch, the inbox or the outbox is: a transaction with an id, no append.
+    await database.pool.query('CREATE TABLE IF NOT EXISTS horizon_other (n int)');
+    const mine = await openTransaction(ours.url);
+    await mine.query('INSERT INTO horizon_other VALUES (1)');
+    const received: RecordedEvent[] = [];
+    const subscription = store.subscribeToAll({
+      from: 'end',
+      filter: { eventTypes: ['horizon.tested'] },
+      onEvents: async (events) => void received.push(...events),
+    });
+    try {
+      await store.appendToStream(`horizon-${randomUUID()}`, [event()], {
+        expectedRevision: 'no_stream',
+      });
       await eventually('received.length === 1', () => received.length === 1, 2_000);
+      expect(await store.readAll({ filter: { eventTypes: ['horizon.tested'] } })).not.toEqual([]);
+      // Had it appended now, its events would sit below what readers have passed: refused.
+      const late = `horizon-late-${randomUUID()}`;
+      await expect(store.appendWith(mine, late, [event()], 'no_stream')).rejects.toThrow(
+        'append first in a transaction',
+      );
+      await mine.query('COMMIT');
+      expect(await store.streamExists(late)).toBe(false);
     } finally {
       await subscription.stop();
       await mine.end();
