@@ -18,7 +18,7 @@ import { registerRelayMetrics } from './messaging-metrics';
 import { whenAborted } from './abortable';
 import { CheckpointPipeline } from './checkpoint-pipeline';
 import { type BrokerConnection } from './broker-connection';
-import { EventPublisher } from './event-publisher';
+import { EventPublisher, type PublishReport } from './event-publisher';
 import { type HopTrace, wallClockMs } from './hop-trace';
 
 export interface RelayOptions {
@@ -147,13 +147,16 @@ export class Relay extends EventEmitter {
       exchange: this.options.exchange,
       from: formatPosition(from),
     });
-    const pipeline = new CheckpointPipeline(this.options.pipelineDepth ?? 3);
+    const pipeline = new CheckpointPipeline<PublishReport | undefined>(
+      this.options.pipelineDepth ?? 3,
+    );
     const subscription = this.options.eventStore.subscribeToAll({
       from,
       batchSize: this.options.batchSize ?? 500,
       ...(this.options.filter ? { filter: this.options.filter } : {}),
       onEvents: (events) => this.relay(pipeline, events, signal),
-      onCheckpoint: (position) => pipeline.push(Promise.resolve(), () => this.advance(position)),
+      onCheckpoint: (position) =>
+        pipeline.push(Promise.resolve(undefined), () => this.advance(position)),
     });
     this.subscription = subscription;
     try {
@@ -168,7 +171,7 @@ export class Relay extends EventEmitter {
 
   /** Publishes a batch and returns while its confirms are awaited (up to the pipeline's depth). */
   private async relay(
-    pipeline: CheckpointPipeline,
+    pipeline: CheckpointPipeline<PublishReport | undefined>,
     events: RecordedEvent[],
     signal: AbortSignal,
   ): Promise<void> {
@@ -193,13 +196,15 @@ export class Relay extends EventEmitter {
           return report;
         })
       : published;
-    await pipeline.push(traced, async () => {
-      const report = await traced;
-      await this.advance(events[events.length - 1]!.position);
-      this.unconfirmed -= events.length;
-      this.relayedCount += events.length;
-      this.unroutableCount += report.unroutable.length;
-      this.emit('relayed', events);
+    const last = events[events.length - 1]!.position;
+    await pipeline.push(traced, {
+      confirmed: (report) => {
+        this.unconfirmed -= events.length;
+        this.relayedCount += events.length;
+        this.unroutableCount += report?.unroutable.length ?? 0;
+        this.emit('relayed', events);
+      },
+      save: () => this.advance(last),
     });
   }
 
