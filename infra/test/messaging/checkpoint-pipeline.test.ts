@@ -65,7 +65,10 @@ describe('the checkpoint pipeline', () => {
     const fourth = deferred();
     await pipeline.push(Promise.resolve(2), step(2));
     await pipeline.push(Promise.resolve(3), step(3));
-    await pipeline.push(fourth.promise.then(() => 4), step(4));
+    await pipeline.push(
+      fourth.promise.then(() => 4),
+      step(4),
+    );
     await pipeline.push(Promise.resolve(5), step(5));
     await settle();
     // 5 is confirmed but 4 is not: nothing past 3 may be saved, and 1's save is still running.

@@ -65,20 +65,23 @@ type Queryable = Pick<pg.Pool | pg.PoolClient | pg.Client, 'query'>;
 /**
  * The visibility horizon, as a CTE named `snap` with one column `xmin`: the oldest transaction
  * still in progress in the statement's snapshot that may have appended to es_events (or the
- * snapshot's xmax when none may have). Reading below it skips nothing: every transaction below has
- * finished, or never wrote here.
+ * snapshot's xmax when none may have). Reading below it skips nothing: every transaction below
+ * has finished, or never wrote here.
  *
  * Which may have appended: an append takes its lock on es_events (RowExclusiveLock) before its
  * transaction has an id, and holds it to the end (`appendWith` refuses a transaction that wrote
- * elsewhere first). So a transaction that is still running, with an id, and holds no such lock
- * never appended and never will: the projections' batches, the inbox, the outbox, checkpoints
- * and other databases' transactions no longer hold readers back (they did with the snapshot's
- * own xmin, and every event waited for them under load). One scan of pg_locks gives both the
- * running ids (each transaction's lock on its own id) and the write locks, matched by backend:
- * an appender that ended meanwhile is not among the running ones and still counts; a backend's
- * earlier transaction's lock can only make a bystander count too. Both err towards holding
- * readers back, never towards skipping. (Matched by virtual transaction instead, the late-commit
- * suite skipped events: the fast-path and main lock tables are read at different moments.)
+ * elsewhere first). So a transaction that is running, with an id, and holds no such lock never
+ * appended and never will: the projections' batches, the inbox, the outbox, checkpoints and
+ * other databases' transactions no longer hold readers back (they did with the snapshot's own
+ * xmin, and every event waited for them under load).
+ *
+ * The order of the checks is what makes it safe. One scan of pg_locks gives the running ids
+ * (each transaction's lock on its own id) and the es_events locks, matched by backend. A
+ * transaction without one is let pass only if `pg_xact_status` says it is still in progress
+ * AFTER that scan (CASE fixes the order): a transaction leaves the running set before it
+ * releases its locks, so one still running then held all its locks during the scan. Without
+ * that check, an appender that committed between the snapshot and the scan (its table lock
+ * already released, its id's lock not yet) would pass, and its events would be skipped.
  */
 const HORIZON_CTE = `
   snapshot AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
@@ -86,7 +89,7 @@ const HORIZON_CTE = `
     SELECT locktype, database, relation, transactionid, mode, granted, pid
     FROM pg_locks WHERE locktype IN ('relation', 'transactionid')
   ),
-  bystanders AS MATERIALIZED (
+  lockless AS MATERIALIZED (
     SELECT t.transactionid FROM locks t
     WHERE t.locktype = 'transactionid' AND t.mode = 'ExclusiveLock' AND t.granted
       AND NOT EXISTS (
@@ -98,7 +101,11 @@ const HORIZON_CTE = `
   snap AS MATERIALIZED (
     SELECT coalesce(
       (SELECT min(x) FROM pg_snapshot_xip(snapshot.s) AS x
-       WHERE NOT EXISTS (SELECT 1 FROM bystanders b WHERE b.transactionid = xid(x))),
+       WHERE NOT CASE
+         WHEN EXISTS (SELECT 1 FROM lockless l WHERE l.transactionid = xid(x))
+           THEN pg_xact_status(x) = 'in progress'
+         ELSE false
+       END),
       pg_snapshot_xmax(snapshot.s)
     ) AS xmin
     FROM snapshot
