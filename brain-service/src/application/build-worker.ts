@@ -58,6 +58,8 @@ export async function trackAgent(
   let interval = settings.pollIntervalMs;
   let failures = 0;
   const providerErrors = { count: 0 };
+  // The first step starts the build's session; one that follows an 'again' decides at once.
+  let urgent = true;
   while (!signal.aborted) {
     let result: StepResult;
     try {
@@ -74,7 +76,9 @@ export async function trackAgent(
           step(state, metadata, deps, providerErrors, signal),
         );
       };
-      const outcome = await (deps.gate ? deps.gate.run(once) : once());
+      const outcome: StepResult | 'ended' = await (deps.gate
+        ? deps.gate.run(once, { urgent })
+        : once());
       if (outcome === 'ended') return;
       result = outcome;
       failures = result === 'error' ? failures + 1 : 0;
@@ -87,6 +91,7 @@ export async function trackAgent(
       result = 'error';
       failures += 1;
     }
+    urgent = result === 'again';
     if (result === 'again') continue;
     if (result === 'active') interval = settings.pollIntervalMs;
     const wait =

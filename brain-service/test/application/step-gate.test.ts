@@ -42,4 +42,24 @@ describe('StepGate', () => {
     await expect(failing).rejects.toThrow('devin down');
     await expect(next).resolves.toBe('ran');
   });
+
+  test('when urgent calls wait beside ordinary ones, then each freed slot goes to the urgent first, each kind in arrival order', async () => {
+    const gate = new StepGate(1);
+    const first = deferred();
+    const started: string[] = [];
+    const step = (name: string) => async () => void started.push(name);
+    const holding = gate.run(() => first.promise);
+    const calls = [
+      gate.run(step('poll a')),
+      gate.run(step('poll b')),
+      gate.run(step('start c'), { urgent: true }),
+      gate.run(step('start d'), { urgent: true }),
+    ];
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([]);
+    first.resolve();
+    await holding;
+    await Promise.all(calls);
+    expect(started).toEqual(['start c', 'start d', 'poll a', 'poll b']);
+  });
 });
