@@ -8,7 +8,6 @@ export * from './db/dedicated-client';
 export * from './http/app';
 export * from './http/auth';
 export * from './http/errors';
-export * from './http/outbound';
 export * from './http/readiness';
 export * from './http/routes';
 export * from './http/server';

@@ -1,11 +1,9 @@
 import {
   type Logger,
   type Metrics,
-  OutboundError,
   type ProviderCallMetrics,
   type ProviderOutcome,
   operationOf,
-  outboundRequest,
   outcomeOfStatus,
   providerCallMetrics,
   sleep,
@@ -52,9 +50,8 @@ type Attempt =
   | { kind: 'aborted'; error: unknown };
 
 /**
- * One HTTP exchange with Devin, retried: a keep-alive request (infra's `outboundRequest`) with a
- * per-attempt timeout, Bearer auth, exponential backoff with jitter, Retry-After honoured, one
- * log line per attempt.
+ * One HTTP exchange with Devin, retried: fetch with a per-attempt timeout, Bearer auth,
+ * exponential backoff with jitter, Retry-After honoured, one log line per attempt.
  */
 export class DevinTransport {
   private readonly baseUrl: string;
@@ -100,25 +97,21 @@ export class DevinTransport {
   }
 
   private async attemptOnce(request: DevinRequest): Promise<Attempt> {
+    const timeout = AbortSignal.timeout(this.config.timeoutMs);
+    const signal = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
     try {
-      const response = await outboundRequest({
+      const response = await fetch(this.url(request), {
         method: request.method,
-        url: this.url(request),
         headers: this.headers(request),
-        ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-        timeoutMs: this.config.timeoutMs,
-        ...(request.signal ? { signal: request.signal } : {}),
+        body: request.body === undefined ? undefined : JSON.stringify(request.body),
+        signal,
       });
-      const retryAfter = response.headers['retry-after'];
-      return {
-        kind: 'response',
-        status: response.status,
-        body: parseBody(response.body),
-        retryAfterMs: parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null),
-      };
+      const body = parseBody(await response.text());
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+      return { kind: 'response', status: response.status, body, retryAfterMs };
     } catch (error) {
       if (request.signal?.aborted) return { kind: 'aborted', error };
-      if (error instanceof OutboundError && error.kind === 'timeout') return { kind: 'timeout' };
+      if (timeout.aborted) return { kind: 'timeout' };
       return { kind: 'network', error, refused: errorCode(error) === 'ECONNREFUSED' };
     }
   }
@@ -249,8 +242,8 @@ function parseBody(text: string): unknown {
 }
 
 function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
+  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
 }
 
 function networkDetail(error: unknown): string {
