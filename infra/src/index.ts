@@ -26,6 +26,7 @@ export * from './event-store/errors';
 export * from './event-store/postgres/postgres-event-store';
 export * from './event-store/event-catalog';
 export * from './event-store/command-handler';
+export * from './event-store/folded-streams';
 export * from './event-store/create-event-store';
 export * from './event-store/esdb/esdb-event-store';
 export * from './coordination/leader-lock';

@@ -4,9 +4,9 @@ import {
   type CommandResult,
   EventCatalog,
   type EventStore,
+  FoldedStreams,
   type LoadedStream,
   handleCommand,
-  loadState,
 } from '@meetmatt/infra';
 import { type AgentEvent, type AgentState } from '../domain/agent';
 import { type AgentCommand, agentDecider } from '../domain/agent-decide';
@@ -24,18 +24,20 @@ export type EventContext = {
 /** An agent's state, revision, journey (correlation id) and last event id. */
 export type LoadedAgent = Omit<LoadedStream<AgentEvent, AgentState>, 'events'>;
 
-/** Agents in the event store: one stream `agent-<id>` each, folded by the agent decider. */
+/**
+ * Agents in the event store: one stream `agent-<id>` each, folded by the agent decider. Reads
+ * and commands fold only the events after the revision last read (`FoldedStreams`): a build
+ * worker reads its agent on every poll, and the stream grows while the build runs.
+ */
 export class AgentRepository {
-  constructor(private readonly store: EventStore) {}
+  private readonly streams: FoldedStreams<AgentEvent, AgentState>;
 
-  async load(agentId: string): Promise<LoadedAgent> {
-    const { state, revision, correlationId, lastEventId } = await loadState(
-      this.store,
-      agentCatalog,
-      agentDecider,
-      agentStreamId(agentId),
-    );
-    return { state, revision, correlationId, lastEventId };
+  constructor(private readonly store: EventStore) {
+    this.streams = new FoldedStreams({ store, catalog: agentCatalog, decider: agentDecider });
+  }
+
+  load(agentId: string): Promise<LoadedAgent> {
+    return this.streams.read(agentStreamId(agentId));
   }
 
   /**
@@ -54,6 +56,7 @@ export class AgentRepository {
       streamId: agentStreamId(agentId),
       command,
       metadata,
+      load: (streamId) => this.streams.read(streamId),
     });
   }
 }
