@@ -45,17 +45,26 @@ describe('PostgreSQL event store: the visibility horizon', () => {
     return client;
   }
 
-  test('when a transaction stays open in another database, then subscribers here are not held back', async () => {
-    const other = await openTransaction(elsewhere.url);
+  /** A live subscriber to this test's events, and what it has received. */
+  function subscriber() {
     const received: RecordedEvent[] = [];
     const subscription = store.subscribeToAll({
       from: 'end',
+      filter: { eventTypes: ['horizon.tested'] },
       onEvents: async (events) => void received.push(...events),
     });
+    return { received, subscription };
+  }
+
+  /** One event of this test's type on a stream of its own, appended through the pool. */
+  const appendOne = () =>
+    store.appendToStream(`horizon-${randomUUID()}`, [event()], { expectedRevision: 'no_stream' });
+
+  test('when a transaction stays open in another database, then subscribers here are not held back', async () => {
+    const other = await openTransaction(elsewhere.url);
+    const { received, subscription } = subscriber();
     try {
-      await store.appendToStream(`horizon-${randomUUID()}`, [event()], {
-        expectedRevision: 'no_stream',
-      });
+      await appendOne();
       await eventually('received.length === 1', () => received.length === 1, 2_000);
     } finally {
       await subscription.stop();
@@ -69,16 +78,9 @@ describe('PostgreSQL event store: the visibility horizon', () => {
     await mine.connect();
     await mine.query('BEGIN');
     await store.appendWith(mine, `horizon-open-${randomUUID()}`, [event()], 'no_stream');
-    const received: RecordedEvent[] = [];
-    const subscription = store.subscribeToAll({
-      from: 'end',
-      filter: { eventTypes: ['horizon.tested'] },
-      onEvents: async (events) => void received.push(...events),
-    });
+    const { received, subscription } = subscriber();
     try {
-      await store.appendToStream(`horizon-${randomUUID()}`, [event()], {
-        expectedRevision: 'no_stream',
-      });
+      await appendOne();
       // it might follow the open transaction's events in $all, so it waits
       await expect(eventually('no event yet', () => received.length > 0, 500)).rejects.toThrow(
         'timed out',
@@ -96,16 +98,9 @@ describe('PostgreSQL event store: the visibility horizon', () => {
     await database.pool.query('CREATE TABLE IF NOT EXISTS horizon_other (n int)');
     const mine = await openTransaction(ours.url);
     await mine.query('INSERT INTO horizon_other VALUES (1)');
-    const received: RecordedEvent[] = [];
-    const subscription = store.subscribeToAll({
-      from: 'end',
-      filter: { eventTypes: ['horizon.tested'] },
-      onEvents: async (events) => void received.push(...events),
-    });
+    const { received, subscription } = subscriber();
     try {
-      await store.appendToStream(`horizon-${randomUUID()}`, [event()], {
-        expectedRevision: 'no_stream',
-      });
+      await appendOne();
       await eventually('received.length === 1', () => received.length === 1, 2_000);
       expect(await store.readAll({ filter: { eventTypes: ['horizon.tested'] } })).not.toEqual([]);
       // Had it appended now, its events would sit below what readers have passed: refused.
