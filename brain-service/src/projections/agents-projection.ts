@@ -140,32 +140,30 @@ const handlers: { [T in Event['type']]: Handler<T> } = {
   },
 
   'agent.build-progressed': async (trx, { data: d }) => {
-    const row = await trx
-      .selectFrom('agents')
-      .select(['session_status', 'follow_ups_sent', 'log_lines'])
-      .where('id', '=', d.agentId)
-      .executeTakeFirstOrThrow();
-    if (d.lines.length > 0) {
-      await trx
-        .insertInto('agent_log_lines')
-        .values(
-          d.lines.map((line, i) => ({
-            agent_id: d.agentId,
-            seq: row.log_lines + i + 1,
-            session_id: d.sessionId,
-            at: line.at,
-            kind: line.kind,
-            text: line.text,
-          })),
-        )
-        .execute();
-    }
-    await updateAgent(trx, d.agentId, {
-      session_status: d.status,
-      follow_ups_sent: d.followUpsSent,
-      log_lines: row.log_lines + d.lines.length,
-      updated_at: d.at,
-    });
+    // One statement, the most frequent event's (one per poll that saw news, while Devin works):
+    // the row as it was (for the history line), its update and the numbered log lines.
+    const numbered = d.lines.map((line, i) => ({ n: i + 1, ...line }));
+    const { rows } = await sql<{
+      session_status: string | null;
+      follow_ups_sent: number;
+      log_lines: number;
+    }>`
+      WITH old AS MATERIALIZED (
+        SELECT session_status, follow_ups_sent, log_lines FROM agents
+        WHERE id = ${d.agentId} FOR UPDATE
+      ), moved AS (
+        UPDATE agents SET session_status = ${d.status}, follow_ups_sent = ${d.followUpsSent},
+          log_lines = agents.log_lines + ${d.lines.length}::int, updated_at = ${d.at}
+        WHERE id = ${d.agentId}
+      ), logged AS (
+        INSERT INTO agent_log_lines (agent_id, seq, session_id, at, kind, text)
+        SELECT ${d.agentId}, old.log_lines + l.n, ${d.sessionId}, l.at, l.kind, l.text
+        FROM old, jsonb_to_recordset(${JSON.stringify(numbered)}::jsonb)
+          AS l(n int, at timestamptz, kind text, text text)
+      )
+      SELECT session_status, follow_ups_sent, log_lines FROM old`.execute(trx);
+    const row = rows[0];
+    if (!row) throw new Error(`agent ${d.agentId} is not in the read model`);
     const notes = [
       ...(d.followUpsSent > row.follow_ups_sent
         ? [`Answered the blocked session (follow-up ${d.followUpsSent})`]
