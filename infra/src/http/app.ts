@@ -77,6 +77,9 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
       metrics.httpDuration.observe(labels, seconds);
       if (route === '/healthz' || route === '/readyz' || route === '/metrics') return;
       const level = res.statusCode >= 500 ? 'error' : quiet.has(route) ? 'debug' : 'info';
+      // A quiet route's line is dropped at level info: do not build it (the gateway's
+      // /auth/verify comes here once per API call).
+      if (!logger.isLevelEnabled(level)) return;
       logger.log(level, 'request', {
         correlationId: requestId,
         method: req.method,
@@ -170,9 +173,8 @@ function requestBudget(timeoutMs: number) {
         );
     }, timeoutMs);
     timer.unref();
-    const clear = () => clearTimeout(timer);
-    res.once('finish', clear);
-    res.once('close', clear);
+    // 'close' follows 'finish' for every response, and comes alone when the client goes away.
+    res.once('close', () => clearTimeout(timer));
     next();
   };
 }
