@@ -19,6 +19,7 @@ import {
   runOnTerminal,
 } from '../support/cli';
 import { eventually } from '@meetmatt/infra/testing';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 const logger = createLogger({ service: 'cli-test', level: 'silent' });
 const queue = queues.userPaymentEvents;
@@ -117,11 +118,11 @@ describe('meetmatt dlq', () => {
   });
 
   test('when parked messages are shown, then reason, attempts, routing key and body print and nothing is removed', async () => {
-    const [json, table, unknown] = await Promise.all([
-      runCli(['dlq', 'show', queue, '--json'], fixture.env),
-      runCli(['dlq', 'show', dlq, '--limit', '1'], fixture.env),
-      runCli(['dlq', 'show', 'nobody.queue'], fixture.env),
-    ]);
+    // One after the other: a show takes the messages it reads off the queue until it puts them
+    // back, so a second show running beside it would count fewer.
+    const json = await runCli(['dlq', 'show', queue, '--json'], fixture.env);
+    const table = await runCli(['dlq', 'show', dlq, '--limit', '1'], fixture.env);
+    const unknown = await runCli(['dlq', 'show', 'nobody.queue'], fixture.env);
     const shown = jsonOf<{ parked: number; messages: { messageId: string }[] }>(json);
     expect(shown.parked).toBe(3);
     const byId = new Map(shown.messages.map((m) => [m.messageId, m]));
@@ -169,7 +170,7 @@ describe('meetmatt dlq', () => {
       logger,
       events: [events[0]!],
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     expect(handled).toEqual([target]);
   });
 

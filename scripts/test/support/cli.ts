@@ -40,6 +40,9 @@ export interface CliResult {
 export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extra };
   delete env.EVENTSTORE_URL;
+  // `npm test` sets FORCE_COLOR=1 for jest's own output outside CI; inherited, it would win over
+  // NO_COLOR and the CLI's tables would carry escape codes. A test that wants colour says so.
+  if (extra.FORCE_COLOR === undefined) delete env.FORCE_COLOR;
   return env;
 }
 
