@@ -7,6 +7,7 @@ import path from 'node:path';
 import { type GatewayOptions, parseCorsOrigins, renderGateway } from '../src/lib/gateway';
 import { ensureNginx } from '../src/lib/nginx';
 import { loadSystemConfig } from '../src/lib/system-config';
+import { eventually, untilAnswering } from '@meetmatt/infra/testing';
 
 /**
  * CORS and the headers the gateway adds, on real nginx in front of a stub upstream that plays
@@ -97,15 +98,7 @@ async function startNginx(name: string, options: Partial<GatewayOptions>) {
   });
   const child = spawn(nginx, ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' });
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const status = await request(port, 'GET', '/healthz', {})
-      .then((r) => r.status)
-      .catch(() => 0);
-    if (status === 200) break;
-    if (Date.now() > deadline) throw new Error('nginx did not answer within 10 s');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await untilAnswering(`http://127.0.0.1:${port}/healthz`, { timeoutMs: 10_000 });
   return {
     port,
     accessLog: () =>
@@ -311,8 +304,19 @@ describe("the gateway's headers on an authenticated route (real nginx)", () => {
     const requestId = answer.headers['x-request-id']![0]!;
     expect(requestId).toMatch(/^[0-9a-f]{32}$/);
     expect(seen.map((s) => s.headers['x-request-id'])).toEqual([requestId]);
-    const logged = gateway.accessLog().filter((line) => line.uri === '/payments');
-    expect(logged.at(-1)).toMatchObject({ requestId, status: 200, userId: 'u-1' });
+    // nginx writes the line in its log phase, which may end after the client has the answer.
+    await eventually('the access log line', () =>
+      expect(
+        gateway
+          .accessLog()
+          .filter((line) => line.uri === '/payments')
+          .at(-1),
+      ).toMatchObject({
+        requestId,
+        status: 200,
+        userId: 'u-1',
+      }),
+    );
   });
 
   test("when the client sends a well-formed X-Request-Id, then that one is the service's and the response's", async () => {
