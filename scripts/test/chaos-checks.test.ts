@@ -12,6 +12,7 @@ import {
   webhookProblems,
 } from '../src/chaos/checks';
 import { type JourneyRecord, type ScenarioName } from '../src/chaos/journeys';
+import { pollUntil } from '@meetmatt/infra/runtime/poll';
 
 // The fault suite is only as good as its checks: each must name what it is there to catch.
 
@@ -161,9 +162,7 @@ describe('chaos checks', () => {
         }),
       });
       expect(res.status).toBe(201);
-      const deadline = Date.now() + 10_000;
-      while (answers.length > 0 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
+      await pollUntil(() => answers.length === 0, { timeoutMs: 10_000 });
       expect(answers).toEqual([]);
 
       expect(await webhookProblems(url)).toEqual([

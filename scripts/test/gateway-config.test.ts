@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type GatewayOptions, gatewayValues, renderGateway } from '../src/lib/gateway';
 import { ensureNginx } from '../src/lib/nginx';
+import { untilAnswering } from '@meetmatt/infra/testing';
 
 const root = path.resolve(__dirname, '..', '..');
 const templates = path.join(root, 'infra', 'gateway');
@@ -285,13 +286,7 @@ describe('gateway rate limits (real nginx, stub upstream)', () => {
     });
     const child = spawn(nginx, ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' });
     const exited = new Promise((resolve) => child.on('exit', resolve));
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const status = await get(port, '/healthz', {}).catch(() => 0);
-      if (status === 200) break;
-      if (Date.now() > deadline) throw new Error('nginx did not answer within 10 s');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilAnswering(`http://127.0.0.1:${port}/healthz`, { timeoutMs: 10_000 });
     return {
       port,
       stop: async () => {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { renderGateway } from '../src/lib/gateway';
 import { ensureNginx } from '../src/lib/nginx';
+import { untilAnswering } from '@meetmatt/infra/testing';
 
 /**
  * The gateway is the only caller /auth/verify answers: real nginx, rendered as `npm start`
@@ -68,11 +69,7 @@ describe('gateway shared secret (real nginx, stub upstream)', () => {
       child.kill('SIGTERM');
       await exited;
     };
-    const deadline = Date.now() + 10_000;
-    while ((await get('/healthz', {}).catch(() => 0)) !== 200) {
-      if (Date.now() > deadline) throw new Error('nginx did not answer within 10 s');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await untilAnswering(`http://127.0.0.1:${port}/healthz`, { timeoutMs: 10_000 });
   });
 
   afterAll(async () => {

@@ -8,6 +8,7 @@ import { dropDatabase, withDatabase } from '@meetmatt/infra';
 import {
   type TestVhost,
   createTestVhost,
+  eventually,
   randomSuffix,
   testServers,
 } from '@meetmatt/infra/testing';
@@ -23,6 +24,8 @@ import {
   serviceKeys,
   validateServiceConfigs,
 } from '../src/lib/system-config';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
+import { pollUntil } from '@meetmatt/infra/runtime/poll';
 
 /**
  * Two instances of each service behind the gateway, as `REPLICAS=2 npm start` runs them.
@@ -250,7 +253,7 @@ describe('two instances of each service (REPLICAS=2)', () => {
         }
         await res?.arrayBuffer();
         if (attempt === 20) throw new Error(`${method} ${path}: no answer after ${attempt} tries`);
-        await new Promise((r) => setTimeout(r, 100 * attempt));
+        await sleep(100 * attempt);
       }
     };
     const stale: string[] = [];
@@ -302,33 +305,37 @@ describe('two instances of each service (REPLICAS=2)', () => {
       }
     };
     const workers = Array.from({ length: CONCURRENCY }, worker);
-    const deadline = Date.now() + 20_000;
-    while (journeys.filter((j) => j.paymentId).length < 3 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    await pollUntil(() => journeys.filter((j) => j.paymentId).length >= 3, {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
     const killedAt = Date.now();
     for (const key of serviceKeys) process.kill(first[key].process.child.pid!, 'SIGKILL');
     await Promise.all(workers);
     // A few more renames after the last journey, all on the survivors.
     const renamesAtEnd = renames;
-    while (renames < renamesAtEnd + 5) await new Promise((r) => setTimeout(r, 50));
+    await eventually('five renames on the survivors', () => renames >= renamesAtEnd + 5, {
+      intervalMs: 50,
+    });
     renaming = false;
     await renameLoop;
 
     // Hand-over: each lock the dead instance held, taken by its sibling (its first `leading`).
     const handover: { service: string; key: string; ms: number | null }[] = [];
-    const survivorsTakeAll = Date.now() + HOUSEKEEPING_BOUND_MS;
-    for (;;) {
-      handover.length = 0;
-      for (const key of serviceKeys) {
-        const taken = leads(lines, second[key].name, killedAt);
-        for (const lock of ledBefore[key].keys()) {
-          const at = taken.get(lock);
-          handover.push({ service: key, key: lock, ms: at === undefined ? null : at - killedAt });
+    await pollUntil(
+      () => {
+        handover.length = 0;
+        for (const key of serviceKeys) {
+          const taken = leads(lines, second[key].name, killedAt);
+          for (const lock of ledBefore[key].keys()) {
+            const at = taken.get(lock);
+            handover.push({ service: key, key: lock, ms: at === undefined ? null : at - killedAt });
+          }
         }
-      }
-      if (handover.every((h) => h.ms !== null) || Date.now() > survivorsTakeAll) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+        return handover.every((h) => h.ms !== null);
+      },
+      { timeoutMs: HOUSEKEEPING_BOUND_MS, intervalMs: 250 },
+    );
     const report = handover.map((h) => `${h.service.padEnd(8)} ${h.key.padEnd(26)} ${h.ms} ms`);
     process.stdout.write(`hand-over after SIGKILL:\n  ${report.join('\n  ')}\n`);
     mkdirSync(path.join(repoRoot, '.run'), { recursive: true });
@@ -346,12 +353,11 @@ describe('two instances of each service (REPLICAS=2)', () => {
       devinSandboxUrl: running.sandboxes.devin!,
       vhost: vhost.name,
     };
-    let problems = await systemProblems(journeys, targets);
-    const settleBy = Date.now() + 30_000;
-    while (problems.length > 0 && Date.now() < settleBy) {
-      await new Promise((r) => setTimeout(r, 1_000));
-      problems = await systemProblems(journeys, targets);
-    }
+    let problems: string[] = [];
+    await pollUntil(async () => (problems = await systemProblems(journeys, targets)).length === 0, {
+      timeoutMs: 30_000,
+      intervalMs: 1_000,
+    });
 
     expect(journeyProblems(journeys)).toEqual([]);
     expect(problems).toEqual([]);

@@ -5,11 +5,13 @@ import { start as startPayment } from '@meetmatt/payment-service';
 import { start as startUser } from '@meetmatt/user-service';
 import { type RunningService } from '@meetmatt/infra';
 import {
-  type TestDatabase,
-  type TestVhost,
   captureLogger,
   createTestDatabase,
   createTestVhost,
+  type TestDatabase,
+  type TestVhost,
+  untilAnswering,
+  eventually,
 } from '@meetmatt/infra/testing';
 
 /**
@@ -28,15 +30,7 @@ describe('revocation at every service', () => {
   const extra: RunningService[] = [];
   let paymentEnv: Record<string, string>;
 
-  async function ready(url: string): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const res = await fetch(`${url}/readyz`).catch(() => undefined);
-      if (res?.status === 200) return;
-      if (Date.now() > deadline) throw new Error(`${url} not ready: ${await res?.text()}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const ready = (url: string) => untilAnswering(`${url}/readyz`, { timeoutMs: 30_000 });
 
   beforeAll(async () => {
     const [v, u, p, b] = await Promise.all([
@@ -132,13 +126,12 @@ describe('revocation at every service', () => {
 
   /** Milliseconds from `since` until payment and brain both answer 401 (fails after 5 s). */
   async function refusedEverywhereAfter(token: string, since: number): Promise<number> {
-    for (;;) {
-      const answered = await statuses(token);
-      if (answered.every((s) => s === 401)) return Date.now() - since;
-      if (Date.now() - since > 5_000)
-        throw new Error(`still answered ${answered.join('/')} 5 s after the revocation`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await eventually(
+      'payment and brain to answer 401',
+      async () => expect(await statuses(token)).toEqual([401, 401]),
+      { timeoutMs: 5_000 - (Date.now() - since), intervalMs: 20 },
+    );
+    return Date.now() - since;
   }
 
   test('when a user logs out, then payment and brain refuse the old access token themselves within a second', async () => {

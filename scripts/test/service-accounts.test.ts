@@ -206,13 +206,12 @@ describe('RabbitMQ: each service connects as its own user', () => {
       const admin = await amqp.connect(vhost.url);
       try {
         const channel = await admin.createChannel();
-        let parked = 0;
-        const deadline = Date.now() + 10_000;
-        while (parked === 0 && Date.now() < deadline) {
-          parked = (await channel.checkQueue(consumer.topology.parkingQueue)).messageCount;
-          if (!parked) await new Promise((r) => setTimeout(r, 50));
-        }
-        expect(parked).toBe(1);
+        await eventually(
+          'the message parked',
+          async () =>
+            expect((await channel.checkQueue(consumer.topology.parkingQueue)).messageCount).toBe(1),
+          { timeoutMs: 10_000, intervalMs: 50 },
+        );
       } finally {
         await admin.close();
       }

@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { dropDatabase, withDatabase } from '@meetmatt/infra';
 import { createTestVhost, randomSuffix, testServers } from '@meetmatt/infra/testing';
+import { pollUntil } from '@meetmatt/infra/runtime/poll';
 
 const root = path.resolve(__dirname, '..', '..');
 const bootstrap = path.join(root, 'scripts', 'bootstrap.js');
@@ -86,12 +87,14 @@ describe('npm start', () => {
       child.on('exit', (code) => resolve(code)),
     );
     try {
-      const started = Date.now();
-      while (!output.includes('is ready')) {
-        if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-        if (Date.now() - started > 60_000) throw new Error(`not ready within a minute:\n${output}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      const ready = await pollUntil(
+        () => {
+          if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+          return output.includes('is ready');
+        },
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      if (!ready.passed) throw new Error(`not ready within a minute:\n${output}`);
       expect(output).toContain(`is ready`);
       expect(output).toContain(`http://127.0.0.1:${gatewayPort}`);
       for (const port of Object.values(ports)) {

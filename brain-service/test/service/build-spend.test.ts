@@ -14,6 +14,7 @@ import {
   sessionsOf,
   startWorld,
 } from '../support/harness';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 const OWNER = 'meetmatt-spend-agents';
 
@@ -243,7 +244,7 @@ describe('what a build may spend', () => {
     expect(types).not.toContain(agentEvents.deployed.type);
     expect(types).not.toContain(agentEvents.deployFailed.type);
     // nothing more happens: the tracker has let the agent go
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     expect(sessionsOf(world, agentId)).toHaveLength(1);
     expect(world.service.tracker.tracking).not.toContain(agentId);
   });

@@ -1,6 +1,8 @@
 /**
- * The one wait of the code base: every retry loop, reconnect and periodic task sleeps here.
- * Tests wait on conditions instead (`eventually` in `@meetmatt/infra/testing`).
+ * The one wait of the code base: every retry loop, reconnect and periodic task sleeps here, and
+ * so does a test where time itself must pass (a lease running out, nothing arriving). A test
+ * waiting for something to happen polls for it instead: `eventually` in `@meetmatt/infra/testing`
+ * (`untilAnswering` for a server just started), or `pollUntil` when a deadline is not a failure.
  */
 
 /**

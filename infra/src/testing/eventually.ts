@@ -47,3 +47,24 @@ function timedOut(what: string, timeoutMs: number, lastError: unknown): Error {
     cause: lastError,
   });
 }
+
+/**
+ * Until a GET of `url` answers `status` (default 200): a server, a gateway or a sandbox that has
+ * just been started. Each try gives up after 2 s; the wait fails like `eventually`'s, with the
+ * last answer or error.
+ */
+export async function untilAnswering(
+  url: string,
+  options: EventuallyOptions & { status?: number } = {},
+): Promise<void> {
+  const { status = 200, timeoutMs = 20_000, intervalMs = 50 } = options;
+  await eventually(
+    `${url} to answer ${status}`,
+    async () => {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      const body = await res.text();
+      if (res.status !== status) throw new Error(`${res.status} ${body.slice(0, 200)}`);
+    },
+    { timeoutMs, intervalMs },
+  );
+}

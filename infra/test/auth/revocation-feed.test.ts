@@ -9,27 +9,19 @@ import {
   toMessage,
 } from '@meetmatt/infra';
 import {
-  type TestDatabase,
-  type TestVhost,
   captureLogger,
   createTestDatabase,
   createTestVhost,
+  type TestDatabase,
+  type TestVhost,
+  eventually,
 } from '@meetmatt/infra/testing';
 
 const QUEUE = 'test-service.user-revocations';
 
 /** Polls until `check` passes; fails with its last error after `timeoutMs`. */
-async function within<T>(timeoutMs: number, check: () => T): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
+const within = <T>(timeoutMs: number, check: () => T): Promise<T> =>
+  eventually('the revocation feed', check, { timeoutMs, intervalMs: 10 });
 
 function revocationEvent(
   kind: 'session' | 'api-key',

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { RevocationList, TokenVerifier } from '@meetmatt/infra';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 const issuer = 'https://auth.meetmatt.test';
 const audience = 'meetmatt-api';
@@ -139,7 +140,7 @@ describe('token verifier (remote JWKS over HTTP)', () => {
     published = [current.jwk, next.jwk];
     const before = fetches;
     // jose refetches for an unknown kid at most once per cooldown (50 ms here)
-    await new Promise((r) => setTimeout(r, 60));
+    await sleep(60);
     expect((await verifier.verify(await sign(next))).ok).toBe(true);
     expect(fetches).toBe(before + 1);
   });

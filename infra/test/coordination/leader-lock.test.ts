@@ -8,6 +8,7 @@ import {
   type Database,
 } from '@meetmatt/infra';
 import { type TestDatabase, createTestDatabase, eventually } from '@meetmatt/infra/testing';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 describe('leader lock', () => {
   let testDb: TestDatabase;
@@ -39,7 +40,7 @@ describe('leader lock', () => {
     const a = contender(key, leading, 'a');
     await eventually('leading.length === 1', () => leading.length === 1);
     const b = contender(key, leading, 'b');
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(leading).toEqual(['a']);
     await a.lock.stop();
     await a.running;
@@ -76,7 +77,7 @@ describe('leader lock', () => {
       10_000,
     );
     // a comes back as a follower: b keeps leading
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(leading).toEqual(['b']);
     await Promise.all([a.lock.stop(), b.lock.stop()]);
     await Promise.all([a.running, b.running]);

@@ -7,7 +7,7 @@ import {
   createDatabase,
   migrateAll,
 } from '@meetmatt/infra';
-import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
+import { createTestDatabase, type TestDatabase, eventually } from '@meetmatt/infra/testing';
 
 /**
  * Appends through the pool are batched while others are in flight (group commit). What a
@@ -160,14 +160,15 @@ test('when another writer takes a revision a batch expected, then the batch is r
 
 /** Until some statement waits on a lock (the batch blocked on the open transaction's row). */
 async function waitForLockWait(db: Database<unknown>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { rows } = await db.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity
-       WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-    );
-    if (rows[0]!.n > 0) return;
-    if (Date.now() > deadline) throw new Error('no append waited for the open transaction');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await eventually(
+    'an append waiting for the open transaction',
+    async () => {
+      const { rows } = await db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      return rows[0]!.n > 0;
+    },
+    { timeoutMs: 10_000, intervalMs: 10 },
+  );
 }

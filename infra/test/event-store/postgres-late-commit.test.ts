@@ -9,6 +9,7 @@ import {
   sleep,
 } from '@meetmatt/infra';
 import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
+import { pollUntil } from '@meetmatt/infra/runtime/poll';
 
 /**
  * The reason the PostgreSQL store orders `$all` by (transaction id, position): positions are
@@ -110,8 +111,7 @@ describe('PostgreSQL event store: late commits', () => {
               writer(i, Math.ceil(EVENTS / WRITERS), committed, rolledBack),
             ),
           );
-          const deadline = Date.now() + 15_000;
-          while (received.length < committed.size && Date.now() < deadline) await sleep(20);
+          await pollUntil(() => received.length >= committed.size, { timeoutMs: 15_000 });
           // a little longer, to catch a duplicate delivered after the last expected event
           await sleep(100);
         } finally {

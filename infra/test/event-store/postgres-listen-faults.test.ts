@@ -8,6 +8,7 @@ import {
   migrateAll,
 } from '@meetmatt/infra';
 import { type TestDatabase, createTestDatabase, eventually } from '@meetmatt/infra/testing';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 const event = () => ({
   type: 'listen.tested',
@@ -87,22 +88,29 @@ describe('PostgreSQL event store: LISTEN under database faults', () => {
     });
     try {
       await caughtUp;
-      let before: number[] = [];
-      const deadline = Date.now() + 5_000;
-      while (before.length === 0 && Date.now() < deadline) before = await listeners(testDb.url);
-      expect(before.length).toBe(1);
+      const before = await eventually(
+        'the subscription listening',
+        async () => {
+          const pids = await listeners(testDb.url);
+          expect(pids).toHaveLength(1);
+          return pids;
+        },
+        5_000,
+      );
 
       await terminateSubscriberSide(testDb.url);
-      let after: number[] = [];
-      const again = Date.now() + 10_000;
-      while ((after.length === 0 || after[0] === before[0]) && Date.now() < again) {
-        await new Promise((r) => setTimeout(r, 100));
-        after = await listeners(testDb.url);
-      }
-      expect(after.length).toBe(1);
+      await eventually(
+        'the subscription listening again, on a new connection',
+        async () => {
+          const pids = await listeners(testDb.url);
+          expect(pids).toHaveLength(1);
+          expect(pids[0]).not.toBe(before[0]);
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
 
       // Let the subscription's own reads come back from the terminated pool too.
-      await new Promise((r) => setTimeout(r, 1_500));
+      await sleep(1_500);
       const appendedAt = Date.now();
       await writerStore.appendToStream(stream, [event()], { expectedRevision: 'no_stream' });
       await eventually('received.length === 1', () => received.length === 1, 10_000);

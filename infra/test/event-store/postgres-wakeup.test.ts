@@ -7,6 +7,8 @@ import {
   migrateAll,
 } from '@meetmatt/infra';
 import { type TestDatabase, createTestDatabase } from '@meetmatt/infra/testing';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
+import { pollUntil } from '@meetmatt/infra/runtime/poll';
 
 const event = () => ({
   type: 'wakeup.tested',
@@ -51,16 +53,14 @@ describe('PostgreSQL event store: live delivery', () => {
           // the second append lands while this handler is still running
           await store.appendToStream(stream, [event()], { expectedRevision: 0 });
           appendedSecondAt = Date.now();
-          await new Promise((r) => setTimeout(r, 100));
+          await sleep(100);
         }
       },
     });
     try {
       await caughtUp;
       await store.appendToStream(stream, [event()], { expectedRevision: 'no_stream' });
-      const deadline = Date.now() + 5_000;
-      while (received.length < 2 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 5));
+      await pollUntil(() => received.length >= 2, { timeoutMs: 5_000, intervalMs: 5 });
       expect(received).toHaveLength(2);
       expect(Date.now() - appendedSecondAt).toBeLessThan(1_000);
     } finally {

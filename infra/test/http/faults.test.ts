@@ -9,10 +9,11 @@ import {
   createDatabase,
   createHttpApp,
 } from '@meetmatt/infra';
-import { captureLogger } from '@meetmatt/infra/testing';
+import { captureLogger, eventually } from '@meetmatt/infra/testing';
 import { Liveness } from '../../src/runtime/liveness';
 import { type TestDatabase, createTestDatabase } from '../../src/testing/resources';
 import { TcpProxy } from '../../src/testing/tcp-proxy';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 const query = defineEndpoint({
   operationId: 'query',
@@ -55,17 +56,18 @@ async function terminateWhen(url: string, running: string): Promise<void> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   try {
-    const deadline = Date.now() + 5_000;
-    for (;;) {
-      const { rowCount } = await admin.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid() AND query = $1`,
-        [running],
-      );
-      if (rowCount) return;
-      if (Date.now() > deadline) throw new Error(`${running} never ran`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await eventually(
+      `${running} to run`,
+      async () => {
+        const { rowCount } = await admin.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND query = $1`,
+          [running],
+        );
+        return (rowCount ?? 0) > 0;
+      },
+      { timeoutMs: 5_000, intervalMs: 25 },
+    );
   } finally {
     await admin.end();
   }
@@ -168,19 +170,21 @@ describe('HTTP under database faults', () => {
         void database.pool.query('SELECT 1').catch(() => undefined);
       }, 200);
       try {
-        const deadline = Date.now() + 2_800;
-        let response = await request(app).get('/healthz');
-        while (response.status === 200 && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          response = await request(app).get('/healthz');
-        }
-        expect(response.status).toBe(503);
+        const response = await eventually(
+          '/healthz to answer 503',
+          async () => {
+            const answer = await request(app).get('/healthz');
+            expect(answer.status).toBe(503);
+            return answer;
+          },
+          { timeoutMs: 2_800, intervalMs: 100 },
+        );
         expect(response.body.reason).toMatch(/pool/);
       } finally {
         clearInterval(waiting);
       }
       await Promise.all(sleepers);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       expect((await request(app).get('/healthz')).status).toBe(200);
     } finally {
       liveness.stop();
@@ -197,7 +201,7 @@ describe('HTTP under database faults', () => {
         void database.pool.query('SELECT 1').catch(() => undefined);
       }, 20);
       try {
-        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        await sleep(1_500);
         expect((await request(app).get('/readyz')).status).toBe(503);
         expect((await request(app).get('/healthz')).status).toBe(200);
       } finally {

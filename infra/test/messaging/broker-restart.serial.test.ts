@@ -12,6 +12,7 @@ import {
   type testEvents,
 } from '../support/messaging';
 import { eventually } from '@meetmatt/infra/testing';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 /**
  * The broker itself (`rabbitmqctl stop_app` / `start_app`) goes away in the middle of a stream of
@@ -77,7 +78,7 @@ describe('a broker restart', () => {
       ids.push(await appendOrder(world.store));
       if (broker.state !== 'connected') whileDown += 1;
       // Spread the stream over the restart rather than storing it all before the broker stops.
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      await sleep(2);
     }
     return whileDown;
   }

@@ -4,6 +4,7 @@ import { captureLogger } from '../../src/testing/capture-logger';
 import { type TestDatabase, createTestDatabase } from '../../src/testing/resources';
 import { Housekeeping, inboxPruneTask } from '../../src/runtime/housekeeping';
 import { migrateAll } from '../../src/runtime/service-host';
+import { pollUntil } from '@meetmatt/infra/runtime/poll';
 
 const DAY = 86_400_000;
 
@@ -105,9 +106,10 @@ describe('housekeeping', () => {
     a.housekeeping.start();
     b.housekeeping.start();
     try {
-      const deadline = Date.now() + 5_000;
-      while ((rounds.length < 3 || (await inboxIds(consumer)).length > 0) && Date.now() < deadline)
-        await new Promise((resolve) => setTimeout(resolve, 50));
+      await pollUntil(async () => rounds.length >= 3 && (await inboxIds(consumer)).length === 0, {
+        timeoutMs: 5_000,
+        intervalMs: 50,
+      });
       expect(await inboxIds(consumer)).toEqual([]);
       expect(rounds.length).toBeGreaterThanOrEqual(3);
       expect(new Set(rounds).size).toBe(1);

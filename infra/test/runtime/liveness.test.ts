@@ -1,4 +1,5 @@
 import { Liveness } from '../../src/runtime/liveness';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 /** Blocks the event loop for `ms`, as a runaway synchronous computation would. */
 function blockFor(ms: number): void {
@@ -13,7 +14,7 @@ describe('liveness of the event loop', () => {
     const liveness = new Liveness({ stuckMs: 300, sampleMs: 50 });
     liveness.start();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 120));
+      await sleep(120);
       expect(liveness.report().alive).toBe(true);
 
       blockFor(450);
@@ -21,7 +22,7 @@ describe('liveness of the event loop', () => {
       expect(afterStall.alive).toBe(false);
       expect(afterStall.reason).toMatch(/event loop stalled/);
 
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await sleep(400);
       expect(liveness.report()).toMatchObject({ alive: true });
     } finally {
       liveness.stop();
@@ -32,10 +33,10 @@ describe('liveness of the event loop', () => {
     const liveness = new Liveness({ stuckMs: 500, sampleMs: 50 });
     liveness.start();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 120));
+      await sleep(120);
       blockFor(150);
       expect(liveness.report().alive).toBe(true);
-      await new Promise((resolve) => setTimeout(resolve, 120));
+      await sleep(120);
       expect(liveness.report().alive).toBe(true);
     } finally {
       liveness.stop();

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { type TestDatabase, createTestDatabase, testServers } from '../../src/testing/resources';
 import { TcpProxy } from '../../src/testing/tcp-proxy';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const SHUTDOWN_TIMEOUT_MS = 4_000;
@@ -78,7 +79,7 @@ describe('shutdown', () => {
       (response) => response.status,
       () => 'cut',
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     proxy.freeze();
 
     const signalledAt = Date.now();

@@ -9,6 +9,7 @@ import {
   scenario,
   startPaymentHarness,
 } from '../support/harness';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 /**
  * Between the service and the sandbox: passes calls through, or fails them the way a provider
@@ -36,7 +37,7 @@ class Switchboard {
           });
           const text = await upstream.text();
           // A slow answer: NOWPayments' IPNs may overtake it.
-          if (this.mode === 'slow') await new Promise((r) => setTimeout(r, 300));
+          if (this.mode === 'slow') await sleep(300);
           res.writeHead(upstream.status, { 'content-type': 'application/json' });
           res.end(text);
         };
@@ -143,8 +144,8 @@ describe('payment-service: POST /payments/create', () => {
     const answers = Array.from({ length: 5 }, () => create(user, body, key).then((r) => r));
     const pending = Promise.all(answers);
     // the one request that won the key is at NOWPayments; the others wait for its answer
-    while (board.holding === 0) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 150));
+    await eventually('a request at NOWPayments', () => board.holding > 0, { intervalMs: 10 });
+    await sleep(150);
     expect(board.holding).toBe(1);
     board.release();
     const results = await pending;

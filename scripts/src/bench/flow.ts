@@ -347,7 +347,7 @@ async function runRate(
   const holds =
     lost === 0 && deploySpread.p99 < 1_000 && late.p50 <= 2 * early.p50 + 20 && drainMs < 2_000;
   // The services write their hop traces every 200 ms (HopTrace): let the last lines land.
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await sleep(400);
   return {
     ids,
     rate,

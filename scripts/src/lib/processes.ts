@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { sleep } from '@meetmatt/infra';
+import { pollUntil } from '@meetmatt/infra/runtime/poll';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 
@@ -74,20 +74,23 @@ export async function waitUntilReady(
   process: ManagedProcess,
   timeoutMs: number,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let exited = false;
   void process.exited.then(() => (exited = true));
   let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`${process.name} exited before it was ready`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      if (res.ok) return;
-      last = `${res.status} ${await res.text()}`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await sleep(200);
-  }
-  throw new Error(`${process.name} not ready after ${timeoutMs / 1000} s (${last})`);
+  const ready = await pollUntil(
+    async () => {
+      if (exited) throw new Error(`${process.name} exited before it was ready`);
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+        if (res.ok) return true;
+        last = `${res.status} ${await res.text()}`;
+      } catch (error) {
+        last = (error as Error).message;
+      }
+      return false;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+  if (!ready.passed)
+    throw new Error(`${process.name} not ready after ${timeoutMs / 1000} s (${last})`);
 }

@@ -20,6 +20,7 @@ import {
   runCli,
 } from '../support/cli';
 import { eventually } from '@meetmatt/infra/testing';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 const logger = createLogger({ service: 'cli-test', level: 'silent' });
 const queue = queues.userPaymentEvents;
@@ -117,7 +118,7 @@ describe('meetmatt republish', () => {
     expect(table.stdout).toMatch(/^payment\.expired\s+1$/m);
     expect(table.stdout).toContain(published[0]!.id);
     expect(table.stdout).not.toContain(internal.id);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     expect(outcomes).toHaveLength(2);
   });
 

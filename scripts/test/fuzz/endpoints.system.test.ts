@@ -22,6 +22,7 @@ import {
   systematicRequests,
 } from './requests';
 import { eventually } from '@meetmatt/infra/testing';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 /**
  * Property-based fuzzing of every operation in the three services' OpenAPI documents (generated
@@ -142,7 +143,7 @@ async function settle(quietMs: number, timeoutMs = 20_000): Promise<void> {
       process.stdout.write(`fuzz: the stores did not settle within ${timeoutMs} ms\n`);
       return;
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     const now = JSON.stringify(await system.heads());
     if (now !== last) {
       last = now;

@@ -5,11 +5,12 @@ import { type UserEvent, userEvents } from '@meetmatt/contracts';
 import { EventCatalog, type RunningService } from '@meetmatt/infra';
 import {
   type CapturedLog,
-  type TestDatabase,
-  type TestVhost,
   captureLogger,
   createTestDatabase,
   createTestVhost,
+  type TestDatabase,
+  type TestVhost,
+  untilAnswering,
 } from '@meetmatt/infra/testing';
 import { start as startBrain } from '@meetmatt/brain-service';
 import { createDevinSandbox } from '@meetmatt/brain-service/devin/index';
@@ -206,14 +207,6 @@ export async function startFuzzSystem(): Promise<FuzzSystem> {
   }
 }
 
-async function whenReady(url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) })
-      .then((r) => r.status)
-      .catch(() => 0);
-    if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${url} was not ready within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+function whenReady(url: string, timeoutMs = 30_000): Promise<void> {
+  return untilAnswering(`${url}/readyz`, { timeoutMs, intervalMs: 100 });
 }

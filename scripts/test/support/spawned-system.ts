@@ -9,6 +9,7 @@ import {
   randomSuffix,
   testServers,
 } from '@meetmatt/infra/testing';
+import { pollUntil } from '@meetmatt/infra/runtime/poll';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 
@@ -95,14 +96,15 @@ export async function startSystem(extraEnv: Record<string, string> = {}): Promis
     await vhost.drop();
   };
 
-  const started = Date.now();
-  while (!output.includes('is ready')) {
-    if (child.exitCode !== null || Date.now() - started > 90_000) {
-      child.kill('SIGKILL');
-      await cleanup();
-      throw new Error(`the system did not start:\n${output.slice(-4000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  // Ends early when the child exits, ready or not.
+  const ready = await pollUntil(() => child.exitCode !== null || output.includes('is ready'), {
+    timeoutMs: 90_000,
+    intervalMs: 200,
+  });
+  if (!ready.passed || child.exitCode !== null) {
+    child.kill('SIGKILL');
+    await cleanup();
+    throw new Error(`the system did not start:\n${output.slice(-4000)}`);
   }
 
   const local = (port: number) => `http://127.0.0.1:${port}`;

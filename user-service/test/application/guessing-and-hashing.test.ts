@@ -8,6 +8,7 @@ import { NotificationHub } from '../../src/application/notification-hub';
 import { HashGate, HashingBusyError } from '../../src/application/passwords';
 import { AuthLimits } from '../../src/application/rate-limits';
 import { type UserDb } from '../../src/database';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 describe('the guess throttle and the sign-in limits, on PostgreSQL', () => {
   let testDb: TestDatabase;
@@ -119,7 +120,7 @@ describe('the password hashing gate', () => {
         gate.run(async () => {
           running += 1;
           most = Math.max(most, running);
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await sleep(20);
           running -= 1;
         }),
       ),

@@ -11,6 +11,7 @@ import {
   strongPassword,
   uniqueEmail,
 } from '../support/world';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
 
 describe('credentials have scopes', () => {
   let world: UserWorld;
@@ -59,7 +60,7 @@ describe('credentials have scopes', () => {
     (await request(world.url).post('/auth/login').send(user).expect(200)).body as {
       accessToken: string;
     };
-  const stale = () => new Promise((resolve) => setTimeout(resolve, 1_600));
+  const stale = () => sleep(1_600);
   const expectForbidden = (res: request.Response, code: string) => {
     expect(res.status).toBe(403);
     expect(res.headers['content-type']).toMatch(/application\/problem\+json/);

@@ -10,6 +10,8 @@ import {
   strongPassword,
   uniqueEmail,
 } from '../support/world';
+import { sleep } from '@meetmatt/infra/runtime/backoff';
+import { pollUntil } from '@meetmatt/infra/runtime/poll';
 
 /** Answers within `ms`, or 'timeout': a starved service must fail the test, not hang it. */
 async function bounded(req: request.Test, ms = 8_000): Promise<number | 'timeout'> {
@@ -49,7 +51,7 @@ describe('the user service cannot be starved', () => {
       await blocker.query('SELECT 1 FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE', [
         createHash('sha256').update(user.refreshToken).digest('hex'),
       ]);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sleep(500);
       await blocker.query('COMMIT');
     })();
     try {
@@ -118,12 +120,12 @@ describe('sign-in and sign-up limits', () => {
 
   /** Registers, trying again while the one hashing slot is busy (503). */
   async function registerEventually(from: string, email: string, password = strongPassword()) {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const res = await registerFrom(from, email, password);
-      if (res.status !== 503 || Date.now() > deadline) return res;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    let res!: Awaited<ReturnType<typeof registerFrom>>;
+    await pollUntil(async () => (res = await registerFrom(from, email, password)).status !== 503, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    return res;
   }
 
   async function userFrom(from: string): Promise<Pick<RegisteredUser, 'email' | 'password'>> {

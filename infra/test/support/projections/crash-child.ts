@@ -10,6 +10,7 @@
 import { createDatabase } from '../../../src/db/database';
 import { PostgresEventStore } from '../../../src/event-store/postgres/postgres-event-store';
 import { ProjectionRunner } from '../../../src/projections/runner';
+import { sleep } from '../../../src/runtime/backoff';
 import { accountsProjection } from './accounts';
 
 async function main(): Promise<void> {
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
       batches += 1;
       process.stdout.write(`mid-batch ${batches}\n`);
       // The slowed apply under test: the batch stays open while the parent decides to kill.
-      await new Promise((resolve) => setTimeout(resolve, Number(pauseMs)));
+      await sleep(Number(pauseMs));
     },
   });
   const runner = new ProjectionRunner({
