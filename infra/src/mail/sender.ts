@@ -40,6 +40,8 @@ export class MailSender {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** Poked since the current round began: the round may have claimed before the mail was queued. */
+  private poked = false;
 
   constructor(private readonly options: MailSenderOptions) {}
 
@@ -49,6 +51,7 @@ export class MailSender {
 
   /** Looks for due mails now (after something was queued here). */
   poke(): void {
+    this.poked = true;
     this.wake?.();
   }
 
@@ -78,6 +81,7 @@ export class MailSender {
     const { logger, pollIntervalMs } = this.options;
     let failures = 0;
     while (!this.abort.signal.aborted) {
+      this.poked = false;
       try {
         await this.sendDue();
         failures = 0;
@@ -86,10 +90,14 @@ export class MailSender {
         logger.warn('mail outbox unavailable', { error: (error as Error).message, failures });
       }
       const pause = failures > 0 ? backoffDelay(failures, pollIntervalMs, 30_000) : pollIntervalMs;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        void sleep(pause, this.abort.signal).then(resolve);
-      });
+      // A poke or stop() ends the pause, and its sleep with it: a sleep left running after an
+      // early wake kept its timer and a listener on the stop signal (eleven at once under a
+      // burst of mails, Node's MaxListeners warning).
+      const pausing = new AbortController();
+      this.wake = () => pausing.abort();
+      if (this.abort.signal.aborted) break; // stop() came during the round
+      // A poke during the round (its mail perhaps queued after the claim): go round again now.
+      if (!this.poked) await sleep(pause, pausing.signal);
       this.wake = undefined;
     }
   }

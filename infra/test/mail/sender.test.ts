@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { type Kysely } from 'kysely';
 import { type Database, createDatabase } from '../../src/db/database';
 import { type Mailer, type OutgoingMail } from '../../src/mail/mailer';
-import { MailOutbox } from '../../src/mail/outbox';
+import { MailOutbox, type OutboxRow } from '../../src/mail/outbox';
 import { type MailRenderer, MailSender } from '../../src/mail/sender';
+import { sleep } from '../../src/runtime/backoff';
 import { captureLogger } from '../../src/testing/capture-logger';
 import { eventually } from '../../src/testing/eventually';
 import { type TestDatabase, createTestDatabase } from '../../src/testing/resources';
@@ -22,6 +23,18 @@ class FlakyMailer implements Mailer {
     this.sent.push({ mail, messageId });
   }
   close(): void {}
+}
+
+/** The real outbox, counting its claims; `holdMs` keeps a round busy after its claim. */
+class CountingOutbox extends MailOutbox {
+  claims = 0;
+  holdMs = 0;
+  override async claim(limit: number, leaseMs: number): Promise<OutboxRow[]> {
+    const rows = await super.claim(limit, leaseMs);
+    this.claims += 1;
+    if (this.holdMs > 0) await sleep(this.holdMs);
+    return rows;
+  }
 }
 
 describe('the mail outbox and its sender (real PostgreSQL)', () => {
@@ -111,5 +124,63 @@ describe('the mail outbox and its sender (real PostgreSQL)', () => {
     expect(await outbox.get(k1)).toMatchObject({ attempts: 3, last_error: '421 try again later' });
     expect(await outbox.get(k2)).toMatchObject({ state: 'skipped' });
     expect(mailer.sent.filter((m) => m.mail.to === dead)).toHaveLength(0);
+  });
+
+  /** A sender that would wait a minute between rounds unless poked. */
+  const idleSender = (counting: CountingOutbox, mailer: Mailer) =>
+    new MailSender({
+      outbox: counting,
+      mailer,
+      renderers,
+      logger: captureLogger('mail').logger,
+      pollIntervalMs: 60_000,
+      retryMinMs: 10,
+      retryMaxMs: 50,
+      maxAttempts: 5,
+    });
+
+  test('when a mail is queued and poked while a round is still busy after its claim, then it goes at once, not a pause later', async () => {
+    const counting = new CountingOutbox(db);
+    const mailer = new FlakyMailer(new Map());
+    const s = idleSender(counting, mailer);
+    counting.holdMs = 300;
+    s.start();
+    try {
+      await eventually('the first claim', () => counting.claims >= 1);
+      // The round has claimed (nothing) and is still busy: the mail comes after its claim.
+      const key = `k-${randomUUID()}`;
+      await outbox.enqueue([{ key, kind: 'note', payload: { to: `${randomUUID()}@example.com` } }]);
+      s.poke();
+      counting.holdMs = 0;
+      await eventually('sent', async () => (await outbox.get(key))?.state === 'sent', 5_000);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('when it is poked over and over while pausing, then each pause ends with its wake: no sleep or timer is left behind and stop() is prompt', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const counting = new CountingOutbox(db);
+    const s = idleSender(counting, new FlakyMailer(new Map()));
+    s.start();
+    try {
+      await eventually('the first claim', () => counting.claims >= 1);
+      await sleep(20); // in its pause: one timer of a minute
+      const pausing = timers();
+      for (let poke = 1; poke <= 20; poke += 1) {
+        const before = counting.claims;
+        s.poke();
+        await eventually(`round ${poke + 1}`, () => counting.claims > before);
+        await sleep(20); // back in its pause
+      }
+      // Twenty pauses cut short, each sleep gone with its pause (a sleep left running would keep
+      // its minute-long timer, and a listener on the stop signal).
+      expect(timers() - pausing).toBeLessThan(5);
+      const stopping = Date.now();
+      await s.stop();
+      expect(Date.now() - stopping).toBeLessThan(1_000);
+    } finally {
+      await s.stop(); // again if the test failed before; a second stop changes nothing
+    }
   });
 });
