@@ -5,13 +5,13 @@ import { start as startPayment } from '@meetmatt/payment-service';
 import { start as startUser } from '@meetmatt/user-service';
 import { type RunningService } from '@meetmatt/infra';
 import {
+  type TestDatabase,
+  type TestVhost,
   captureLogger,
   createTestDatabase,
   createTestVhost,
-  type TestDatabase,
-  type TestVhost,
-  untilAnswering,
   eventually,
+  untilAnswering,
 } from '@meetmatt/infra/testing';
 
 /**

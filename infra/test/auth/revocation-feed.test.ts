@@ -9,11 +9,11 @@ import {
   toMessage,
 } from '@meetmatt/infra';
 import {
+  type TestDatabase,
+  type TestVhost,
   captureLogger,
   createTestDatabase,
   createTestVhost,
-  type TestDatabase,
-  type TestVhost,
   eventually,
 } from '@meetmatt/infra/testing';
 

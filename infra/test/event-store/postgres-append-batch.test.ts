@@ -7,7 +7,7 @@ import {
   createDatabase,
   migrateAll,
 } from '@meetmatt/infra';
-import { createTestDatabase, type TestDatabase, eventually } from '@meetmatt/infra/testing';
+import { type TestDatabase, createTestDatabase, eventually } from '@meetmatt/infra/testing';
 
 /**
  * Appends through the pool are batched while others are in flight (group commit). What a

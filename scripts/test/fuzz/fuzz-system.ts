@@ -5,11 +5,11 @@ import { type UserEvent, userEvents } from '@meetmatt/contracts';
 import { EventCatalog, type RunningService } from '@meetmatt/infra';
 import {
   type CapturedLog,
+  type TestDatabase,
+  type TestVhost,
   captureLogger,
   createTestDatabase,
   createTestVhost,
-  type TestDatabase,
-  type TestVhost,
   untilAnswering,
 } from '@meetmatt/infra/testing';
 import { start as startBrain } from '@meetmatt/brain-service';
